@@ -1,0 +1,1 @@
+"""The outside world: one small Protocol per concern, one module per product."""

@@ -1,0 +1,1 @@
+"""Notification channels: where rendered messages go."""

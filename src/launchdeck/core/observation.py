@@ -1,0 +1,82 @@
+"""What a metrics source saw of one version over one window, and the metrics derived from it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from launchdeck.core.sketch import LatencyHistogram
+
+#: Metrics every target provides (see the plan contract).
+STANDARD_METRICS = (
+    "error_rate",
+    "latency_p50_ms",
+    "latency_p95_ms",
+    "latency_p99_ms",
+    "throughput_rps",
+    "availability",
+    "requests",
+)
+
+_QUANTILES = {"latency_p50_ms": 0.50, "latency_p95_ms": 0.95, "latency_p99_ms": 0.99}
+
+
+@dataclass(frozen=True)
+class WindowStats:
+    """Counts for one version over a window of plan time.
+
+    ``share`` is the version's share of traffic during the window (0..1); throughput is divided
+    by it so that a canary at 20% is held to the same per-share throughput as the stable version.
+    ``values`` carries metrics a source computed itself (Prometheus queries); they take precedence
+    over what the counts would give, and a ``None`` there means the source had no data.
+    """
+
+    version: str
+    requests: int
+    errors: int
+    seconds: float
+    share: float
+    latency: LatencyHistogram = field(default_factory=LatencyHistogram)
+    values: dict[str, float | None] = field(default_factory=dict)
+
+    def metric(self, name: str) -> float | None:
+        """The metric's value over this window, or None when there is no data for it."""
+        if name in self.values:
+            return self.values[name]
+        if name == "requests":
+            return float(self.requests)
+        if self.requests == 0:
+            return None
+        if name == "error_rate":
+            return self.errors / self.requests
+        if name == "availability":
+            return 1.0 - self.errors / self.requests
+        if name == "throughput_rps":
+            if self.seconds <= 0 or self.share <= 0:
+                return None
+            return (self.requests - self.errors) / self.seconds / self.share
+        if name in _QUANTILES:
+            return self.latency.quantile(_QUANTILES[name])
+        return None
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "version": self.version,
+            "requests": self.requests,
+            "errors": self.errors,
+            "seconds": self.seconds,
+            "share": self.share,
+            "latency": self.latency.to_json(),
+            "values": dict(self.values),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, object]) -> WindowStats:
+        return cls(
+            version=str(data["version"]),
+            requests=int(data["requests"]),  # type: ignore[call-overload]
+            errors=int(data["errors"]),  # type: ignore[call-overload]
+            seconds=float(data["seconds"]),  # type: ignore[arg-type]
+            share=float(data["share"]),  # type: ignore[arg-type]
+            latency=LatencyHistogram.from_json(data.get("latency") or {}),  # type: ignore[arg-type]
+            values=dict(data.get("values") or {}),  # type: ignore[call-overload]
+        )

@@ -1,0 +1,83 @@
+"""The one error tree every launchdeck failure belongs to.
+
+    LaunchdeckError                  what went wrong, and `hint`: what to do about it
+    ├── PlanError                    a plan file that cannot be read or is invalid (exit 2)
+    ├── UsageError                   a wrong flag, an unknown release, a refused sign-off (exit 2)
+    ├── EvidenceError                a bundle that does not verify, a missing or bad key
+    ├── TargetError                  a router or metrics source that failed or did not obey
+    │   └── WeightNotApplied         a router that reports another weight than the one set
+    ├── NotifyError                  a channel that could not take a message
+    └── StoreError                   the database is unreachable or holds something unexpected
+
+Third-party errors are wrapped with ``raise ... from e`` so the user reads one clear line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class LaunchdeckError(Exception):
+    """Base of every error launchdeck raises on purpose."""
+
+    exit_code: int = 1
+
+    def __init__(self, message: str, *, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message}\n  hint: {self.hint}" if self.hint else self.message
+
+
+@dataclass(frozen=True)
+class PlanProblem:
+    """One located problem in a plan file: where, what is wrong, what to write instead."""
+
+    file: str
+    line: int
+    path: str
+    message: str
+    fix: str = ""
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        text = f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+        return f"{text}\n    fix: {self.fix}" if self.fix else text
+
+
+class PlanError(LaunchdeckError):
+    """A plan that cannot be used; carries every problem found, not just the first."""
+
+    exit_code = 2
+
+    def __init__(self, problems: list[PlanProblem]) -> None:
+        self.problems = problems
+        noun = "problem" if len(problems) == 1 else "problems"
+        body = "\n".join(str(p) for p in problems)
+        super().__init__(f"{len(problems)} {noun} in the plan:\n{body}")
+
+
+class UsageError(LaunchdeckError):
+    exit_code = 2
+
+
+class EvidenceError(LaunchdeckError):
+    pass
+
+
+class TargetError(LaunchdeckError):
+    pass
+
+
+class WeightNotApplied(TargetError):
+    pass
+
+
+class NotifyError(LaunchdeckError):
+    pass
+
+
+class StoreError(LaunchdeckError):
+    pass
