@@ -1,0 +1,3 @@
+from launchdeck.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,276 @@
+"""The `launchdeck` command: validate, run, demo, approve, status, why, evidence, keys, sample-app.
+
+Every expected failure is a LaunchdeckError printed as one message with a hint, never a traceback.
+Exit status: 0 promoted, 3 rolled back, 4 held or refused, 1 a fault, 2 bad input.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from launchdeck import evidence
+from launchdeck.errors import LaunchdeckError, UsageError
+from launchdeck.store.repo import DEFAULT_URL
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Run release runbooks: move traffic, judge the canary, ask people, tell everyone, keep proof.")
+keys_app = typer.Typer(no_args_is_help=True, help="Signing keys for evidence.")
+evidence_app = typer.Typer(no_args_is_help=True, help="Signed evidence bundles.")
+audit_app = typer.Typer(no_args_is_help=True, help="The tamper-evident decision log.")
+app.add_typer(keys_app, name="keys")
+app.add_typer(evidence_app, name="evidence")
+app.add_typer(audit_app, name="audit")
+
+EXIT_CODES = {"promoted": 0, "rolled_back": 3, "held": 4, "refused": 4, "aborted": 1}
+DbOption = Annotated[str, typer.Option("--db", envvar="LAUNCHDECK_DB", help="SQLAlchemy URL of the release store.")]
+
+
+class Output(str, Enum):
+    text = "text"
+    json = "json"
+
+
+class Scenario(str, Enum):
+    bad = "bad"
+    good = "good"
+
+
+class Choice(str, Enum):
+    rollback = "rollback"
+    continue_ = "continue"
+
+
+@app.command()
+def validate(plan: Annotated[Path, typer.Argument(help="Plan file (YAML).")]) -> None:
+    """Check a plan; report every problem at once with file:line and what to write instead."""
+    from launchdeck.plan import load_plan
+
+    loaded = load_plan(plan)
+    kind = "release train" if loaded.is_train else "release"
+    extra = f" with {len(loaded.services)} services" if loaded.is_train else ""
+    typer.echo(f"{plan}: valid {kind} '{loaded.name}'{extra} ({loaded.digest[:19]}…)")
+
+
+@app.command()
+def schema() -> None:
+    """Print the plan files' JSON Schema (for editors)."""
+    from launchdeck.plan import json_schema
+
+    typer.echo(json.dumps(json_schema(), indent=2))
+
+
+@app.command()
+def run(plan: Annotated[Path, typer.Argument(help="Plan file (YAML).")],
+        time_scale: Annotated[float, typer.Option("--time-scale", min=0.001, help="Make plan time N times faster.")] = 1.0,
+        output: Annotated[Output, typer.Option("--output", help="json: print the summary object last on stdout.")] = Output.text,
+        approvals: Annotated[Optional[Path], typer.Option("--approvals", help="Sign-offs recorded ahead (YAML list).")] = None,
+        db: DbOption = DEFAULT_URL,
+        fresh: Annotated[bool, typer.Option("--fresh", help="Start over even if an unfinished run exists.")] = False,
+        seed: Annotated[Optional[int], typer.Option("--seed", help="Seed the local fleet's randomness.")] = None) -> None:
+    """Run (or resume) a release to its outcome."""
+    from launchdeck.controller.runner import RunOptions
+    from launchdeck.plan import load_plan
+
+    loaded = load_plan(plan)
+    opts = RunOptions(time_scale=time_scale, db_url=db, workdir=Path.cwd(), approvals=approvals, fresh=fresh, seed=seed)
+    _run_and_report(loaded, opts, output)
+
+
+@app.command()
+def demo(scenario: Annotated[Scenario, typer.Option("--scenario", help="bad: errors 2 minutes in; good: healthy.")] = Scenario.bad,
+         output: Annotated[Output, typer.Option("--output")] = Output.text,
+         time_scale: Annotated[float, typer.Option("--time-scale", min=1.0)] = 90.0,
+         workdir: Annotated[Path, typer.Option("--dir", help="Where the demo writes its files.")] = Path("launchdeck-demo")) -> None:
+    """Run the IntelGraph canary on the embedded local fleet (about a minute)."""
+    from launchdeck.controller.runner import RunOptions
+    from launchdeck.demo import demo_plan
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    loaded = demo_plan(scenario.value, workdir)
+    opts = RunOptions(time_scale=time_scale, db_url=f"sqlite:///{workdir / 'launchdeck.db'}", workdir=workdir, fresh=True)
+    summary = _run_and_report(loaded, opts, output, exit_at_end=False)
+    log = workdir / "notifications.jsonl"
+    where = f"evidence: {summary['evidence']}\nmessages: {log}\nverify:   launchdeck evidence verify {summary['evidence']}"
+    typer.echo(where, err=output is Output.json)
+    if output is Output.json:
+        typer.echo(json.dumps(summary))
+    raise typer.Exit(EXIT_CODES.get(summary["outcome"] or "aborted", 1))
+
+
+def _run_and_report(loaded: Any, opts: Any, output: Output, exit_at_end: bool = True) -> dict[str, Any]:
+    from launchdeck.controller.runner import run_release
+    from launchdeck.controller.view import LiveView, PlainView
+
+    stream = sys.stderr if output is Output.json else sys.stdout
+    view: Any = LiveView(stream) if stream.isatty() else PlainView(stream)
+    try:
+        summary = asyncio.run(run_release(loaded, opts, view))
+    finally:
+        if isinstance(view, LiveView):
+            view.close()
+    if output is Output.json and exit_at_end:
+        typer.echo(json.dumps(summary))
+    elif output is Output.text:
+        typer.echo(f"\n{summary['release']}: {summary['outcome']} at canary weight {summary['finalWeight']:g}% — "
+                   f"{summary['reason']}\nevidence: {summary['evidence']}")
+    if exit_at_end:
+        raise typer.Exit(EXIT_CODES.get(summary["outcome"] or "aborted", 1))
+    return summary
+
+
+@app.command()
+def approve(release: Annotated[str, typer.Argument(help="The release name (metadata.name).")],
+            role: Annotated[str, typer.Option("--role", help="The role you sign for.")],
+            who: Annotated[str, typer.Option("--as", help="Your name, as listed under roles.")],
+            stage: Annotated[Optional[int], typer.Option("--stage", min=1, help="Sign off leaving stage N.")] = None,
+            decision: Annotated[Optional[Choice], typer.Option("--decision", help="Decide an open decision window or hold.")] = None,
+            reason: Annotated[str, typer.Option("--reason")] = "",
+            db: DbOption = DEFAULT_URL) -> None:
+    """Sign off a stage or decide (continue / roll back) while a run waits."""
+    from launchdeck.runbook import roles
+    from launchdeck.store.repo import Store
+
+    if (stage is None) == (decision is None):
+        raise UsageError("give exactly one of --stage N or --decision rollback|continue",
+                         hint="e.g. launchdeck approve REL --role sre --as sam --stage 1")
+    store = Store(db)
+    found = store.require(name=release)
+    if found.outcome:
+        raise UsageError(f"release {release} already ended ({found.outcome}); nothing waits for a decision")
+    plan_roles = {r: set(p) for r, p in found.state.get("roles", {}).items()}
+    refused = roles.refusal(plan_roles, who, role)
+    if refused:
+        raise UsageError(f"sign-off refused: {refused}", hint="sign with a role the plan gives you")
+    store.add_signoff(release_id=found.id, who=who, role=role, stage=stage,
+                      decision=decision.value if decision else None, reason=reason)
+    what = f"stage {stage}" if stage else f"decision '{decision.value}'" if decision else ""
+    typer.echo(f"recorded: {who} ({role}) {what} for {release}")
+
+
+@app.command()
+def kill(release: Annotated[str, typer.Argument()], role: Annotated[str, typer.Option("--role")],
+         who: Annotated[str, typer.Option("--as")], reason: Annotated[str, typer.Option("--reason")] = "",
+         db: DbOption = DEFAULT_URL) -> None:
+    """Pull the kill switch: every request to stable now, then the rollback steps."""
+    from launchdeck.runbook import roles
+    from launchdeck.store.repo import Store
+
+    store = Store(db)
+    found = store.require(name=release)
+    refused = roles.refusal({r: set(p) for r, p in found.state.get("roles", {}).items()}, who, role)
+    if refused:
+        raise UsageError(f"kill refused: {refused}")
+    store.add_signoff(release_id=found.id, who=who, role=role, decision="kill", reason=reason)
+    typer.echo(f"kill switch requested by {who} ({role}) for {release}")
+
+
+@app.command()
+def status(release: Annotated[str, typer.Argument()], db: DbOption = DEFAULT_URL) -> None:
+    """Where a release is: phase, stage, weight, gates."""
+    from launchdeck.store.repo import Store
+
+    found = Store(db).require(name=release)
+    e = found.state["engine"]
+    typer.echo(f"{found.name}: {e['phase']} stage {e['stage'] + 1} weight {e['weight']:g}% "
+               f"outcome {found.outcome or '-'} (plan time {found.plan_clock:.0f}s)")
+    for name, g in e.get("gates", {}).items():
+        typer.echo(f"  {name}: {g['status']} — {g['reason']}")
+    if e.get("window"):
+        w = e["window"]
+        typer.echo(f"  decision window on {w['gate']}: {', '.join(w['authority'])} may decide; default {w['default']}")
+
+
+@app.command()
+def why(release: Annotated[str, typer.Argument()], all_: Annotated[bool, typer.Option("--all", help="Include every evaluation.")] = False,
+        db: DbOption = DEFAULT_URL) -> None:
+    """The release's decisions in order, each with its reason."""
+    from launchdeck.store.repo import Store
+
+    store = Store(db)
+    found = store.require(name=release)
+    for d in store.decisions(release_id=found.id):
+        if d.kind == "evaluation" and not all_:
+            continue
+        typer.echo(f"#{d.seq:<4} t+{d.plan_at:>7.0f}s {d.kind:<18} {d.reason}")
+
+
+@keys_app.command("generate")
+def keys_generate(path: Annotated[Path, typer.Argument(help="Private key path; the public key goes to PATH.pub.")]) -> None:
+    """Write an Ed25519 key pair for signing evidence."""
+    pub = evidence.generate(path)
+    typer.echo(f"private key: {path} (keep it secret)\npublic key:  {pub}")
+
+
+@evidence_app.command("verify")
+def evidence_verify(bundle: Annotated[Path, typer.Argument()],
+                    key: Annotated[Optional[Path], typer.Option("--key", help="Trusted public key (PEM).")] = None) -> None:
+    """Exit 0 when the bundle is intact and signed; otherwise name what failed."""
+    trusted = evidence.load_public(key) if key else None
+    result = evidence.verify_bundle(bundle, trusted)
+    p = result.predicate
+    typer.echo(f"OK {bundle}: signed by {result.key_id}; release {p.get('release')} "
+               f"outcome {p.get('summary', {}).get('outcome')}; {len(p.get('decisions', []))} decisions; "
+               f"plan {result.subject_name} sha256:{result.subject_digest[:16]}…")
+
+
+@audit_app.command("verify")
+def audit_verify(release: Annotated[str, typer.Argument()], db: DbOption = DEFAULT_URL) -> None:
+    """Check the decision log's hash chain for a release."""
+    from launchdeck.store.repo import Store
+
+    store = Store(db)
+    found = store.require(name=release)
+    problem = store.verify_chain(release_id=found.id)
+    if problem:
+        typer.echo(f"FAILED: {problem}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"OK: {len(store.decisions(release_id=found.id))} decisions chained intact for {release}")
+
+
+@app.command("sample-app", context_settings={"allow_extra_args": False})
+def sample_app(port: Annotated[int, typer.Option("--port")], version: Annotated[str, typer.Option("--version")],
+               error_rate: Annotated[float, typer.Option("--error-rate")] = 0.0,
+               latency_median: Annotated[float, typer.Option("--latency-median")] = 40.0,
+               latency_p95: Annotated[float, typer.Option("--latency-p95")] = 120.0) -> None:
+    """Run the built-in sample service alone (Prometheus metrics on /metrics)."""
+    from launchdeck.local import sample_app as sample
+
+    raise typer.Exit(sample.main(["--port", str(port), "--version", version, "--error-rate", str(error_rate),
+                                  "--latency-median", str(latency_median), "--latency-p95", str(latency_p95)]))
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        app(args=argv, standalone_mode=False)
+    except LaunchdeckError as e:
+        print(f"launchdeck: {e.message}", file=sys.stderr)
+        if e.hint:
+            print(f"  hint: {e.hint}", file=sys.stderr)
+        return e.exit_code
+    except typer.Exit as e:
+        return int(e.exit_code)
+    except KeyboardInterrupt:
+        print("launchdeck: interrupted; run the same command again to resume", file=sys.stderr)
+        return 130
+    except Exception as e:  # click's usage errors and aborts
+        import click
+
+        if isinstance(e, click.exceptions.ClickException):
+            e.show()
+            return e.exit_code
+        if isinstance(e, click.exceptions.Abort):
+            return 1
+        raise
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,382 @@
+"""Messages: one Jinja2 template per event and locale, rendered with real values or not at all.
+
+Templates live in ``launchdeck/comms/templates/<locale>/<name>.j2``. Every event has a template
+named after it (``stage.started.j2``); named templates (``launch-success.j2`` …) are picked by a
+route's ``template:``. Files starting with ``_`` hold shared macros and are not templates.
+
+The context
+-----------
+The caller builds one dict per message (``make_context`` fills the optional keys) with:
+
+==================== ======================================================================
+``event``            str — the event name, e.g. ``"gate.fired"``
+``release``          str — the release name (``metadata.name``)
+``tenant``           str | None
+``service``          str | None — the service, in a train or when the plan names one
+``version``          str — the version being released (the canary)
+``previous_version`` str | None — the stable version it replaces
+``stage``            int | None — the current stage, 1-based
+``stages``           int — how many stages the release has
+``weight``           float — the canary's current weight, in percent (25.0 = 25%)
+``outcome``          str | None — ``promoted`` | ``rolled_back`` | ``held`` | ``refused`` | ``aborted``
+``reason``           str | None — one readable sentence saying why
+``gate``             dict | None — ``name``, ``metric``, ``severity``, ``value``, ``threshold``,
+                     ``baseline`` (may be None). ``value``/``baseline`` are in the metric's unit
+                     (a fraction for ``error_rate``/``availability``, ms for ``*_ms``);
+                     ``threshold`` is a number in that unit, or the plan's text such as
+                     ``"+20%"`` for a relative gate. For ``checkpoint.*`` events it describes the
+                     criterion checked (``name`` = the checkpoint); for ``escalation``,
+                     ``severity`` may carry the level (``P1``).
+``numbers``          dict — version → ``{"error_rate": float | None (fraction), "p95_ms": float |
+                     None, "requests": int}``; may be empty
+``who``              str | None — the person who approved, decided or started
+``role``             str | None — that person's role
+``roles``            list[str] — the roles being asked or told; may be empty
+``window_closes_in`` str | None — human duration left to decide, e.g. ``"10m"``
+``default``          str | None — what happens if nobody decides (``rollback``, ``hold`` …)
+``evidence``         str | None — path of the evidence bundle
+``next``             str | None — what comes next, one sentence
+``at``               str — ISO time of the event
+``started_at``       str | None — ISO time the release started
+``duration``         str | None — human duration so far or in total
+==================== ======================================================================
+
+Filters available in templates: ``pct`` (fraction → ``"2.00%"``), ``ms`` (→ ``"123 ms"``),
+``weight`` (→ ``"25%"``) and ``metric(name)`` (a gate value formatted in its metric's unit);
+each gives ``"n/a"`` for a missing value.
+
+A rendered text never leaves this module with an unfilled placeholder: ``{{``, ``{%``, ``}}``,
+or a ``None``/``nan`` printed where a value should be raise :class:`NotifyError`. Messages pass
+through :func:`redact` before they leave the process.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from launchdeck.errors import NotifyError, UsageError
+
+__all__ = [
+    "CONTEXT_KEYS",
+    "EVENTS",
+    "MissingValueError",
+    "Message",
+    "Renderer",
+    "available_locales",
+    "available_templates",
+    "make_context",
+    "ms",
+    "pct",
+    "redact",
+    "weight",
+]
+
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+
+#: Every event a plan may route (see the plan contract, spec.notifications).
+EVENTS = (
+    "release.started", "preflight.failed", "approval.requested", "approval.granted",
+    "stage.started", "stage.passed", "gate.fired", "decision.requested", "hold.started",
+    "rollback.started", "rollback.completed", "release.completed", "status.cadence",
+    "checkpoint.passed", "checkpoint.failed", "escalation",
+)
+
+#: Keys of the context every template receives, and the value a missing optional one takes.
+_REQUIRED = ("event", "release", "version", "stages", "weight", "at")
+_OPTIONAL: dict[str, Any] = {
+    "tenant": None, "service": None, "previous_version": None, "stage": None, "outcome": None,
+    "reason": None, "gate": None, "numbers": dict, "who": None, "role": None, "roles": list,
+    "window_closes_in": None, "default": None, "evidence": None, "next": None,
+    "started_at": None, "duration": None,
+}
+CONTEXT_KEYS = _REQUIRED + tuple(_OPTIONAL)
+
+_NA = "n/a"
+_SECRET_MARK = "[redacted]"
+_PLACEHOLDER = re.compile(r"\{\{|\{%|\}\}|%\}")
+_EMPTY_WORD = re.compile(r"\b(None|nan|NaN)\b")
+_EMPTY_VALUES = {"None", "nan", "NaN", "Undefined"}
+
+
+# --------------------------------------------------------------------------------- filters
+
+
+def _missing(value: object) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def pct(value: float | None) -> str:
+    """A fraction as a percentage with two decimals: 0.0213 → ``"2.13%"``; None → ``"n/a"``."""
+    if _missing(value):
+        return _NA
+    return f"{float(value) * 100:.2f}%"  # type: ignore[arg-type]
+
+
+def ms(value: float | None) -> str:
+    """Milliseconds: 231.4 → ``"231 ms"``, 4.25 → ``"4.2 ms"``; None → ``"n/a"``."""
+    if _missing(value):
+        return _NA
+    number = float(value)  # type: ignore[arg-type]
+    return f"{number:.0f} ms" if abs(number) >= 10 else f"{number:.1f} ms"
+
+
+def weight(value: float | None) -> str:
+    """A weight in percent: 25.0 → ``"25%"``, 2.5 → ``"2.5%"``; None → ``"n/a"``."""
+    if _missing(value):
+        return _NA
+    return f"{round(float(value), 4):g}%"  # type: ignore[arg-type]
+
+
+def metric_value(value: object, metric: str | None = None) -> str:
+    """A gate's value, threshold or baseline in its metric's unit.
+
+    Text (``"+20%"``) and plan thresholds that are relative are shown as written.
+    """
+    if _missing(value):
+        return _NA
+    if isinstance(value, str):
+        return value
+    if hasattr(value, "relative") and hasattr(value, "text"):  # a plan Threshold
+        if value.relative:
+            return str(value.text)
+        value = value.value  # type: ignore[attr-defined]
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    name = metric or ""
+    if name in ("error_rate", "availability") or name.endswith("_rate"):
+        return pct(value)
+    if name.endswith("_ms"):
+        return ms(value)
+    if name.endswith("_rps"):
+        return f"{float(value):.1f} rps"
+    if name == "requests":
+        return str(int(value))
+    return f"{float(value):g}"
+
+
+# --------------------------------------------------------------------------------- templates
+
+
+def available_locales() -> list[str]:
+    """The locales templates exist for, e.g. ``["en", "fr"]``."""
+    return _locales(TEMPLATES_DIR)
+
+
+def available_templates(locale: str) -> list[str]:
+    """Every template a route may name for ``locale``: the events and the named templates."""
+    return _templates(_locale_dir(TEMPLATES_DIR, locale))
+
+
+def _locales(root: Path) -> list[str]:
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and any(p.glob("*.j2")))
+
+
+def _locale_dir(root: Path, locale: str) -> Path:
+    locales = _locales(root)
+    if locale not in locales:
+        raise UsageError(
+            f"no message templates for locale {locale!r}",
+            hint=f"use one of: {', '.join(locales) or '(none installed)'}",
+        )
+    return root / locale
+
+
+def _templates(folder: Path) -> list[str]:
+    return sorted(p.name[: -len(".j2")] for p in folder.glob("*.j2") if not p.name.startswith("_"))
+
+
+@dataclass(frozen=True)
+class Message:
+    """A rendered message on its way to one channel; ``title`` is the text's first line."""
+
+    event: str
+    channel: str
+    locale: str
+    text: str
+    title: str
+
+
+class MissingValueError(NotifyError, jinja2.UndefinedError):
+    """A template asked for a context key that was not given (StrictUndefined)."""
+
+    message = None  # shadows TemplateError.message (a read-only property) so ours can be set
+
+
+class _EmptyValue(Exception):
+    def __init__(self, shown: str) -> None:
+        super().__init__(shown)
+        self.shown = shown
+
+
+def _finalize(value: object) -> object:
+    """Every ``{{ … }}`` goes through here: a None/NaN printed as a value is a leftover."""
+    if value is None:
+        raise _EmptyValue("None")
+    if isinstance(value, float) and math.isnan(value):
+        raise _EmptyValue("nan")
+    if isinstance(value, str) and value.strip() in _EMPTY_VALUES:
+        raise _EmptyValue(value.strip())
+    return value
+
+
+class Renderer:
+    """Renders event messages for one locale.
+
+    ``templates_dir`` points at another tree of ``<locale>/<name>.j2`` (tests, custom wording);
+    by default the templates shipped with launchdeck are used.
+    """
+
+    def __init__(self, locale: str, *, templates_dir: Path | None = None) -> None:
+        self.root = Path(templates_dir) if templates_dir is not None else TEMPLATES_DIR
+        self.locale = locale
+        self.folder = _locale_dir(self.root, locale)
+        self.env = Environment(
+            loader=FileSystemLoader(str(self.folder)),
+            undefined=StrictUndefined,
+            autoescape=False,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=False,
+            finalize=_finalize,
+        )
+        self.env.filters.update(pct=pct, ms=ms, weight=weight, metric=metric_value)
+
+    def templates(self) -> list[str]:
+        return _templates(self.folder)
+
+    def template_for(self, event: str, template: str | None = None) -> str:
+        """The template name used for ``event`` (``template`` overrides), checked to exist."""
+        names = self.templates()
+        name = template or event
+        if name not in names:
+            what = f"template {name!r}" if template else f"template for event {event!r}"
+            raise UsageError(
+                f"no message {what} in locale {self.locale!r}",
+                hint=f"use one of: {', '.join(names)}",
+            )
+        return name
+
+    def render(self, event: str, context: Mapping[str, Any], *, template: str | None = None) -> str:
+        """The message text for ``event``: real values only, blank runs squeezed, no trailing space."""
+        name = self.template_for(event, template)
+        values = dict(context)
+        values.setdefault("event", event)
+        try:
+            raw = self.env.get_template(f"{name}.j2").render(values)
+        except _EmptyValue as e:
+            raise NotifyError(
+                f"template {self.locale}/{name} printed {e.shown!r} where a value should be",
+                hint="guard optional values with {% if … %} in the template, or pass the real value",
+            ) from None
+        except jinja2.UndefinedError as e:
+            raise MissingValueError(
+                f"template {self.locale}/{name} needs a value the context does not have: {e.message}",
+                hint=f"build the context with make_context(); its keys are: {', '.join(CONTEXT_KEYS)}",
+            ) from e
+        except jinja2.TemplateError as e:
+            raise NotifyError(
+                f"template {self.locale}/{name} could not be rendered: {e}",
+                hint="fix the template file; `launchdeck validate` renders every template it routes",
+            ) from e
+        text = _tidy(raw)
+        leftover = _leftover(text, values)
+        if leftover:
+            raise NotifyError(
+                f"template {self.locale}/{name} left an unfilled placeholder: {leftover!r}",
+                hint="every value in a message must be real; fix the template or the context",
+            )
+        return text
+
+    def message(
+        self, event: str, context: Mapping[str, Any], *, channel: str, template: str | None = None
+    ) -> Message:
+        """Render and wrap for one channel."""
+        text = self.render(event, context, template=template)
+        return Message(event=event, channel=channel, locale=self.locale, text=text,
+                       title=text.split("\n", 1)[0])
+
+
+def make_context(**values: Any) -> dict[str, Any]:
+    """A complete template context: required keys checked, optional ones filled with None/[]/{}."""
+    unknown = sorted(set(values) - set(CONTEXT_KEYS))
+    if unknown:
+        raise UsageError(
+            f"unknown message context key(s): {', '.join(unknown)}",
+            hint=f"the keys are: {', '.join(CONTEXT_KEYS)}",
+        )
+    missing = [k for k in _REQUIRED if values.get(k) is None]
+    if missing:
+        raise UsageError(
+            f"message context lacks {', '.join(missing)}",
+            hint=f"always pass {', '.join(_REQUIRED)}",
+        )
+    context = {k: values[k] for k in _REQUIRED}
+    for key, empty in _OPTIONAL.items():
+        value = values.get(key)
+        context[key] = (empty() if callable(empty) else empty) if value is None else value
+    return context
+
+
+def _tidy(raw: str) -> str:
+    lines = [line.rstrip() for line in raw.strip().splitlines()]
+    out: list[str] = []
+    for line in lines:
+        if not line and (not out or not out[-1]):
+            continue
+        out.append(line)
+    return "\n".join(out).strip()
+
+
+def _strings(value: object) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for k, v in value.items():
+            yield from _strings(k)
+            yield from _strings(v)
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        for v in value:
+            yield from _strings(v)
+
+
+def _leftover(text: str, context: Mapping[str, Any]) -> str | None:
+    """The first unfilled placeholder in ``text``, if any.
+
+    Jinja delimiters count wherever they are. ``None``/``nan`` count unless they are part of a
+    free-text value the caller gave (a reason may well say "None of the gates fired").
+    """
+    found = _PLACEHOLDER.search(text)
+    if found:
+        return _excerpt(text, found.start(), found.end())
+    masked = text
+    free_text = {s for s in _strings(context) if _EMPTY_WORD.search(s) and s.strip() not in _EMPTY_VALUES}
+    for s in sorted(free_text, key=len, reverse=True):
+        masked = masked.replace(s, " " * len(s))
+    found = _EMPTY_WORD.search(masked)
+    if found:
+        return _excerpt(masked, found.start(), found.end())
+    return None
+
+
+def _excerpt(text: str, start: int, end: int) -> str:
+    line_start = text.rfind("\n", 0, start) + 1
+    line_end = text.find("\n", end)
+    line = text[line_start: line_end if line_end != -1 else len(text)].strip()
+    return line if len(line) <= 120 else text[max(start - 40, 0): end + 40].strip()
+
+
+def redact(text: str, secrets: Iterable[str | None]) -> str:
+    """``text`` with every non-empty secret value replaced by ``[redacted]`` (longest first)."""
+    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
+        text = text.replace(secret, _SECRET_MARK)
+    return text

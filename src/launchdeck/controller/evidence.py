@@ -1,0 +1,55 @@
+"""Assembles and signs the release's evidence: plan digest, decisions with inputs, sign-offs, outcome."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from launchdeck import evidence
+from launchdeck.comms.render import redact
+from launchdeck.store.repo import Store, StoredRelease
+
+
+def ensure_key(path: Path) -> tuple[Any, str | None]:
+    """The signing key, generated when missing; the second value says so for the user."""
+    note = None
+    if not path.exists():
+        evidence.generate(path)
+        note = f"no signing key at {path}: generated a new Ed25519 key pair ({path}, {path}.pub)"
+    return evidence.load_private(path), note
+
+
+def write(*, store: Store, release: StoredRelease, key: Any, directory: Path, label: str | None,
+          summary: dict[str, Any], secrets: list[str]) -> Path:
+    decisions = [
+        {"seq": d.seq, "planAt": d.plan_at, "at": d.wall_at.isoformat(), "kind": d.kind, "reason": d.reason,
+         "gate": d.gate, "inputs": d.inputs, "hash": d.hash}
+        for d in store.decisions(release_id=release.id)
+    ]
+    signoffs = [
+        {"who": s.who, "role": s.role, "stage": s.stage, "checklist": s.checklist, "decision": s.decision,
+         "reason": s.reason, "source": s.source, "at": s.at.isoformat()}
+        for s in store.signoffs(release_id=release.id)
+    ]
+    predicate = {
+        "release": release.name, "tenant": release.tenant, "plan": {"path": release.plan_path,
+                                                                     "digest": release.plan_digest},
+        "scope": label or "release", "summary": summary, "decisions": decisions, "signoffs": signoffs,
+        "checks": summary.get("checks", []),
+    }
+    if secrets:
+        predicate = _redacted(predicate, secrets)
+    name = f"{release.name}.{label}.bundle.json" if label else f"{release.name}.bundle.json"
+    digest = release.plan_digest.split(":", 1)[1]
+    return evidence.write_bundle(directory / name, subject_name=release.plan_path, subject_digest=digest,
+                                 predicate=predicate, private_key=key)
+
+
+def _redacted(value: Any, secrets: list[str]) -> Any:
+    if isinstance(value, str):
+        return redact(value, secrets)
+    if isinstance(value, dict):
+        return {k: _redacted(v, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redacted(v, secrets) for v in value]
+    return value

@@ -1,0 +1,99 @@
+"""From decisions to messages: routes pick channels, templates give words, the outbox delivers.
+
+Messages are rendered when the decision is made and stored with it (the outbox); delivery happens
+after the commit and is retried on the next tick (and after a restart) until the channel takes it,
+so a dead channel delays a message but never drops it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from launchdeck.adapters.notify import Notifier
+from launchdeck.adapters.notify.console import ConsoleChannel
+from launchdeck.adapters.notify.file import FileChannel
+from launchdeck.comms import render
+from launchdeck.comms.render import Message
+from launchdeck.core.engine import Decision
+from launchdeck.errors import LaunchdeckError, UsageError
+from launchdeck.plan import model
+from launchdeck.store.repo import NewMessage, Store
+
+
+def secret_values(spec: model.ReleaseSpec) -> list[str]:
+    """The values behind every ``env:`` reference in the plan, to be redacted wherever text leaves."""
+    refs = []
+    for channel in spec.notifications.channels.values():
+        for value in (channel.webhook, channel.secret, channel.routing_key, channel.url):
+            if value and value.startswith("env:"):
+                refs.append(os.environ.get(value[4:], ""))
+    return [r for r in refs if r]
+
+
+class Dispatcher:
+    def __init__(self, spec: model.ReleaseSpec, *, workdir: Path, console_stream: Any = None) -> None:
+        self.spec = spec
+        self.renderer = render.Renderer(spec.notifications.locale)
+        self.secrets = secret_values(spec)
+        self.channels: dict[str, Notifier] = {}
+        for name, ch in spec.notifications.channels.items():
+            if ch.type == "console":
+                self.channels[name] = ConsoleChannel(name, stream=console_stream)
+            elif ch.type == "file":
+                assert ch.path
+                self.channels[name] = FileChannel(name, workdir / ch.path)
+            else:
+                raise UsageError(f"channel '{name}' has type {ch.type}, which this version cannot send to yet",
+                                 hint="use console or file channels for now")
+
+    def compose(self, decisions: list[Decision], context: Mapping[str, Any]) -> list[NewMessage]:
+        """Render every message the decisions call for, per the plan's routes."""
+        out: list[NewMessage] = []
+        for d in decisions:
+            if not d.event:
+                continue
+            ctx = render.make_context(**{**context, "event": d.event, "reason": d.reason, **_extra(d)})
+            for route in self.spec.notifications.routes:
+                if d.event not in route.on:
+                    continue
+                text = render.redact(self.renderer.render(d.event, ctx, template=route.template), self.secrets)
+                for channel in route.to:
+                    out.append(NewMessage(channel, d.event, text.split("\n", 1)[0], text,
+                                          self.renderer.locale))
+        return out
+
+    async def deliver(self, store: Store, release_id: int) -> list[str]:
+        """Send what the outbox holds; returns the problems met (the messages stay queued)."""
+        problems = []
+        for row in store.pending_messages(release_id=release_id):
+            channel = self.channels.get(row.channel)
+            if channel is None:
+                continue
+            try:
+                await channel.send(Message(row.event, row.channel, row.locale, row.text, row.title))
+            except LaunchdeckError as e:
+                store.mark_failed(message_id=row.id, error=e.message)
+                problems.append(f"channel {row.channel}: {e.message} (will retry)")
+                continue
+            store.mark_sent(message_id=row.id)
+        return problems
+
+
+def _extra(d: Decision) -> dict[str, Any]:
+    extra: dict[str, Any] = {}
+    if "roles" in d.inputs:
+        extra["roles"] = list(d.inputs["roles"])
+    if "default" in d.inputs:
+        extra["default"] = d.inputs["default"]
+    if "who" in d.inputs:
+        extra["who"], extra["role"] = d.inputs["who"], d.inputs.get("role")
+    return extra
+
+
+def iso(ts: float | None = None) -> str:
+    return datetime.fromtimestamp(ts if ts is not None else datetime.now(UTC).timestamp(), UTC).isoformat(
+        timespec="seconds")

@@ -1,0 +1,70 @@
+"""Sign-offs and people's decisions, read from the store each tick and checked against the plan's roles."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from launchdeck.core.engine import PersonDecision
+from launchdeck.core.policy import Policy
+from launchdeck.core.state import ReleaseState
+from launchdeck.errors import UsageError
+from launchdeck.runbook import roles
+from launchdeck.store.repo import Store
+
+_ALLOWED = {"who", "role", "stage", "checklist", "decision", "reason"}
+
+
+@dataclass
+class People:
+    signoffs: frozenset[tuple[int, str]] = frozenset()
+    decision: PersonDecision | None = None
+    kill: PersonDecision | None = None
+    refusals: list[str] = field(default_factory=list)
+    consumed: list[int] = field(default_factory=list)
+
+
+def gather(store: Store, release_id: int, policy: Policy, state: ReleaseState) -> People:
+    people = People()
+    valid: set[tuple[int, str]] = set()
+    for row in store.signoffs(release_id=release_id):
+        if row.consumed:
+            continue
+        refused = roles.refusal(policy.roles, row.who, row.role)
+        if refused:
+            what = f"stage {row.stage}" if row.stage else row.checklist or row.decision or "a sign-off"
+            people.refusals.append(f"sign-off of {what} by {row.who} refused: {refused}")
+            people.consumed.append(row.id)
+        elif row.stage is not None:
+            valid.add((row.stage - 1, row.role))
+        elif row.decision == "kill" and people.kill is None:
+            people.kill = PersonDecision(row.who, row.role, "rollback", row.reason)
+            people.consumed.append(row.id)
+        elif row.decision in ("rollback", "continue") and people.decision is None:
+            people.decision = PersonDecision(row.who, row.role, row.decision, row.reason)
+            people.consumed.append(row.id)
+    people.signoffs = frozenset(valid)
+    return people
+
+
+def load_approvals_file(path: Path) -> list[dict[str, Any]]:
+    """Sign-offs recorded ahead (``--approvals``): a YAML list of {who, role, stage|checklist|decision}."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise UsageError(f"cannot read the approvals file {path}: {e.strerror}", hint="check the path") from e
+    except yaml.YAMLError as e:
+        raise UsageError(f"the approvals file {path} is not valid YAML: {e}", hint="write a list of mappings") from e
+    if not isinstance(data, list):
+        raise UsageError(f"the approvals file {path} should be a YAML list",
+                         hint="write one `- {who: sam, role: sre, stage: 1}` per line")
+    out = []
+    for i, item in enumerate(data, 1):
+        if not isinstance(item, dict) or not {"who", "role"} <= set(item) or set(item) - _ALLOWED:
+            raise UsageError(f"{path}: entry {i} should be {{who, role, stage|checklist|decision}}, got {item!r}",
+                             hint="e.g. - {who: sam, role: sre, stage: 1}")
+        out.append({k: (str(v) if k not in ("stage",) else int(v)) for k, v in item.items()})
+    return out

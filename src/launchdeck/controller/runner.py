@@ -1,0 +1,299 @@
+"""The tick loop: observe, decide (pure core), act, record — until the release reaches its outcome.
+
+Each tick the engine's new state, its decisions and the messages they call for are committed in one
+transaction; side effects that must not be repeated (rollback steps) are recorded as they finish, so
+a run killed at any point and started again with the same command resumes where it was.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Protocol
+
+from launchdeck.adapters.routers import Router
+from launchdeck.controller import evidence as bundles
+from launchdeck.controller.clock import PlanClock
+from launchdeck.controller.messages import Dispatcher, iso
+from launchdeck.controller.people import gather, load_approvals_file
+from launchdeck.controller.target import Target, open_target
+from launchdeck.core import engine
+from launchdeck.core.engine import Decision, Observations, SetWeight, StartRollback, WriteEvidence
+from launchdeck.core.policy import Policy
+from launchdeck.core.state import ReleaseState
+from launchdeck.errors import UsageError, WeightNotApplied
+from launchdeck.plan import LoadedPlan, model, to_policy
+from launchdeck.store.repo import DEFAULT_URL, NewDecision, Store, StoredRelease
+
+VERIFY_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    time_scale: float = 1.0
+    db_url: str = DEFAULT_URL
+    workdir: Path = Path(".")
+    approvals: Path | None = None
+    fresh: bool = False
+    seed: int | None = None
+
+
+class View(Protocol):
+    def note(self, text: str) -> None: ...
+    def decision(self, d: Decision) -> None: ...
+    def tick(self, snapshot: dict[str, Any]) -> None: ...
+
+
+@dataclass
+class _Run:
+    plan: LoadedPlan
+    spec: model.ReleaseSpec
+    policy: Policy
+    opts: RunOptions
+    store: Store
+    release: StoredRelease
+    state: ReleaseState
+    meta: dict[str, Any]
+    clock: PlanClock
+    view: View
+    target: Target | None = None
+    dispatcher: Dispatcher | None = None
+    last_eval_wall: float = 0.0
+    numbers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    verdicts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    key: Any = None
+    evidence_path: Path | None = None
+
+
+async def run_release(plan: LoadedPlan, opts: RunOptions, view: View) -> dict[str, Any]:
+    """Run (or resume) the plan's release to its outcome and return the summary object."""
+    if plan.is_train:
+        raise UsageError("release trains run in a later version", hint="run each service's plan on its own")
+    assert isinstance(plan.doc, model.ReleaseDoc)
+    spec = plan.doc.spec
+    store = Store(opts.db_url)
+    release, state, meta = _open_release(store, plan, opts, view)
+    run = _Run(plan, spec, to_policy(spec), opts, store, release, state, meta,
+               PlanClock(opts.time_scale, release.plan_clock), view)
+    run.key, note = bundles.ensure_key(opts.workdir / spec.evidence.key)
+    if note:
+        view.note(note)
+    run.dispatcher = Dispatcher(spec, workdir=opts.workdir)
+    async with AsyncExitStack() as stack:
+        if state.phase != "done":
+            run.target = await open_target(spec, stack=stack, time_scale=opts.time_scale,
+                                           plan_offset=release.plan_clock, seed=opts.seed)
+            if state.phase != "starting":
+                await _set_weight(run, 0.0 if state.phase == "rolling_back" else state.weight)
+            await _loop(run)
+    return _summary(run)
+
+
+def _open_release(store: Store, plan: LoadedPlan, opts: RunOptions,
+                  view: View) -> tuple[StoredRelease, ReleaseState, dict[str, Any]]:
+    meta = plan.doc.metadata
+    found = store.find(name=meta.name, tenant=meta.tenant)
+    if found and (found.outcome or opts.fresh):
+        store.archive(release_id=found.id)
+        view.note(f"an earlier run of {meta.name} ({found.outcome or 'unfinished'}) is kept as {meta.name}#{found.id}")
+        found = None
+    if found and found.plan_digest != plan.digest:
+        raise UsageError(f"release {meta.name} was started from a different version of the plan",
+                         hint="run the plan it was started with to resume it, or add --fresh to start over")
+    if found:
+        view.note(f"resuming {meta.name} at plan time {found.plan_clock:.0f}s "
+                  f"({found.state['engine']['phase']}, stage {found.state['engine']['stage'] + 1})")
+        return found, ReleaseState.from_json(found.state["engine"]), dict(found.state)
+    start = ReleaseState()
+    roles = {r: sorted(p) for r, p in plan.doc.spec.roles.items()}  # type: ignore[union-attr]
+    info = {"engine": start.to_json(), "roles": roles, "rollback": {"steps": []}, "totals": [0, 0],
+            "timeScale": opts.time_scale, "startedAt": iso()}
+    release = store.create(tenant=meta.tenant, name=meta.name, plan_path=str(plan.path),
+                           plan_digest=plan.digest, state=info)
+    if opts.approvals:
+        for a in load_approvals_file(opts.approvals):
+            store.add_signoff(release_id=release.id, source="approvals-file", **a)
+    return release, start, info
+
+
+async def _loop(run: _Run) -> None:
+    tick = max(0.02, min(0.25, run.policy.analysis.interval / run.opts.time_scale / 4))
+    run.last_eval_wall = time.time()
+    await _announce_start(run)
+    while run.state.phase != "done":
+        if run.state.phase == "rolling_back":
+            await _rollback(run)
+            continue
+        now = run.clock.now()
+        observations = await _observe(run) if engine.evaluation_due(run.policy, run.state, now) else None
+        people = gather(run.store, run.release.id, run.policy, run.state)
+        step = engine.decide(run.policy, run.state, now, engine.Inputs(
+            observations=observations, signoffs=people.signoffs, decision=people.decision, kill=people.kill))
+        for action in step.actions:
+            if isinstance(action, SetWeight):
+                await _set_weight(run, action.weight)
+        refused = [NewDecision(now, "signoff.refused", r, None, {}) for r in people.refusals]
+        _commit(run, step.state, list(step.decisions), now, extra=refused)
+        for used in people.consumed:
+            run.store.consume(signoff_id=used)
+        for action in step.actions:
+            if isinstance(action, WriteEvidence):
+                _write_evidence(run, action.label)
+            if isinstance(action, StartRollback):
+                run.meta["rollback"] = {"steps": [], "decidedAt": now, "decidedWall": time.perf_counter()}
+        await _deliver(run)
+        run.view.tick(_snapshot(run, now))
+        if run.state.phase not in ("done", "rolling_back"):
+            await asyncio.sleep(tick)
+    run.evidence_path = _write_evidence(run, None)
+    await _deliver(run)
+
+
+async def _announce_start(run: _Run) -> None:
+    if run.state.phase == "starting":
+        _commit(run, run.state, [Decision(0.0, "release.started",
+                                          f"release {run.release.name} started: {run.plan.doc.metadata.version} "
+                                          f"replaces {run.plan.doc.metadata.previous_version or 'the stable version'}",
+                                          "release.started")], 0.0)
+        await _deliver(run)
+
+
+async def _observe(run: _Run) -> Observations:
+    assert run.target is not None
+    end = time.time()
+    window = run.clock.wall(run.policy.analysis.window)
+    metrics = run.target.metrics
+    obs = Observations(
+        canary=await metrics.observe("canary", end - window, end),
+        stable=await metrics.observe("stable", end - window, end),
+        canary_slice=await metrics.observe("canary", run.last_eval_wall, end),
+        stable_slice=await metrics.observe("stable", run.last_eval_wall, end),
+    )
+    run.last_eval_wall = end
+    for version, stats in (("canary", obs.canary), ("stable", obs.stable)):
+        run.numbers[version] = {"error_rate": stats.metric("error_rate"), "p95_ms": stats.metric("latency_p95_ms"),
+                                "requests": stats.requests}
+    return obs
+
+
+async def _set_weight(run: _Run, weight: float) -> float:
+    """Set the canary's weight and read it back; a weight that did not take is never reported done."""
+    assert run.target is not None
+    router: Router = run.target.router
+    for _ in range(VERIFY_ATTEMPTS):
+        await router.set_weight(weight)
+        seen = await router.current_weight()
+        if abs(seen - weight) < 1e-6:
+            return seen
+    raise WeightNotApplied(f"router {router.type} reports canary weight {seen:g}% after setting {weight:g}%",
+                           hint="check the router; the release state still holds the weight it wanted")
+
+
+async def _rollback(run: _Run) -> None:
+    assert run.target is not None
+    router = run.target.router
+    info = run.meta.setdefault("rollback", {"steps": []})
+    started = info.get("decidedWall") or time.perf_counter()
+    actions = {"kill-switch": router.kill, "drain-canary": router.drain}
+    for step in run.spec.rollback.steps:
+        if step in info["steps"]:
+            continue
+        if step in actions:
+            await actions[step]()
+            what = {"kill-switch": "kill switch on: every request goes to stable",
+                    "drain-canary": "canary drained"}[step]
+        elif step in ("traffic-to-stable", "verify"):
+            seen = await _set_weight(run, 0.0)
+            what = f"router {router.type} reports canary weight {seen:g}%"
+        else:
+            what = "rollback announced"
+        info["steps"].append(step)
+        _commit(run, run.state, [Decision(run.clock.now(), "rollback.step", f"{step}: {what}", None,
+                                          run.state.fired_gate, {"step": step})], run.clock.now())
+    seen = await _set_weight(run, 0.0)  # the contract: a rollback always ends on a verified 0
+    if "seconds" not in info:
+        info["seconds"] = round(time.perf_counter() - started, 4) if info.get("decidedWall") else None
+    now = run.clock.now()
+    step = engine.rollback_completed(run.state, now, f"rollback complete: {run.state.reason}; "
+                                     f"router {router.type} reports canary weight {seen:g}%")
+    _commit(run, step.state, list(step.decisions), now)
+    run.view.tick(_snapshot(run, now))
+
+
+def _commit(run: _Run, state: ReleaseState, decisions: list[Decision], now: float,
+            extra: list[NewDecision] | None = None) -> None:
+    run.state = state
+    for d in decisions:
+        if d.kind == "evaluation":
+            run.verdicts = {v["gate"]: v for v in d.inputs.get("verdicts", [])}
+        run.view.decision(d)
+    assert run.dispatcher is not None
+    messages = run.dispatcher.compose([d for d in decisions if d.event], _context(run, decisions))
+    if run.target is not None:
+        requests, errors = run.target.totals("canary")
+        carried = run.meta.get("carried", [0, 0])
+        run.meta["totals"] = [carried[0] + requests, carried[1] + errors]
+    run.meta["engine"] = state.to_json()
+    rows = [NewDecision(d.at, d.kind, d.reason, d.gate, d.inputs) for d in decisions] + (extra or [])
+    run.store.save(release_id=run.release.id, state=run.meta, plan_clock=now, outcome=state.outcome
+                   if state.phase == "done" else None, decisions=rows, messages=messages)
+
+
+def _context(run: _Run, decisions: list[Decision]) -> dict[str, Any]:
+    md, s = run.plan.doc.metadata, run.state
+    gate_name = next((d.gate for d in decisions if d.gate), None) or s.fired_gate
+    gate = None
+    spec_gate = next((g for g in run.policy.gates if g.name == gate_name), None)
+    if spec_gate is not None:
+        v = run.verdicts.get(spec_gate.name, {})
+        gate = {"name": spec_gate.name, "metric": spec_gate.metric, "severity": spec_gate.severity,
+                "value": v.get("canary"), "threshold": v.get("limit", spec_gate.threshold_text),
+                "baseline": v.get("baseline")}
+    return {"release": run.release.name, "tenant": md.tenant, "service": md.service, "version": md.version,
+            "previous_version": md.previous_version, "stage": s.stage + 1, "stages": len(run.policy.stages),
+            "weight": s.weight, "outcome": s.outcome if s.phase == "done" else None, "gate": gate,
+            "numbers": dict(run.numbers), "at": iso(), "started_at": run.meta.get("startedAt"),
+            "evidence": str(run.evidence_path) if run.evidence_path else None}
+
+
+async def _deliver(run: _Run) -> None:
+    assert run.dispatcher is not None
+    for problem in await run.dispatcher.deliver(run.store, run.release.id):
+        run.view.note(problem)
+
+
+def _write_evidence(run: _Run, label: str | None) -> Path:
+    release = replace(run.release, state=run.meta)
+    path = bundles.write(store=run.store, release=release, key=run.key,
+                         directory=run.opts.workdir / run.spec.evidence.dir, label=label,
+                         summary=_summary(run, with_evidence=False),
+                         secrets=run.dispatcher.secrets if run.dispatcher else [])
+    run.view.note(f"evidence written: {path}")
+    return path
+
+
+def _snapshot(run: _Run, now: float) -> dict[str, Any]:
+    s = run.state
+    stage = run.policy.stages[min(s.stage, len(run.policy.stages) - 1)]
+    return {"release": run.release.name, "phase": s.phase, "stage": s.stage + 1, "stages": len(run.policy.stages),
+            "weight": s.weight, "hold": stage.hold, "inStage": max(0.0, now - s.stage_started_at),
+            "numbers": dict(run.numbers), "gates": {n: t.status for n, t in s.gates.items()},
+            "verdicts": dict(run.verdicts), "window": s.window, "outcome": s.outcome, "now": now}
+
+
+def _summary(run: _Run, with_evidence: bool = True) -> dict[str, Any]:
+    s = run.state
+    info = run.meta.get("rollback", {})
+    detected = None
+    if s.outcome == "rolled_back" and info.get("decidedAt") is not None:
+        onset = run.target.first_fault_from if run.target and run.target.first_fault_from is not None else 0.0
+        detected = round(max(0.0, info["decidedAt"] - onset) / run.opts.time_scale, 3)
+    totals = run.meta.get("totals", [0, 0])
+    evidence = run.evidence_path or (run.opts.workdir / run.spec.evidence.dir / f"{run.release.name}.bundle.json")
+    return {"release": run.release.name, "outcome": s.outcome, "finalWeight": s.weight,
+            "stagesPassed": s.stages_passed, "firedGate": s.fired_gate, "detectedAfterSeconds": detected,
+            "rollbackSeconds": info.get("seconds"), "canaryRequests": totals[0], "canaryErrors": totals[1],
+            "evidence": str(evidence) if with_evidence else None, "reason": s.reason}

@@ -1,0 +1,78 @@
+"""Builds the run's target from the plan: today the embedded local fleet (sample apps, router, load).
+
+Routers other than ``local``/``flag`` and the ``prometheus`` source are reported as not available
+in this version rather than pretended.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+
+from launchdeck.adapters.metrics import MetricsSource
+from launchdeck.adapters.metrics.local import LocalMetrics
+from launchdeck.adapters.routers import Router
+from launchdeck.errors import TargetError
+from launchdeck.local.fleet import Fleet
+from launchdeck.local.loadgen import LoadGenerator
+from launchdeck.local.recorder import Recorder
+from launchdeck.local.router import LocalRouter
+from launchdeck.local.sample_app import Behaviour, Fault
+from launchdeck.plan import model
+
+
+@dataclass
+class Target:
+    router: Router
+    metrics: MetricsSource
+    recorder: Recorder | None
+    first_fault_from: float | None
+    """Plan seconds (from the canary's start) at which the first configured fault begins."""
+
+    def totals(self, version: str) -> tuple[int, int]:
+        return self.recorder.totals(version) if self.recorder else (0, 0)
+
+
+async def open_target(spec: model.ReleaseSpec, *, stack: AsyncExitStack, time_scale: float,
+                      plan_offset: float, seed: int | None = None) -> Target:
+    router_type, metrics_type = spec.target.router.type, spec.target.metrics.type
+    if router_type not in ("local", "flag") or metrics_type != "local":
+        raise TargetError(
+            f"target router '{router_type}' with metrics '{metrics_type}' is not available in this version",
+            hint="use router: {type: local} or {type: flag} with metrics: {type: local}")
+    versions = {name: (_behaviour(v), _faults(v, plan_offset))
+                for name, v in (("stable", spec.target.versions.stable), ("canary", spec.target.versions.canary))}
+    fleet = await stack.enter_async_context(Fleet(versions, time_scale=time_scale, seed=seed))
+    recorder = Recorder()
+    flag = spec.target.router.flag or (spec.kill_switch.flag if spec.kill_switch else "launchdeck")
+    router = LocalRouter(fleet.url("stable"), fleet.url("canary"), recorder, by_user=router_type == "flag",
+                         flag=flag, seed=seed)
+    await stack.enter_async_context(router)
+    load = LoadGenerator(router.url, rps=spec.target.load.rps, users=spec.target.load.users, seed=seed)
+    await stack.enter_async_context(load)
+    faults = spec.target.versions.canary.faults
+    first = min((f.from_ for f in faults), default=None)
+    return Target(router, LocalMetrics(recorder), recorder, first)
+
+
+def _behaviour(v: model.VersionSpec) -> Behaviour:
+    return Behaviour(error_rate=v.error_rate, latency_median_ms=v.latency.median, latency_p95_ms=v.latency.p95)
+
+
+def _faults(v: model.VersionSpec, plan_offset: float) -> tuple[Fault, ...]:
+    # A resumed run starts a new canary process whose fault clock restarts at zero: shift the
+    # schedule by the plan time already elapsed so faults keep their place in the release.
+    out = []
+    for f in v.faults:
+        end = None if f.to is None else f.to - plan_offset
+        if end is not None and end <= 0:
+            continue
+        out.append(Fault(start_s=max(0.0, f.from_ - plan_offset), end_s=end, error_rate=f.error_rate,
+                         latency_median_ms=f.latency.median if f.latency else None,
+                         latency_p95_ms=f.latency.p95 if f.latency else None))
+    return tuple(out)
+
+
+def wall_now() -> float:
+    return time.time()

@@ -1,0 +1,69 @@
+"""The engine's view of a plan: plain frozen values, already parsed and checked.
+
+``launchdeck.plan`` compiles a validated plan file into a :class:`Policy`; the engine never sees
+YAML, units or pydantic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Stage:
+    weight: float
+    """Canary share in percent (of requests, or of users for flag routers)."""
+    hold: float
+    """Minimum plan seconds at this weight before the stage may pass."""
+    approve: tuple[str, ...] = ()
+    """Roles that must each sign off before leaving the stage."""
+
+
+@dataclass(frozen=True)
+class Gate:
+    name: str
+    metric: str
+    op: str
+    threshold: float
+    """Absolute value in the metric's unit, or a relative change (0.2 = +20%) when ``relative``."""
+    threshold_text: str
+    relative: bool = False
+    for_seconds: float | None = None
+    """Plan seconds a breach must last to fire; None fires on the first breaching evaluation."""
+    severity: str = "immediate"
+    test: str = "threshold"
+    """How the gate judges: ``threshold`` (value vs limit) or ``sequential`` (anytime-valid test)."""
+
+
+@dataclass(frozen=True)
+class Analysis:
+    interval: float = 60.0
+    window: float = 300.0
+    min_requests: int = 100
+    alpha: float = 0.01
+    max_inconclusive: int = 3
+    hold_timeout: float = 1800.0
+
+
+@dataclass(frozen=True)
+class DecisionPolicy:
+    """How a person decides after an ``urgent`` or ``conditional`` gate fires."""
+
+    window: float
+    authority: tuple[str, ...]
+    default: str
+    """What happens when nobody decides in time: ``rollback``, ``hold`` or ``continue``."""
+
+
+@dataclass(frozen=True)
+class Policy:
+    stages: tuple[Stage, ...]
+    analysis: Analysis = Analysis()
+    gates: tuple[Gate, ...] = ()
+    auto_rollback: bool = True
+    urgent: DecisionPolicy | None = None
+    conditional: DecisionPolicy | None = None
+    roles: dict[str, frozenset[str]] = field(default_factory=dict)
+
+    def decision_policy(self, severity: str) -> DecisionPolicy | None:
+        return self.urgent if severity == "urgent" else self.conditional if severity == "conditional" else None

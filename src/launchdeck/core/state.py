@@ -1,0 +1,77 @@
+"""The release's state between ticks: plain frozen values, serialisable to JSON for the store."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Literal
+
+from launchdeck.core.observation import WindowStats
+
+Phase = Literal["starting", "stage", "deciding", "held", "rolling_back", "done"]
+
+
+@dataclass(frozen=True)
+class GateTrack:
+    breach_since: float | None = None
+    """Plan time of the first breaching evaluation of the current continuous breach."""
+    status: str = "pending"
+    reason: str = ""
+    log_lr: tuple[float, ...] = ()
+    """Sequential judges: accumulated log likelihood ratio per mixture alternative."""
+
+
+@dataclass(frozen=True)
+class DecisionWindow:
+    gate: str
+    severity: str
+    opened_at: float
+    closes_at: float
+    default: str
+    authority: tuple[str, ...]
+    reason: str
+
+
+@dataclass(frozen=True)
+class ReleaseState:
+    phase: Phase = "starting"
+    stage: int = 0
+    stage_started_at: float = 0.0
+    weight: float = 0.0
+    last_eval_at: float | None = None
+    conclusive_in_stage: bool = False
+    inconclusive_streak: int = 0
+    inconclusive_since: float | None = None
+    """Plan time of the first inconclusive evaluation in the current run of them."""
+    held_since: float | None = None
+    approval_requested: bool = False
+    gates: dict[str, GateTrack] = field(default_factory=dict)
+    window: DecisionWindow | None = None
+    baseline: WindowStats | None = None
+    """The stable version's last well-fed window: relative gates use it once stable serves nothing."""
+    canary_total: int = 0
+    stable_total: int = 0
+    outcome: str | None = None
+    fired_gate: str | None = None
+    reason: str = ""
+    rolled_back_at: float | None = None
+    stages_passed: int = 0
+
+    def with_gate(self, name: str, track: GateTrack) -> ReleaseState:
+        return replace(self, gates={**self.gates, name: track})
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["baseline"] = self.baseline.to_json() if self.baseline else None
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ReleaseState:
+        data = dict(data)
+        data["gates"] = {k: GateTrack(**{**v, "log_lr": tuple(v.get("log_lr", ()))})
+                         for k, v in data.get("gates", {}).items()}
+        if data.get("window"):
+            w = data["window"]
+            data["window"] = DecisionWindow(**{**w, "authority": tuple(w["authority"])})
+        if data.get("baseline"):
+            data["baseline"] = WindowStats.from_json(data["baseline"])
+        return cls(**data)

@@ -1,0 +1,233 @@
+"""The local target's router: an HTTP proxy on loopback that splits traffic between two versions.
+
+Every request is forwarded to the stable or the canary upstream and its outcome (status, latency,
+completion time) recorded in a :class:`~launchdeck.local.recorder.Recorder`; an upstream that
+cannot be reached counts as a 502 for the version that was chosen. Two ways to split: by request
+(canary with probability weight/100, from a seeded random source) or, for feature-flag rollouts,
+by user (``X-User-Id`` hashed with the flag name into a bucket 0..99.99; the user is on canary iff
+the bucket is below the weight, so users stay on their variant as the weight grows). Implements
+the :class:`~launchdeck.adapters.routers.Router` protocol.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import time
+from types import TracebackType
+
+import aiohttp
+from aiohttp import web
+from multidict import CIMultiDict, CIMultiDictProxy
+from yarl import URL
+
+from launchdeck.errors import TargetError
+from launchdeck.local.recorder import Recorder
+
+STABLE, CANARY = "stable", "canary"
+USER_HEADER = "X-User-Id"
+SERVED_BY_HEADER = "X-Served-By"
+#: Headers that describe one connection, not the message, and are never forwarded.
+_HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "host",
+        "content-length",
+    }
+)
+
+
+def user_bucket(flag: str, user_id: str) -> float:
+    """A user's stable position 0.00..99.99 for a flag: sha256(flag, user) with 0.01 resolution."""
+    digest = hashlib.sha256(f"{flag}\x00{user_id}".encode()).digest()
+    return (int.from_bytes(digest[:8], "big") % 10_000) / 100.0
+
+
+def _forwardable(headers: CIMultiDictProxy[str]) -> CIMultiDict[str]:
+    out: CIMultiDict[str] = CIMultiDict()
+    for key, value in headers.items():
+        if key.lower() not in _HOP_BY_HOP:
+            out.add(key, value)
+    return out
+
+
+class LocalRouter:
+    """A loopback reverse proxy whose canary weight is the rollout's traffic split."""
+
+    def __init__(
+        self,
+        stable_url: str,
+        canary_url: str,
+        recorder: Recorder,
+        *,
+        by_user: bool = False,
+        flag: str = "launchdeck",
+        seed: int | None = None,
+        port: int = 0,
+        max_connections: int = 100,
+        timeout_s: float = 10.0,
+    ) -> None:
+        self._upstreams = {STABLE: stable_url.rstrip("/"), CANARY: canary_url.rstrip("/")}
+        self.recorder = recorder
+        self.by_user = by_user
+        self.flag = flag
+        self._rng = random.Random(seed)
+        self._port = port
+        self._max_connections = max_connections
+        self._timeout_s = timeout_s
+        self._weight = 0.0
+        self._killed = False
+        self._draining = False
+        self._runner: web.AppRunner | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._url: str | None = None
+
+    # -- Router protocol -------------------------------------------------------------------
+
+    @property
+    def type(self) -> str:
+        return "flag" if self.by_user else "local"
+
+    async def set_weight(self, canary_percent: float) -> None:
+        """Send ``canary_percent`` of requests (or users) to canary; ends a drain, not a kill."""
+        p = float(canary_percent)
+        if not 0.0 <= p <= 100.0:  # also rejects NaN
+            raise TargetError(
+                f"canary weight must be between 0 and 100, got {canary_percent}",
+                hint="weights are percentages of traffic",
+            )
+        if self._killed and p > 0:
+            raise TargetError(
+                "the local router's kill switch is on; it sends everything to stable",
+                hint="start a new rollout (a new router) to send traffic to a canary again",
+            )
+        self._weight = p
+        self._draining = False
+
+    async def current_weight(self) -> float:
+        """The weight the proxy applies right now (0 once killed or draining)."""
+        return self.applied_weight
+
+    async def kill(self) -> None:
+        """Kill switch: from this instant every new request goes to stable, for good."""
+        self._killed = True
+        self._weight = 0.0
+
+    async def drain(self) -> None:
+        """No new requests to canary; requests already in flight finish normally."""
+        self._draining = True
+        self._weight = 0.0
+
+    # -- state -----------------------------------------------------------------------------
+
+    @property
+    def applied_weight(self) -> float:
+        return 0.0 if self._killed or self._draining else self._weight
+
+    @property
+    def killed(self) -> bool:
+        return self._killed
+
+    @property
+    def draining(self) -> bool:
+        return self._draining
+
+    @property
+    def url(self) -> str:
+        """Base URL of the proxy (available once started)."""
+        if self._url is None:
+            raise TargetError("the local router is not started")
+        return self._url
+
+    def choose(self, user_id: str | None) -> str:
+        """The variant for one request; by user, requests without a user id go to stable."""
+        weight = self.applied_weight
+        if self.by_user:
+            if user_id is None or weight <= 0:
+                return STABLE
+            return CANARY if user_bucket(self.flag, user_id) < weight else STABLE
+        return CANARY if self._rng.random() * 100.0 < weight else STABLE
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self._runner is not None:
+            return
+        connector = aiohttp.TCPConnector(limit=self._max_connections, limit_per_host=0)
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            timeout=aiohttp.ClientTimeout(total=self._timeout_s),
+            auto_decompress=False,
+            cookie_jar=aiohttp.DummyCookieJar(),
+        )
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._proxy)
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
+        try:
+            await runner.setup()
+            await web.TCPSite(runner, "127.0.0.1", self._port).start()
+        except OSError as e:
+            await runner.cleanup()
+            await self._session.close()
+            self._session = None
+            raise TargetError(f"the local router cannot listen on 127.0.0.1:{self._port}: {e}") from e
+        self._runner = runner
+        self._url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+
+    async def stop(self) -> None:
+        """Stop listening (in-flight requests get a short grace period), then close the pool."""
+        runner, session = self._runner, self._session
+        self._runner = self._session = None
+        self._url = None
+        if runner is not None:
+            await runner.cleanup()
+        if session is not None:
+            await session.close()
+
+    async def __aenter__(self) -> LocalRouter:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    # -- the proxy -------------------------------------------------------------------------
+
+    async def _proxy(self, request: web.Request) -> web.Response:
+        variant = self.choose(request.headers.get(USER_HEADER))
+        session = self._session
+        assert session is not None
+        target = URL(self._upstreams[variant] + request.raw_path, encoded=True)
+        body = await request.read() if request.can_read_body else None
+        started = time.perf_counter()
+        try:
+            async with session.request(
+                request.method,
+                target,
+                headers=_forwardable(request.headers),
+                data=body,
+                allow_redirects=False,
+            ) as upstream:
+                payload = await upstream.read()
+                status = upstream.status
+                headers = _forwardable(upstream.headers)
+        except (aiohttp.ClientError, TimeoutError) as e:
+            status = 502
+            payload = f"bad gateway: the {variant} upstream failed ({type(e).__name__})".encode()
+            headers = CIMultiDict({"Content-Type": "text/plain; charset=utf-8"})
+        latency_ms = (time.perf_counter() - started) * 1000.0
+        self.recorder.record(variant, status, latency_ms, time.time())
+        headers[SERVED_BY_HEADER] = variant
+        return web.Response(status=status, body=payload, headers=headers)

@@ -1,0 +1,348 @@
+"""The plan file's typed shape (pydantic, at the edge): what users may write, with units parsed.
+
+Field names follow the contract (camelCase in YAML). Cross-field rules that need the whole plan
+(roles that exist, channels that exist, metrics that are defined) live in ``rules.py`` so every
+problem can be reported at once with its location.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
+from pydantic.alias_generators import to_camel
+
+from launchdeck.plan import units
+
+_DURATION_SCHEMA = {"type": ["string", "number"], "pattern": r"^\d+(\.\d+)?(ms|s|m|h|d)$",
+                    "description": "plan time: 30s, 5m, 1h, 24h, 7d"}
+_RATIO_SCHEMA = {"type": ["string", "number"], "pattern": r"^\d+(\.\d+)?%$",
+                 "description": "a fraction: 2%, 0.1%, 99.9% or 0.02"}
+_LATENCY_SCHEMA = {"type": ["string", "number"], "pattern": r"^\d+(\.\d+)?(ms|s)$",
+                   "description": "a latency: 120ms or 1.2s"}
+
+Duration = Annotated[float, BeforeValidator(units.parse_duration), WithJsonSchema(_DURATION_SCHEMA)]
+SignedDuration = Annotated[
+    float, BeforeValidator(units.parse_signed_duration),
+    WithJsonSchema({**_DURATION_SCHEMA, "pattern": r"^[+-]?\d+(\.\d+)?(ms|s|m|h|d)$"}),
+]
+Ratio = Annotated[float, BeforeValidator(units.parse_ratio), WithJsonSchema(_RATIO_SCHEMA)]
+Weight = Annotated[float, BeforeValidator(units.parse_weight), WithJsonSchema(_RATIO_SCHEMA)]
+LatencyMs = Annotated[float, BeforeValidator(units.parse_latency_ms), WithJsonSchema(_LATENCY_SCHEMA)]
+ThresholdText = Annotated[
+    str, BeforeValidator(lambda v: v if isinstance(v, str) else repr(v) if isinstance(v, bool) else str(v)),
+    WithJsonSchema({"type": ["string", "number"],
+                    "description": "absolute (2%, 350ms, 0.5) or relative to `vs` (+20%, -10%)"}),
+]
+Op = Literal[">", ">=", "<", "<="]
+Severity = Literal["immediate", "urgent", "conditional"]
+Method = Literal["threshold", "sequential", "mann-whitney"]
+Event = Literal[
+    "release.started", "preflight.failed", "approval.requested", "approval.granted",
+    "stage.started", "stage.passed", "gate.fired", "decision.requested", "hold.started",
+    "rollback.started", "rollback.completed", "release.completed", "status.cadence",
+    "checkpoint.passed", "checkpoint.failed", "escalation",
+]
+RollbackStep = Literal["kill-switch", "traffic-to-stable", "drain-canary", "verify", "announce"]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, alias_generator=to_camel,
+                              populate_by_name=True)
+
+
+class Metadata(Model):
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$", description="unique per tenant; the release id")
+    tenant: str = "default"
+    service: str | None = None
+    version: str
+    previous_version: str | None = None
+    labels: dict[str, str] = {}
+
+
+class RouterSpec(Model):
+    type: Literal["local", "haproxy", "nginx", "flag", "gateway-api", "istio"] = "local"
+    flag: str | None = None
+    socket: str | None = None
+    backend: str | None = None
+    servers: dict[str, str] | None = None
+    config: str | None = None
+    upstream: str | None = None
+    namespace: str | None = None
+    route: str | None = None
+
+
+class MetricsSpec(Model):
+    type: Literal["local", "prometheus"] = "local"
+    url: str | None = None
+    queries: dict[str, str] = {}
+
+
+class LatencySpec(Model):
+    median: LatencyMs
+    p95: LatencyMs
+
+    @model_validator(mode="after")
+    def _p95_not_below_median(self) -> LatencySpec:
+        if self.p95 < self.median:
+            raise ValueError("p95 is below the median; write a p95 at least as large as the median")
+        return self
+
+
+class FaultSpec(Model):
+    from_: Duration = Field(alias="from")
+    to: Duration | None = None
+    error_rate: Ratio | None = None
+    latency: LatencySpec | None = None
+
+
+class VersionSpec(Model):
+    error_rate: Ratio = 0.0
+    latency: LatencySpec = LatencySpec(median=40.0, p95=120.0)
+    faults: list[FaultSpec] = []
+
+
+class VersionsSpec(Model):
+    stable: VersionSpec = VersionSpec()
+    canary: VersionSpec = VersionSpec()
+
+
+class LoadSpec(Model):
+    rps: float = Field(default=100.0, gt=0, le=5000)
+    users: int = Field(default=1000, gt=0)
+
+
+class TargetSpec(Model):
+    router: RouterSpec = RouterSpec()
+    metrics: MetricsSpec = MetricsSpec()
+    versions: VersionsSpec = VersionsSpec()
+    load: LoadSpec = LoadSpec()
+
+
+class StageSpec(Model):
+    weight: Weight
+    hold: Duration = 0.0
+    approve: list[str] = []
+
+
+class AnalysisSpec(Model):
+    interval: Duration = 60.0
+    window: Duration = 300.0
+    min_requests: int = Field(default=100, ge=0)
+    method: Method = "threshold"
+    alpha: Ratio = 0.01
+    max_inconclusive: int = Field(default=3, ge=1)
+    hold_timeout: Duration = 1800.0
+
+
+class GateSpec(Model):
+    name: str
+    metric: str
+    op: Op
+    threshold: ThresholdText
+    vs: Literal["baseline"] | None = None
+    for_: Duration | None = Field(default=None, alias="for")
+    severity: Severity = "immediate"
+    test: Method | None = None
+
+
+class SmokeSpec(Model):
+    run: str
+    timeout: Duration = 120.0
+
+
+class AutoPolicy(Model):
+    auto: bool = True
+
+
+class DecisionPolicySpec(Model):
+    window: Duration
+    authority: list[str] = Field(min_length=1)
+    default: Literal["rollback", "hold", "continue"]
+
+
+class RollbackPolicySpec(Model):
+    immediate: AutoPolicy = AutoPolicy()
+    urgent: DecisionPolicySpec | None = None
+    conditional: DecisionPolicySpec | None = None
+
+
+class RollbackSpec(Model):
+    policy: RollbackPolicySpec = RollbackPolicySpec()
+    steps: list[RollbackStep] = ["kill-switch", "traffic-to-stable", "drain-canary", "verify", "announce"]
+
+
+class KillSwitchSpec(Model):
+    flag: str
+
+
+class FreezeSpec(Model):
+    weekday: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] | None = None
+    date: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}-\d{2}$")
+    from_: str = Field(alias="from", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    to: str = Field(pattern=r"^([01]\d|2[0-4]):[0-5]\d$")
+    tz: str = "UTC"
+
+
+class ExpectSpec(Model):
+    status: int = 200
+
+
+class CheckSpec(Model):
+    name: str
+    run: str | None = None
+    http: str | None = None
+    expect: ExpectSpec = ExpectSpec()
+    timeout: Duration = 60.0
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> CheckSpec:
+        if (self.run is None) == (self.http is None):
+            raise ValueError("a check needs exactly one of `run` or `http`; write run: \"cmd\" or http: URL")
+        return self
+
+
+class PreflightSpec(Model):
+    freeze: list[FreezeSpec] = []
+    checks: list[CheckSpec] = []
+
+
+class ChecklistSpec(Model):
+    name: str
+    due: SignedDuration
+    items: list[str] = []
+    signoff: list[str] = []
+
+
+class ChannelSpec(Model):
+    type: Literal["console", "file", "slack", "webhook", "pagerduty", "email"]
+    path: str | None = None
+    webhook: str | None = None
+    url: str | None = None
+    secret: str | None = None
+    routing_key: str | None = None
+    to: list[str] | None = None
+    channel: str | None = None
+
+
+class RouteSpec(Model):
+    on: list[Event] = Field(min_length=1)
+    to: list[str] = Field(min_length=1)
+    template: str | None = None
+
+
+class NotificationsSpec(Model):
+    locale: Literal["en", "fr"] = "en"
+    channels: dict[str, ChannelSpec] = {}
+    routes: list[RouteSpec] = []
+
+
+class EvidenceSpec(Model):
+    dir: str = "evidence/"
+    key: str = "keys/release-signing.key"
+
+
+class CadenceSpec(Model):
+    launching: Duration | None = None
+    incident: Duration | None = None
+    stable: Duration | None = None
+
+
+class WarRoomSpec(Model):
+    channel: str | None = None
+    cadence: CadenceSpec = CadenceSpec()
+
+
+class EscalationStep(Model):
+    notify: str
+    via: list[str] = Field(min_length=1)
+    within: Duration = 0.0
+
+
+class EscalationRaise(Model):
+    from_: str = Field(alias="from")
+    to: str
+    unresolved_for: Duration
+
+
+class EscalationSpec(Model):
+    open: dict[Severity, str] = {}
+    levels: dict[str, list[EscalationStep]] = {}
+    raise_: list[EscalationRaise] = Field(default=[], alias="raise")
+
+
+class CriterionSpec(Model):
+    metric: str
+    op: Op
+    threshold: ThresholdText
+
+
+class CheckpointSpec(Model):
+    name: str
+    at: Duration
+    criteria: list[CriterionSpec] = Field(min_length=1)
+
+
+class PostLaunchSpec(Model):
+    checkpoints: list[CheckpointSpec] = []
+
+
+class SoakSpec(Model):
+    duration: Duration
+    checks: list[Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]] = []
+    criteria: list[CriterionSpec] = []
+
+
+class ReleaseSpec(Model):
+    target: TargetSpec = TargetSpec()
+    stages: list[StageSpec] = Field(min_length=1)
+    analysis: AnalysisSpec = AnalysisSpec()
+    gates: list[GateSpec] = []
+    smoke: SmokeSpec | None = None
+    rollback: RollbackSpec = RollbackSpec()
+    kill_switch: KillSwitchSpec | None = None
+    roles: dict[str, list[str]] = {}
+    preflight: PreflightSpec = PreflightSpec()
+    checklists: list[ChecklistSpec] = []
+    notifications: NotificationsSpec = NotificationsSpec()
+    evidence: EvidenceSpec = EvidenceSpec()
+    war_room: WarRoomSpec | None = None
+    escalation: EscalationSpec | None = None
+    post_launch: PostLaunchSpec | None = None
+    soak: SoakSpec | None = None
+
+
+class ServiceEntry(BaseModel):
+    """A train's service: its name, what it comes after, and overrides of the defaults."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")
+    after: list[str] = []
+
+
+class TrainSpec(Model):
+    defaults: dict[str, Any] = {}
+    services: list[ServiceEntry] = Field(min_length=1)
+    on_service_rollback: Literal["halt-dependents", "halt-train", "continue"] = "halt-dependents"
+    roles: dict[str, list[str]] = {}
+    checklists: list[ChecklistSpec] = []
+    war_room: WarRoomSpec | None = None
+    escalation: EscalationSpec | None = None
+    post_launch: PostLaunchSpec | None = None
+    notifications: NotificationsSpec | None = None
+    evidence: EvidenceSpec | None = None
+    preflight: PreflightSpec | None = None
+
+
+class ReleaseDoc(Model):
+    api_version: Literal["launchdeck/v1"]
+    kind: Literal["Release"]
+    metadata: Metadata
+    spec: ReleaseSpec
+
+
+class TrainDoc(Model):
+    api_version: Literal["launchdeck/v1"]
+    kind: Literal["ReleaseTrain"]
+    metadata: Metadata
+    spec: TrainSpec

@@ -1,0 +1,147 @@
+"""Rules that need the whole plan: names that must exist elsewhere, units that depend on metrics.
+
+Each rule yields ``(path, message, fix)``; the loader locates the path in the file. Every rule
+runs, so a plan with several mistakes gets all of them in one answer.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterator
+
+from launchdeck.core.observation import STANDARD_METRICS
+from launchdeck.plan import units
+from launchdeck.plan.model import ReleaseSpec
+
+Problem = tuple[tuple[str | int, ...], str, str]
+_SECRET_FIELDS = ("webhook", "secret", "routing_key")
+
+
+def _suggest(word: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1)
+    known = ", ".join(sorted(choices)) or "none defined"
+    return f"did you mean '{close[0]}'? (defined: {known})" if close else f"use one of: {known}"
+
+
+def check_release(spec: ReleaseSpec, base: tuple[str | int, ...] = ("spec",)) -> Iterator[Problem]:
+    yield from _gates(spec, base)
+    yield from _stages(spec, base)
+    yield from _people(spec, base)
+    yield from _notifications(spec, base)
+    yield from _target(spec, base)
+
+
+def _gates(spec: ReleaseSpec, base: tuple[str | int, ...]) -> Iterator[Problem]:
+    metrics = list(STANDARD_METRICS) + list(spec.target.metrics.queries)
+    names: set[str] = set()
+    for i, gate in enumerate(spec.gates):
+        at = base + ("gates", i)
+        if gate.name in names:
+            yield at + ("name",), f"gate name '{gate.name}' is used twice", "give each gate its own name"
+        names.add(gate.name)
+        if gate.metric not in metrics:
+            yield (at + ("metric",), f"metric '{gate.metric}' is not defined",
+                   _suggest(gate.metric, metrics) + "; or define it under target.metrics.queries")
+            continue
+        try:
+            threshold = units.parse_threshold(gate.threshold, gate.metric)
+        except ValueError as e:
+            yield at + ("threshold",), str(e), "write e.g. 2% for rates, 350ms for latency, +20% with vs: baseline"
+            continue
+        if threshold.relative and gate.vs != "baseline":
+            yield (at + ("threshold",), f"'{gate.threshold}' is a relative change but the gate has no `vs`",
+                   "add `vs: baseline`, or write an absolute threshold like 2%")
+        if gate.vs == "baseline" and not threshold.relative:
+            yield (at + ("threshold",), f"with `vs: baseline` the threshold must be a relative change, not '{gate.threshold}'",
+                   "write a change like +20% or -10%, or drop `vs`")
+        test = gate.test or spec.analysis.method
+        if gate.test == "sequential" and gate.metric not in ("error_rate", "availability"):
+            yield (at + ("test",), f"`test: sequential` judges rates; {gate.metric} is not a rate",
+                   "use it on error_rate or availability, or drop `test`")
+        if test == "mann-whitney":
+            yield (at + ("test",) if gate.test else base + ("analysis", "method"),
+                   "the mann-whitney judge is not available in this version",
+                   "use threshold or sequential")
+        policy = spec.rollback.policy
+        if gate.severity == "urgent" and policy.urgent is None:
+            yield (at + ("severity",), "an urgent gate needs rollback.policy.urgent (window, authority, default)",
+                   "add rollback.policy.urgent, or make the gate immediate")
+        if gate.severity == "conditional" and policy.conditional is None:
+            yield (at + ("severity",), "a conditional gate needs rollback.policy.conditional (window, authority, default)",
+                   "add rollback.policy.conditional, or make the gate immediate")
+
+
+def _stages(spec: ReleaseSpec, base: tuple[str | int, ...]) -> Iterator[Problem]:
+    previous = 0.0
+    for i, stage in enumerate(spec.stages):
+        if stage.weight <= previous:
+            yield (base + ("stages", i, "weight"),
+                   f"stage {i + 1} weight {stage.weight:g}% does not grow from {previous:g}%",
+                   "give each stage a larger weight than the one before")
+        previous = stage.weight
+    if spec.analysis.window < spec.analysis.interval:
+        yield (base + ("analysis", "window"), "the window is shorter than the interval, so some traffic is never judged",
+               "make window at least as long as interval")
+
+
+def _people(spec: ReleaseSpec, base: tuple[str | int, ...]) -> Iterator[Problem]:
+    roles = list(spec.roles)
+    places: list[tuple[tuple[str | int, ...], list[str]]] = []
+    places += [(base + ("stages", i, "approve"), s.approve) for i, s in enumerate(spec.stages)]
+    places += [(base + ("checklists", i, "signoff"), c.signoff) for i, c in enumerate(spec.checklists)]
+    for severity in ("urgent", "conditional"):
+        decision = getattr(spec.rollback.policy, severity)
+        if decision is not None:
+            places.append((base + ("rollback", "policy", severity, "authority"), decision.authority))
+    if spec.escalation:
+        for level, steps in spec.escalation.levels.items():
+            places += [(base + ("escalation", "levels", level, j, "notify"), [s.notify]) for j, s in enumerate(steps)]
+    for path, named in places:
+        for j, role in enumerate(named):
+            if role not in spec.roles:
+                where = path if path[-1] == "notify" else path + (j,)
+                yield where, f"role '{role}' is not defined under roles", _suggest(role, roles)
+
+
+def _notifications(spec: ReleaseSpec, base: tuple[str | int, ...]) -> Iterator[Problem]:
+    from launchdeck.comms import render  # templates live with the messages layer
+
+    notes = spec.notifications
+    channels = list(notes.channels)
+    templates = render.available_templates(notes.locale)
+    for i, route in enumerate(notes.routes):
+        for j, name in enumerate(route.to):
+            if name not in notes.channels:
+                yield base + ("notifications", "routes", i, "to", j), f"channel '{name}' is not defined", _suggest(name, channels)
+        if route.template and route.template not in templates:
+            yield (base + ("notifications", "routes", i, "template"),
+                   f"no template '{route.template}' for locale {notes.locale}", _suggest(route.template, templates))
+    for name, channel in notes.channels.items():
+        at = base + ("notifications", "channels", name)
+        for field in _SECRET_FIELDS:
+            value = getattr(channel, field)
+            if value is not None and not value.startswith("env:"):
+                yield (at + (units_camel(field),), f"{field} holds a secret written into the plan",
+                       f"write env:NAME and export NAME, so the secret stays out of files and logs")
+        if channel.type == "file" and not channel.path:
+            yield at, "a file channel needs `path`", "add path: out/messages.jsonl"
+    if spec.escalation:
+        for level, steps in spec.escalation.levels.items():
+            for j, step in enumerate(steps):
+                for k, via in enumerate(step.via):
+                    if via not in notes.channels:
+                        yield (base + ("escalation", "levels", level, j, "via", k),
+                               f"channel '{via}' is not defined", _suggest(via, channels))
+
+
+def _target(spec: ReleaseSpec, base: tuple[str | int, ...]) -> Iterator[Problem]:
+    router = spec.target.router
+    if router.type == "flag" and not router.flag and not spec.kill_switch:
+        yield base + ("target", "router"), "a flag router needs the flag's name", "add flag: my-feature"
+    if spec.target.metrics.type == "prometheus" and not spec.target.metrics.url:
+        yield base + ("target", "metrics"), "a prometheus source needs `url`", "add url: http://127.0.0.1:9090"
+
+
+def units_camel(field: str) -> str:
+    head, *rest = field.split("_")
+    return head + "".join(part.title() for part in rest)

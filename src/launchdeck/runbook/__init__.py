@@ -1,0 +1,1 @@
+"""Pure rules for people: roles and authority, sign-offs, decision windows."""

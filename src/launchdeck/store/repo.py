@@ -1,0 +1,217 @@
+"""The release store: state, decisions, sign-offs and outbox messages, committed together.
+
+A tick's new state, its decisions (hash-chained, so a changed row is detectable) and the messages
+announcing them go into one transaction: a decision is never saved without its state change, and a
+message is never lost between deciding and sending.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import create_engine, event, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from launchdeck.errors import StoreError, UsageError
+from launchdeck.store.tables import Base, DecisionRow, MessageRow, ReleaseRow, SignoffRow
+
+DEFAULT_URL = "sqlite:///launchdeck.db"
+GENESIS = "0" * 64
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class StoredRelease:
+    id: int
+    tenant: str
+    name: str
+    plan_path: str
+    plan_digest: str
+    state: dict[str, Any]
+    plan_clock: float
+    outcome: str | None
+
+
+@dataclass(frozen=True)
+class NewDecision:
+    plan_at: float
+    kind: str
+    reason: str
+    gate: str | None
+    inputs: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    channel: str
+    event: str
+    title: str
+    text: str
+    locale: str
+
+
+def chain_hash(prev: str, row: dict[str, Any]) -> str:
+    body = json.dumps(row, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256((prev + body).encode()).hexdigest()
+
+
+class Store:
+    def __init__(self, url: str = DEFAULT_URL) -> None:
+        self.url = url
+        try:
+            self.engine: Engine = create_engine(url, future=True)
+            if url.startswith("sqlite"):
+                event.listen(self.engine, "connect", _sqlite_pragmas)
+            Base.metadata.create_all(self.engine)
+        except SQLAlchemyError as e:
+            raise StoreError(f"cannot open the database {_safe(url)}: {e.__class__.__name__}: {e.args[0] if e.args else ''}",
+                             hint="check --db / LAUNCHDECK_DB (e.g. sqlite:///launchdeck.db)") from e
+        except ModuleNotFoundError as e:
+            raise StoreError(f"the database driver for {_safe(url)} is not installed: {e.name}",
+                             hint="install it, or use sqlite:///launchdeck.db") from e
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        try:
+            with self._sessions.begin() as s:
+                yield s
+        except SQLAlchemyError as e:
+            raise StoreError(f"database error: {e.__class__.__name__}: {e}", hint="check the database is reachable") from e
+
+    # -- releases --------------------------------------------------------------------------
+    def find(self, *, name: str, tenant: str | None = None) -> StoredRelease | None:
+        with self.session() as s:
+            q = select(ReleaseRow).where(ReleaseRow.name == name)
+            if tenant:
+                q = q.where(ReleaseRow.tenant == tenant)
+            row = s.scalars(q.order_by(ReleaseRow.id.desc())).first()
+            return _stored(row) if row else None
+
+    def require(self, *, name: str) -> StoredRelease:
+        found = self.find(name=name)
+        if found is None:
+            raise UsageError(f"no release named '{name}' in {_safe(self.url)}",
+                             hint="use the plan's metadata.name, and the same --db as the run")
+        return found
+
+    def create(self, *, tenant: str, name: str, plan_path: str, plan_digest: str,
+               state: dict[str, Any]) -> StoredRelease:
+        stamp = now_utc()
+        with self.session() as s:
+            row = ReleaseRow(tenant=tenant, name=name, plan_path=plan_path, plan_digest=plan_digest,
+                             state=state, plan_clock=0.0, created_at=stamp, updated_at=stamp)
+            s.add(row)
+            s.flush()
+            return _stored(row)
+
+    def archive(self, *, release_id: int) -> None:
+        """Keep an ended release's history under a new name so the plan's name can run again."""
+        with self.session() as s:
+            row = s.get(ReleaseRow, release_id)
+            assert row is not None
+            row.name = f"{row.name}#{row.id}"
+
+    def save(self, *, release_id: int, state: dict[str, Any], plan_clock: float, outcome: str | None,
+             decisions: list[NewDecision], messages: list[NewMessage]) -> None:
+        stamp = now_utc()
+        with self.session() as s:
+            row = s.get(ReleaseRow, release_id, with_for_update=True)
+            assert row is not None
+            row.state, row.plan_clock, row.outcome, row.updated_at = state, plan_clock, outcome, stamp
+            last = s.scalars(select(DecisionRow).where(DecisionRow.release_id == release_id)
+                             .order_by(DecisionRow.seq.desc()).limit(1)).first()
+            seq, prev = (last.seq, last.hash) if last else (0, GENESIS)
+            for d in decisions:
+                seq += 1
+                body = {"seq": seq, "plan_at": d.plan_at, "kind": d.kind, "reason": d.reason,
+                        "gate": d.gate, "inputs": d.inputs}
+                digest = chain_hash(prev, body)
+                s.add(DecisionRow(release_id=release_id, seq=seq, plan_at=d.plan_at, wall_at=stamp,
+                                  kind=d.kind, reason=d.reason, gate=d.gate, inputs=d.inputs,
+                                  prev_hash=prev, hash=digest))
+                prev = digest
+            for m in messages:
+                s.add(MessageRow(release_id=release_id, channel=m.channel, event=m.event, title=m.title,
+                                 text=m.text, locale=m.locale, created_at=stamp))
+
+    def decisions(self, *, release_id: int) -> list[DecisionRow]:
+        with self.session() as s:
+            return list(s.scalars(select(DecisionRow).where(DecisionRow.release_id == release_id)
+                                  .order_by(DecisionRow.seq)))
+
+    def verify_chain(self, *, release_id: int) -> str | None:
+        """None when every decision row still hashes to its successor's link, else what broke."""
+        prev = GENESIS
+        for row in self.decisions(release_id=release_id):
+            body = {"seq": row.seq, "plan_at": row.plan_at, "kind": row.kind, "reason": row.reason,
+                    "gate": row.gate, "inputs": row.inputs}
+            if row.prev_hash != prev or chain_hash(prev, body) != row.hash:
+                return f"decision {row.seq} ({row.kind}) was changed or removed after it was recorded"
+            prev = row.hash
+        return None
+
+    # -- sign-offs ----------------------------------------------------------------------------
+    def add_signoff(self, *, release_id: int, who: str, role: str, stage: int | None = None,
+                    checklist: str | None = None, decision: str | None = None, reason: str = "",
+                    source: str = "cli") -> None:
+        with self.session() as s:
+            s.add(SignoffRow(release_id=release_id, who=who, role=role, stage=stage, checklist=checklist,
+                             decision=decision, reason=reason, source=source, at=now_utc()))
+
+    def signoffs(self, *, release_id: int) -> list[SignoffRow]:
+        with self.session() as s:
+            return list(s.scalars(select(SignoffRow).where(SignoffRow.release_id == release_id)
+                                  .order_by(SignoffRow.id)))
+
+    def consume(self, *, signoff_id: int) -> None:
+        with self.session() as s:
+            s.execute(update(SignoffRow).where(SignoffRow.id == signoff_id).values(consumed=True))
+
+    # -- outbox ------------------------------------------------------------------------------
+    def pending_messages(self, *, release_id: int) -> list[MessageRow]:
+        with self.session() as s:
+            return list(s.scalars(select(MessageRow).where(MessageRow.release_id == release_id,
+                                                           MessageRow.sent_at.is_(None)).order_by(MessageRow.id)))
+
+    def mark_sent(self, *, message_id: int) -> None:
+        with self.session() as s:
+            s.execute(update(MessageRow).where(MessageRow.id == message_id).values(sent_at=now_utc()))
+
+    def mark_failed(self, *, message_id: int, error: str) -> None:
+        with self.session() as s:
+            row = s.get(MessageRow, message_id)
+            if row is not None:
+                row.attempts += 1
+                row.last_error = error
+
+
+def _stored(row: ReleaseRow) -> StoredRelease:
+    return StoredRelease(row.id, row.tenant, row.name, row.plan_path, row.plan_digest, dict(row.state),
+                         row.plan_clock, row.outcome)
+
+
+def _sqlite_pragmas(conn: Any, _record: Any) -> None:
+    cur = conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA busy_timeout=5000")
+    cur.close()
+
+
+def _safe(url: str) -> str:
+    """The URL without its password, for messages."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url
