@@ -80,7 +80,7 @@ def run(plan: Annotated[Path, typer.Argument(help="Plan file (YAML).")],
     from launchdeck.plan import load_plan
 
     loaded = load_plan(plan)
-    opts = RunOptions(time_scale=time_scale, db_url=db, workdir=Path.cwd(), approvals=approvals, fresh=fresh, seed=seed)
+    opts = RunOptions(time_scale=time_scale, db_url=db, workdir=Path("."), approvals=approvals, fresh=fresh, seed=seed)
     _run_and_report(loaded, opts, output)
 
 
@@ -249,7 +249,8 @@ def sample_app(port: Annotated[int, typer.Option("--port")], version: Annotated[
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        app(args=argv, standalone_mode=False)
+        code = app(args=argv, standalone_mode=False)
+        return code if isinstance(code, int) else 0
     except LaunchdeckError as e:
         print(f"launchdeck: {e.message}", file=sys.stderr)
         if e.hint:
@@ -269,7 +270,6 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(e, click.exceptions.Abort):
             return 1
         raise
-    return 0
 
 
 if __name__ == "__main__":

@@ -88,6 +88,7 @@ async def run_release(plan: LoadedPlan, opts: RunOptions, view: View) -> dict[st
                                            plan_offset=release.plan_clock, seed=opts.seed)
             if state.phase != "starting":
                 await _set_weight(run, 0.0 if state.phase == "rolling_back" else state.weight)
+            run.clock = PlanClock(opts.time_scale, release.plan_clock)  # plan time starts with the target up
             await _loop(run)
     return _summary(run)
 

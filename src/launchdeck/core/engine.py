@@ -126,7 +126,9 @@ def decide(policy: Policy, state: ReleaseState, now: float, inputs: Inputs = Inp
 def rollback_completed(state: ReleaseState, now: float, reason: str) -> Step:
     """The controller finished every rollback step and the router reports weight 0."""
     done = replace(state, phase="done", outcome="rolled_back", weight=0.0, rolled_back_at=now)
-    return Step(done, (Decision(now, "rollback.completed", reason, "rollback.completed", state.fired_gate),))
+    return Step(done, (Decision(now, "rollback.completed", reason, "rollback.completed", state.fired_gate),
+                       Decision(now, "release.rolled_back", f"release rolled back: {state.reason}",
+                                "release.completed", state.fired_gate, {"outcome": "rolled_back"})))
 
 
 class _Builder:
