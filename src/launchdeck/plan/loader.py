@@ -62,11 +62,40 @@ def load_plan(path: str | Path) -> LoadedPlan:
     digest = "sha256:" + hashlib.sha256(raw).hexdigest()
     if kind == "ReleaseTrain":
         return _load_train(path, digest, src)
-    doc = _validate(model.ReleaseDoc, src.data, src, ())
+    try:
+        doc = model.ReleaseDoc.model_validate(src.data)
+    except pydantic.ValidationError as e:
+        problems = _from_pydantic(e, src, ())
+        salvaged = _salvage(model.ReleaseDoc, src.data, e)
+        if salvaged is not None:  # report the cross-field problems too, all in one answer
+            problems += [_problem(src, p, m, f) for p, m, f in rules.check_release(salvaged.spec)]
+        raise PlanError(_unique(problems)) from None
     problems = [_problem(src, p, m, f) for p, m, f in rules.check_release(doc.spec)]
     if problems:
         raise PlanError(problems)
     return LoadedPlan(path, digest, doc)
+
+
+def _salvage(cls: type[pydantic.BaseModel], data: Any, error: pydantic.ValidationError) -> Any:
+    """The document with each invalid value dropped (defaults take its place), if that validates."""
+    data = copy.deepcopy(data)
+    for _ in range(5):
+        for item in error.errors(include_url=False):
+            loc = [p for p in item["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
+            parent = data
+            for part in loc[:-1]:
+                try:
+                    parent = parent[part]
+                except (KeyError, IndexError, TypeError):
+                    break
+            else:
+                if loc and isinstance(parent, dict) and isinstance(loc[-1], str):
+                    parent.pop(loc[-1], None)
+        try:
+            return cls.model_validate(data)
+        except pydantic.ValidationError as e:
+            error = e
+    return None
 
 
 def _load_train(path: Path, digest: str, src: yamlsrc.Located) -> LoadedPlan:
