@@ -20,7 +20,7 @@ def ensure_key(path: Path) -> tuple[Any, str | None]:
 
 
 def write(*, store: Store, release: StoredRelease, key: Any, directory: Path, label: str | None,
-          summary: dict[str, Any], secrets: list[str]) -> Path:
+          summary: dict[str, Any], secrets: list[str], checks: list[dict[str, Any]]) -> Path:
     decisions = [
         {"seq": d.seq, "planAt": d.plan_at, "at": d.wall_at.isoformat(), "kind": d.kind, "reason": d.reason,
          "gate": d.gate, "inputs": d.inputs, "hash": d.hash}
@@ -35,7 +35,7 @@ def write(*, store: Store, release: StoredRelease, key: Any, directory: Path, la
         "release": release.name, "tenant": release.tenant, "plan": {"path": release.plan_path,
                                                                      "digest": release.plan_digest},
         "scope": label or "release", "summary": summary, "decisions": decisions, "signoffs": signoffs,
-        "checks": summary.get("checks", []),
+        "checks": checks,
     }
     if secrets:
         predicate = _redacted(predicate, secrets)

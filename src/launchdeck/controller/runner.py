@@ -11,11 +11,13 @@ import asyncio
 import time
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 from launchdeck.adapters.routers import Router
 from launchdeck.controller import evidence as bundles
+from launchdeck.controller import preflight
 from launchdeck.controller.clock import PlanClock
 from launchdeck.controller.messages import Dispatcher, iso
 from launchdeck.controller.people import gather, load_approvals_file
@@ -82,6 +84,16 @@ async def run_release(plan: LoadedPlan, opts: RunOptions, view: View) -> dict[st
     if note:
         view.note(note)
     run.dispatcher = Dispatcher(spec, workdir=opts.workdir)
+    if state.phase == "starting" and "checks" not in meta:
+        refusal = _preflight(run)
+        if refusal:
+            now = 0.0
+            run.state = replace(run.state, phase="done", outcome="refused", reason=refusal)
+            _commit(run, run.state, [Decision(now, "preflight.failed", refusal, "preflight.failed"),
+                                     Decision(now, "release.refused", refusal, "release.completed")], now)
+            await _deliver(run)
+            run.evidence_path = _write_evidence(run, None)
+            return _summary(run)
     async with AsyncExitStack() as stack:
         if state.phase != "done":
             run.target = await open_target(spec, stack=stack, time_scale=opts.time_scale,
@@ -91,6 +103,19 @@ async def run_release(plan: LoadedPlan, opts: RunOptions, view: View) -> dict[st
             run.clock = PlanClock(opts.time_scale, release.plan_clock)  # plan time starts with the target up
             await _loop(run)
     return _summary(run)
+
+
+def _preflight(run: _Run) -> str | None:
+    """Freeze windows, then checks; every result is kept for the evidence. Returns why it refused."""
+    why = preflight.frozen(run.spec.preflight, datetime.now(UTC))
+    results = preflight.run_checks(run.spec.preflight, run.opts.workdir) if why is None else []
+    run.meta["checks"] = [r.to_json() for r in results]
+    for r in results:
+        run.view.note(f"preflight check {r.name}: {'passed' if r.passed else 'FAILED'} — {r.detail}")
+    failed = [r for r in results if not r.passed]
+    if why is None and failed:
+        why = "preflight check failed: " + "; ".join(f"{r.name}: {r.detail}" for r in failed)
+    return f"refused: {why}" if why else None
 
 
 def _open_release(store: Store, plan: LoadedPlan, opts: RunOptions,
@@ -270,7 +295,7 @@ def _write_evidence(run: _Run, label: str | None) -> Path:
     release = replace(run.release, state=run.meta)
     path = bundles.write(store=run.store, release=release, key=run.key,
                          directory=run.opts.workdir / run.spec.evidence.dir, label=label,
-                         summary=_summary(run, with_evidence=False),
+                         summary=_summary(run, with_evidence=False), checks=run.meta.get("checks", []),
                          secrets=run.dispatcher.secrets if run.dispatcher else [])
     run.view.note(f"evidence written: {path}")
     return path

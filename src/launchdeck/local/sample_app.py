@@ -20,16 +20,11 @@ import signal
 import sys
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 
 from aiohttp import web
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Histogram,
-    generate_latest,
-)
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+from prometheus_client import generate_latest
 
 from launchdeck.errors import TargetError
 
@@ -40,7 +35,8 @@ BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.
 #: How often (seconds) the parent-pid watchdog looks at its parent.
 PARENT_CHECK_S = 1.0
 
-_FAULT_KEYS = {"from", "to", "errorRate", "latencyMedianMs", "latencyP95Ms"}
+#: JSON keys of a fault, in the order of :class:`Fault`'s fields.
+_FAULT_KEYS = ("from", "to", "errorRate", "latencyMedianMs", "latencyP95Ms")
 
 
 def _check_rate(name: str, value: float | None) -> None:
@@ -102,17 +98,19 @@ class Fault:
 
 def faults_to_json(faults: Iterable[Fault]) -> str:
     """Faults as a JSON list of ``{from, to, errorRate, latencyMedianMs, latencyP95Ms}``."""
-    out: list[dict[str, float]] = []
-    for f in faults:
-        item = {
-            "from": f.start_s,
-            "to": f.end_s,
-            "errorRate": f.error_rate,
-            "latencyMedianMs": f.latency_median_ms,
-            "latencyP95Ms": f.latency_p95_ms,
-        }
-        out.append({k: v for k, v in item.items() if v is not None})
+    out = [
+        {key: value for key, value in zip(_FAULT_KEYS, astuple(f), strict=True) if value is not None}
+        for f in faults
+    ]
     return json.dumps(out, separators=(",", ":"))
+
+
+def _number(value: object, where: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TargetError(f"{where} must be a number, got {value!r}")
+    return float(value)
 
 
 def faults_from_json(text: str) -> tuple[Fault, ...]:
@@ -125,31 +123,16 @@ def faults_from_json(text: str) -> tuple[Fault, ...]:
         raise TargetError("faults must be a JSON list of objects")
     faults: list[Fault] = []
     for i, item in enumerate(data):
-        if not isinstance(item, dict) or "from" not in item:
-            raise TargetError(f"fault #{i} must be an object with at least a 'from' key")
-        unknown = set(item) - _FAULT_KEYS
+        if not isinstance(item, dict):
+            raise TargetError(f"fault #{i} must be an object, got {item!r}")
+        unknown = set(item) - set(_FAULT_KEYS)
         if unknown:
             raise TargetError(f"fault #{i} has unknown keys: {', '.join(sorted(unknown))}")
-
-        def num(key: str, item: dict[str, object] = item, i: int = i) -> float | None:
-            value = item.get(key)
-            if value is None:
-                return None
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise TargetError(f"fault #{i}: '{key}' must be a number, got {value!r}")
-            return float(value)
-
-        start = num("from")
-        assert start is not None
-        faults.append(
-            Fault(
-                start_s=start,
-                end_s=num("to"),
-                error_rate=num("errorRate"),
-                latency_median_ms=num("latencyMedianMs"),
-                latency_p95_ms=num("latencyP95Ms"),
-            )
-        )
+        v = {key: _number(item.get(key), f"fault #{i}: '{key}'") for key in _FAULT_KEYS}
+        start = v["from"]
+        if start is None:
+            raise TargetError(f"fault #{i} needs a 'from' (plan second it starts at)")
+        faults.append(Fault(start, v["to"], v["errorRate"], v["latencyMedianMs"], v["latencyP95Ms"]))
     return tuple(faults)
 
 
@@ -174,18 +157,11 @@ class SampleService:
         self._rng = random.Random(seed)
         self._first_request: float | None = None
         self.registry = CollectorRegistry(auto_describe=True)
-        self._requests = Counter(
-            "http_requests",
-            "Requests served, by version and status code.",
-            ["version", "code"],
-            registry=self.registry,
-        )
+        about = "Requests served, by version and status code."
+        self._requests = Counter("http_requests", about, ["version", "code"], registry=self.registry)
+        about = "Time to serve a request, by version."
         self._duration = Histogram(
-            "http_request_duration_seconds",
-            "Time to serve a request, by version.",
-            ["version"],
-            buckets=BUCKETS_S,
-            registry=self.registry,
+            "http_request_duration_seconds", about, ["version"], buckets=BUCKETS_S, registry=self.registry
         )
         for code in ("200", "500"):
             self._requests.labels(version, code)
@@ -233,9 +209,8 @@ class SampleService:
         return web.Response(status=status, text=text)
 
     async def metrics(self, request: web.Request) -> web.Response:
-        return web.Response(
-            body=generate_latest(self.registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
-        )
+        body = generate_latest(self.registry)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     async def healthz(self, request: web.Request) -> web.Response:
         return web.Response(text="ok")
@@ -314,32 +289,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--faults", default="[]", metavar="JSON", help="see faults_to_json")
     parser.add_argument("--time-scale", type=float, default=1.0, metavar="N")
     parser.add_argument("--seed", type=int, default=None, metavar="S")
-    parser.add_argument(
-        "--parent-pid",
-        type=int,
-        default=None,
-        metavar="PID",
-        help="exit when this process is no longer our parent",
-    )
+    parser.add_argument("--parent-pid", type=int, metavar="PID", help="exit once PID is gone")
     args = parser.parse_args(argv)
     try:
         behaviour = Behaviour(args.error_rate, args.latency_median, args.latency_p95)
         faults = faults_from_json(args.faults)
-        if not args.time_scale > 0:
-            raise TargetError(f"--time-scale must be > 0, got {args.time_scale}")
+        service = SampleService(
+            args.version, behaviour, faults, time_scale=args.time_scale, seed=args.seed
+        )
     except TargetError as e:
         parser.error(str(e))
     try:
-        serve(
-            port=args.port,
-            version=args.version,
-            behaviour=behaviour,
-            faults=faults,
-            time_scale=args.time_scale,
-            seed=args.seed,
-            host=args.host,
-            parent_pid=args.parent_pid,
-        )
+        asyncio.run(_serve(service, args.host, args.port, args.parent_pid))
     except OSError as e:
         where = f"{args.host}:{args.port}"
         print(f"sample-app {args.version}: cannot listen on {where}: {e}", file=sys.stderr)
