@@ -261,15 +261,42 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("launchdeck: interrupted; run the same command again to resume", file=sys.stderr)
         return 130
-    except Exception as e:  # click's usage errors and aborts
+    except Exception as e:  # the command-line library's usage errors and aborts
+        code = _library_exit(e)
+        if code is None:
+            raise
+        return code
+
+
+def _library_exit(e: Exception) -> int | None:
+    """Show a usage error raised by typer/click (a wrong flag, a missing argument) and return its
+    exit status; None for anything else. Typer >= 0.26 vendors click as ``typer._click`` and no
+    longer installs ``click``, so both spellings are recognised."""
+    kinds: list[type[Exception]] = []
+    aborts: list[type[BaseException]] = [typer.Abort]
+    try:
+        from typer.exceptions import TyperException
+
+        kinds.append(TyperException)
+    except ImportError:  # pragma: no cover - older typer
+        pass
+    try:
         import click
 
-        if isinstance(e, click.exceptions.ClickException):
-            e.show()
-            return e.exit_code
-        if isinstance(e, click.exceptions.Abort):
-            return 1
-        raise
+        kinds.append(click.exceptions.ClickException)
+        aborts.append(click.exceptions.Abort)
+    except ImportError:
+        pass
+    if kinds and isinstance(e, tuple(kinds)):
+        show = getattr(e, "show", None)
+        if callable(show):
+            show()
+        else:
+            print(f"Error: {e}", file=sys.stderr)
+        return int(getattr(e, "exit_code", 2))
+    if isinstance(e, tuple(aborts)):
+        return 1
+    return None
 
 
 if __name__ == "__main__":

@@ -92,9 +92,9 @@ def test_arrivals_beyond_max_in_flight_are_counted_as_dropped() -> None:
     assert load.in_flight == 0
 
 
-@pytest.mark.parametrize(
-    "options", [{"rps": 0, "users": 1}, {"rps": 10, "users": 0}, {"rps": 1, "users": 1, "max_in_flight": 0}]
-)
-def test_a_load_generator_needs_a_positive_rate_users_and_room(options: dict[str, float]) -> None:
+@pytest.mark.parametrize(("rps", "users", "max_in_flight"), [(0, 1, 1), (10, 0, 1), (1, 1, 0)])
+def test_a_load_generator_needs_a_positive_rate_users_and_room(
+    rps: float, users: int, max_in_flight: int
+) -> None:
     with pytest.raises(TargetError):
-        LoadGenerator("http://127.0.0.1:1/", **options)  # type: ignore[arg-type]
+        LoadGenerator("http://127.0.0.1:1/", rps=rps, users=users, max_in_flight=max_in_flight)

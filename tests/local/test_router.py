@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
+from typing import Any, TypeVar
 
 import aiohttp
 import pytest
@@ -19,6 +20,7 @@ from launchdeck.local.router import LocalRouter
 from launchdeck.local.sample_app import Behaviour, SampleService
 
 INSTANT = Behaviour(0.0, 0.0, 0.0)
+T = TypeVar("T")
 
 
 @asynccontextmanager
@@ -33,17 +35,19 @@ async def serving(app: web.Application) -> AsyncIterator[str]:
 
 
 @asynccontextmanager
-async def routed(**options: object) -> AsyncIterator[LocalRouter]:
+async def routed(*, by_user: bool = False, flag: str = "f") -> AsyncIterator[LocalRouter]:
     """A started router in front of in-process stable and canary sample apps."""
     async with (
         serving(SampleService("stable", INSTANT).app()) as stable,
         serving(SampleService("canary", INSTANT).app()) as canary,
-        LocalRouter(stable, canary, Recorder(), seed=5, **options) as router,  # type: ignore[arg-type]
+        LocalRouter(stable, canary, Recorder(), seed=5, by_user=by_user, flag=flag) as router,
     ):
         yield router
 
 
-async def served_by(router: LocalRouter, n: int, user: Callable[[int], str] | None = None) -> list[str]:
+async def served_by(
+    router: LocalRouter, n: int, user: Callable[[int], str] | None = None
+) -> list[str]:
     """Send ``n`` requests through the router; which version served each, in order."""
     gate = asyncio.Semaphore(20)
     async with aiohttp.ClientSession() as session:
@@ -59,8 +63,8 @@ async def served_by(router: LocalRouter, n: int, user: Callable[[int], str] | No
         return await asyncio.gather(*(one(i) for i in range(n)))
 
 
-def run(scenario: Callable[[], Awaitable[object]]) -> object:
-    return asyncio.run(scenario())  # type: ignore[arg-type]
+def run(scenario: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    return asyncio.run(scenario())
 
 
 def test_weight_zero_sends_everything_to_stable() -> None:
@@ -69,7 +73,7 @@ def test_weight_zero_sends_everything_to_stable() -> None:
             await router.set_weight(0)
             return await served_by(router, 100), router.recorder.totals("stable")
 
-    variants, totals = run(scenario)  # type: ignore[misc]
+    variants, totals = run(scenario)
     assert set(variants) == {"stable"}
     assert totals == (100, 0)
 
@@ -81,7 +85,7 @@ def test_weight_hundred_sends_everything_to_canary() -> None:
             assert await router.current_weight() == 100
             return await served_by(router, 100)
 
-    assert set(run(scenario)) == {"canary"}  # type: ignore[arg-type]
+    assert set(run(scenario)) == {"canary"}
 
 
 def test_weight_thirty_sends_about_thirty_percent_to_canary() -> None:
@@ -90,7 +94,7 @@ def test_weight_thirty_sends_about_thirty_percent_to_canary() -> None:
             await router.set_weight(30)
             return await served_by(router, 600)
 
-    canary = run(scenario).count("canary")  # type: ignore[attr-defined]
+    canary = run(scenario).count("canary")
     assert abs(canary - 180) <= 4.5 * math.sqrt(600 * 0.3 * 0.7)
 
 
@@ -107,7 +111,7 @@ def test_by_user_a_canary_user_stays_on_canary_as_the_weight_grows() -> None:
             anonymous = await served_by(router, 20)
             return router.type, at_10, at_50, anonymous
 
-    kind, at_10, at_50, anonymous = run(scenario)  # type: ignore[misc]
+    kind, at_10, at_50, anonymous = run(scenario)
     assert kind == "flag"
     assert at_10[:400] == at_10[400:], "a user switched variant at a fixed weight"
     canary_10 = {i for i, v in enumerate(at_10[:400]) if v == "canary"}
@@ -129,7 +133,7 @@ def test_kill_sends_the_very_next_requests_to_stable_and_stays_killed() -> None:
                 await router.set_weight(10)
             return before, after, await router.current_weight()
 
-    before, after, weight = run(scenario)  # type: ignore[misc]
+    before, after, weight = run(scenario)
     assert set(before) == {"canary"}
     assert set(after) == {"stable"}
     assert weight == 0
@@ -145,7 +149,7 @@ def test_drain_stops_new_canary_requests_until_a_weight_is_set_again() -> None:
             await router.set_weight(100)
             return drained, weight, await served_by(router, 10)
 
-    drained, weight, resumed = run(scenario)  # type: ignore[misc]
+    drained, weight, resumed = run(scenario)
     assert set(drained) == {"stable"}
     assert weight == 0
     assert set(resumed) == {"canary"}
@@ -177,7 +181,7 @@ def test_an_unreachable_upstream_counts_as_a_502_for_its_version() -> None:
                             assert response.headers["X-Served-By"] == "canary"
                 return statuses, router.recorder.totals("canary")
 
-    statuses, totals = run(scenario)  # type: ignore[misc]
+    statuses, totals = run(scenario)
     assert statuses == [502] * 5
     assert totals == (5, 5)
 
@@ -195,6 +199,7 @@ def test_the_proxy_forwards_method_path_query_headers_and_body() -> None:
             async with aiohttp.ClientSession() as session:
                 url = URL(router.url + "/api/orders?id=7&x=%2F", encoded=True)
                 async with session.post(url, data="hello", headers={"X-Trace": "t1"}) as response:
-                    return response.status, await response.text(), response.headers.get("X-Upstream")
+                    text = await response.text()
+                    return response.status, text, response.headers.get("X-Upstream")
 
     assert run(scenario) == (201, "POST /api/orders?id=7&x=%2F t1 hello", "yes")

@@ -200,6 +200,7 @@ class _Builder:
         s = replace(s, last_eval_at=self.now, canary_total=s.canary_total + obs.canary_slice.requests,
                     stable_total=s.stable_total + obs.stable_slice.requests)
         baseline, note = obs.stable, ""
+        reference = s.baseline  # the stable version's previous window: sequential latency judges' yardstick
         if obs.stable.requests >= a.min_requests:
             s = replace(s, baseline=obs.stable)
         elif s.weight >= 100 and s.baseline is not None:
@@ -209,7 +210,10 @@ class _Builder:
         for gate in policy.gates:
             track = s.gates.get(gate.name, GateTrack())
             if gate.test == "sequential":
-                log_lr = judges.sequential_update(gate, track.log_lr, obs.canary_slice, obs.stable_slice)
+                quantile = judges.LATENCY_QUANTILES.get(gate.metric)
+                ref_ms = reference.latency.quantile(quantile) if reference and quantile else None
+                log_lr = judges.sequential_update(gate, track.log_lr, obs.canary_slice, obs.stable_slice,
+                                                  reference_ms=ref_ms)
                 v = judges.sequential(gate, log_lr, obs.canary, baseline, alpha=a.alpha,
                                       min_requests=a.min_requests, canary_total=s.canary_total,
                                       baseline_total=s.stable_total)

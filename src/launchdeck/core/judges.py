@@ -20,13 +20,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
 
 from launchdeck.core.observation import WindowStats
 from launchdeck.core.policy import Gate
+from launchdeck.core.sketch import bucket_mid_ms
 from launchdeck.core.verdict import Verdict
 
 #: Alternatives of the mixture, as multiples of the null value (rate ratio or rate).
 MIXTURE = tuple(1.25 * (16.0 ** (i / 23)) for i in range(24))
+_MIX = np.asarray(MIXTURE)
+LATENCY_QUANTILES = {"latency_p50_ms": 0.50, "latency_p95_ms": 0.95, "latency_p99_ms": 0.99}
 _OPS = {">": lambda a, b: a > b, ">=": lambda a, b: a >= b, "<": lambda a, b: a < b,
         "<=": lambda a, b: a <= b}
 
@@ -91,44 +97,78 @@ def _negate(op: str) -> str:
     return {">": "<=", ">=": "<", "<": ">=", "<=": ">"}[op]
 
 
-def _failures(stats: WindowStats) -> int:
-    return stats.errors
+def rate_ratio_increment(e_c: Any, e_b: Any, q: Any, theta0: float) -> np.ndarray:
+    """Log likelihood-ratio increments, one per mixture alternative (last axis), for counts of events.
+
+    ``e_c``/``e_b``: events (errors, slow requests) from canary / baseline in a slice where the canary
+    had share ``q`` of the requests. Works on scalars or arrays of any shape (the benchmark passes
+    whole simulations at once); slices with no traffic on either side contribute nothing.
+    """
+    e_c, e_b, q = (np.asarray(x, dtype=float)[..., None] for x in (e_c, e_b, q))
+    valid = (q > 0) & (q < 1)
+    q = np.where(valid, q, 0.5)
+    theta = theta0 * _MIX
+    pi0 = q * theta0 / (q * theta0 + 1 - q)
+    pi = q * theta / (q * theta + 1 - q)
+    inc = e_c * np.log(pi / pi0) + e_b * np.log((1 - pi) / (1 - pi0))
+    return np.where(valid, inc, 0.0)
+
+
+def one_sample_increment(e: Any, n: Any, p0: float) -> np.ndarray:
+    """Log likelihood-ratio increments for ``e`` events in ``n`` trials against a rate of at most p0."""
+    e, n = (np.asarray(x, dtype=float)[..., None] for x in (e, n))
+    p = np.minimum(p0 * _MIX, 0.999999)
+    return e * np.log(p / p0) + (n - e) * np.log((1 - p) / (1 - p0))
+
+
+def log_e_value(log_lr: Any) -> np.ndarray:
+    """log of the mixture's e-value: the mean over alternatives of exp(log LR), computed stably."""
+    a = np.asarray(log_lr, dtype=float)
+    top = a.max(axis=-1)
+    return top + np.log(np.exp(a - top[..., None]).mean(axis=-1))
+
+
+def slow_counts(canary: WindowStats, baseline: WindowStats | None, limit_ms: float,
+                slack: float) -> tuple[int, int]:
+    """Requests slower than ``limit_ms``: canary latencies first divided by ``1 + slack``."""
+    c = sum(n for b, n in canary.latency.counts.items() if bucket_mid_ms(b) / (1 + slack) > limit_ms)
+    s = sum(n for b, n in baseline.latency.counts.items() if bucket_mid_ms(b) > limit_ms) if baseline else 0
+    return c, s
 
 
 def sequential_update(gate: Gate, log_lr: Sequence[float], canary_slice: WindowStats,
-                      baseline_slice: WindowStats | None) -> tuple[float, ...]:
-    """Fold one slice of new counts into the mixture's log likelihood ratios (one per alternative)."""
-    current = list(log_lr) if log_lr else [0.0] * len(MIXTURE)
-    e_c = _failures(canary_slice)
+                      baseline_slice: WindowStats | None, *, reference_ms: float | None = None) -> tuple[float, ...]:
+    """Fold one slice of new counts into the mixture's log likelihood ratios (one per alternative).
+
+    Latency gates count "slow" requests: slower than ``reference_ms`` (the baseline's quantile from
+    an earlier window, so the reference never depends on the slice being judged), the canary's
+    latencies first divided by 1 + threshold. Under "canary quantile <= baseline quantile x (1 +
+    threshold)" a slow request is no likelier to come from the canary than its share of traffic.
+    """
+    current = np.asarray(log_lr if log_lr else [0.0] * len(MIXTURE), dtype=float)
+    n_c = canary_slice.requests
+    n_b = baseline_slice.requests if baseline_slice else 0
+    q = n_c / (n_c + n_b) if n_c + n_b else 0.0
+    if gate.metric in LATENCY_QUANTILES:
+        if reference_ms is None:
+            return tuple(current.tolist())
+        e_c, e_b = slow_counts(canary_slice, baseline_slice, reference_ms, max(gate.threshold, 0.0))
+        return tuple((current + rate_ratio_increment(e_c, e_b, q, 1.0)).tolist())
+    e_c = canary_slice.errors
     if gate.relative:
-        n_c = canary_slice.requests
-        n_b = baseline_slice.requests if baseline_slice else 0
-        e_b = _failures(baseline_slice) if baseline_slice else 0
-        if n_c == 0 or n_b == 0 or e_c + e_b == 0:
-            return tuple(current)
-        q = n_c / (n_c + n_b)
-        theta0 = 1.0 + max(gate.threshold, 0.0)
-        pi0 = q * theta0 / (q * theta0 + 1 - q)
-        for i, k in enumerate(MIXTURE):
-            theta = theta0 * k
-            pi = q * theta / (q * theta + 1 - q)
-            current[i] += e_c * math.log(pi / pi0) + e_b * math.log((1 - pi) / (1 - pi0))
-        return tuple(current)
-    n = canary_slice.requests
+        e_b = baseline_slice.errors if baseline_slice else 0
+        return tuple((current + rate_ratio_increment(e_c, e_b, q, 1.0 + max(gate.threshold, 0.0))).tolist())
     p0 = gate.threshold if gate.metric == "error_rate" else 1.0 - gate.threshold
-    if n == 0 or not 0.0 < p0 < 1.0:
-        return tuple(current)
-    for i, k in enumerate(MIXTURE):
-        p = min(p0 * k, 0.999999)
-        current[i] += e_c * math.log(p / p0) + (n - e_c) * math.log((1 - p) / (1 - p0))
-    return tuple(current)
+    if n_c == 0 or not 0.0 < p0 < 1.0:
+        return tuple(current.tolist())
+    return tuple((current + one_sample_increment(e_c, n_c, p0)).tolist())
 
 
 def e_value(log_lr: Sequence[float]) -> float:
     if not log_lr:
         return 1.0
-    top = max(log_lr)
-    return math.exp(top) * sum(math.exp(x - top) for x in log_lr) / len(log_lr) if top < 700 else math.inf
+    value = float(log_e_value(log_lr))
+    return math.exp(value) if value < 700 else math.inf
 
 
 def sequential(gate: Gate, log_lr: Sequence[float], canary: WindowStats, baseline: WindowStats | None,
@@ -137,21 +177,20 @@ def sequential(gate: Gate, log_lr: Sequence[float], canary: WindowStats, baselin
     bound = 1.0 / alpha
     ev = e_value(log_lr)
     samples = {"canary": canary_total, "stable": baseline_total}
-    value = canary.metric("error_rate")
-    base_value = baseline.metric("error_rate") if baseline else None
-    est = (f"canary {fmt('error_rate', value)} vs stable {fmt('error_rate', base_value)}"
-           if gate.relative else f"canary {fmt('error_rate', value)} vs limit {gate.threshold_text}")
+    metric = gate.metric if gate.metric in LATENCY_QUANTILES else "error_rate"
+    value = canary.metric(metric)
+    base_value = baseline.metric(metric) if baseline else None
+    what = "p" + metric.split("_p")[1].split("_")[0] + " latency" if metric in LATENCY_QUANTILES else "error rate"
+    limit = f"baseline {gate.threshold_text}" if gate.relative else gate.threshold_text
+    est = (f"canary {fmt(metric, value)} vs stable {fmt(metric, base_value)}" if gate.relative or metric != "error_rate"
+           else f"canary {fmt(metric, value)} vs limit {gate.threshold_text}")
+    common = dict(canary=value, baseline=base_value, evidence=ev, bound=bound, samples=samples)
     if ev >= bound:
-        return Verdict(gate.name, "breach",
-                       f"{gate.name}: error rate significantly above "
-                       f"{'baseline ' + gate.threshold_text if gate.relative else gate.threshold_text} — "
-                       f"{est}; evidence {ev:.3g} ≥ 1/alpha = {bound:.3g} after {canary_total} canary requests",
-                       canary=value, baseline=base_value, evidence=ev, bound=bound, samples=samples)
+        return Verdict(gate.name, "breach", f"{gate.name}: {what} significantly above {limit} — {est}; "
+                       f"evidence {ev:.3g} ≥ 1/alpha = {bound:.3g} after {canary_total} canary requests",
+                       **common)  # type: ignore[arg-type]
     if canary.requests < min_requests:
-        return Verdict(gate.name, "inconclusive",
-                       f"{gate.name}: only {canary.requests} canary requests in the window (need "
-                       f"{min_requests}); evidence {ev:.3g} < {bound:.3g}",
-                       canary=value, baseline=base_value, evidence=ev, bound=bound, samples=samples)
-    return Verdict(gate.name, "pass",
-                   f"{gate.name}: no significant increase — {est}; evidence {ev:.3g} < 1/alpha = {bound:.3g}",
-                   canary=value, baseline=base_value, evidence=ev, bound=bound, samples=samples)
+        return Verdict(gate.name, "inconclusive", f"{gate.name}: only {canary.requests} canary requests in the "
+                       f"window (need {min_requests}); evidence {ev:.3g} < {bound:.3g}", **common)  # type: ignore[arg-type]
+    return Verdict(gate.name, "pass", f"{gate.name}: no significant increase of {what} over {limit} — {est}; "
+                   f"evidence {ev:.3g} < 1/alpha = {bound:.3g}", **common)  # type: ignore[arg-type]

@@ -125,6 +125,8 @@ class Fleet:
 
     async def start(self) -> None:
         """Start every version and wait until all answer /healthz; on failure stop them all."""
+        if self._procs:
+            raise TargetError("this fleet is already running")
         try:
             for index, version in enumerate(self._versions):
                 self._spawn(version, index)

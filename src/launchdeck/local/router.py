@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import random
 import time
-from types import TracebackType
 
 import aiohttp
 from aiohttp import web
@@ -177,7 +176,8 @@ class LocalRouter:
             await runner.cleanup()
             await self._session.close()
             self._session = None
-            raise TargetError(f"the local router cannot listen on 127.0.0.1:{self._port}: {e}") from e
+            where = f"127.0.0.1:{self._port}"
+            raise TargetError(f"the local router cannot listen on {where}: {e}") from e
         self._runner = runner
         self._url = f"http://127.0.0.1:{runner.addresses[0][1]}"
 
@@ -195,12 +195,7 @@ class LocalRouter:
         await self.start()
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.stop()
 
     # -- the proxy -------------------------------------------------------------------------

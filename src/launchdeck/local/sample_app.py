@@ -98,10 +98,8 @@ class Fault:
 
 def faults_to_json(faults: Iterable[Fault]) -> str:
     """Faults as a JSON list of ``{from, to, errorRate, latencyMedianMs, latencyP95Ms}``."""
-    out = [
-        {key: value for key, value in zip(_FAULT_KEYS, astuple(f), strict=True) if value is not None}
-        for f in faults
-    ]
+    pairs = (zip(_FAULT_KEYS, astuple(f), strict=True) for f in faults)
+    out = [{key: value for key, value in fields if value is not None} for fields in pairs]
     return json.dumps(out, separators=(",", ":"))
 
 
@@ -132,7 +130,8 @@ def faults_from_json(text: str) -> tuple[Fault, ...]:
         start = v["from"]
         if start is None:
             raise TargetError(f"fault #{i} needs a 'from' (plan second it starts at)")
-        faults.append(Fault(start, v["to"], v["errorRate"], v["latencyMedianMs"], v["latencyP95Ms"]))
+        median, p95 = v["latencyMedianMs"], v["latencyP95Ms"]
+        faults.append(Fault(start, v["to"], v["errorRate"], median, p95))
     return tuple(faults)
 
 
@@ -157,12 +156,12 @@ class SampleService:
         self._rng = random.Random(seed)
         self._first_request: float | None = None
         self.registry = CollectorRegistry(auto_describe=True)
+        reg = self.registry
         about = "Requests served, by version and status code."
-        self._requests = Counter("http_requests", about, ["version", "code"], registry=self.registry)
+        self._requests = Counter("http_requests", about, ["version", "code"], registry=reg)
         about = "Time to serve a request, by version."
-        self._duration = Histogram(
-            "http_request_duration_seconds", about, ["version"], buckets=BUCKETS_S, registry=self.registry
-        )
+        name = "http_request_duration_seconds"
+        self._duration = Histogram(name, about, ["version"], buckets=BUCKETS_S, registry=reg)
         for code in ("200", "500"):
             self._requests.labels(version, code)
         self._duration.labels(version)

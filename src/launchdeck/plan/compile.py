@@ -5,7 +5,8 @@ from __future__ import annotations
 from launchdeck.core import policy
 from launchdeck.plan import model, units
 
-_RATE_METRICS = ("error_rate", "availability")
+# Metrics a sequential judge exists for: rates (errors, availability) and latency quantiles.
+_SEQUENTIAL_METRICS = ("error_rate", "availability", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms")
 
 
 def to_policy(spec: model.ReleaseSpec) -> policy.Policy:
@@ -13,9 +14,10 @@ def to_policy(spec: model.ReleaseSpec) -> policy.Policy:
     gates = []
     for g in spec.gates:
         threshold = units.parse_threshold(g.threshold, g.metric)
-        # `analysis.method: sequential` applies to the gates a sequential judge exists for (rates);
-        # the others keep their threshold judge.
-        test = g.test or (method if g.metric in _RATE_METRICS else "threshold")
+        # `analysis.method` applies to the gates its judge exists for; the others keep the threshold
+        # judge (throughput, requests, custom Prometheus metrics).
+        judged = g.metric in _SEQUENTIAL_METRICS and (threshold.relative or not g.metric.startswith("latency"))
+        test = g.test or (method if judged else "threshold")
         gates.append(policy.Gate(
             name=g.name, metric=g.metric, op=g.op, threshold=threshold.value,
             threshold_text=threshold.text, relative=threshold.relative, for_seconds=g.for_,

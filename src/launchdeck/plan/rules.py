@@ -15,6 +15,7 @@ from launchdeck.plan.model import ReleaseSpec
 
 Problem = tuple[tuple[str | int, ...], str, str]
 _SECRET_FIELDS = ("webhook", "secret", "routing_key")
+_JUDGED = ("error_rate", "availability", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms")
 
 
 def _suggest(word: str, choices: list[str]) -> str:
@@ -55,9 +56,12 @@ def _gates(spec: ReleaseSpec, base: tuple[str | int, ...]) -> Iterator[Problem]:
             yield (at + ("threshold",), f"with `vs: baseline` the threshold must be a relative change, not '{gate.threshold}'",
                    "write a change like +20% or -10%, or drop `vs`")
         test = gate.test or spec.analysis.method
-        if gate.test == "sequential" and gate.metric not in ("error_rate", "availability"):
-            yield (at + ("test",), f"`test: sequential` judges rates; {gate.metric} is not a rate",
-                   "use it on error_rate or availability, or drop `test`")
+        if gate.test in ("sequential", "mann-whitney") and gate.metric not in _JUDGED:
+            yield (at + ("test",), f"`test: {gate.test}` judges error rates, availability and latency "
+                   f"quantiles, not {gate.metric}", "drop `test` to use the threshold judge")
+        if gate.test in ("sequential", "mann-whitney") and gate.metric.startswith("latency") and not threshold.relative:
+            yield (at + ("test",), f"`test: {gate.test}` on latency compares with the baseline",
+                   "write a relative threshold like +20% with vs: baseline, or drop `test`")
         if test == "mann-whitney":
             yield (at + ("test",) if gate.test else base + ("analysis", "method"),
                    "the mann-whitney judge is not available in this version",
