@@ -106,3 +106,11 @@ def test_local_metrics_observes_the_recorders_windows() -> None:
     w = asyncio.run(LocalMetrics(rec).observe("canary", 40, 45))
 
     assert (w.version, w.requests, w.errors, w.share) == ("canary", 1, 1, 1.0)
+
+
+def test_finer_resolution_gives_windows_with_sub_second_edges() -> None:
+    recorder = Recorder(resolution_s=0.1)
+    for at in (100.02, 100.15, 100.25, 100.95):
+        recorder.record("canary", 200, 10.0, at)
+    assert recorder.window("canary", 100.1, 100.3).requests == 2
+    assert recorder.window("canary", 100.0, 100.1).requests + recorder.window("canary", 100.1, 101.0).requests == 4

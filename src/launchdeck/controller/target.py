@@ -44,7 +44,7 @@ async def open_target(spec: model.ReleaseSpec, *, stack: AsyncExitStack, time_sc
     versions = {name: (_behaviour(v), _faults(v, plan_offset))
                 for name, v in (("stable", spec.target.versions.stable), ("canary", spec.target.versions.canary))}
     fleet = await stack.enter_async_context(Fleet(versions, time_scale=time_scale, seed=seed))
-    recorder = Recorder()
+    recorder = Recorder(resolution_s=0.1)
     flag = spec.target.router.flag or (spec.kill_switch.flag if spec.kill_switch else "launchdeck")
     router = LocalRouter(fleet.url("stable"), fleet.url("canary"), recorder, by_user=router_type == "flag",
                          flag=flag, seed=seed)

@@ -1,6 +1,8 @@
 """What the local router saw, per version and per wall-clock second, assembled into windows.
 
-Every proxied request is recorded into the slice of the second it completed in (``floor(at)``):
+Every proxied request is recorded into the slice it completed in (``floor(at / resolution)``;
+the resolution is one second unless the caller asks for finer slices, as the controller does so
+that compressed plan time still gets windows with clean edges):
 request and error counts plus a mergeable latency histogram. A window ``[start, end)`` is the merge
 of the slices whose second ``s`` satisfies ``start <= s < end``. Granularity is one second: a
 slice belongs wholly to the window that contains its first instant, so a window with fractional
@@ -37,10 +39,14 @@ class _Slice:
 class Recorder:
     """Thread-safe per-version, per-second counts of requests, errors and latencies."""
 
-    def __init__(self, *, retention_s: float = DEFAULT_RETENTION_S) -> None:
+    def __init__(self, *, retention_s: float = DEFAULT_RETENTION_S, resolution_s: float = 1.0) -> None:
         if not retention_s > 0:
             raise ValueError(f"retention_s must be > 0, got {retention_s}")
+        if not resolution_s > 0:
+            raise ValueError(f"resolution_s must be > 0, got {resolution_s}")
+        self.resolution_s = resolution_s
         self.retention_s = retention_s
+        self._retention = retention_s / resolution_s  # in slices
         self._lock = threading.Lock()
         self._slices: dict[str, dict[int, _Slice]] = {}
         self._totals: dict[str, list[int]] = {}
@@ -48,7 +54,7 @@ class Recorder:
 
     def record(self, version: str, status: int, latency_ms: float, at: float) -> None:
         """One finished request: its version, HTTP status, latency and Unix completion time."""
-        second = math.floor(at)
+        second = math.floor(at / self.resolution_s)
         error = is_error(status)
         with self._lock:
             totals = self._totals.setdefault(version, [0, 0])
@@ -56,8 +62,8 @@ class Recorder:
             totals[1] += error
             if self._newest is None or second > self._newest:
                 self._newest = second
-                self._prune(second - self.retention_s)
-            if second < self._newest - self.retention_s:
+                self._prune(second - self._retention)
+            if second < self._newest - self._retention:
                 return  # already older than what we keep
             slices = self._slices.setdefault(version, {})
             piece = slices.get(second)
@@ -76,10 +82,10 @@ class Recorder:
                 del slices[s]
 
     def _seconds(self, slices: dict[int, _Slice], start: float, end: float) -> list[int]:
-        first, stop = math.ceil(start), math.ceil(end)
+        first, stop = math.ceil(start / self.resolution_s), math.ceil(end / self.resolution_s)
         if stop - first <= len(slices):
             return [s for s in range(first, stop) if s in slices]
-        return [s for s in slices if start <= s < end]
+        return [s for s in slices if first <= s < stop]
 
     def window(self, version: str, start: float, end: float) -> WindowStats:
         """Merged slices with ``start <= second < end``; ``share`` among all versions' requests."""
@@ -118,7 +124,7 @@ class Recorder:
         with self._lock:
             return sorted(self._totals)
 
-    def retained_seconds(self, version: str) -> list[int]:
-        """The seconds for which ``version`` still has a slice (oldest first)."""
+    def retained_seconds(self, version: str) -> list[float]:
+        """The start of every slice ``version`` still has, in Unix seconds (oldest first)."""
         with self._lock:
-            return sorted(self._slices.get(version, {}))
+            return [s * self.resolution_s for s in sorted(self._slices.get(version, {}))]
