@@ -74,13 +74,15 @@ def run(plan: Annotated[Path, typer.Argument(help="Plan file (YAML).")],
         approvals: Annotated[Optional[Path], typer.Option("--approvals", help="Sign-offs recorded ahead (YAML list).")] = None,
         db: DbOption = DEFAULT_URL,
         fresh: Annotated[bool, typer.Option("--fresh", help="Start over even if an unfinished run exists.")] = False,
-        seed: Annotated[Optional[int], typer.Option("--seed", help="Seed the local fleet's randomness.")] = None) -> None:
+        seed: Annotated[Optional[int], typer.Option("--seed", help="Seed the local fleet's randomness.")] = None,
+        start_at: Annotated[Optional[str], typer.Option("--start-at", help="Planned start (ISO 8601); checklists are due relative to it.")] = None) -> None:
     """Run (or resume) a release to its outcome."""
     from launchdeck.controller.runner import RunOptions
     from launchdeck.plan import load_plan
 
     loaded = load_plan(plan)
-    opts = RunOptions(time_scale=time_scale, db_url=db, workdir=Path("."), approvals=approvals, fresh=fresh, seed=seed)
+    opts = RunOptions(time_scale=time_scale, db_url=db, workdir=Path("."), approvals=approvals, fresh=fresh, seed=seed,
+                      start_at=_parse_start(start_at))
     _run_and_report(loaded, opts, output)
 
 
@@ -131,6 +133,7 @@ def approve(release: Annotated[str, typer.Argument(help="The release name (metad
             role: Annotated[str, typer.Option("--role", help="The role you sign for.")],
             who: Annotated[str, typer.Option("--as", help="Your name, as listed under roles.")],
             stage: Annotated[Optional[int], typer.Option("--stage", min=1, help="Sign off leaving stage N.")] = None,
+            checklist: Annotated[Optional[str], typer.Option("--checklist", help="Sign a checklist (e.g. T-1h).")] = None,
             decision: Annotated[Optional[Choice], typer.Option("--decision", help="Decide an open decision window or hold.")] = None,
             reason: Annotated[str, typer.Option("--reason")] = "",
             db: DbOption = DEFAULT_URL) -> None:
@@ -138,8 +141,8 @@ def approve(release: Annotated[str, typer.Argument(help="The release name (metad
     from launchdeck.runbook import roles
     from launchdeck.store.repo import Store
 
-    if (stage is None) == (decision is None):
-        raise UsageError("give exactly one of --stage N or --decision rollback|continue",
+    if sum(x is not None for x in (stage, decision, checklist)) != 1:
+        raise UsageError("give exactly one of --stage N, --checklist NAME or --decision rollback|continue",
                          hint="e.g. launchdeck approve REL --role sre --as sam --stage 1")
     store = Store(db)
     found = store.require(name=release)
@@ -149,10 +152,94 @@ def approve(release: Annotated[str, typer.Argument(help="The release name (metad
     refused = roles.refusal(plan_roles, who, role)
     if refused:
         raise UsageError(f"sign-off refused: {refused}", hint="sign with a role the plan gives you")
-    store.add_signoff(release_id=found.id, who=who, role=role, stage=stage,
+    if checklist is not None:
+        names = found.state.get("checklists", {})
+        if checklist not in names:
+            raise UsageError(f"release {release} has no checklist '{checklist}'",
+                             hint=f"checklists: {', '.join(names) or 'none'}")
+        if role not in names[checklist]:
+            raise UsageError(f"checklist {checklist} is not signed by role '{role}'",
+                             hint=f"it needs: {', '.join(names[checklist])}")
+    store.add_signoff(release_id=found.id, who=who, role=role, stage=stage, checklist=checklist,
                       decision=decision.value if decision else None, reason=reason)
-    what = f"stage {stage}" if stage else f"decision '{decision.value}'" if decision else ""
+    what = f"stage {stage}" if stage else f"checklist {checklist}" if checklist else f"decision '{decision.value}'" if decision else ""
     typer.echo(f"recorded: {who} ({role}) {what} for {release}")
+
+
+def _parse_start(text: str | None) -> Any:
+    from datetime import UTC, datetime
+
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"--start-at {text!r} is not an ISO 8601 time", hint="e.g. 2026-11-24T08:15:00+00:00") from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+@app.command()
+def prepare(plan: Annotated[Path, typer.Argument(help="Plan file (YAML).")],
+            start_at: Annotated[Optional[str], typer.Option("--start-at", help="Planned start (ISO 8601).")] = None,
+            db: DbOption = DEFAULT_URL) -> None:
+    """Register a release before its run, so checklists and go/no-go can be signed ahead."""
+    from launchdeck.controller.runner import RunOptions, prepare_release
+    from launchdeck.plan import load_plan
+
+    loaded = load_plan(plan)
+    release = prepare_release(loaded, RunOptions(db_url=db, start_at=_parse_start(start_at)))
+    typer.echo(f"prepared {release.name}; sign checklists with `launchdeck approve {release.name} --checklist NAME "
+               f"--role R --as NAME`, see what is missing with `launchdeck checklist {release.name}`")
+
+
+@app.command()
+def checklist(release: Annotated[str, typer.Argument()], db: DbOption = DEFAULT_URL) -> None:
+    """Each checklist: when it is due, who signed, who is still missing."""
+    from datetime import datetime
+
+    from launchdeck.controller import preflight
+    from launchdeck.plan import load_plan
+    from launchdeck.store.repo import Store
+
+    store = Store(db)
+    found = store.require(name=release)
+    loaded = load_plan(found.plan_path)
+    spec = loaded.doc.spec  # type: ignore[union-attr]
+    start = datetime.fromisoformat(found.state.get("plannedStart") or found.state["startedAt"])
+    missing_any = False
+    for st in preflight.checklist_status(spec, store, found.id, planned_start=start):
+        state = "complete" if st.complete else ("DUE, missing " if st.is_due else "missing ") + st.describe_missing()
+        signed = ", ".join(f"{role}: {who}" for role, who in st.signed) or "nobody yet"
+        typer.echo(f"{st.name:<8} due {st.due_at.isoformat(timespec='minutes')}  {state}\n         signed: {signed}")
+        missing_any = missing_any or (st.is_due and not st.complete)
+    if missing_any:
+        raise typer.Exit(4)
+
+
+@app.command("go")
+def go_(release: Annotated[str, typer.Argument()], who: Annotated[str, typer.Option("--as")],
+        reason: Annotated[str, typer.Option("--reason")] = "", db: DbOption = DEFAULT_URL) -> None:
+    """Record a GO decision (who, when, why, and the roles they hold in the plan)."""
+    _go_decision(release, who, "go", reason, db)
+
+
+@app.command("no-go")
+def no_go(release: Annotated[str, typer.Argument()], who: Annotated[str, typer.Option("--as")],
+          reason: Annotated[str, typer.Option("--reason")] = "", db: DbOption = DEFAULT_URL) -> None:
+    """Record a NO-GO: a release not started is refused; a running one is rolled back."""
+    _go_decision(release, who, "no-go", reason, db)
+
+
+def _go_decision(release: str, who: str, choice: str, reason: str, db: str) -> None:
+    from launchdeck.store.repo import Store
+
+    store = Store(db)
+    found = store.require(name=release)
+    held = sorted(r for r, people in found.state.get("roles", {}).items() if who in people)
+    if not held:
+        raise UsageError(f"{who} holds no role in {release}'s plan", hint="the go/no-go is decided by the plan's people")
+    store.add_signoff(release_id=found.id, who=who, role=",".join(held), decision=choice, reason=reason)
+    typer.echo(f"recorded: {choice.upper()} by {who} ({', '.join(held)}) for {release}")
 
 
 @app.command()

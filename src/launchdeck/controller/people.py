@@ -33,15 +33,17 @@ def gather(store: Store, release_id: int, policy: Policy, state: ReleaseState) -
     for row in store.signoffs(release_id=release_id):
         if row.consumed:
             continue
-        refused = roles.refusal(policy.roles, row.who, row.role)
+        # A go/no-go names every role its person holds, comma-separated.
+        refused = next(filter(None, (roles.refusal(policy.roles, row.who, r) for r in row.role.split(","))), None)
         if refused:
             what = f"stage {row.stage}" if row.stage else row.checklist or row.decision or "a sign-off"
             people.refusals.append(f"sign-off of {what} by {row.who} refused: {refused}")
             people.consumed.append(row.id)
         elif row.stage is not None:
             valid.add((row.stage - 1, row.role))
-        elif row.decision == "kill" and people.kill is None:
-            people.kill = PersonDecision(row.who, row.role, "rollback", row.reason)
+        elif row.decision in ("kill", "no-go") and people.kill is None:
+            reason = f"no-go: {row.reason}" if row.decision == "no-go" else row.reason
+            people.kill = PersonDecision(row.who, row.role, "rollback", reason.rstrip(": "))
             people.consumed.append(row.id)
         elif row.decision in ("rollback", "continue") and people.decision is None:
             people.decision = PersonDecision(row.who, row.role, row.decision, row.reason)

@@ -10,7 +10,10 @@ from pathlib import Path
 import httpx
 
 from launchdeck.plan import model
+from launchdeck.runbook import checklists as lists
 from launchdeck.runbook import freeze as freezes
+from launchdeck.runbook import roles
+from launchdeck.store.repo import Store
 
 
 @dataclass(frozen=True)
@@ -54,3 +57,25 @@ def run_checks(spec: model.PreflightSpec, workdir: Path) -> list[CheckResult]:
             except httpx.HTTPError as e:
                 results.append(CheckResult(check.name, False, f"GET {check.http} failed: {e.__class__.__name__}"))
     return results
+
+
+def checklist_status(spec: model.ReleaseSpec, store: Store, release_id: int, *, planned_start: datetime,
+                     now: datetime | None = None) -> list[lists.ChecklistStatus]:
+    plan_roles = {r: set(p) for r, p in spec.roles.items()}
+    signatures = [(row.checklist, row.role, row.who) for row in store.signoffs(release_id=release_id)
+                  if row.checklist and roles.refusal(plan_roles, row.who, row.role) is None]
+    checklists = [lists.Checklist(c.name, c.due, tuple(c.items), tuple(c.signoff)) for c in spec.checklists]
+    return lists.status(checklists, planned_start=planned_start, now=now or datetime.now(planned_start.tzinfo),
+                        roles=plan_roles, signatures=signatures)
+
+
+def unsigned_checklists(spec: model.ReleaseSpec, store: Store, release_id: int, *,
+                        planned_start: datetime) -> str | None:
+    return lists.blocking(checklist_status(spec, store, release_id, planned_start=planned_start))
+
+
+def no_go(store: Store, release_id: int) -> str | None:
+    for row in store.signoffs(release_id=release_id):
+        if row.decision == "no-go":
+            return f"no-go by {row.who} ({row.role})" + (f": {row.reason}" if row.reason else "")
+    return None

@@ -41,6 +41,8 @@ class RunOptions:
     approvals: Path | None = None
     fresh: bool = False
     seed: int | None = None
+    start_at: datetime | None = None
+    """The planned start (checklists are due relative to it); None: now."""
 
 
 class View(Protocol):
@@ -115,7 +117,15 @@ def _preflight(run: _Run) -> str | None:
     failed = [r for r in results if not r.passed]
     if why is None and failed:
         why = "preflight check failed: " + "; ".join(f"{r.name}: {r.detail}" for r in failed)
+    if why is None:
+        why = preflight.unsigned_checklists(run.spec, run.store, run.release.id, planned_start=_planned_start(run))
+    if why is None:
+        why = preflight.no_go(run.store, run.release.id)
     return f"refused: {why}" if why else None
+
+
+def _planned_start(run: _Run) -> datetime:
+    return datetime.fromisoformat(run.meta.get("plannedStart") or run.meta["startedAt"])
 
 
 def _open_release(store: Store, plan: LoadedPlan, opts: RunOptions,
@@ -133,16 +143,36 @@ def _open_release(store: Store, plan: LoadedPlan, opts: RunOptions,
         view.note(f"resuming {meta.name} at plan time {found.plan_clock:.0f}s "
                   f"({found.state['engine']['phase']}, stage {found.state['engine']['stage'] + 1})")
         return found, ReleaseState.from_json(found.state["engine"]), dict(found.state)
-    start = ReleaseState()
-    roles = {r: sorted(p) for r, p in plan.doc.spec.roles.items()}  # type: ignore[union-attr]
-    info = {"engine": start.to_json(), "roles": roles, "rollback": {"steps": []}, "totals": [0, 0],
-            "timeScale": opts.time_scale, "startedAt": iso()}
-    release = store.create(tenant=meta.tenant, name=meta.name, plan_path=str(plan.path),
-                           plan_digest=plan.digest, state=info)
+    release = _create(store, plan, opts)
     if opts.approvals:
         for a in load_approvals_file(opts.approvals):
             store.add_signoff(release_id=release.id, source="approvals-file", **a)
-    return release, start, info
+    return release, ReleaseState(), dict(release.state)
+
+
+def _create(store: Store, plan: LoadedPlan, opts: RunOptions) -> StoredRelease:
+    spec = plan.doc.spec
+    assert isinstance(spec, model.ReleaseSpec)
+    info = {"engine": ReleaseState().to_json(), "roles": {r: sorted(p) for r, p in spec.roles.items()},
+            "checklists": {c.name: list(c.signoff) for c in spec.checklists},
+            "rollback": {"steps": []}, "totals": [0, 0], "timeScale": opts.time_scale, "startedAt": iso(),
+            "plannedStart": (opts.start_at or datetime.now(UTC)).isoformat(timespec="seconds")}
+    md = plan.doc.metadata
+    return store.create(tenant=md.tenant, name=md.name, plan_path=str(plan.path), plan_digest=plan.digest, state=info)
+
+
+def prepare_release(plan: LoadedPlan, opts: RunOptions) -> StoredRelease:
+    """Register a release ahead of its run (for checklists and go/no-go); `run` then picks it up."""
+    if plan.is_train:
+        raise UsageError("prepare takes a release plan; a train prepares each service when it runs")
+    store = Store(opts.db_url)
+    found = store.find(name=plan.name, tenant=plan.doc.metadata.tenant)
+    if found and not found.outcome:
+        raise UsageError(f"release {plan.name} is already prepared or running",
+                         hint=f"see `launchdeck checklist {plan.name}` or `launchdeck status {plan.name}`")
+    if found:
+        store.archive(release_id=found.id)
+    return _create(store, plan, opts)
 
 
 async def _loop(run: _Run) -> None:
