@@ -109,17 +109,26 @@ def demo(scenario: Annotated[Scenario, typer.Option("--scenario", help="bad: err
 
 def _run_and_report(loaded: Any, opts: Any, output: Output, exit_at_end: bool = True) -> dict[str, Any]:
     from launchdeck.controller.runner import run_release
+    from launchdeck.controller.train import run_train
     from launchdeck.controller.view import LiveView, PlainView
 
     stream = sys.stderr if output is Output.json else sys.stdout
-    view: Any = LiveView(stream) if stream.isatty() else PlainView(stream)
+    view: Any = None
     try:
-        summary = asyncio.run(run_release(loaded, opts, view))
+        if loaded.is_train:
+            summary = asyncio.run(run_train(loaded, opts, lambda name: PlainView(stream, every=10.0, prefix=f"[{name}]")))
+        else:
+            view = LiveView(stream) if stream.isatty() else PlainView(stream)
+            summary = asyncio.run(run_release(loaded, opts, view))
     finally:
         if isinstance(view, LiveView):
             view.close()
     if output is Output.json and exit_at_end:
         typer.echo(json.dumps(summary))
+    elif output is Output.text and "services" in summary:
+        typer.echo(f"\n{summary['release']}: {summary['outcome']} — {summary['reason']}")
+        for s in summary["services"]:
+            typer.echo(f"  {s['name']:<20} {s['outcome']:<12} {s['startedAt'] or '-':<26} {s['finishedAt'] or '-'}")
     elif output is Output.text:
         typer.echo(f"\n{summary['release']}: {summary['outcome']} at canary weight {summary['finalWeight']:g}% — "
                    f"{summary['reason']}\nevidence: {summary['evidence']}")

@@ -96,4 +96,4 @@ def _extra(d: Decision) -> dict[str, Any]:
 
 def iso(ts: float | None = None) -> str:
     return datetime.fromtimestamp(ts if ts is not None else datetime.now(UTC).timestamp(), UTC).isoformat(
-        timespec="seconds")
+        timespec="milliseconds")

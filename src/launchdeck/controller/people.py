@@ -15,7 +15,7 @@ from launchdeck.errors import UsageError
 from launchdeck.runbook import roles
 from launchdeck.store.repo import Store
 
-_ALLOWED = {"who", "role", "stage", "checklist", "decision", "reason"}
+_ALLOWED = {"who", "role", "stage", "checklist", "decision", "reason", "service"}
 
 
 @dataclass
@@ -52,8 +52,11 @@ def gather(store: Store, release_id: int, policy: Policy, state: ReleaseState) -
     return people
 
 
-def load_approvals_file(path: Path) -> list[dict[str, Any]]:
-    """Sign-offs recorded ahead (``--approvals``): a YAML list of {who, role, stage|checklist|decision}."""
+def load_approvals_file(path: Path, service: str | None = None) -> list[dict[str, Any]]:
+    """Sign-offs recorded ahead (``--approvals``): a YAML list of {who, role, stage|checklist|decision}.
+
+    In a train, an entry with ``service:`` applies to that service only; others apply to every service.
+    """
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as e:
@@ -68,5 +71,7 @@ def load_approvals_file(path: Path) -> list[dict[str, Any]]:
         if not isinstance(item, dict) or not {"who", "role"} <= set(item) or set(item) - _ALLOWED:
             raise UsageError(f"{path}: entry {i} should be {{who, role, stage|checklist|decision}}, got {item!r}",
                              hint="e.g. - {who: sam, role: sre, stage: 1}")
-        out.append({k: (str(v) if k not in ("stage",) else int(v)) for k, v in item.items()})
+        if "service" in item and item["service"] != service:
+            continue
+        out.append({k: (str(v) if k not in ("stage",) else int(v)) for k, v in item.items() if k != "service"})
     return out

@@ -74,9 +74,7 @@ class _Run:
 
 async def run_release(plan: LoadedPlan, opts: RunOptions, view: View) -> dict[str, Any]:
     """Run (or resume) the plan's release to its outcome and return the summary object."""
-    if plan.is_train:
-        raise UsageError("release trains run in a later version", hint="run each service's plan on its own")
-    assert isinstance(plan.doc, model.ReleaseDoc)
+    assert isinstance(plan.doc, model.ReleaseDoc), "trains run through controller.train"
     spec = plan.doc.spec
     store = Store(opts.db_url)
     release, state, meta = _open_release(store, plan, opts, view)
@@ -142,10 +140,13 @@ def _open_release(store: Store, plan: LoadedPlan, opts: RunOptions,
     if found:
         view.note(f"resuming {meta.name} at plan time {found.plan_clock:.0f}s "
                   f"({found.state['engine']['phase']}, stage {found.state['engine']['stage'] + 1})")
-        return found, ReleaseState.from_json(found.state["engine"]), dict(found.state)
+        resumed = dict(found.state)
+        # This process's recorder starts from zero: carry the canary totals counted before the restart.
+        resumed["carried"] = list(resumed.get("totals", [0, 0]))
+        return found, ReleaseState.from_json(found.state["engine"]), resumed
     release = _create(store, plan, opts)
     if opts.approvals:
-        for a in load_approvals_file(opts.approvals):
+        for a in load_approvals_file(opts.approvals, plan.doc.metadata.service):
             store.add_signoff(release_id=release.id, source="approvals-file", **a)
     return release, ReleaseState(), dict(release.state)
 
@@ -178,6 +179,7 @@ def prepare_release(plan: LoadedPlan, opts: RunOptions) -> StoredRelease:
 async def _loop(run: _Run) -> None:
     tick = max(0.02, min(0.25, run.policy.analysis.interval / run.opts.time_scale / 4))
     run.last_eval_wall = time.time()
+    smoke_failure: str | None = None
     await _announce_start(run)
     while run.state.phase != "done":
         if run.state.phase == "rolling_back":
@@ -187,10 +189,14 @@ async def _loop(run: _Run) -> None:
         observations = await _observe(run) if engine.evaluation_due(run.policy, run.state, now) else None
         people = gather(run.store, run.release.id, run.policy, run.state)
         step = engine.decide(run.policy, run.state, now, engine.Inputs(
-            observations=observations, signoffs=people.signoffs, decision=people.decision, kill=people.kill))
+            observations=observations, signoffs=people.signoffs, decision=people.decision, kill=people.kill,
+            smoke_failure=smoke_failure))
+        smoke_failure = None
         for action in step.actions:
             if isinstance(action, SetWeight):
                 await _set_weight(run, action.weight)
+                if run.spec.smoke and action.weight > 0:
+                    smoke_failure = await _smoke(run, action.weight)
         refused = [NewDecision(now, "signoff.refused", r, None, {}) for r in people.refusals]
         _commit(run, step.state, list(step.decisions), now, extra=refused)
         for used in people.consumed:
@@ -215,6 +221,25 @@ async def _announce_start(run: _Run) -> None:
                                           f"replaces {run.plan.doc.metadata.previous_version or 'the stable version'}",
                                           "release.started")], 0.0)
         await _deliver(run)
+
+
+async def _smoke(run: _Run, weight: float) -> str | None:
+    """Run the plan's smoke test after a weight change; the failure, if any, acts as an immediate gate."""
+    assert run.spec.smoke is not None
+    command, timeout = run.spec.smoke.run, run.clock.wall(run.spec.smoke.timeout)
+    proc = await asyncio.create_subprocess_shell(command, cwd=run.opts.workdir, stdout=asyncio.subprocess.PIPE,
+                                                 stderr=asyncio.subprocess.STDOUT)
+    try:
+        out, _ = await asyncio.wait_for(proc.communicate(), timeout=max(timeout, 1.0))
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        return f"`{command}` ran over {run.spec.smoke.timeout:g}s of plan time at {weight:g}%"
+    if proc.returncode != 0:
+        tail = out.decode(errors="replace").strip().splitlines()[-1:] or [""]
+        return f"`{command}` exited {proc.returncode} at {weight:g}%" + (f": {tail[0]}" if tail[0] else "")
+    run.view.note(f"smoke test passed at {weight:g}%: {command}")
+    return None
 
 
 async def _observe(run: _Run) -> Observations:

@@ -29,17 +29,18 @@ def _ms(v: Any) -> str:
 class PlainView:
     """One line per decision and a status line every few seconds: readable in CI logs."""
 
-    def __init__(self, stream: TextIO | None = None, every: float = 2.0) -> None:
+    def __init__(self, stream: TextIO | None = None, every: float = 2.0, prefix: str = "") -> None:
         self.stream = stream or sys.stderr
         self.every = every
+        self.prefix = f"{prefix} " if prefix else ""
         self._last = 0.0
 
     def note(self, text: str) -> None:
-        print(f"launchdeck: {text}", file=self.stream, flush=True)
+        print(f"{self.prefix}launchdeck: {text}", file=self.stream, flush=True)
 
     def decision(self, d: Decision) -> None:
         if d.kind not in _QUIET:
-            print(f"[t+{d.at:7.0f}s] {d.kind}: {d.reason}", file=self.stream, flush=True)
+            print(f"{self.prefix}[t+{d.at:7.0f}s] {d.kind}: {d.reason}", file=self.stream, flush=True)
 
     def tick(self, snap: dict[str, Any]) -> None:
         if time.monotonic() - self._last < self.every and snap["phase"] != "done":
@@ -48,7 +49,7 @@ class PlainView:
         n = snap["numbers"]
         c, s = n.get("canary", {}), n.get("stable", {})
         gates = " ".join(f"{k}={v}" for k, v in snap["gates"].items())
-        print(f"[t+{snap['now']:7.0f}s] stage {snap['stage']}/{snap['stages']} weight {snap['weight']:g}% "
+        print(f"{self.prefix}[t+{snap['now']:7.0f}s] stage {snap['stage']}/{snap['stages']} weight {snap['weight']:g}% "
               f"hold {min(snap['inStage'], snap['hold']):.0f}/{snap['hold']:.0f}s | canary err {_pct(c.get('error_rate'))} "
               f"p95 {_ms(c.get('p95_ms'))} n={c.get('requests', 0)} | stable err {_pct(s.get('error_rate'))} "
               f"p95 {_ms(s.get('p95_ms'))} n={s.get('requests', 0)} | {gates}", file=self.stream, flush=True)

@@ -15,13 +15,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from alembic.util import CommandError
 from sqlalchemy import create_engine, event, select, update
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from launchdeck.errors import StoreError, UsageError
-from launchdeck.store.tables import Base, DecisionRow, MessageRow, ReleaseRow, SignoffRow
+from launchdeck.store import migrations
+from launchdeck.store.tables import DecisionRow, MessageRow, ReleaseRow, SignoffRow
 
 DEFAULT_URL = "sqlite:///launchdeck.db"
 GENESIS = "0" * 64
@@ -67,20 +69,38 @@ def chain_hash(prev: str, row: dict[str, Any]) -> str:
 
 
 class Store:
+    """The release store at an SQLAlchemy URL (``sqlite:///…`` or ``postgresql+psycopg://…``).
+
+    Opening it brings the schema to the newest Alembic revision (see ``launchdeck.store.migrations``);
+    several processes may open the same database at once.
+    """
+
     def __init__(self, url: str = DEFAULT_URL) -> None:
         self.url = url
         try:
-            self.engine: Engine = create_engine(url, future=True)
-            if url.startswith("sqlite"):
-                event.listen(self.engine, "connect", _sqlite_pragmas)
-            Base.metadata.create_all(self.engine)
+            self.engine: Engine = _engine(url)
+            migrations.upgrade(self.engine)
         except SQLAlchemyError as e:
-            raise StoreError(f"cannot open the database {_safe(url)}: {e.__class__.__name__}: {e.args[0] if e.args else ''}",
-                             hint="check --db / LAUNCHDECK_DB (e.g. sqlite:///launchdeck.db)") from e
+            raise StoreError(f"cannot open the database {_safe(url)}: {_reason(e, url)}", hint=_open_hint(url, e)) from e
         except ModuleNotFoundError as e:
             raise StoreError(f"the database driver for {_safe(url)} is not installed: {e.name}",
-                             hint="install it, or use sqlite:///launchdeck.db") from e
+                             hint="install it (PostgreSQL: pip install 'psycopg[binary]'), "
+                                  "or use sqlite:///launchdeck.db") from e
+        except (CommandError, migrations.SchemaError) as e:
+            raise StoreError(f"cannot use the database {_safe(url)}: {_scrub(str(e), url)}",
+                             hint="a database written by a newer launchdeck needs that version; otherwise point "
+                                  "--db / LAUNCHDECK_DB at launchdeck's own database") from e
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    def close(self) -> None:
+        """Close the store's pooled connections (the store can still be used; it reconnects)."""
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -88,7 +108,8 @@ class Store:
             with self._sessions.begin() as s:
                 yield s
         except SQLAlchemyError as e:
-            raise StoreError(f"database error: {e.__class__.__name__}: {e}", hint="check the database is reachable") from e
+            raise StoreError(f"database error on {_safe(self.url)}: {_reason(e, self.url)}",
+                             hint="check the database is reachable") from e
 
     # -- releases --------------------------------------------------------------------------
     def find(self, *, name: str, tenant: str | None = None) -> StoredRelease | None:
@@ -127,6 +148,11 @@ class Store:
              decisions: list[NewDecision], messages: list[NewMessage]) -> None:
         stamp = now_utc()
         with self.session() as s:
+            # One writer per release at a time, so two saves never both extend the chain from the same
+            # last decision: PostgreSQL locks the release row (SELECT … FOR UPDATE, held to commit);
+            # SQLite has no row locks, so the transaction takes the database's write lock up front.
+            if self.engine.dialect.name == "sqlite":
+                s.connection().exec_driver_sql("BEGIN IMMEDIATE")
             row = s.get(ReleaseRow, release_id, with_for_update=True)
             assert row is not None
             row.state, row.plan_clock, row.outcome, row.updated_at = state, plan_clock, outcome, stamp
@@ -202,16 +228,77 @@ def _stored(row: ReleaseRow) -> StoredRelease:
                          row.plan_clock, row.outcome)
 
 
+#: Seconds to wait for a PostgreSQL server to answer before giving up (unless the URL sets its own).
+CONNECT_TIMEOUT_S = 10
+
+
+def _engine(url: str) -> Engine:
+    parsed = make_url(url)
+    args: dict[str, Any] = {}
+    if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
+        args["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT_S}
+    engine = create_engine(parsed, **args)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
 def _sqlite_pragmas(conn: Any, _record: Any) -> None:
     cur = conn.cursor()
+    cur.execute("PRAGMA busy_timeout=5000")  # first: switching to WAL may wait for another process
     cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA busy_timeout=5000")
     cur.close()
+
+
+def _reason(e: SQLAlchemyError, url: str) -> str:
+    """One line saying what the database (driver) answered, without SQL, parameters or the password."""
+    if isinstance(e, DBAPIError) and e.orig is not None:
+        text = str(e.orig) or e.orig.__class__.__name__
+    else:
+        text = str(e.args[0]) if e.args else e.__class__.__name__
+    text = " ".join(text.split("\n[SQL:")[0].split())  # one line, no statement
+    return _scrub(text, url)
+
+
+def _open_hint(url: str, e: SQLAlchemyError) -> str:
+    if isinstance(e, ArgumentError):
+        return ("check --db / LAUNCHDECK_DB: an SQLAlchemy URL such as sqlite:///launchdeck.db or "
+                "postgresql+psycopg://user@host:5432/launchdeck")
+    try:
+        backend = make_url(url).get_backend_name()
+    except ArgumentError:
+        backend = ""
+    if backend == "postgresql":
+        return ("is PostgreSQL running at that host and port, and do the user, password and database exist? "
+                "check --db / LAUNCHDECK_DB (e.g. postgresql+psycopg://user@host:5432/launchdeck)")
+    if backend == "sqlite":
+        return "check the file's directory exists and is writable; --db / LAUNCHDECK_DB (e.g. sqlite:///launchdeck.db)"
+    return "check --db / LAUNCHDECK_DB (e.g. sqlite:///launchdeck.db)"
+
+
+def _password(url: str) -> str | None:
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return None
+    password = parsed.password or parsed.query.get("password")
+    return str(password) if isinstance(password, str) and password else None
+
+
+def _scrub(text: str, url: str) -> str:
+    password = _password(url)
+    return text.replace(password, "***") if password and len(password) >= 3 else text
 
 
 def _safe(url: str) -> str:
     """The URL without its password, for messages."""
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        return f"{scheme}://***@{rest.split('@', 1)[1]}"
-    return url
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        if "@" in url and "://" in url:
+            scheme, rest = url.split("://", 1)
+            return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
+        return url
+    if "password" in parsed.query:
+        parsed = parsed.update_query_dict({"password": "***"})
+    return parsed.render_as_string(hide_password=True)

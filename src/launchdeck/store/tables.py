@@ -1,16 +1,103 @@
-"""SQLAlchemy 2 tables: releases, their decisions (a hash chain), sign-offs and the message outbox."""
+"""SQLAlchemy 2 tables: releases, their decisions (a hash chain), sign-offs and the message outbox.
+
+The schema is created and changed only by the Alembic migrations in ``launchdeck/store/migrations``
+(``Store(url)`` upgrades a database to the newest revision when it opens it); a change here needs a
+new revision there — see that folder's README.
+
+Two column types keep SQLite and PostgreSQL interchangeable:
+
+* ``JSONDoc`` is JSON on SQLite and JSONB on PostgreSQL. JSONB cannot hold NaN or ±Infinity and
+  rewrites some floats (``1e+20`` comes back as the integer ``100000000000000000000``, ``-0.0`` as
+  ``0.0``); the decision hash chain hashes the values as they were written, so on PostgreSQL such
+  floats are stored as ``{"$float": "<repr>"}`` and turned back into the same float on reading.
+* ``UTCDateTime`` is ``DateTime(timezone=True)`` that stores UTC and always reads back an aware UTC
+  datetime (SQLite keeps no offset; PostgreSQL would answer in the session's time zone).
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+import math
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+FLOAT_KEY = "$float"
+
+
+class JSONDoc(TypeDecorator[Any]):
+    """JSON on SQLite, JSONB on PostgreSQL (``JSON().with_variant(JSONB(), "postgresql")``), with
+    every float read back exactly as it was written on both."""
+
+    impl = JSON
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(JSONB())
+        return dialect.type_descriptor(JSON())
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        return _wrap_floats(value) if dialect.name == "postgresql" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        return _unwrap_floats(value) if dialect.name == "postgresql" else value
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """``DateTime(timezone=True)``: written as UTC (a naive value is taken to be UTC), read back as
+    an aware UTC datetime on every backend."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _jsonb_exact(f: float) -> bool:
+    """True when JSONB gives this float back unchanged: finite, below 1e16 (larger ones come back as
+    integers) and not -0.0 (comes back as 0.0)."""
+    return math.isfinite(f) and abs(f) < 1e16 and not (f == 0.0 and math.copysign(1.0, f) < 0)
+
+
+def _wrap_floats(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if _jsonb_exact(value) else {FLOAT_KEY: repr(value)}
+    if isinstance(value, dict):
+        return {k: _wrap_floats(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_wrap_floats(v) for v in value]
+    return value
+
+
+def _unwrap_floats(value: Any) -> Any:
+    if isinstance(value, dict):
+        if len(value) == 1 and isinstance(value.get(FLOAT_KEY), str):
+            try:
+                return float(value[FLOAT_KEY])
+            except ValueError:
+                return value
+        return {k: _unwrap_floats(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unwrap_floats(v) for v in value]
+    return value
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {dict[str, Any]: JSON}
+    type_annotation_map = {dict[str, Any]: JSONDoc, datetime: UTCDateTime}
 
 
 class ReleaseRow(Base):
@@ -20,12 +107,12 @@ class ReleaseRow(Base):
     name: Mapped[str] = mapped_column(String(200))
     plan_path: Mapped[str] = mapped_column(Text)
     plan_digest: Mapped[str] = mapped_column(String(80))
-    state: Mapped[dict[str, Any]] = mapped_column(JSON)
+    state: Mapped[dict[str, Any]] = mapped_column(JSONDoc)
     plan_clock: Mapped[float] = mapped_column(Float, default=0.0)
     """Plan seconds elapsed when the state was last saved; a resumed run continues from here."""
     outcome: Mapped[str | None] = mapped_column(String(20), nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     __table_args__ = (UniqueConstraint("tenant", "name"),)
 
 
@@ -35,11 +122,11 @@ class DecisionRow(Base):
     release_id: Mapped[int] = mapped_column(ForeignKey("releases.id"), index=True)
     seq: Mapped[int] = mapped_column(Integer)
     plan_at: Mapped[float] = mapped_column(Float)
-    wall_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    wall_at: Mapped[datetime] = mapped_column(UTCDateTime)
     kind: Mapped[str] = mapped_column(String(40))
     reason: Mapped[str] = mapped_column(Text)
     gate: Mapped[str | None] = mapped_column(String(120), nullable=True)
-    inputs: Mapped[dict[str, Any]] = mapped_column(JSON)
+    inputs: Mapped[dict[str, Any]] = mapped_column(JSONDoc)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
     __table_args__ = (UniqueConstraint("release_id", "seq"),)
@@ -57,7 +144,7 @@ class SignoffRow(Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     source: Mapped[str] = mapped_column(String(40), default="cli")
     consumed: Mapped[bool] = mapped_column(Boolean, default=False)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class MessageRow(Base):
@@ -69,7 +156,7 @@ class MessageRow(Base):
     title: Mapped[str] = mapped_column(Text)
     text: Mapped[str] = mapped_column(Text)
     locale: Mapped[str] = mapped_column(String(8))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -1,0 +1,1 @@
+"""Offline, seeded benchmarks of launchdeck's judges against other canary-analysis methods."""

@@ -1,0 +1,1 @@
+"""Real third-party servers (Prometheus, ...) started as processes for tests and demos."""
