@@ -57,13 +57,16 @@ class Dispatcher:
             if not d.event:
                 continue
             ctx = render.make_context(**{**context, "event": d.event, "reason": d.reason, **_extra(d)})
-            for route in self.spec.notifications.routes:
-                if d.event not in route.on:
+            sent: set[str] = set()
+            # A decision may name its own channels (an escalation step's `via`); routes add theirs.
+            targets = [(None, c) for c in d.inputs.get("channels", [])]
+            targets += [(r.template, c) for r in self.spec.notifications.routes if d.event in r.on for c in r.to]
+            for template, channel in targets:
+                if channel in sent:
                     continue
-                text = render.redact(self.renderer.render(d.event, ctx, template=route.template), self.secrets)
-                for channel in route.to:
-                    out.append(NewMessage(channel, d.event, text.split("\n", 1)[0], text,
-                                          self.renderer.locale))
+                sent.add(channel)
+                text = render.redact(self.renderer.render(d.event, ctx, template=template), self.secrets)
+                out.append(NewMessage(channel, d.event, text.split("\n", 1)[0], text, self.renderer.locale))
         return out
 
     async def deliver(self, store: Store, release_id: int) -> list[str]:

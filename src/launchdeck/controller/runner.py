@@ -22,6 +22,7 @@ from launchdeck.controller.clock import PlanClock
 from launchdeck.controller.messages import Dispatcher, iso
 from launchdeck.controller.people import gather, load_approvals_file
 from launchdeck.controller.target import Target, open_target
+from launchdeck.controller.warroom import WarRoom
 from launchdeck.core import engine
 from launchdeck.core.engine import Decision, Observations, SetWeight, StartRollback, WriteEvidence
 from launchdeck.core.policy import Policy
@@ -65,6 +66,10 @@ class _Run:
     view: View
     target: Target | None = None
     dispatcher: Dispatcher | None = None
+    warroom: WarRoom = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.warroom = WarRoom(self.spec, self.meta)
     last_eval_wall: float = 0.0
     numbers: dict[str, dict[str, Any]] = field(default_factory=dict)
     verdicts: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -192,13 +197,15 @@ async def _loop(run: _Run) -> None:
             observations=observations, signoffs=people.signoffs, decision=people.decision, kill=people.kill,
             smoke_failure=smoke_failure))
         smoke_failure = None
+        decisions = list(step.decisions)
+        decisions += run.warroom.after(decisions, step.state, now, _status_line(run, step.state, now))
         for action in step.actions:
             if isinstance(action, SetWeight):
                 await _set_weight(run, action.weight)
                 if run.spec.smoke and action.weight > 0:
                     smoke_failure = await _smoke(run, action.weight)
         refused = [NewDecision(now, "signoff.refused", r, None, {}) for r in people.refusals]
-        _commit(run, step.state, list(step.decisions), now, extra=refused)
+        _commit(run, step.state, decisions, now, extra=refused)
         for used in people.consumed:
             run.store.consume(signoff_id=used)
         for action in step.actions:
@@ -300,7 +307,9 @@ async def _rollback(run: _Run) -> None:
     now = run.clock.now()
     step = engine.rollback_completed(run.state, now, f"rollback complete: {run.state.reason}; "
                                      f"router {router.type} reports canary weight {seen:g}%")
-    _commit(run, step.state, list(step.decisions), now)
+    decisions = list(step.decisions)
+    decisions += run.warroom.after(decisions, step.state, now, _status_line(run, step.state, now))
+    _commit(run, step.state, decisions, now)
     run.view.tick(_snapshot(run, now))
 
 
@@ -330,7 +339,8 @@ def _context(run: _Run, decisions: list[Decision]) -> dict[str, Any]:
     spec_gate = next((g for g in run.policy.gates if g.name == gate_name), None)
     if spec_gate is not None:
         v = run.verdicts.get(spec_gate.name, {})
-        gate = {"name": spec_gate.name, "metric": spec_gate.metric, "severity": spec_gate.severity,
+        level = next((d.inputs["level"] for d in decisions if "level" in d.inputs), None)
+        gate = {"name": spec_gate.name, "metric": spec_gate.metric, "severity": level or spec_gate.severity,
                 "value": v.get("canary"), "threshold": v.get("limit", spec_gate.threshold_text),
                 "baseline": v.get("baseline")}
     return {"release": run.release.name, "tenant": md.tenant, "service": md.service, "version": md.version,
@@ -354,6 +364,19 @@ def _write_evidence(run: _Run, label: str | None) -> Path:
                          secrets=run.dispatcher.secrets if run.dispatcher else [])
     run.view.note(f"evidence written: {path}")
     return path
+
+
+def _status_line(run: _Run, state: ReleaseState, now: float) -> str:
+    stage = run.policy.stages[min(state.stage, len(run.policy.stages) - 1)]
+    gates = ", ".join(f"{n} {t.status}" for n, t in state.gates.items()) or "no gates evaluated yet"
+    left = max(0.0, stage.hold - (now - state.stage_started_at))
+    if state.phase == "deciding" and state.window:
+        nxt = f"waiting for a decision on {state.window.gate}"
+    elif state.stage + 1 < len(run.policy.stages):
+        nxt = f"next: stage {state.stage + 2} at {run.policy.stages[state.stage + 1].weight:g}% in {left:.0f}s at the earliest"
+    else:
+        nxt = f"next: promotion in {left:.0f}s at the earliest"
+    return f"stage {state.stage + 1}/{len(run.policy.stages)} at {state.weight:g}%; gates: {gates}; {nxt}"
 
 
 def _snapshot(run: _Run, now: float) -> dict[str, Any]:

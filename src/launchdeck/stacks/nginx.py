@@ -13,6 +13,7 @@ canary ``down`` at the start), reloading through the master's pid file.
 from __future__ import annotations
 
 import signal
+from pathlib import Path
 
 from launchdeck.adapters.routers.nginx import NginxRouter
 from launchdeck.errors import TargetError
@@ -102,6 +103,14 @@ class NginxStack(ProgramStack):
             extra_args=("-e", self.error_log),
         )
         self._router.write_initial(0.0)
+
+    async def start_program(self) -> None:
+        """(Re)start nginx; a unix socket left by a killed nginx would block its bind()."""
+        if self._router is not None and (self.process is None or not self.process.running()):
+            listen = self._router.status_listen
+            if listen.startswith("unix:"):
+                Path(listen[len("unix:"):]).unlink(missing_ok=True)
+        await super().start_program()
 
     def _argv(self) -> list[str]:
         return [self.binary, "-p", str(self.workdir), "-c", self.config_path,

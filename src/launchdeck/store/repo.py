@@ -77,19 +77,18 @@ class Store:
 
     def __init__(self, url: str = DEFAULT_URL) -> None:
         self.url = url
+        engine: Engine | None = None
         try:
-            self.engine: Engine = _engine(url)
-            migrations.upgrade(self.engine)
-        except SQLAlchemyError as e:
-            raise StoreError(f"cannot open the database {_safe(url)}: {_reason(e, url)}", hint=_open_hint(url, e)) from e
-        except ModuleNotFoundError as e:
-            raise StoreError(f"the database driver for {_safe(url)} is not installed: {e.name}",
-                             hint="install it (PostgreSQL: pip install 'psycopg[binary]'), "
-                                  "or use sqlite:///launchdeck.db") from e
-        except (CommandError, migrations.SchemaError) as e:
-            raise StoreError(f"cannot use the database {_safe(url)}: {_scrub(str(e), url)}",
-                             hint="a database written by a newer launchdeck needs that version; otherwise point "
-                                  "--db / LAUNCHDECK_DB at launchdeck's own database") from e
+            engine = _engine(url)
+            migrations.upgrade(engine)
+        except Exception as e:
+            if engine is not None:
+                engine.dispose()  # a store that did not open keeps no connection
+            error = _open_error(url, e)
+            if error is e:
+                raise
+            raise error from e
+        self.engine: Engine = engine
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def close(self) -> None:
@@ -226,6 +225,20 @@ class Store:
 def _stored(row: ReleaseRow) -> StoredRelease:
     return StoredRelease(row.id, row.tenant, row.name, row.plan_path, row.plan_digest, dict(row.state),
                          row.plan_clock, row.outcome)
+
+
+def _open_error(url: str, e: Exception) -> Exception:
+    """The StoreError for a database that could not be opened (other exceptions pass unchanged)."""
+    if isinstance(e, SQLAlchemyError):
+        return StoreError(f"cannot open the database {_safe(url)}: {_reason(e, url)}", hint=_open_hint(url, e))
+    if isinstance(e, ModuleNotFoundError):
+        return StoreError(f"the database driver for {_safe(url)} is not installed: {e.name}",
+                          hint="install it (PostgreSQL: pip install 'psycopg[binary]'), or use sqlite:///launchdeck.db")
+    if isinstance(e, CommandError | migrations.SchemaError):
+        return StoreError(f"cannot use the database {_safe(url)}: {_scrub(str(e), url)}",
+                          hint="a database written by a newer launchdeck needs that version; otherwise point "
+                               "--db / LAUNCHDECK_DB at launchdeck's own database")
+    return e
 
 
 #: Seconds to wait for a PostgreSQL server to answer before giving up (unless the URL sets its own).

@@ -1,0 +1,90 @@
+"""The war room during a run: incidents and their escalation, and status messages at the plan's cadence.
+
+Fired gates open an incident at the matrix's level; its notifications go to the matrix's channels
+(``via``) when their delay has passed, an unresolved incident is raised, and rollback completion
+or the release's end resolves it. ``status.cadence`` messages go out every ``launching`` period,
+or every ``incident`` period while an incident is open. Both are decisions like any other: recorded,
+and delivered through the outbox.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from launchdeck.core.engine import Decision
+from launchdeck.core.state import ReleaseState
+from launchdeck.plan import model
+from launchdeck.runbook import escalation as esc
+
+_RESOLVING = {"rollback.completed", "release.promoted", "release.held", "release.refused"}
+
+
+def matrix_of(spec: model.ReleaseSpec) -> esc.Matrix | None:
+    e = spec.escalation
+    if e is None or not e.levels:
+        return None
+    return esc.Matrix(
+        open=dict(e.open),
+        levels={lvl: tuple(esc.Step(s.notify, tuple(s.via), s.within) for s in steps) for lvl, steps in e.levels.items()},
+        raises=tuple(esc.Raise(r.from_, r.to, r.unresolved_for) for r in e.raise_),
+    )
+
+
+class WarRoom:
+    def __init__(self, spec: model.ReleaseSpec, meta: dict[str, Any]) -> None:
+        self.spec = spec
+        self.matrix = matrix_of(spec)
+        self.meta = meta
+        cadence = spec.war_room.cadence if spec.war_room else None
+        self.launching = cadence.launching if cadence else None
+        self.incident_every = cadence.incident if cadence else None
+
+    @property
+    def incident(self) -> esc.Incident | None:
+        data = self.meta.get("incident")
+        if not data:
+            return None
+        return esc.Incident(**{**data, "sent": tuple(data["sent"]), "history": tuple(data["history"])})
+
+    def _keep(self, incident: esc.Incident | None) -> None:
+        self.meta["incident"] = asdict(incident) if incident else None
+
+    def after(self, decisions: list[Decision], state: ReleaseState, now: float, status: str) -> list[Decision]:
+        """Decisions the war room adds this tick, given the engine's decisions and a one-line status."""
+        out: list[Decision] = []
+        incident = self.incident
+        for d in decisions:
+            if d.kind == "gate.fired" and self.matrix and (incident is None or incident.resolved_at is not None):
+                incident = esc.open_incident(self.matrix, severity=str(d.inputs.get("severity")),
+                                             gate=d.gate or "", reason=d.reason, now=now)
+            elif d.kind in _RESOLVING and incident is not None and incident.resolved_at is None:
+                incident = esc.resolve(incident, now, d.reason)
+                out.append(Decision(now, "incident.resolved", f"{incident.level} incident on {incident.gate} "
+                                    f"resolved: {d.reason}", None, incident.gate))
+        if self.matrix and incident is not None:
+            incident, notices = esc.advance(self.matrix, incident, now)
+            roles = self.spec.roles
+            for n in notices:
+                people = ", ".join(roles.get(n.step.notify, [])) or "nobody in the role"
+                out.append(Decision(now, "escalation", f"{n.reason}: {n.step.notify} ({people})", "escalation",
+                                    incident.gate, {"channels": list(n.step.via), "roles": [n.step.notify],
+                                                    "level": n.level, "who": people, "role": n.step.notify}))
+        self._keep(incident)
+        out += self._cadence(state, now, status, open_incident=incident is not None and incident.resolved_at is None)
+        return out
+
+    def _cadence(self, state: ReleaseState, now: float, status: str, *, open_incident: bool) -> list[Decision]:
+        every = (self.incident_every or self.launching) if open_incident else self.launching
+        if every is None or state.phase in ("done", "starting"):
+            return []
+        last = self.meta.get("cadenceAt")
+        if last is not None and now - last < every:
+            return []
+        self.meta["cadenceAt"] = now
+        if last is None:
+            return []  # the release.started message is the first word; the cadence counts from it
+        channels = [self.spec.war_room.channel] if self.spec.war_room and self.spec.war_room.channel else []
+        kind = "incident" if open_incident else "launching"
+        return [Decision(now, "status.cadence", f"{kind} update: {status}", "status.cadence", None,
+                         {"channels": [c for c in channels if c in self.spec.notifications.channels]})]
