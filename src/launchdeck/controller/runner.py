@@ -10,10 +10,9 @@ from __future__ import annotations
 import asyncio
 import time
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from launchdeck.adapters.routers import Router
 from launchdeck.controller import evidence as bundles
@@ -21,60 +20,19 @@ from launchdeck.controller import preflight
 from launchdeck.controller.clock import PlanClock
 from launchdeck.controller.messages import Dispatcher, iso
 from launchdeck.controller.people import gather, load_approvals_file
-from launchdeck.controller.target import Target, open_target
-from launchdeck.controller.warroom import WarRoom
+from launchdeck.controller.session import (Run, RunOptions, View, commit, deliver, snapshot, status_line,
+                                           summary, write_evidence)
+from launchdeck.controller.target import open_target
 from launchdeck.core import engine
 from launchdeck.core.engine import Decision, Observations, SetWeight, StartRollback, WriteEvidence
-from launchdeck.core.policy import Policy
 from launchdeck.core.state import ReleaseState
 from launchdeck.errors import UsageError, WeightNotApplied
 from launchdeck.plan import LoadedPlan, model, to_policy
-from launchdeck.store.repo import DEFAULT_URL, NewDecision, Store, StoredRelease
+from launchdeck.store.repo import NewDecision, Store, StoredRelease
+
+__all__ = ["RunOptions", "View", "prepare_release", "run_release"]
 
 VERIFY_ATTEMPTS = 5
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    time_scale: float = 1.0
-    db_url: str = DEFAULT_URL
-    workdir: Path = Path(".")
-    approvals: Path | None = None
-    fresh: bool = False
-    seed: int | None = None
-    start_at: datetime | None = None
-    """The planned start (checklists are due relative to it); None: now."""
-
-
-class View(Protocol):
-    def note(self, text: str) -> None: ...
-    def decision(self, d: Decision) -> None: ...
-    def tick(self, snapshot: dict[str, Any]) -> None: ...
-
-
-@dataclass
-class _Run:
-    plan: LoadedPlan
-    spec: model.ReleaseSpec
-    policy: Policy
-    opts: RunOptions
-    store: Store
-    release: StoredRelease
-    state: ReleaseState
-    meta: dict[str, Any]
-    clock: PlanClock
-    view: View
-    target: Target | None = None
-    dispatcher: Dispatcher | None = None
-    warroom: WarRoom = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.warroom = WarRoom(self.spec, self.meta)
-    last_eval_wall: float = 0.0
-    numbers: dict[str, dict[str, Any]] = field(default_factory=dict)
-    verdicts: dict[str, dict[str, Any]] = field(default_factory=dict)
-    key: Any = None
-    evidence_path: Path | None = None
 
 
 async def run_release(plan: LoadedPlan, opts: RunOptions, view: View) -> dict[str, Any]:
@@ -83,7 +41,7 @@ async def run_release(plan: LoadedPlan, opts: RunOptions, view: View) -> dict[st
     spec = plan.doc.spec
     store = Store(opts.db_url)
     release, state, meta = _open_release(store, plan, opts, view)
-    run = _Run(plan, spec, to_policy(spec), opts, store, release, state, meta,
+    run = Run(plan, spec, to_policy(spec), opts, store, release, state, meta,
                PlanClock(opts.time_scale, release.plan_clock), view)
     run.key, note = bundles.ensure_key(opts.workdir / spec.evidence.key)
     if note:
@@ -94,11 +52,11 @@ async def run_release(plan: LoadedPlan, opts: RunOptions, view: View) -> dict[st
         if refusal:
             now = 0.0
             run.state = replace(run.state, phase="done", outcome="refused", reason=refusal)
-            _commit(run, run.state, [Decision(now, "preflight.failed", refusal, "preflight.failed"),
+            commit(run, run.state, [Decision(now, "preflight.failed", refusal, "preflight.failed"),
                                      Decision(now, "release.refused", refusal, "release.completed")], now)
-            await _deliver(run)
-            run.evidence_path = _write_evidence(run, None)
-            return _summary(run)
+            await deliver(run)
+            run.evidence_path = write_evidence(run, None)
+            return summary(run)
     async with AsyncExitStack() as stack:
         if state.phase != "done":
             run.target = await open_target(spec, stack=stack, time_scale=opts.time_scale,
@@ -107,10 +65,10 @@ async def run_release(plan: LoadedPlan, opts: RunOptions, view: View) -> dict[st
                 await _set_weight(run, 0.0 if state.phase == "rolling_back" else state.weight)
             run.clock = PlanClock(opts.time_scale, release.plan_clock)  # plan time starts with the target up
             await _loop(run)
-    return _summary(run)
+    return summary(run)
 
 
-def _preflight(run: _Run) -> str | None:
+def _preflight(run: Run) -> str | None:
     """Freeze windows, then checks; every result is kept for the evidence. Returns why it refused."""
     why = preflight.frozen(run.spec.preflight, datetime.now(UTC))
     results = preflight.run_checks(run.spec.preflight, run.opts.workdir) if why is None else []
@@ -127,7 +85,7 @@ def _preflight(run: _Run) -> str | None:
     return f"refused: {why}" if why else None
 
 
-def _planned_start(run: _Run) -> datetime:
+def _planned_start(run: Run) -> datetime:
     return datetime.fromisoformat(run.meta.get("plannedStart") or run.meta["startedAt"])
 
 
@@ -181,7 +139,7 @@ def prepare_release(plan: LoadedPlan, opts: RunOptions) -> StoredRelease:
     return _create(store, plan, opts)
 
 
-async def _loop(run: _Run) -> None:
+async def _loop(run: Run) -> None:
     tick = max(0.02, min(0.25, run.policy.analysis.interval / run.opts.time_scale / 4))
     run.last_eval_wall = time.time()
     smoke_failure: str | None = None
@@ -198,39 +156,39 @@ async def _loop(run: _Run) -> None:
             smoke_failure=smoke_failure))
         smoke_failure = None
         decisions = list(step.decisions)
-        decisions += run.warroom.after(decisions, step.state, now, _status_line(run, step.state, now))
+        decisions += run.warroom.after(decisions, step.state, now, status_line(run, step.state, now))
         for action in step.actions:
             if isinstance(action, SetWeight):
                 await _set_weight(run, action.weight)
                 if run.spec.smoke and action.weight > 0:
                     smoke_failure = await _smoke(run, action.weight)
         refused = [NewDecision(now, "signoff.refused", r, None, {}) for r in people.refusals]
-        _commit(run, step.state, decisions, now, extra=refused)
+        commit(run, step.state, decisions, now, extra=refused)
         for used in people.consumed:
             run.store.consume(signoff_id=used)
         for action in step.actions:
             if isinstance(action, WriteEvidence):
-                _write_evidence(run, action.label)
+                write_evidence(run, action.label)
             if isinstance(action, StartRollback):
                 run.meta["rollback"] = {"steps": [], "decidedAt": now, "decidedWall": time.perf_counter()}
-        await _deliver(run)
-        run.view.tick(_snapshot(run, now))
+        await deliver(run)
+        run.view.tick(snapshot(run, now))
         if run.state.phase not in ("done", "rolling_back"):
             await asyncio.sleep(tick)
-    run.evidence_path = _write_evidence(run, None)
-    await _deliver(run)
+    run.evidence_path = write_evidence(run, None)
+    await deliver(run)
 
 
-async def _announce_start(run: _Run) -> None:
+async def _announce_start(run: Run) -> None:
     if run.state.phase == "starting":
-        _commit(run, run.state, [Decision(0.0, "release.started",
+        commit(run, run.state, [Decision(0.0, "release.started",
                                           f"release {run.release.name} started: {run.plan.doc.metadata.version} "
                                           f"replaces {run.plan.doc.metadata.previous_version or 'the stable version'}",
                                           "release.started")], 0.0)
-        await _deliver(run)
+        await deliver(run)
 
 
-async def _smoke(run: _Run, weight: float) -> str | None:
+async def _smoke(run: Run, weight: float) -> str | None:
     """Run the plan's smoke test after a weight change; the failure, if any, acts as an immediate gate."""
     assert run.spec.smoke is not None
     command, timeout = run.spec.smoke.run, run.clock.wall(run.spec.smoke.timeout)
@@ -249,7 +207,7 @@ async def _smoke(run: _Run, weight: float) -> str | None:
     return None
 
 
-async def _observe(run: _Run) -> Observations:
+async def _observe(run: Run) -> Observations:
     assert run.target is not None
     end = time.time()
     window = run.clock.wall(run.policy.analysis.window)
@@ -267,7 +225,7 @@ async def _observe(run: _Run) -> Observations:
     return obs
 
 
-async def _set_weight(run: _Run, weight: float) -> float:
+async def _set_weight(run: Run, weight: float) -> float:
     """Set the canary's weight and read it back; a weight that did not take is never reported done."""
     assert run.target is not None
     router: Router = run.target.router
@@ -280,7 +238,7 @@ async def _set_weight(run: _Run, weight: float) -> float:
                            hint="check the router; the release state still holds the weight it wanted")
 
 
-async def _rollback(run: _Run) -> None:
+async def _rollback(run: Run) -> None:
     assert run.target is not None
     router = run.target.router
     info = run.meta.setdefault("rollback", {"steps": []})
@@ -299,7 +257,7 @@ async def _rollback(run: _Run) -> None:
         else:
             what = "rollback announced"
         info["steps"].append(step)
-        _commit(run, run.state, [Decision(run.clock.now(), "rollback.step", f"{step}: {what}", None,
+        commit(run, run.state, [Decision(run.clock.now(), "rollback.step", f"{step}: {what}", None,
                                           run.state.fired_gate, {"step": step})], run.clock.now())
     seen = await _set_weight(run, 0.0)  # the contract: a rollback always ends on a verified 0
     if "seconds" not in info:
@@ -308,96 +266,14 @@ async def _rollback(run: _Run) -> None:
     step = engine.rollback_completed(run.state, now, f"rollback complete: {run.state.reason}; "
                                      f"router {router.type} reports canary weight {seen:g}%")
     decisions = list(step.decisions)
-    decisions += run.warroom.after(decisions, step.state, now, _status_line(run, step.state, now))
-    _commit(run, step.state, decisions, now)
-    run.view.tick(_snapshot(run, now))
+    decisions += run.warroom.after(decisions, step.state, now, status_line(run, step.state, now))
+    commit(run, step.state, decisions, now)
+    run.view.tick(snapshot(run, now))
 
 
-def _commit(run: _Run, state: ReleaseState, decisions: list[Decision], now: float,
-            extra: list[NewDecision] | None = None) -> None:
-    run.state = state
-    for d in decisions:
-        if d.kind == "evaluation":
-            run.verdicts = {v["gate"]: v for v in d.inputs.get("verdicts", [])}
-        run.view.decision(d)
-    assert run.dispatcher is not None
-    messages = run.dispatcher.compose([d for d in decisions if d.event], _context(run, decisions))
-    if run.target is not None:
-        requests, errors = run.target.totals("canary")
-        carried = run.meta.get("carried", [0, 0])
-        run.meta["totals"] = [carried[0] + requests, carried[1] + errors]
-    run.meta["engine"] = state.to_json()
-    rows = [NewDecision(d.at, d.kind, d.reason, d.gate, d.inputs) for d in decisions] + (extra or [])
-    run.store.save(release_id=run.release.id, state=run.meta, plan_clock=now, outcome=state.outcome
-                   if state.phase == "done" else None, decisions=rows, messages=messages)
 
 
-def _context(run: _Run, decisions: list[Decision]) -> dict[str, Any]:
-    md, s = run.plan.doc.metadata, run.state
-    gate_name = next((d.gate for d in decisions if d.gate), None) or s.fired_gate
-    gate = None
-    spec_gate = next((g for g in run.policy.gates if g.name == gate_name), None)
-    if spec_gate is not None:
-        v = run.verdicts.get(spec_gate.name, {})
-        level = next((d.inputs["level"] for d in decisions if "level" in d.inputs), None)
-        gate = {"name": spec_gate.name, "metric": spec_gate.metric, "severity": level or spec_gate.severity,
-                "value": v.get("canary"), "threshold": v.get("limit", spec_gate.threshold_text),
-                "baseline": v.get("baseline")}
-    return {"release": run.release.name, "tenant": md.tenant, "service": md.service, "version": md.version,
-            "previous_version": md.previous_version, "stage": s.stage + 1, "stages": len(run.policy.stages),
-            "weight": s.weight, "outcome": s.outcome if s.phase == "done" else None, "gate": gate,
-            "numbers": dict(run.numbers), "at": iso(), "started_at": run.meta.get("startedAt"),
-            "evidence": str(run.evidence_path) if run.evidence_path else None}
 
 
-async def _deliver(run: _Run) -> None:
-    assert run.dispatcher is not None
-    for problem in await run.dispatcher.deliver(run.store, run.release.id):
-        run.view.note(problem)
 
 
-def _write_evidence(run: _Run, label: str | None) -> Path:
-    release = replace(run.release, state=run.meta)
-    path = bundles.write(store=run.store, release=release, key=run.key,
-                         directory=run.opts.workdir / run.spec.evidence.dir, label=label,
-                         summary=_summary(run, with_evidence=False), checks=run.meta.get("checks", []),
-                         secrets=run.dispatcher.secrets if run.dispatcher else [])
-    run.view.note(f"evidence written: {path}")
-    return path
-
-
-def _status_line(run: _Run, state: ReleaseState, now: float) -> str:
-    stage = run.policy.stages[min(state.stage, len(run.policy.stages) - 1)]
-    gates = ", ".join(f"{n} {t.status}" for n, t in state.gates.items()) or "no gates evaluated yet"
-    left = max(0.0, stage.hold - (now - state.stage_started_at))
-    if state.phase == "deciding" and state.window:
-        nxt = f"waiting for a decision on {state.window.gate}"
-    elif state.stage + 1 < len(run.policy.stages):
-        nxt = f"next: stage {state.stage + 2} at {run.policy.stages[state.stage + 1].weight:g}% in {left:.0f}s at the earliest"
-    else:
-        nxt = f"next: promotion in {left:.0f}s at the earliest"
-    return f"stage {state.stage + 1}/{len(run.policy.stages)} at {state.weight:g}%; gates: {gates}; {nxt}"
-
-
-def _snapshot(run: _Run, now: float) -> dict[str, Any]:
-    s = run.state
-    stage = run.policy.stages[min(s.stage, len(run.policy.stages) - 1)]
-    return {"release": run.release.name, "phase": s.phase, "stage": s.stage + 1, "stages": len(run.policy.stages),
-            "weight": s.weight, "hold": stage.hold, "inStage": max(0.0, now - s.stage_started_at),
-            "numbers": dict(run.numbers), "gates": {n: t.status for n, t in s.gates.items()},
-            "verdicts": dict(run.verdicts), "window": s.window, "outcome": s.outcome, "now": now}
-
-
-def _summary(run: _Run, with_evidence: bool = True) -> dict[str, Any]:
-    s = run.state
-    info = run.meta.get("rollback", {})
-    detected = None
-    if s.outcome == "rolled_back" and info.get("decidedAt") is not None:
-        onset = run.target.first_fault_from if run.target and run.target.first_fault_from is not None else 0.0
-        detected = round(max(0.0, info["decidedAt"] - onset) / run.opts.time_scale, 3)
-    totals = run.meta.get("totals", [0, 0])
-    evidence = run.evidence_path or (run.opts.workdir / run.spec.evidence.dir / f"{run.release.name}.bundle.json")
-    return {"release": run.release.name, "outcome": s.outcome, "finalWeight": s.weight,
-            "stagesPassed": s.stages_passed, "firedGate": s.fired_gate, "detectedAfterSeconds": detected,
-            "rollbackSeconds": info.get("seconds"), "canaryRequests": totals[0], "canaryErrors": totals[1],
-            "evidence": str(evidence) if with_evidence else None, "reason": s.reason}

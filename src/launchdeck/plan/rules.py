@@ -126,7 +126,7 @@ def _notifications(spec: ReleaseSpec, base: tuple[str | int, ...]) -> Iterator[P
             value = getattr(channel, field)
             if value is not None and not value.startswith("env:"):
                 yield (at + (units_camel(field),), f"{field} holds a secret written into the plan",
-                       f"write env:NAME and export NAME, so the secret stays out of files and logs")
+                       "write env:NAME and export NAME, so the secret stays out of files and logs")
         if channel.type == "file" and not channel.path:
             yield at, "a file channel needs `path`", "add path: out/messages.jsonl"
     if spec.escalation:

@@ -1,0 +1,155 @@
+"""One run's session: its plan, state and target, and how a tick's outcome is committed and shown.
+
+``commit`` is the one place state, decisions and the messages announcing them are written together.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from launchdeck.controller import evidence as bundles
+from launchdeck.controller.clock import PlanClock
+from launchdeck.controller.messages import Dispatcher, iso
+from launchdeck.controller.target import Target
+from launchdeck.controller.warroom import WarRoom
+from launchdeck.core.engine import Decision
+from launchdeck.core.policy import Policy
+from launchdeck.core.state import ReleaseState
+from launchdeck.plan import LoadedPlan, model
+from launchdeck.store.repo import DEFAULT_URL, NewDecision, Store, StoredRelease
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    time_scale: float = 1.0
+    db_url: str = DEFAULT_URL
+    workdir: Path = Path(".")
+    approvals: Path | None = None
+    fresh: bool = False
+    seed: int | None = None
+    start_at: datetime | None = None
+    """The planned start (checklists are due relative to it); None: now."""
+
+
+class View(Protocol):
+    def note(self, text: str) -> None: ...
+    def decision(self, d: Decision) -> None: ...
+    def tick(self, snapshot: dict[str, Any]) -> None: ...
+
+
+@dataclass
+class Run:
+    plan: LoadedPlan
+    spec: model.ReleaseSpec
+    policy: Policy
+    opts: RunOptions
+    store: Store
+    release: StoredRelease
+    state: ReleaseState
+    meta: dict[str, Any]
+    clock: PlanClock
+    view: View
+    target: Target | None = None
+    dispatcher: Dispatcher | None = None
+    warroom: WarRoom = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.warroom = WarRoom(self.spec, self.meta)
+    last_eval_wall: float = 0.0
+    numbers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    verdicts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    key: Any = None
+    evidence_path: Path | None = None
+
+
+def commit(run: Run, state: ReleaseState, decisions: list[Decision], now: float,
+            extra: list[NewDecision] | None = None) -> None:
+    run.state = state
+    for d in decisions:
+        if d.kind == "evaluation":
+            run.verdicts = {v["gate"]: v for v in d.inputs.get("verdicts", [])}
+        run.view.decision(d)
+    assert run.dispatcher is not None
+    messages = run.dispatcher.compose([d for d in decisions if d.event], context(run, decisions))
+    if run.target is not None:
+        requests, errors = run.target.totals("canary")
+        carried = run.meta.get("carried", [0, 0])
+        run.meta["totals"] = [carried[0] + requests, carried[1] + errors]
+    run.meta["engine"] = state.to_json()
+    rows = [NewDecision(d.at, d.kind, d.reason, d.gate, d.inputs) for d in decisions] + (extra or [])
+    run.store.save(release_id=run.release.id, state=run.meta, plan_clock=now, outcome=state.outcome
+                   if state.phase == "done" else None, decisions=rows, messages=messages)
+
+
+def context(run: Run, decisions: list[Decision]) -> dict[str, Any]:
+    md, s = run.plan.doc.metadata, run.state
+    gate_name = next((d.gate for d in decisions if d.gate), None) or s.fired_gate
+    gate = None
+    spec_gate = next((g for g in run.policy.gates if g.name == gate_name), None)
+    if spec_gate is not None:
+        v = run.verdicts.get(spec_gate.name, {})
+        level = next((d.inputs["level"] for d in decisions if "level" in d.inputs), None)
+        gate = {"name": spec_gate.name, "metric": spec_gate.metric, "severity": level or spec_gate.severity,
+                "value": v.get("canary"), "threshold": v.get("limit", spec_gate.threshold_text),
+                "baseline": v.get("baseline")}
+    return {"release": run.release.name, "tenant": md.tenant, "service": md.service, "version": md.version,
+            "previous_version": md.previous_version, "stage": s.stage + 1, "stages": len(run.policy.stages),
+            "weight": s.weight, "outcome": s.outcome if s.phase == "done" else None, "gate": gate,
+            "numbers": dict(run.numbers), "at": iso(), "started_at": run.meta.get("startedAt"),
+            "evidence": str(run.evidence_path) if run.evidence_path else None}
+
+
+async def deliver(run: Run) -> None:
+    assert run.dispatcher is not None
+    for problem in await run.dispatcher.deliver(run.store, run.release.id):
+        run.view.note(problem)
+
+
+def write_evidence(run: Run, label: str | None) -> Path:
+    release = replace(run.release, state=run.meta)
+    path = bundles.write(store=run.store, release=release, key=run.key,
+                         directory=run.opts.workdir / run.spec.evidence.dir, label=label,
+                         summary=summary(run, with_evidence=False), checks=run.meta.get("checks", []),
+                         secrets=run.dispatcher.secrets if run.dispatcher else [])
+    run.view.note(f"evidence written: {path}")
+    return path
+
+
+def status_line(run: Run, state: ReleaseState, now: float) -> str:
+    stage = run.policy.stages[min(state.stage, len(run.policy.stages) - 1)]
+    gates = ", ".join(f"{n} {t.status}" for n, t in state.gates.items()) or "no gates evaluated yet"
+    left = max(0.0, stage.hold - (now - state.stage_started_at))
+    if state.phase == "deciding" and state.window:
+        nxt = f"waiting for a decision on {state.window.gate}"
+    elif state.stage + 1 < len(run.policy.stages):
+        nxt = f"next: stage {state.stage + 2} at {run.policy.stages[state.stage + 1].weight:g}% in {left:.0f}s at the earliest"
+    else:
+        nxt = f"next: promotion in {left:.0f}s at the earliest"
+    return f"stage {state.stage + 1}/{len(run.policy.stages)} at {state.weight:g}%; gates: {gates}; {nxt}"
+
+
+def snapshot(run: Run, now: float) -> dict[str, Any]:
+    s = run.state
+    stage = run.policy.stages[min(s.stage, len(run.policy.stages) - 1)]
+    return {"release": run.release.name, "phase": s.phase, "stage": s.stage + 1, "stages": len(run.policy.stages),
+            "weight": s.weight, "hold": stage.hold, "inStage": max(0.0, now - s.stage_started_at),
+            "numbers": dict(run.numbers), "gates": {n: t.status for n, t in s.gates.items()},
+            "verdicts": dict(run.verdicts), "window": s.window, "outcome": s.outcome, "now": now}
+
+
+def summary(run: Run, with_evidence: bool = True) -> dict[str, Any]:
+    s = run.state
+    info = run.meta.get("rollback", {})
+    detected = None
+    if s.outcome == "rolled_back" and info.get("decidedAt") is not None:
+        onset = run.target.first_fault_from if run.target and run.target.first_fault_from is not None else 0.0
+        detected = round(max(0.0, info["decidedAt"] - onset) / run.opts.time_scale, 3)
+    totals = run.meta.get("totals", [0, 0])
+    evidence = run.evidence_path or (run.opts.workdir / run.spec.evidence.dir / f"{run.release.name}.bundle.json")
+    return {"release": run.release.name, "outcome": s.outcome, "finalWeight": s.weight,
+            "stagesPassed": s.stages_passed, "firedGate": s.fired_gate, "detectedAfterSeconds": detected,
+            "rollbackSeconds": info.get("seconds"), "canaryRequests": totals[0], "canaryErrors": totals[1],
+            "evidence": str(evidence) if with_evidence else None, "reason": s.reason}
