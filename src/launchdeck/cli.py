@@ -74,14 +74,15 @@ def run(plan: Annotated[Path, typer.Argument(help="Plan file (YAML).")],
         db: DbOption = DEFAULT_URL,
         fresh: Annotated[bool, typer.Option("--fresh", help="Start over even if an unfinished run exists.")] = False,
         seed: Annotated[Optional[int], typer.Option("--seed", help="Seed the local fleet's randomness.")] = None,
-        start_at: Annotated[Optional[str], typer.Option("--start-at", help="Planned start (ISO 8601); checklists are due relative to it.")] = None) -> None:
+        start_at: Annotated[Optional[str], typer.Option("--start-at", help="Planned start (ISO 8601); checklists are due relative to it.")] = None,
+        follow: Annotated[bool, typer.Option("--follow", help="Stay on after promotion through the post-launch checkpoints.")] = False) -> None:
     """Run (or resume) a release to its outcome."""
     from launchdeck.controller.runner import RunOptions
     from launchdeck.plan import load_plan
 
     loaded = load_plan(plan)
     opts = RunOptions(time_scale=time_scale, db_url=db, workdir=Path("."), approvals=approvals, fresh=fresh, seed=seed,
-                      start_at=_parse_start(start_at))
+                      start_at=_parse_start(start_at), follow=follow)
     _run_and_report(loaded, opts, output)
 
 

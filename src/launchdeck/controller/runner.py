@@ -16,7 +16,7 @@ from typing import Any
 
 from launchdeck.adapters.routers import Router
 from launchdeck.controller import evidence as bundles
-from launchdeck.controller import preflight
+from launchdeck.controller import lifecycle, preflight
 from launchdeck.controller.clock import PlanClock
 from launchdeck.controller.messages import Dispatcher, iso
 from launchdeck.controller.people import gather, load_approvals_file
@@ -50,13 +50,7 @@ async def run_release(plan: LoadedPlan, opts: RunOptions, view: View) -> dict[st
     if state.phase == "starting" and "checks" not in meta:
         refusal = _preflight(run)
         if refusal:
-            now = 0.0
-            run.state = replace(run.state, phase="done", outcome="refused", reason=refusal)
-            commit(run, run.state, [Decision(now, "preflight.failed", refusal, "preflight.failed"),
-                                     Decision(now, "release.refused", refusal, "release.completed")], now)
-            await deliver(run)
-            run.evidence_path = write_evidence(run, None)
-            return summary(run)
+            return await _refuse(run, refusal, "preflight.failed")
     async with AsyncExitStack() as stack:
         if state.phase != "done":
             run.target = await open_target(spec, stack=stack, time_scale=opts.time_scale,
@@ -64,7 +58,27 @@ async def run_release(plan: LoadedPlan, opts: RunOptions, view: View) -> dict[st
             if state.phase != "starting":
                 await _set_weight(run, 0.0 if state.phase == "rolling_back" else state.weight)
             run.clock = PlanClock(opts.time_scale, release.plan_clock)  # plan time starts with the target up
+            await _announce_start(run)
+            if spec.soak and state.phase == "starting" and not meta.get("soak", {}).get("passed"):
+                failure = await lifecycle.soak(run, stack, _planned_start(run))
+                if failure:
+                    return await _refuse(run, f"refused: {failure}", None)
+                run.meta["soak"]["passed"] = True
             await _loop(run)
+            if opts.follow and run.state.outcome == "promoted" and spec.post_launch:
+                run.meta.setdefault("promotedAt", run.clock.now())
+                await lifecycle.follow(run, run.meta["promotedAt"])
+                run.evidence_path = write_evidence(run, None)
+    return summary(run)
+
+
+async def _refuse(run: Run, reason: str, event: str | None) -> dict[str, Any]:
+    now = run.clock.now() if run.target else 0.0
+    run.state = replace(run.state, phase="done", outcome="refused", reason=reason)
+    first = [Decision(now, event, reason, event)] if event else []
+    commit(run, run.state, first + [Decision(now, "release.refused", reason, "release.completed")], now)
+    await deliver(run)
+    run.evidence_path = write_evidence(run, None)
     return summary(run)
 
 
@@ -143,7 +157,6 @@ async def _loop(run: Run) -> None:
     tick = max(0.02, min(0.25, run.policy.analysis.interval / run.opts.time_scale / 4))
     run.last_eval_wall = time.time()
     smoke_failure: str | None = None
-    await _announce_start(run)
     while run.state.phase != "done":
         if run.state.phase == "rolling_back":
             await _rollback(run)
@@ -180,7 +193,8 @@ async def _loop(run: Run) -> None:
 
 
 async def _announce_start(run: Run) -> None:
-    if run.state.phase == "starting":
+    if run.state.phase == "starting" and not run.meta.get("announced"):
+        run.meta["announced"] = True
         commit(run, run.state, [Decision(0.0, "release.started",
                                           f"release {run.release.name} started: {run.plan.doc.metadata.version} "
                                           f"replaces {run.plan.doc.metadata.previous_version or 'the stable version'}",

@@ -30,6 +30,8 @@ class RunOptions:
     approvals: Path | None = None
     fresh: bool = False
     seed: int | None = None
+    follow: bool = False
+    """Stay on after promotion for the post-launch checkpoints."""
     start_at: datetime | None = None
     """The planned start (checklists are due relative to it); None: now."""
 
@@ -152,4 +154,5 @@ def summary(run: Run, with_evidence: bool = True) -> dict[str, Any]:
     return {"release": run.release.name, "outcome": s.outcome, "finalWeight": s.weight,
             "stagesPassed": s.stages_passed, "firedGate": s.fired_gate, "detectedAfterSeconds": detected,
             "rollbackSeconds": info.get("seconds"), "canaryRequests": totals[0], "canaryErrors": totals[1],
-            "evidence": str(evidence) if with_evidence else None, "reason": s.reason}
+            "evidence": str(evidence) if with_evidence else None, "reason": s.reason,
+            **({"checkpoints": run.meta["checkpoints"]} if run.meta.get("checkpoints") else {})}

@@ -21,6 +21,8 @@ from launchdeck.local.router import LocalRouter
 from launchdeck.local.sample_app import Behaviour, Fault
 from launchdeck.plan import model
 
+LoadSpecLike = model.LoadSpec
+
 
 @dataclass
 class Target:
@@ -29,6 +31,21 @@ class Target:
     recorder: Recorder | None
     first_fault_from: float | None
     """Plan seconds (from the canary's start) at which the first configured fault begins."""
+    fleet: Fleet | None = None
+    load: LoadSpecLike | None = None
+
+    async def soak_traffic(self, stack: AsyncExitStack, seed: int | None = None) -> MetricsSource:
+        """Synthetic traffic to the new version alone (users stay on stable): a soak's metrics source."""
+        if self.fleet is None or self.load is None:
+            raise TargetError("a soak needs the local target in this version",
+                              hint="use router: {type: local} or {type: flag} for plans with a soak")
+        recorder = Recorder(resolution_s=0.1)
+        canary = self.fleet.url("canary")
+        router = LocalRouter(canary, canary, recorder, seed=seed)
+        await stack.enter_async_context(router)
+        await router.set_weight(100.0)
+        await stack.enter_async_context(LoadGenerator(router.url, rps=self.load.rps, users=self.load.users, seed=seed))
+        return LocalMetrics(recorder)
 
     def totals(self, version: str) -> tuple[int, int]:
         return self.recorder.totals(version) if self.recorder else (0, 0)
@@ -53,7 +70,7 @@ async def open_target(spec: model.ReleaseSpec, *, stack: AsyncExitStack, time_sc
     await stack.enter_async_context(load)
     faults = spec.target.versions.canary.faults
     first = min((f.from_ for f in faults), default=None)
-    return Target(router, LocalMetrics(recorder), recorder, first)
+    return Target(router, LocalMetrics(recorder), recorder, first, fleet, spec.target.load)
 
 
 def _behaviour(v: model.VersionSpec) -> Behaviour:

@@ -17,7 +17,7 @@ from launchdeck.core.state import ReleaseState
 from launchdeck.plan import model
 from launchdeck.runbook import escalation as esc
 
-_RESOLVING = {"rollback.completed", "release.promoted", "release.held", "release.refused"}
+_RESOLVING = {"rollback.completed", "release.promoted", "release.held", "release.refused", "checkpoint.passed"}
 
 
 def matrix_of(spec: model.ReleaseSpec) -> esc.Matrix | None:
@@ -39,6 +39,7 @@ class WarRoom:
         cadence = spec.war_room.cadence if spec.war_room else None
         self.launching = cadence.launching if cadence else None
         self.incident_every = cadence.incident if cadence else None
+        self.stable = cadence.stable if cadence else None
 
     @property
     def incident(self) -> esc.Incident | None:
@@ -55,9 +56,10 @@ class WarRoom:
         out: list[Decision] = []
         incident = self.incident
         for d in decisions:
-            if d.kind == "gate.fired" and self.matrix and (incident is None or incident.resolved_at is not None):
+            opens = d.kind in ("gate.fired", "checkpoint.failed")
+            if opens and self.matrix and (incident is None or incident.resolved_at is not None):
                 incident = esc.open_incident(self.matrix, severity=str(d.inputs.get("severity")),
-                                             gate=d.gate or "", reason=d.reason, now=now)
+                                             gate=d.gate or d.inputs.get("checkpoint", ""), reason=d.reason, now=now)
             elif d.kind in _RESOLVING and incident is not None and incident.resolved_at is None:
                 incident = esc.resolve(incident, now, d.reason)
                 out.append(Decision(now, "incident.resolved", f"{incident.level} incident on {incident.gate} "
@@ -75,8 +77,9 @@ class WarRoom:
         return out
 
     def _cadence(self, state: ReleaseState, now: float, status: str, *, open_incident: bool) -> list[Decision]:
-        every = (self.incident_every or self.launching) if open_incident else self.launching
-        if every is None or state.phase in ("done", "starting"):
+        following = state.phase == "done" and state.outcome == "promoted"  # run --follow, after promotion
+        every = (self.incident_every or self.launching) if open_incident else (self.stable if following else self.launching)
+        if every is None or state.phase == "starting" or (state.phase == "done" and not following):
             return []
         last = self.meta.get("cadenceAt")
         if last is not None and now - last < every:
@@ -85,6 +88,6 @@ class WarRoom:
         if last is None:
             return []  # the release.started message is the first word; the cadence counts from it
         channels = [self.spec.war_room.channel] if self.spec.war_room and self.spec.war_room.channel else []
-        kind = "incident" if open_incident else "launching"
+        kind = "incident" if open_incident else "stable" if following else "launching"
         return [Decision(now, "status.cadence", f"{kind} update: {status}", "status.cadence", None,
                          {"channels": [c for c in channels if c in self.spec.notifications.channels]})]
