@@ -42,6 +42,11 @@ class Scenario(str, Enum):
     good = "good"
 
 
+class Stack(str, Enum):
+    haproxy = "haproxy"
+    nginx = "nginx"
+
+
 class Choice(str, Enum):
     rollback = "rollback"
     continue_ = "continue"
@@ -90,21 +95,38 @@ def run(plan: Annotated[Path, typer.Argument(help="Plan file (YAML).")],
 def demo(scenario: Annotated[Scenario, typer.Option("--scenario", help="bad: errors 2 minutes in; good: healthy.")] = Scenario.bad,
          output: Annotated[Output, typer.Option("--output")] = Output.text,
          time_scale: Annotated[float, typer.Option("--time-scale", min=1.0)] = 90.0,
-         workdir: Annotated[Path, typer.Option("--dir", help="Where the demo writes its files.")] = Path("launchdeck-demo")) -> None:
-    """Run the IntelGraph canary on the embedded local fleet (about a minute)."""
+         workdir: Annotated[Path, typer.Option("--dir", help="Where the demo writes its files.")] = Path("launchdeck-demo"),
+         stack: Annotated[Optional[Stack], typer.Option("--stack", help="Run behind a real HAProxy or nginx, judged from Prometheus.")] = None) -> None:
+    """Run the IntelGraph canary on the embedded local fleet (about a minute), or a canary behind a real stack."""
     from launchdeck.controller.runner import RunOptions
     from launchdeck.demo import demo_plan
 
     workdir.mkdir(parents=True, exist_ok=True)
-    loaded = demo_plan(scenario.value, workdir)
-    opts = RunOptions(time_scale=time_scale, db_url=f"sqlite:///{workdir / 'launchdeck.db'}", workdir=workdir, fresh=True)
-    summary = _run_and_report(loaded, opts, output, exit_at_end=False)
+    opts = RunOptions(time_scale=time_scale if stack is None else min(time_scale, 30.0),
+                      db_url=f"sqlite:///{workdir / 'launchdeck.db'}", workdir=workdir, fresh=True)
+    if stack is None:
+        summary = _run_and_report(demo_plan(scenario.value, workdir), opts, output, exit_at_end=False)
+    else:
+        summary = _run_stack_demo(stack.value, scenario.value, opts, output)
     log = workdir / "notifications.jsonl"
     where = f"evidence: {summary['evidence']}\nmessages: {log}\nverify:   launchdeck evidence verify {summary['evidence']}"
     typer.echo(where, err=output is Output.json)
     if output is Output.json:
         typer.echo(json.dumps(summary))
     raise typer.Exit(EXIT_CODES.get(summary["outcome"] or "aborted", 1))
+
+
+def _run_stack_demo(kind: str, scenario: str, opts: Any, output: Output) -> dict[str, Any]:
+    from launchdeck.controller.view import PlainView
+    from launchdeck.demo.stack import check_programs, run_stack_demo
+
+    check_programs(kind)
+    stream = sys.stderr if output is Output.json else sys.stdout
+    summary = asyncio.run(run_stack_demo(kind, scenario, opts, PlainView(stream)))
+    if output is Output.text:
+        typer.echo(f"\n{summary['release']}: {summary['outcome']} at canary weight {summary['finalWeight']:g}% — "
+                   f"{summary['reason']}")
+    return summary
 
 
 def _run_and_report(loaded: Any, opts: Any, output: Output, exit_at_end: bool = True) -> dict[str, Any]:

@@ -53,7 +53,7 @@ async def run_release(plan: LoadedPlan, opts: RunOptions, view: View) -> dict[st
             return await _refuse(run, refusal, "preflight.failed")
     async with AsyncExitStack() as stack:
         if state.phase != "done":
-            run.target = await open_target(spec, stack=stack, time_scale=opts.time_scale,
+            run.target = await open_target(spec, plan.doc.metadata, stack=stack, time_scale=opts.time_scale,
                                            plan_offset=release.plan_clock, seed=opts.seed)
             if state.phase != "starting":
                 await _set_weight(run, 0.0 if state.phase == "rolling_back" else state.weight)
@@ -233,6 +233,8 @@ async def _observe(run: Run) -> Observations:
         stable_slice=await metrics.observe("stable", run.last_eval_wall, end),
     )
     run.last_eval_wall = end
+    run.target.count(obs.canary_slice)
+    run.target.count(obs.stable_slice)
     for version, stats in (("canary", obs.canary), ("stable", obs.stable)):
         run.numbers[version] = {"error_rate": stats.metric("error_rate"), "p95_ms": stats.metric("latency_p95_ms"),
                                 "requests": stats.requests}

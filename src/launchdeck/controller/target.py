@@ -1,18 +1,18 @@
-"""Builds the run's target from the plan: today the embedded local fleet (sample apps, router, load).
-
-Routers other than ``local``/``flag`` and the ``prometheus`` source are reported as not available
-in this version rather than pretended.
-"""
+"""Builds the run's target from the plan: the embedded local fleet (sample apps, router, load), or a
+real router (HAProxy, nginx, flagd, Gateway API, Istio) with Prometheus through the factories."""
 
 from __future__ import annotations
 
 import time
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from launchdeck.adapters.metrics import MetricsSource
+from launchdeck.adapters.metrics import factory as metrics
 from launchdeck.adapters.metrics.local import LocalMetrics
+from launchdeck.adapters.routers import factory as routers
 from launchdeck.adapters.routers import Router
+from launchdeck.core.observation import WindowStats
 from launchdeck.errors import TargetError
 from launchdeck.local.fleet import Fleet
 from launchdeck.local.loadgen import LoadGenerator
@@ -47,17 +47,27 @@ class Target:
         await stack.enter_async_context(LoadGenerator(router.url, rps=self.load.rps, users=self.load.users, seed=seed))
         return LocalMetrics(recorder)
 
+    observed: dict[str, list[int]] = field(default_factory=dict)
+    """Requests and errors per version summed over the slices judged (real targets have no recorder)."""
+
     def totals(self, version: str) -> tuple[int, int]:
-        return self.recorder.totals(version) if self.recorder else (0, 0)
+        if self.recorder:
+            return self.recorder.totals(version)
+        requests, errors = self.observed.get(version, [0, 0])
+        return requests, errors
+
+    def count(self, stats: WindowStats) -> None:
+        seen = self.observed.setdefault(stats.version, [0, 0])
+        seen[0] += stats.requests
+        seen[1] += stats.errors
 
 
-async def open_target(spec: model.ReleaseSpec, *, stack: AsyncExitStack, time_scale: float,
-                      plan_offset: float, seed: int | None = None) -> Target:
-    router_type, metrics_type = spec.target.router.type, spec.target.metrics.type
-    if router_type not in ("local", "flag") or metrics_type != "local":
-        raise TargetError(
-            f"target router '{router_type}' with metrics '{metrics_type}' is not available in this version",
-            hint="use router: {type: local} or {type: flag} with metrics: {type: local}")
+async def open_target(spec: model.ReleaseSpec, metadata: model.Metadata, *, stack: AsyncExitStack,
+                      time_scale: float, plan_offset: float, seed: int | None = None) -> Target:
+    router_type = spec.target.router.type
+    if not (router_type == "local" or (router_type == "flag" and not spec.target.router.path)):
+        # A real target: launchdeck moves its traffic and reads its numbers; the users make the load.
+        return Target(routers.build(spec.target.router), metrics.build(spec.target.metrics, metadata), None, None)
     versions = {name: (_behaviour(v), _faults(v, plan_offset))
                 for name, v in (("stable", spec.target.versions.stable), ("canary", spec.target.versions.canary))}
     fleet = await stack.enter_async_context(Fleet(versions, time_scale=time_scale, seed=seed))

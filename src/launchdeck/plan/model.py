@@ -61,12 +61,20 @@ class Metadata(Model):
 
 
 class RouterSpec(Model):
+    """Where traffic is split. Fields by type: haproxy (socket, backend, servers: server names),
+    nginx (config, include, upstream, servers: addresses, pidFile), flag (flag; with `path` a flagd
+    flag file, without it the embedded router splits by user), gateway-api (route, namespace,
+    servers: backend service names), istio (route: the VirtualService, namespace, servers: hosts)."""
+
     type: Literal["local", "haproxy", "nginx", "flag", "gateway-api", "istio"] = "local"
     flag: str | None = None
+    path: str | None = None
     socket: str | None = None
     backend: str | None = None
     servers: dict[str, str] | None = None
     config: str | None = None
+    include: str | None = None
+    pid_file: str | None = None
     upstream: str | None = None
     namespace: str | None = None
     route: str | None = None
@@ -76,6 +84,9 @@ class MetricsSpec(Model):
     type: Literal["local", "prometheus"] = "local"
     url: str | None = None
     queries: dict[str, str] = {}
+    labels: dict[str, str] = {}
+    """The `version` label of each side in the metrics: {stable: v1, canary: v2}; by default
+    metadata.previousVersion and metadata.version."""
 
 
 class LatencySpec(Model):

@@ -138,11 +138,33 @@ def _notifications(spec: ReleaseSpec, base: tuple[str | int, ...]) -> Iterator[P
                                f"channel '{via}' is not defined", _suggest(via, channels))
 
 
+_ROUTER_NEEDS = {
+    "haproxy": (("socket", "the Runtime API socket, e.g. /run/haproxy/admin.sock"), ("backend", "the backend, e.g. api")),
+    "nginx": (("config", "the main nginx.conf"), ("include", "the upstream include file nginx.conf includes"),
+              ("upstream", "the upstream's name")),
+    "gateway-api": (("route", "the HTTPRoute's name"),),
+    "istio": (("route", "the VirtualService's name"),),
+}
+
+
 def _target(spec: ReleaseSpec, base: tuple[str | int, ...]) -> Iterator[Problem]:
-    router = spec.target.router
+    router, metrics = spec.target.router, spec.target.metrics
+    at = base + ("target", "router")
     if router.type == "flag" and not router.flag and not spec.kill_switch:
-        yield base + ("target", "router"), "a flag router needs the flag's name", "add flag: my-feature"
-    if spec.target.metrics.type == "prometheus" and not spec.target.metrics.url:
+        yield at, "a flag router needs the flag's name", "add flag: my-feature"
+    for field, what in _ROUTER_NEEDS.get(router.type, ()):
+        if not getattr(router, field):
+            yield at, f"a {router.type} router needs `{field}`", f"add {field}: {what}"
+    if router.type in _ROUTER_NEEDS and not {"stable", "canary"} <= set(router.servers or {}):
+        yield at, f"a {router.type} router needs `servers` for stable and canary", "add servers: {stable: ..., canary: ...}"
+    embedded = router.type == "local" or (router.type == "flag" and not router.path)
+    if embedded and metrics.type != "local":
+        yield (base + ("target", "metrics"), f"the embedded {router.type} router measures its own traffic",
+               "use metrics: {type: local}, or a real router (haproxy, nginx, flag with path) with prometheus")
+    if not embedded and metrics.type == "local":
+        yield (base + ("target", "metrics"), f"a {router.type} router needs a metrics source that sees its traffic",
+               "use metrics: {type: prometheus, url: ...}")
+    if metrics.type == "prometheus" and not metrics.url:
         yield base + ("target", "metrics"), "a prometheus source needs `url`", "add url: http://127.0.0.1:9090"
 
 

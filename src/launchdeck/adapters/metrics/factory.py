@@ -1,0 +1,18 @@
+"""The one place a plan's ``target.metrics`` becomes a MetricsSource for a real target."""
+
+from __future__ import annotations
+
+from launchdeck.adapters.metrics import MetricsSource
+from launchdeck.errors import TargetError
+from launchdeck.plan import model
+
+
+def build(spec: model.MetricsSpec, metadata: model.Metadata) -> MetricsSource:
+    if spec.type != "prometheus":
+        raise TargetError(f"metrics type {spec.type!r} comes with the embedded fleet")
+    from launchdeck.adapters.metrics.prometheus import DEFAULT_QUERIES, PrometheusMetrics
+
+    labels = {"stable": metadata.previous_version or "stable", "canary": metadata.version, **spec.labels}
+    assert spec.url
+    # The plan's queries refine the defaults; the counts (requests, errors) stay available either way.
+    return PrometheusMetrics(spec.url, {**DEFAULT_QUERIES, **spec.queries}, version_labels=labels)

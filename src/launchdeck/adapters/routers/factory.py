@@ -1,0 +1,40 @@
+"""The one place a plan's ``target.router`` becomes a Router (a single switch, as Argo Rollouts does)."""
+
+from __future__ import annotations
+
+from launchdeck.adapters.routers import Router
+from launchdeck.errors import TargetError
+from launchdeck.plan import model
+
+
+def build(spec: model.RouterSpec) -> Router:
+    """A router for a real target. The embedded ``local`` router is built with its fleet instead."""
+    servers = dict(spec.servers or {})
+    if spec.type == "haproxy":
+        from launchdeck.adapters.routers.haproxy import HAProxyRouter
+
+        assert spec.socket and spec.backend
+        return HAProxyRouter(spec.socket, spec.backend, servers)
+    if spec.type == "nginx":
+        from launchdeck.adapters.routers.nginx import NginxRouter
+
+        assert spec.include and spec.upstream and spec.config
+        return NginxRouter(spec.include, spec.upstream, servers, conf=spec.config, pid_file=spec.pid_file)
+    if spec.type == "flag":
+        from launchdeck.adapters.routers.flag import FlagRouter
+
+        assert spec.path and spec.flag
+        return FlagRouter(spec.path, spec.flag)
+    if spec.type == "gateway-api":
+        from launchdeck.adapters.routers.kubernetes import GatewayAPIRouter
+
+        assert spec.route
+        return GatewayAPIRouter(spec.route, spec.namespace or "default", stable=servers["stable"],
+                                canary=servers["canary"])
+    if spec.type == "istio":
+        from launchdeck.adapters.routers.kubernetes import IstioDestination, IstioRouter
+
+        assert spec.route
+        return IstioRouter(spec.route, spec.namespace or "default", stable=IstioDestination(servers["stable"]),
+                           canary=IstioDestination(servers["canary"]))
+    raise TargetError(f"router type {spec.type!r} is built with the embedded fleet, not here")
