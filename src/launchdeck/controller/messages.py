@@ -88,6 +88,10 @@ class Dispatcher:
 
 def _extra(d: Decision) -> dict[str, Any]:
     extra: dict[str, Any] = {}
+    # A decision's own stage and weight win over the state after the tick (stage.passed then stage.started).
+    for key in ("stage", "weight"):
+        if key in d.inputs:
+            extra[key] = d.inputs[key]
     if "roles" in d.inputs:
         extra["roles"] = list(d.inputs["roles"])
     if "default" in d.inputs:
