@@ -170,12 +170,11 @@ def approve(release: Annotated[str, typer.Argument(help="The release name (metad
             db: DbOption = DEFAULT_URL) -> None:
     """Sign off a stage or decide (continue / roll back) while a run waits."""
     from launchdeck.runbook import roles
-    from launchdeck.store.repo import Store
 
     if sum(x is not None for x in (stage, decision, checklist)) != 1:
         raise UsageError("give exactly one of --stage N, --checklist NAME or --decision rollback|continue",
                          hint="e.g. launchdeck approve REL --role sre --as sam --stage 1")
-    store = Store(db)
+    store = _existing_store(db)
     found = store.require(name=release)
     if found.outcome:
         raise UsageError(f"release {release} already ended ({found.outcome}); nothing waits for a decision")
@@ -195,6 +194,16 @@ def approve(release: Annotated[str, typer.Argument(help="The release name (metad
                       decision=decision.value if decision else None, reason=reason)
     what = f"stage {stage}" if stage else f"checklist {checklist}" if checklist else f"decision '{decision.value}'" if decision else ""
     typer.echo(f"recorded: {who} ({role}) {what} for {release}")
+
+
+def _existing_store(db: str) -> Any:
+    """The store a run wrote; a command about a release must not create an empty database."""
+    from launchdeck.store.repo import Store
+
+    if db.startswith("sqlite:///") and not Path(db.removeprefix("sqlite:///")).exists():
+        raise UsageError(f"no launchdeck database at {db.removeprefix('sqlite:///')}",
+                         hint="run this where `launchdeck run` ran, or pass the same --db (or LAUNCHDECK_DB)")
+    return Store(db)
 
 
 def _parse_start(text: str | None) -> Any:
@@ -230,9 +239,8 @@ def checklist(release: Annotated[str, typer.Argument()], db: DbOption = DEFAULT_
 
     from launchdeck.controller import preflight
     from launchdeck.plan import load_plan
-    from launchdeck.store.repo import Store
 
-    store = Store(db)
+    store = _existing_store(db)
     found = store.require(name=release)
     loaded = load_plan(found.plan_path)
     spec = loaded.doc.spec  # type: ignore[union-attr]
@@ -262,9 +270,8 @@ def no_go(release: Annotated[str, typer.Argument()], who: Annotated[str, typer.O
 
 
 def _go_decision(release: str, who: str, choice: str, reason: str, db: str) -> None:
-    from launchdeck.store.repo import Store
 
-    store = Store(db)
+    store = _existing_store(db)
     found = store.require(name=release)
     held = sorted(r for r, people in found.state.get("roles", {}).items() if who in people)
     if not held:
@@ -279,9 +286,8 @@ def kill(release: Annotated[str, typer.Argument()], role: Annotated[str, typer.O
          db: DbOption = DEFAULT_URL) -> None:
     """Pull the kill switch: every request to stable now, then the rollback steps."""
     from launchdeck.runbook import roles
-    from launchdeck.store.repo import Store
 
-    store = Store(db)
+    store = _existing_store(db)
     found = store.require(name=release)
     refused = roles.refusal({r: set(p) for r, p in found.state.get("roles", {}).items()}, who, role)
     if refused:
@@ -293,9 +299,8 @@ def kill(release: Annotated[str, typer.Argument()], role: Annotated[str, typer.O
 @app.command()
 def status(release: Annotated[str, typer.Argument()], db: DbOption = DEFAULT_URL) -> None:
     """Where a release is: phase, stage, weight, gates."""
-    from launchdeck.store.repo import Store
 
-    found = Store(db).require(name=release)
+    found = _existing_store(db).require(name=release)
     e = found.state["engine"]
     typer.echo(f"{found.name}: {e['phase']} stage {e['stage'] + 1} weight {e['weight']:g}% "
                f"outcome {found.outcome or '-'} (plan time {found.plan_clock:.0f}s)")
@@ -310,9 +315,8 @@ def status(release: Annotated[str, typer.Argument()], db: DbOption = DEFAULT_URL
 def why(release: Annotated[str, typer.Argument()], all_: Annotated[bool, typer.Option("--all", help="Include every evaluation.")] = False,
         db: DbOption = DEFAULT_URL) -> None:
     """The release's decisions in order, each with its reason."""
-    from launchdeck.store.repo import Store
 
-    store = Store(db)
+    store = _existing_store(db)
     found = store.require(name=release)
     for d in store.decisions(release_id=found.id):
         if d.kind == "evaluation" and not all_:
@@ -342,9 +346,8 @@ def evidence_verify(bundle: Annotated[Path, typer.Argument()],
 @audit_app.command("verify")
 def audit_verify(release: Annotated[str, typer.Argument()], db: DbOption = DEFAULT_URL) -> None:
     """Check the decision log's hash chain for a release."""
-    from launchdeck.store.repo import Store
 
-    store = Store(db)
+    store = _existing_store(db)
     found = store.require(name=release)
     problem = store.verify_chain(release_id=found.id)
     if problem:

@@ -144,7 +144,7 @@ class Launchdeck:
     def __call__(self, *args: str | Path, timeout: float = RUN_TIMEOUT_S) -> Result:
         argv = tuple(str(a) for a in args)
         try:
-            done = subprocess.run([sys.executable, "-m", "launchdeck", *argv], cwd=self.cwd, env=cli_env(),
+            done = subprocess.run([sys.executable, "-m", "launchdeck", *argv], check=False, cwd=self.cwd, env=cli_env(),
                                   stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired as e:
             raise AssertionError(f"`launchdeck {' '.join(argv)}` did not finish within {timeout:g}s; "

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from ld_integration import Launchdeck, bundle_statement, wait_for
 
 pytestmark = pytest.mark.integration
@@ -154,3 +153,29 @@ def test_person_decides_rollback_in_an_open_decision_window(ld: Launchdeck) -> N
     why = ld("why", "search-v9")
     assert "sam (sre) chose rollback on gate error-rate: errors on checkout" in why.stdout, why.stdout
     assert "decision.default" not in why.stdout  # a person decided, the default was not needed
+
+
+def test_kill_switch_rolls_back_a_healthy_canary_at_once(ld: Launchdeck) -> None:
+    ld.write("payments.yaml", APPROVE_PLAN.replace("HOLD_TIMEOUT", "1h").replace("hold: 1m, approve: [sre]",
+                                                                               "hold: 1h"))
+    run = ld.start("run", "payments.yaml", "--time-scale", "60", "--output", "json", "--seed", "29")
+    wait_for(lambda: "evaluation" in ld.kinds(RELEASE), timeout=60, what="the first evaluation", alive=run)
+
+    refused = ld("kill", RELEASE, "--role", "product-owner", "--as", "sam")
+    assert refused.returncode == 2, refused.explain()
+    assert "sam is not in role 'product-owner' (members: priya)" in refused.stderr
+
+    pulled = ld("kill", RELEASE, "--role", "sre", "--as", "lee", "--reason", "pager storm")
+    assert pulled.returncode == 0, pulled.explain()
+    result = run.wait(timeout=60)
+    assert result.returncode == 3, result.explain()
+    summary = result.summary
+    assert summary["outcome"] == "rolled_back" and summary["firedGate"] == "kill-switch"
+    assert summary["finalWeight"] == 0 and summary["stagesPassed"] == 0
+    decisions = ld.decisions(RELEASE)
+    started = next(d for d in decisions if d["kind"] == "rollback.started")
+    assert "kill switch pulled by lee (sre): pager storm" in started["reason"]
+    steps = [d["inputs"]["step"] for d in decisions if d["kind"] == "rollback.step"]
+    assert steps == ["kill-switch", "traffic-to-stable", "drain-canary", "verify", "announce"]
+    # the whole hold was 1h of plan time: the kill cut it short
+    assert ld.release(RELEASE)["plan_clock"] < 3600

@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
+_DURATION = re.compile(r"^\s*(?:\d+(?:\.\d+)?\s*(?:ms|s|m|h|d)\s*)+$")
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)")
 _DURATION_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _PERCENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
 _LATENCY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s)\s*$")
@@ -24,10 +25,9 @@ def parse_duration(value: object) -> float:
         if value < 0:
             raise ValueError(f"{value} is negative; a duration is 0 or more, like 30s or 5m")
         return float(value)
-    match = _DURATION.match(str(value))
-    if not match:
-        raise ValueError(f"{value!r} is not a duration; write one like 30s, 5m, 1h or 7d")
-    return float(match.group(1)) * _DURATION_SECONDS[match.group(2)]
+    if not _DURATION.match(str(value)):
+        raise ValueError(f"{value!r} is not a duration; write one like 30s, 5m, 1h30m or 7d")
+    return sum(float(n) * _DURATION_SECONDS[unit] for n, unit in _DURATION_PART.findall(str(value)))
 
 
 def parse_signed_duration(value: object) -> float:

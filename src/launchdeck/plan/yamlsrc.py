@@ -53,7 +53,9 @@ def load(text: str, file: str) -> Located:
                                          "start with `apiVersion: launchdeck/v1` and `kind: Release`")])
         data = loader.construct_document(node)
     except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
+        # An unclosed quote is found at the end of the file; where it opened is what the user needs.
+        opened = e.context and "quoted scalar" in e.context
+        mark = (e.context_mark if opened else None) or e.problem_mark or e.context_mark
         line = mark.line + 1 if mark else 1
         what = " ".join(p for p in (e.context, e.problem) if p)
         raise PlanError([PlanProblem(file, line, "", f"not valid YAML: {what}",
