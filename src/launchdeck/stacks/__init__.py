@@ -15,7 +15,12 @@ from __future__ import annotations
 from typing import Any
 
 from launchdeck.errors import TargetError
-from launchdeck.stacks._process import FAST_VERSIONS, ProgramStack, find_program, missing_programs
+from launchdeck.stacks._process import (
+    FAST_VERSIONS,
+    ProgramStack,
+    find_program,
+    missing_programs,
+)
 from launchdeck.stacks.haproxy import HAProxyStack, has_prometheus_exporter
 from launchdeck.stacks.nginx import NginxStack
 
@@ -33,10 +38,10 @@ def open_stack(kind: str, **options: Any) -> HAProxyStack | NginxStack:
 
 __all__ = [
     "FAST_VERSIONS",
+    "STACKS",
     "HAProxyStack",
     "NginxStack",
     "ProgramStack",
-    "STACKS",
     "find_program",
     "has_prometheus_exporter",
     "missing_programs",

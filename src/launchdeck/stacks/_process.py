@@ -13,7 +13,7 @@ import tempfile
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import IO
+from typing import IO, Self
 
 import aiohttp
 
@@ -104,7 +104,7 @@ class Program:
 
     def start(self) -> None:
         if self.log is None:
-            self.log = tempfile.TemporaryFile(prefix=f"launchdeck-{self.name}-")
+            self.log = tempfile.TemporaryFile(prefix=f"launchdeck-{self.name}-")  # noqa: SIM115
         try:
             self.proc = subprocess.Popen(
                 self.argv, cwd=self.cwd, stdin=subprocess.DEVNULL, stdout=self.log,
@@ -181,9 +181,11 @@ async def wait_until(
 async def http_ok(url: str) -> bool:
     timeout = aiohttp.ClientTimeout(total=1.0)
     connector = aiohttp.TCPConnector(force_close=True)
-    async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
-        async with session.get(url) as response:
-            return response.status == 200
+    async with (
+        aiohttp.ClientSession(timeout=timeout, connector=connector) as session,
+        session.get(url) as response,
+    ):
+        return response.status == 200
 
 
 class ProgramStack:
@@ -245,7 +247,7 @@ class ProgramStack:
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    async def __aenter__(self) -> ProgramStack:
+    async def __aenter__(self) -> Self:
         await self.start()
         return self
 

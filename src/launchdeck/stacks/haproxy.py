@@ -59,10 +59,6 @@ class HAProxyStack(ProgramStack):
         self.metrics_url: str | None = None
         self._router: HAProxyRouter | None = None
 
-    async def __aenter__(self) -> HAProxyStack:
-        await self.start()
-        return self
-
     @property
     def router(self) -> HAProxyRouter:
         if self._router is None:

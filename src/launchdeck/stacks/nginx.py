@@ -50,10 +50,6 @@ class NginxStack(ProgramStack):
         self.error_log = ""
         self._router: NginxRouter | None = None
 
-    async def __aenter__(self) -> NginxStack:
-        await self.start()
-        return self
-
     @property
     def router(self) -> NginxRouter:
         if self._router is None:

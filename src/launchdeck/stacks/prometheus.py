@@ -20,6 +20,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 import httpx
 
@@ -107,8 +108,12 @@ class PrometheusServer:
     def pid(self) -> int | None:
         return self._proc.pid if self._proc is not None else None
 
-    async def __aenter__(self) -> PrometheusServer:
-        await self.start()
+    async def __aenter__(self) -> Self:
+        try:
+            await self.start()
+        except BaseException:
+            await self.close()
+            raise
         return self
 
     async def __aexit__(
@@ -133,8 +138,27 @@ class PrometheusServer:
             self._dir = Path(tempfile.mkdtemp(prefix="launchdeck-prometheus-"))
             config = config_yaml(self.scrape_targets, self.scrape_interval_s)
             (self._dir / "prometheus.yml").write_text(config, encoding="utf-8")
-        if self.port is None:
-            self.port = free_port()
+        chosen = self.port is None
+        for attempt in range(3):
+            if self.port is None:
+                self.port = free_port()
+            self._spawn(exe)
+            try:
+                await self._wait_ready()
+                return
+            except TargetError:
+                await self.stop()
+                # Another process took the free port between our check and Prometheus's bind.
+                if chosen and attempt < 2 and "address already in use" in self.log_tail():
+                    self.port = None
+                    continue
+                raise
+            except BaseException:
+                await self.stop()
+                raise
+
+    def _spawn(self, exe: str) -> None:
+        assert self._dir is not None and self.port is not None
         self._log = self._dir / "prometheus.log"
         argv = [
             exe,
@@ -157,11 +181,6 @@ class PrometheusServer:
                     f"cannot start {exe}: {e}", hint="apt-get install prometheus"
                 ) from e
         _live.add(self._proc)
-        try:
-            await self._wait_ready()
-        except BaseException:
-            await self.stop()
-            raise
 
     async def _wait_ready(self) -> None:
         assert self._proc is not None

@@ -5,8 +5,9 @@ and evaluated as an instant query at ``time=end``:
 
 * ``{{version}}`` becomes the version's label value (``version_labels`` maps the engine's roles,
   ``"stable"``/``"canary"``, to the values your metrics carry, e.g. ``{"stable": "v1", ...}``);
-* ``{{window}}`` becomes a PromQL duration of the window's length in whole seconds, at least
-  ``1s`` (e.g. ``37s``), so ``increase(x[{{window}}])`` at ``time=end`` covers the window.
+* ``{{window}}`` becomes a PromQL duration of the window's length in whole seconds, rounded up
+  and at least ``1s`` (36.2 s gives ``37s``), so ``increase(x[{{window}}])`` at ``time=end``
+  covers the whole window.
 
 Default queries (:data:`DEFAULT_QUERIES`) match launchdeck's sample app, which exports
 ``http_requests_total{version,code}`` and the histogram ``http_request_duration_seconds{version}``::
@@ -114,11 +115,12 @@ def haproxy_queries(
 
 
 def window_duration(start: float, end: float) -> str:
-    """The window's length as a PromQL duration in whole seconds, at least ``1s``."""
+    """The window's length as a PromQL duration: whole seconds rounded up (so that the range
+    ending at ``end`` covers ``start``), at least ``1s``."""
     seconds = end - start
     if not math.isfinite(seconds):
         raise TargetError(f"cannot query a window from {start} to {end}")
-    return f"{max(1, round(seconds))}s"
+    return f"{max(1, math.ceil(seconds - 1e-6))}s"
 
 
 def render(template: str, version_label: str, window: str) -> str:

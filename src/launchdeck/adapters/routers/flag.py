@@ -256,7 +256,7 @@ class FlagRouter:
         except Exception as e:
             provider.shutdown()
             raise TargetError(
-                f"the flagd provider cannot load {self.path}: {e}",
+                f"the flagd provider cannot load {self.path}: {_describe(e)}",
                 hint="check that the file is a valid flagd flag definition",
             ) from e
         try:
@@ -292,6 +292,18 @@ class FlagRouter:
             return out
         finally:
             provider.shutdown()
+
+
+def _describe(error: BaseException) -> str:
+    """The messages of an exception and of its causes (the SDK's own ones are often empty)."""
+    parts: list[str] = []
+    seen: BaseException | None = error
+    while seen is not None and len(parts) < 5:
+        text = getattr(seen, "error_message", None) or str(seen)
+        if text and text not in parts:
+            parts.append(text)
+        seen = seen.__cause__ or seen.__context__
+    return ": ".join(parts) or type(error).__name__
 
 
 def write_atomically(path: Path, text: str) -> None:

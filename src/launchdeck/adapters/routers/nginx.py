@@ -31,13 +31,18 @@ same file as the upstream, so a response carrying the new token proves that ngin
 new file: the router polls the endpoint (a fresh connection each time, so an old worker's
 keep-alive connection cannot answer) until the token appears, within ``timeout_s``. A reload
 that nginx rejected at run time (an error only the master meets, e.g. a port it cannot bind)
-never shows the token: the previous file is put back and :class:`WeightNotApplied` raised. nginx
-keeps its old workers accepting for about 100 ms after the new ones start; when the master's pid
-file is known and ``/proc`` is readable, the router also waits until every worker of the old
-generation has stopped accepting (its process title turns to "worker process is shutting down",
-which nginx sets as it closes its listening sockets) or exited, so that once ``set_weight``
-returns no new request is served with the old weights. :meth:`NginxRouter.current_weight` reads
-the endpoint, i.e. what the running nginx serves, not what the file on disk says.
+never shows the token: the previous file is put back and :class:`WeightNotApplied` raised.
+
+The token alone is not enough: nginx's master starts the new workers, sleeps 100 ms, and only
+then tells the old ones to stop, so for about 100 ms both generations accept connections. When
+nginx runs on this host the router therefore also waits until every worker of the old generation
+has stopped accepting (its process title turns to "worker process is shutting down", which nginx
+sets as it closes its listening sockets) or exited, so that once ``set_weight`` returns no new
+request is served with the old weights. It finds the master from ``pid_file``, or else from the
+worker pid the endpoint reports (``$pid``) through ``/proc``. On another host (no ``/proc``
+view of nginx) only the token is checked, and the old weights may serve new connections for
+those ~100 ms. :meth:`NginxRouter.current_weight` reads the endpoint, i.e. what the running nginx
+serves, not what the file on disk says.
 
 Kill switch and drain are both ``set_weight(0)``: the canary is written ``down`` and nginx's
 graceful reload lets requests in flight finish on the old workers (open-source nginx has no
@@ -172,7 +177,8 @@ class NginxRouter:
         token = token or secrets.token_hex(8)
         status = {"upstream": self.upstream, "percent": p, "stable": stable, "canary": canary,
                   "token": token}
-        body = json.dumps(status, separators=(",", ":"))
+        # nginx fills in $pid: the worker that answered (how the router finds the master)
+        body = json.dumps(status, separators=(",", ":"))[:-1] + ',"worker":$pid}'
 
         def server(role: str, weight: int) -> str:
             down = " down" if weight == 0 else ""
@@ -237,7 +243,11 @@ class NginxRouter:
         except OSError as e:
             raise TargetError(f"cannot write nginx include {self.include_path}: {e}",
                               hint="launchdeck needs write access to the include's directory") from e
-        code, err = await self._nginx("-t", "-q")
+        try:
+            code, err = await self._nginx("-t", "-q")
+        except BaseException:
+            self._restore(previous)
+            raise
         if code != 0:
             self._restore(previous)
             raise TargetError(
@@ -247,7 +257,7 @@ class NginxRouter:
                 hint="check servers.stable / servers.canary and the main configuration "
                 f"{self.conf}",
             )
-        old_workers = self._workers()
+        old_workers = self._workers(self._master_pid() or await self._discover_master())
         try:
             await self._reload()
         except TargetError:
@@ -302,13 +312,15 @@ class NginxRouter:
             address = self.status_listen.split()[0]
             url = f"http://{address}{STATUS_PATH}"
         timeout = aiohttp.ClientTimeout(total=min(self.timeout_s, 2.0))
-        async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-            async with session.get(url) as response:
-                if response.status != 200:
-                    raise ValueError(f"HTTP {response.status}")
-                data = json.loads(await response.text())
+        async with (
+            aiohttp.ClientSession(connector=connector, timeout=timeout) as session,
+            session.get(url) as response,
+        ):
+            if response.status != 200:
+                raise ValueError(f"HTTP {response.status}")
+            data = json.loads(await response.text())
         if not isinstance(data, dict):
-            raise ValueError(f"not an object: {data!r}")
+            raise ValueError(f"not an object: {data!r}")  # noqa: TRY004 (caught as bad data)
         return data
 
     async def _await_token(self, token: str, deadline: float) -> dict[str, object] | None:
@@ -334,9 +346,20 @@ class NginxRouter:
         except (OSError, ValueError):
             return None
 
-    def _workers(self) -> set[int]:
-        """The master's worker processes now (empty when unknown: no pid file or no /proc)."""
-        master = self._master_pid()
+    async def _discover_master(self) -> int | None:
+        """The master of the worker that answers the read-back endpoint (same host only)."""
+        try:
+            worker = int(str((await self._fetch()).get("worker")))
+            stat = Path(f"/proc/{worker}/stat").read_text()
+            master = int(stat.rsplit(")", 1)[1].split()[1])
+            if b"nginx: master" in Path(f"/proc/{master}/cmdline").read_bytes():
+                return master
+        except (aiohttp.ClientError, OSError, TimeoutError, ValueError, IndexError):
+            pass
+        return None
+
+    def _workers(self, master: int | None) -> set[int]:
+        """The master's worker processes now (empty when unknown: no master pid or no /proc)."""
         if master is None:
             return set()
         try:  # the kernel's list of children (CONFIG_PROC_CHILDREN), else a scan of /proc
