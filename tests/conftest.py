@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -15,3 +17,94 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if skipped and exitstatus == 0:
         reporter.write_line(f"CI: {len(skipped)} test(s) skipped; CI requires every test to run", red=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+# -- the release store's database: SQLite always, PostgreSQL when LAUNCHDECK_TEST_DB names a server --------
+#
+#   LAUNCHDECK_TEST_DB=postgresql+psycopg://postgres@127.0.0.1:5432/test ./dev test
+#
+# The URL is only the way in: the suite creates its own database (launchdeck_test_<random>) there,
+# gives every test a fresh schema in it (search_path), and drops the database at the end. In CI
+# (CI=true) a missing LAUNCHDECK_TEST_DB fails the PostgreSQL tests instead of skipping them.
+
+TEST_DB_ENV = "LAUNCHDECK_TEST_DB"
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@pytest.fixture(scope="session")
+def postgres_test_database() -> Iterator[str]:
+    """URL of a PostgreSQL database made for this test session (dropped at its end)."""
+    import secrets
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    server = os.environ.get(TEST_DB_ENV, "")
+    if not server:
+        message = (f"{TEST_DB_ENV} is not set, so the store is not tested on PostgreSQL; set it to a server the "
+                   f"tests may create a database on, e.g. {TEST_DB_ENV}=postgresql+psycopg://postgres@127.0.0.1:5432/test")
+        if _in_ci():
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    url = make_url(server)
+    name = f"launchdeck_test_{secrets.token_hex(6)}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    problem = ""
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as e:  # noqa: BLE001 - say which variable to fix, without the password
+        problem = " ".join(str(getattr(e, "orig", None) or e).split())
+    if problem:
+        admin.dispose()
+        pytest.fail(f"{TEST_DB_ENV}={url.render_as_string(hide_password=True)}: cannot create a test database "
+                    f"there: {problem}", pytrace=False)
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _fresh_postgres_url(database_url: str) -> Iterator[str]:
+    """A new, empty schema in the session's database, as a URL whose connections use it by default."""
+    import secrets
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    schema = f"t_{secrets.token_hex(6)}"
+    admin = create_engine(database_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield make_url(database_url).update_query_dict({"options": f"-csearch_path={schema}"}) \
+            .render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text("SET lock_timeout = '10s'"))
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty release store URL, once per backend: SQLite in tmp_path, and a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'launchdeck.db'}"
+    else:
+        yield from _fresh_postgres_url(request.getfixturevalue("postgres_test_database"))
+
+
+@pytest.fixture
+def launchdeck_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """One empty release store URL for a test that runs the CLI (pass it as --db or LAUNCHDECK_DB):
+    a fresh PostgreSQL schema when LAUNCHDECK_TEST_DB is set, else SQLite in tmp_path."""
+    if os.environ.get(TEST_DB_ENV):
+        yield from _fresh_postgres_url(request.getfixturevalue("postgres_test_database"))
+    else:
+        yield f"sqlite:///{tmp_path / 'launchdeck.db'}"

@@ -88,6 +88,7 @@ class Store:
             if error is e:
                 raise
             raise error from e
+        assert engine is not None
         self.engine: Engine = engine
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
@@ -234,10 +235,14 @@ def _open_error(url: str, e: Exception) -> Exception:
     if isinstance(e, ModuleNotFoundError):
         return StoreError(f"the database driver for {_safe(url)} is not installed: {e.name}",
                           hint="install it (PostgreSQL: pip install 'psycopg[binary]'), or use sqlite:///launchdeck.db")
-    if isinstance(e, CommandError | migrations.SchemaError):
+    if isinstance(e, migrations.SchemaError):
         return StoreError(f"cannot use the database {_safe(url)}: {_scrub(str(e), url)}",
-                          hint="a database written by a newer launchdeck needs that version; otherwise point "
-                               "--db / LAUNCHDECK_DB at launchdeck's own database")
+                          hint="point --db / LAUNCHDECK_DB at launchdeck's own database, or at an empty one")
+    if isinstance(e, CommandError):
+        return StoreError(f"cannot use the database {_safe(url)}: its schema is at a revision this launchdeck does "
+                          f"not know ({_scrub(str(e), url)})",
+                          hint="a database written by a newer launchdeck needs that version (or newer); otherwise "
+                               "point --db / LAUNCHDECK_DB at launchdeck's own database")
     return e
 
 

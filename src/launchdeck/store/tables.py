@@ -2,7 +2,7 @@
 
 The schema is created and changed only by the Alembic migrations in ``launchdeck/store/migrations``
 (``Store(url)`` upgrades a database to the newest revision when it opens it); a change here needs a
-new revision there — see that folder's README.
+new revision there (how to write one: the comment at the top of its alembic.ini).
 
 Two column types keep SQLite and PostgreSQL interchangeable:
 
