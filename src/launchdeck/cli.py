@@ -27,6 +27,8 @@ audit_app = typer.Typer(no_args_is_help=True, help="The tamper-evident decision 
 app.add_typer(keys_app, name="keys")
 app.add_typer(evidence_app, name="evidence")
 app.add_typer(audit_app, name="audit")
+bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks that print a table.")
+app.add_typer(bench_app, name="bench")
 
 EXIT_CODES = {"promoted": 0, "rolled_back": 3, "held": 4, "refused": 4, "aborted": 1}
 DbOption = Annotated[str, typer.Option("--db", envvar="LAUNCHDECK_DB", help="SQLAlchemy URL of the release store.")]
@@ -354,6 +356,18 @@ def audit_verify(release: Annotated[str, typer.Argument()], db: DbOption = DEFAU
         typer.echo(f"FAILED: {problem}", err=True)
         raise typer.Exit(1)
     typer.echo(f"OK: {len(store.decisions(release_id=found.id))} decisions chained intact for {release}")
+
+
+@bench_app.command("detection")
+def bench_detection(quick: Annotated[bool, typer.Option("--quick", help="1,000 A/A runs per traffic level (under 2 minutes).")] = False,
+                    output: Annotated[Output, typer.Option("--output")] = Output.text,
+                    chart: Annotated[Path, typer.Option("--chart", help="Where to write the blast-radius chart (PNG).")] = Path("bench-detection.png"),
+                    seed: Annotated[int, typer.Option("--seed")] = 1) -> None:
+    """Simulated canaries: false rollbacks, power, delay and blast radius of each detector."""
+    from launchdeck.bench import detection
+
+    argv = ["--output", output.value, "--chart", str(chart), "--seed", str(seed)] + (["--quick"] if quick else [])
+    raise typer.Exit(detection.main(argv))
 
 
 @app.command("sample-app", context_settings={"allow_extra_args": False})

@@ -77,19 +77,25 @@ Detectors (a detector fires at the first time any of its metric checks says roll
   theta x stable rate" against theta0 = 1, given each second's events and canary share
   q = n_c / (n_c + n_s), for errors and for slow requests: slower than the stable p95 estimated
   from the previous minute's stable requests (an order-statistic draw). Fires when the log e-value
-  reaches log(1/alpha) = log(100).
+  reaches log(1/alpha) = log(100). By Ville's inequality each metric's e-value crosses 100 with
+  probability at most 1% under its null, however long it is watched; the detector, which rolls back
+  on either, is bounded by 2% (averaging the two e-values would bound it by 1%).
 * ``oracle``: Wald's SPRT that knows the truth: log likelihood ratio of the true canary error rate
   vs 0.1%, and of the true canary probability of being slower than 120 ms vs 5%, from the canary's
   requests alone, every second, threshold log(1/alpha) = log(100). In A/A scenarios it uses the
-  smallest effects of the benchmark as alternatives (0.5% errors, +10% latency). The yardstick for
-  the least possible delay.
+  smallest effects of the benchmark as alternatives (0.5% errors, +10% latency); there too each of
+  its two tests is bounded by 1%. The yardstick for the least possible delay. In ``late`` it also
+  knows the onset (its log LR stays at 0 before), whereas ``sequential``, a running likelihood
+  ratio, accrues negative evidence during the 10 healthy minutes and must climb out of it.
 
 Proportion tests (``kayenta``, ``peeking``). Error and slow-request proportions are compared with
-Fisher's exact test (one-sided; the conditional distribution of the canary's count given the
-total is hypergeometric), not the pooled two-proportion z-test: at 1-5 canary requests/s and 0.1%
-errors the z-test is far from its nominal level (at 20 rps, a single canary error in a 5-minute
-window gives z = 4.4), so it would charge those detectors with small-sample miscalibration instead
-of what they do. At large counts the two tests agree.
+the exact conditional test (one-sided): given x_c + x_s events, the canary's x_c is
+Binomial(x_c + x_s, n_c / (n_c + n_s)) under H0, which is exact for Poisson counts and a close,
+slightly conservative version of Fisher's exact test for binomial ones. It is used instead of the
+pooled two-proportion z-test because at 1-5 canary requests/s and 0.1% errors the z-test is far
+above its nominal level (at 20 rps a single canary error in a 5-minute window gives z = 4.4), which
+would charge those detectors with small-sample miscalibration rather than with what they do. At
+large counts the two tests agree.
 
 Metrics per detector x scenario x rps:
 
@@ -99,11 +105,16 @@ Metrics per detector x scenario x rps:
 * ``delayMedianSeconds``, ``delayP90Seconds``, ``delayMedianRequests``: time, and canary
   requests, from the onset to the rollback decision, among the runs that detected;
 * ``blastRadiusMean``: mean canary requests served from the onset until the rollback decision (or
-  the horizon when never rolled back). In A/A it is the exposure lost to false rollbacks' absence,
-  i.e. the canary requests served until a (false) rollback or the horizon.
+  the horizon when never rolled back). In A/A scenarios it is the canary requests served until a
+  (false) rollback or the horizon: there, lower means more good releases stopped.
 
 A decision made from second t's data takes effect at the end of that second (t + 1); minute and
 5-minute checks take effect at the end of their window.
+
+Replications: ``--quick`` runs 1,000 A/A and 300 other replications per scenario and traffic level
+(the full run 10,000 and 2,000), in batches of 1,000, the 36 scenario x traffic levels spread over
+worker processes. Each scenario x traffic level has its own random stream, seeded by (seed,
+scenario, rps), so the rows depend on the seed only.
 """
 
 from __future__ import annotations
@@ -111,15 +122,18 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import multiprocessing
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
-from scipy import special, stats
+from scipy import special
 
 from launchdeck.core.judges import MIXTURE, log_e_value, rate_ratio_increment
 
@@ -150,6 +164,7 @@ DETECTORS = ("flagger", "kayenta", "peeking", "sequential", "oracle")
 QUICK_REPS, QUICK_AA_REPS = 300, 1000
 FULL_REPS, FULL_AA_REPS = 2000, 10000
 BATCH = 1000
+MAX_WORKERS = 4
 ROW_KEYS = ("detector", "scenario", "rps", "falseRollbackRate", "falseRollbackCI", "power",
             "delayMedianSeconds", "delayP90Seconds", "delayMedianRequests", "blastRadiusMean")
 
@@ -373,15 +388,21 @@ def _window_sums(x: np.ndarray, width: int) -> np.ndarray:
 
 def _first(flags: np.ndarray, width: int) -> np.ndarray:
     """Time at the end of the first flagged window (inf if none)."""
+    if flags.shape[1] == 0:
+        return np.full(flags.shape[0], np.inf)
     hit = flags.any(axis=1)
     return np.where(hit, (flags.argmax(axis=1) + 1) * width, np.inf).astype(float)
 
 
-def fisher_greater(x_c: np.ndarray, x_s: np.ndarray, n_c: np.ndarray, n_s: np.ndarray) -> np.ndarray:
-    """One-sided p-value of Fisher's exact test that the canary's proportion x_c/n_c is larger."""
-    x_c, x_s, n_c, n_s = (np.asarray(a, dtype=np.int64) for a in (x_c, x_s, n_c, n_s))
-    p = stats.hypergeom.sf(x_c - 1, np.maximum(n_c + n_s, 1), n_c, x_c + x_s)
-    return np.where((x_c > 0) & (n_c > 0), p, 1.0)
+def share_test_greater(x_c: np.ndarray, x_s: np.ndarray, n_c: np.ndarray, n_s: np.ndarray) -> np.ndarray:
+    """One-sided p-value that the canary's proportion x_c/n_c exceeds the stable's x_s/n_s: the exact
+    conditional test, x_c given x_c + x_s events ~ Binomial(x_c + x_s, n_c / (n_c + n_s)) under H0
+    (exact for Poisson counts; for binomial counts the conditional law is hypergeometric, slightly
+    less dispersed, so it is Fisher's exact test made slightly conservative)."""
+    x_c, x_s, n_c, n_s = (np.asarray(a, dtype=float) for a in (x_c, x_s, n_c, n_s))
+    q = n_c / np.maximum(n_c + n_s, 1.0)
+    ok = (x_c > 0) & (n_c > 0)
+    return np.where(ok, special.betainc(np.maximum(x_c, 1.0), x_s + 1.0, q), 1.0)
 
 
 def detect_flagger(st: Streams, ctx: _Context, rng: np.random.Generator) -> np.ndarray:
@@ -411,7 +432,7 @@ def mann_whitney_z(rng: np.random.Generator, n_c: np.ndarray, n_s: np.ndarray,
 def detect_kayenta(st: Streams, ctx: _Context, rng: np.random.Generator) -> np.ndarray:
     n_c, n_s = _window_sums(st.n_c, KAYENTA_INTERVAL), _window_sums(st.n_s, KAYENTA_INTERVAL)
     e_c, e_s = _window_sums(st.e_c, KAYENTA_INTERVAL), _window_sums(st.e_s, KAYENTA_INTERVAL)
-    error_fail = fisher_greater(e_c, e_s, n_c, n_s) < ALPHA
+    error_fail = share_test_greater(e_c, e_s, n_c, n_s) < ALPHA
     if ctx.intervals:
         z = np.column_stack([mann_whitney_z(rng, n_c[:, j], n_s[:, j], m) for j, m in enumerate(ctx.intervals)])
     else:
@@ -424,32 +445,52 @@ def detect_kayenta(st: Streams, ctx: _Context, rng: np.random.Generator) -> np.n
 def detect_peeking(st: Streams, ctx: _Context, rng: np.random.Generator) -> np.ndarray:
     cum = {k: np.cumsum(_window_sums(getattr(st, k), PEEK_INTERVAL), axis=1)
            for k in ("n_c", "n_s", "e_c", "e_s", "slow_c", "slow_s")}
-    error_fail = fisher_greater(cum["e_c"], cum["e_s"], cum["n_c"], cum["n_s"]) < ALPHA
-    latency_fail = fisher_greater(cum["slow_c"], cum["slow_s"], cum["n_c"], cum["n_s"]) < ALPHA
+    error_fail = share_test_greater(cum["e_c"], cum["e_s"], cum["n_c"], cum["n_s"]) < ALPHA
+    latency_fail = share_test_greater(cum["slow_c"], cum["slow_s"], cum["n_c"], cum["n_s"]) < ALPHA
     return _first(error_fail | latency_fail, PEEK_INTERVAL)
 
 
-def detect_sequential(st: Streams, ctx: _Context, rng: np.random.Generator, *, chunk: int = 60) -> np.ndarray:
+def _increments(x_c: np.ndarray, x_s: np.ndarray, q: np.ndarray, theta0: float) -> np.ndarray:
+    """``rate_ratio_increment``, computed only where there are events when they are sparse (a second
+    without events contributes 0 to every alternative)."""
+    events = (x_c + x_s) > 0
+    if events.mean() > 0.5:
+        return rate_ratio_increment(x_c, x_s, q, theta0)
+    out = np.zeros(x_c.shape + (len(MIXTURE),))
+    out[events] = rate_ratio_increment(x_c[events], x_s[events], q[events], theta0)
+    return out
+
+
+def detect_sequential(st: Streams, ctx: _Context, rng: np.random.Generator, *, error_theta0: float = 1.0,
+                      latency_theta0: float = 1.0, latency_from: int = 0, metrics: Sequence[str] = ("errors", "slow"),
+                      chunk: int = 60) -> np.ndarray:
     """launchdeck's mixture e-value on errors and on slow requests, looked at every second.
 
-    Time is processed in chunks (memory: reps x chunk x len(MIXTURE)) with running sums of the
-    log likelihood ratios; replications that have fired are dropped. ``log_e_value`` is evaluated
-    where some alternative's log LR reaches the bound (a necessary condition: the mixture's mean
-    is at most its maximum)."""
+    The benchmark's detector uses the defaults (theta0 = 1 for both, evidence from t = 0); the
+    keywords exist to measure remedies (a minimum effect, a warm-up exclusion) and single metrics.
+    Time is processed in chunks (memory: reps x chunk x len(MIXTURE)) with running sums of the log
+    likelihood ratios; replications that have fired are dropped. ``log_e_value`` is evaluated where
+    some alternative's log LR reaches the bound (a necessary condition: the mixture's mean is at
+    most its maximum)."""
     reps, T = st.n_c.shape
     total = st.n_c + st.n_s
     q = st.n_c / np.maximum(total, 1)  # 0 when no traffic: rate_ratio_increment ignores the second
+    slow_c, slow_s = st.slow_c, st.slow_s
+    if latency_from > 0:
+        keep = np.arange(T) >= latency_from
+        slow_c, slow_s = slow_c * keep, slow_s * keep
+    streams = {"errors": (st.e_c, st.e_s, error_theta0), "slow": (slow_c, slow_s, latency_theta0)}
+    streams = {m: streams[m] for m in metrics}
     det = np.full(reps, np.inf)
-    running = {m: np.zeros((reps, len(MIXTURE))) for m in ("errors", "slow")}
-    counts = {"errors": (st.e_c, st.e_s), "slow": (st.slow_c, st.slow_s)}
+    running = {m: np.zeros((reps, len(MIXTURE))) for m in streams}
     active = np.arange(reps)
     for start in range(0, T, chunk):
         if active.size == 0:
             break
         stop = min(T, start + chunk)
         first = np.full(active.size, np.inf)
-        for metric, (x_c, x_s) in counts.items():
-            inc = rate_ratio_increment(x_c[active, start:stop], x_s[active, start:stop], q[active, start:stop], 1.0)
+        for metric, (x_c, x_s, theta0) in streams.items():
+            inc = _increments(x_c[active, start:stop], x_s[active, start:stop], q[active, start:stop], theta0)
             cum = np.cumsum(inc, axis=1)
             cum += running[metric][active, None, :]
             running[metric][active] = cum[:, -1, :]
@@ -536,30 +577,65 @@ def summarise(detector: str, scn: Scenario, rps: float, times: np.ndarray, serve
     return row
 
 
+def _cpus() -> int:
+    """CPUs this process may use, at most MAX_WORKERS (each worker holds a batch's streams: ~0.3 GB)."""
+    try:
+        n = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        n = os.cpu_count() or 1
+    return max(1, min(n, MAX_WORKERS))
+
+
+def _combo(name: str, rps: float, reps: int, horizon: int, seed: int) -> tuple[list[dict[str, Any]], float]:
+    """Rows of one scenario x traffic level, and the seconds they took."""
+    began = time.perf_counter()
+    scn = SCENARIOS[name]
+    times, served = simulate_detections(scn, rps, reps, horizon=horizon,
+                                        seed=(seed, list(SCENARIOS).index(name), round(rps)))
+    rows = [summarise(d, scn, rps, times[d], served[d], horizon) for d in DETECTORS]
+    return rows, time.perf_counter() - began
+
+
 def run(quick: bool, seed: int = 1, *, reps: int | None = None, aa_reps: int | None = None,
         horizon: int = HORIZON, rps_levels: Sequence[float] = RPS_LEVELS,
-        scenarios: Sequence[str] | None = None,
+        scenarios: Sequence[str] | None = None, workers: int | None = None,
         progress: Callable[[int, int, str], None] | None = None) -> list[dict[str, Any]]:
     """The benchmark's rows: one per detector x scenario x traffic level.
 
     ``quick``: 1,000 A/A and 300 other replications per scenario and traffic level (else 10,000
     and 2,000). ``reps``/``aa_reps``/``horizon``/``rps_levels``/``scenarios`` shrink it for tests.
+    Scenario x traffic levels run in ``workers`` processes (default: one per CPU, at most 4); each
+    has its own seed derived from ``seed``, so the rows do not depend on the number of workers.
     ``progress(done, total, message)`` is called after each scenario x traffic level."""
     n_other = reps if reps is not None else (QUICK_REPS if quick else FULL_REPS)
-    n_aa = aa_reps if aa_reps is not None else (reps if reps is not None else (QUICK_AA_REPS if quick else FULL_AA_REPS))
+    default_aa = QUICK_AA_REPS if quick else FULL_AA_REPS
+    n_aa = aa_reps if aa_reps is not None else (reps if reps is not None else default_aa)
     names = list(scenarios) if scenarios is not None else list(SCENARIOS)
-    combos = [(i, name, rps) for i, name in enumerate(names) for rps in rps_levels]
-    rows: list[dict[str, Any]] = []
-    for done, (i, name, rps) in enumerate(combos, 1):
-        scn = SCENARIOS[name]
-        n = n_aa if scn.aa else n_other
-        began = time.perf_counter()
-        index = list(SCENARIOS).index(name)
-        times, served = simulate_detections(scn, rps, n, horizon=horizon, seed=(seed, index, int(rps)))
-        rows.extend(summarise(d, scn, rps, times[d], served[d], horizon) for d in DETECTORS)
+    unknown = [n for n in names if n not in SCENARIOS]
+    if unknown:
+        raise ValueError(f"unknown scenario(s): {', '.join(unknown)}")
+    combos = [(name, rps, n_aa if SCENARIOS[name].aa else n_other) for name in names for rps in rps_levels]
+    results: dict[tuple[str, float], list[dict[str, Any]]] = {}
+
+    def report(done: int, name: str, rps: float, n: int, seconds: float) -> None:
         if progress is not None:
-            progress(done, len(combos), f"{name} at {rps:g} rps: {n} runs in {time.perf_counter() - began:.1f}s")
-    return rows
+            progress(done, len(combos), f"{name} at {rps:g} rps: {n} runs in {seconds:.1f}s")
+
+    n_workers = min(workers if workers is not None else _cpus(), len(combos))
+    if n_workers <= 1:
+        for done, (name, rps, n) in enumerate(combos, 1):
+            results[name, rps], seconds = _combo(name, rps, n, horizon, seed)
+            report(done, name, rps, n, seconds)
+    else:
+        # Largest first (runs x traffic) so that the workers finish together.
+        order = sorted(combos, key=lambda c: -c[2] * (c[1] + 50))
+        with ProcessPoolExecutor(n_workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = {pool.submit(_combo, name, rps, n, horizon, seed): (name, rps, n) for name, rps, n in order}
+            for done, future in enumerate(as_completed(futures), 1):
+                name, rps, n = futures[future]
+                results[name, rps], seconds = future.result()
+                report(done, name, rps, n, seconds)
+    return [row for name, rps, _ in combos for row in results[name, rps]]
 
 
 # --- output ----------------------------------------------------------------------------------------
@@ -577,13 +653,13 @@ def render_table(rows: Sequence[dict[str, Any]], file: Any = None) -> None:
     from rich.table import Table
 
     out = file if file is not None else sys.stdout
-    console = Console(file=out, width=None if out.isatty() else 132)
-    table = Table(title="Detection benchmark: false rollbacks, power, delay and blast radius", show_lines=False)
+    console = Console(file=out, width=None if out.isatty() else 140)
+    table = Table(title="Detection benchmark: false rollbacks, power, delay from the onset and blast radius "
+                        "(canary requests)")
     for col, justify in (("scenario", "left"), ("rps", "right"), ("detector", "left"),
-                         ("false rollback [95% CI]", "right"), ("power", "right"), ("delay median", "right"),
-                         ("delay p90", "right"), ("delay (canary req)", "right"),
-                         ("blast radius (canary req)", "right")):
-        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+                         ("false rollback [95% CI]", "right"), ("power", "right"), ("delay p50 (s)", "right"),
+                         ("delay p90 (s)", "right"), ("delay p50 (req)", "right"), ("blast radius (req)", "right")):
+        table.add_column(col, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     previous = None
     for r in rows:
         key = (r["scenario"], r["rps"])
@@ -594,7 +670,7 @@ def render_table(rows: Sequence[dict[str, Any]], file: Any = None) -> None:
         ci = r["falseRollbackCI"]
         fr_text = "—" if fr is None else f"{_pct(fr)} [{_pct(ci[0])}–{_pct(ci[1])}]"
         table.add_row(r["scenario"], f"{r['rps']:g}", r["detector"], fr_text, _pct(r["power"]),
-                      _num(r["delayMedianSeconds"], " s"), _num(r["delayP90Seconds"], " s"),
+                      _num(r["delayMedianSeconds"]), _num(r["delayP90Seconds"]),
                       _num(r["delayMedianRequests"]), _num(r["blastRadiusMean"]))
     console.print(table)
 
@@ -621,10 +697,11 @@ def write_chart(rows: Sequence[dict[str, Any]], path: str | Path) -> None:
         ax.set_yscale("log")
         ax.set_xticks(x, scenarios)
         ax.set_ylabel("canary requests")
-        ax.set_title(f"{rps:g} rps total ({CANARY_SHARE * rps:g} canary rps): mean blast radius "
-                     "(canary requests from onset to rollback or 30 min)", fontsize=9)
+        ax.set_title(f"{rps:g} rps total ({CANARY_SHARE * rps:g} canary rps): mean canary requests served from "
+                     "the onset to the rollback (or the horizon); in A/A, until a false rollback", fontsize=9)
         ax.grid(axis="y", which="major", alpha=0.3)
-    axes[0].legend(ncols=len(detectors), fontsize=8, loc="upper left")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, ncols=len(detectors), loc="outside upper center", fontsize=9)
     fig.savefig(path, dpi=110)
 
 
@@ -635,7 +712,7 @@ class _Progress:
         self.bar: Any = None
         self.task: Any = None
 
-    def __enter__(self) -> _Progress:
+    def __enter__(self) -> Self:
         if sys.stderr.isatty():
             from rich.console import Console
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -659,6 +736,13 @@ class _Progress:
             self.bar.__exit__(None, None, None)
 
 
+def _seed(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("the seed must be a non-negative integer")
+    return value
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="launchdeck bench detection",
                                      description="Offline, seeded detection benchmark of canary judges.")
@@ -669,7 +753,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="text: a table; json: one JSON list of rows on stdout")
     parser.add_argument("--chart", default="bench-detection.png", metavar="PATH",
                         help="PNG chart of the blast radius (default: %(default)s; '' for none)")
-    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--seed", type=_seed, default=1, help="non-negative integer (default: %(default)s)")
     args = parser.parse_args(argv)
     began = time.perf_counter()
     with _Progress() as progress:
