@@ -69,3 +69,16 @@ def test_sequential_verdict_reports_evidence_and_bound() -> None:
                           min_requests=50, canary_total=1000, baseline_total=9000)
     assert v.status == "breach" and v.evidence is not None and v.evidence >= 100 and v.bound == 100
     assert "evidence" in v.reason and "1000 canary requests" in v.reason
+
+
+def test_release_alpha_is_split_across_sequential_gates(tmp_path: object) -> None:
+    from launchdeck.plan.compile import to_policy
+    from launchdeck.plan.model import ReleaseSpec
+
+    spec = ReleaseSpec.model_validate({
+        "stages": [{"weight": "10%"}], "analysis": {"alpha": "1%"},
+        "gates": [{"name": "e", "metric": "error_rate", "op": ">", "threshold": "+0%", "vs": "baseline", "test": "sequential"},
+                  {"name": "p", "metric": "latency_p95_ms", "op": ">", "threshold": "+10%", "vs": "baseline", "test": "sequential"},
+                  {"name": "t", "metric": "error_rate", "op": ">=", "threshold": "5%"}]})
+    gates = {g.name: g for g in to_policy(spec).gates}
+    assert gates["e"].alpha == gates["p"].alpha == 0.005 and gates["t"].alpha is None

@@ -464,7 +464,8 @@ def _increments(x_c: np.ndarray, x_s: np.ndarray, q: np.ndarray, theta0: float) 
 def detect_sequential(st: Streams, ctx: _Context, rng: np.random.Generator, *, error_theta0: float = 1.0,
                       latency_theta0: float = 1.0, latency_from: int = 0, metrics: Sequence[str] = ("errors", "slow"),
                       chunk: int = 60) -> np.ndarray:
-    """launchdeck's mixture e-value on errors and on slow requests, looked at every second.
+    """launchdeck's mixture e-value on errors and on slow requests, looked at every second, each at
+    alpha / 2 as the product splits the release's alpha across its sequential gates.
 
     The benchmark's detector uses the defaults (theta0 = 1 for both, evidence from t = 0); the
     keywords exist to measure remedies (a minimum effect, a warm-up exclusion) and single metrics.
@@ -481,6 +482,7 @@ def detect_sequential(st: Streams, ctx: _Context, rng: np.random.Generator, *, e
         slow_c, slow_s = slow_c * keep, slow_s * keep
     streams = {"errors": (st.e_c, st.e_s, error_theta0), "slow": (slow_c, slow_s, latency_theta0)}
     streams = {m: streams[m] for m in metrics}
+    bound = LOG_BOUND + math.log(len(streams))  # as in the product: alpha split evenly across the gates
     det = np.full(reps, np.inf)
     running = {m: np.zeros((reps, len(MIXTURE))) for m in streams}
     active = np.arange(reps)
@@ -494,9 +496,9 @@ def detect_sequential(st: Streams, ctx: _Context, rng: np.random.Generator, *, e
             cum = np.cumsum(inc, axis=1)
             cum += running[metric][active, None, :]
             running[metric][active] = cum[:, -1, :]
-            rows, cols = np.nonzero(cum.max(axis=-1) >= LOG_BOUND)
+            rows, cols = np.nonzero(cum.max(axis=-1) >= bound)
             if rows.size:
-                hit = log_e_value(cum[rows, cols]) >= LOG_BOUND
+                hit = log_e_value(cum[rows, cols]) >= bound
                 np.minimum.at(first, rows[hit], start + cols[hit] + 1.0)
         fired = np.isfinite(first)
         det[active[fired]] = first[fired]

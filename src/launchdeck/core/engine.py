@@ -214,7 +214,7 @@ class _Builder:
                 ref_ms = reference.latency.quantile(quantile) if reference and quantile else None
                 log_lr = judges.sequential_update(gate, track.log_lr, obs.canary_slice, obs.stable_slice,
                                                   reference_ms=ref_ms)
-                v = judges.sequential(gate, log_lr, obs.canary, baseline, alpha=a.alpha,
+                v = judges.sequential(gate, log_lr, obs.canary, baseline, alpha=gate.alpha or a.alpha,
                                       min_requests=a.min_requests, canary_total=s.canary_total,
                                       baseline_total=s.stable_total)
                 track = replace(track, log_lr=log_lr)

@@ -33,6 +33,8 @@ class Gate:
     severity: str = "immediate"
     test: str = "threshold"
     """How the gate judges: ``threshold`` (value vs limit) or ``sequential`` (anytime-valid test)."""
+    alpha: float | None = None
+    """Sequential judges: this gate's share of the release's false-rollback budget (analysis.alpha)."""
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from launchdeck.core import policy
 from launchdeck.plan import model, units
 
@@ -23,6 +25,10 @@ def to_policy(spec: model.ReleaseSpec) -> policy.Policy:
             threshold_text=threshold.text, relative=threshold.relative, for_seconds=g.for_,
             severity=g.severity, test=test,
         ))
+    # analysis.alpha is the release's false-rollback budget: split evenly across its sequential gates,
+    # so the chance that any of them fires on a healthy canary stays under alpha (Bonferroni).
+    sequential = [g for g in gates if g.test == "sequential"]
+    gates = [replace(g, alpha=spec.analysis.alpha / len(sequential)) if g.test == "sequential" else g for g in gates]
     a = spec.analysis
     rb = spec.rollback.policy
     return policy.Policy(
