@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from launchdeck.core import judges
+from launchdeck.core import judges, mannwhitney
 from launchdeck.core.observation import WindowStats
 from launchdeck.core.policy import Gate, Policy
 from launchdeck.core.state import DecisionWindow, GateTrack, ReleaseState
@@ -218,6 +218,8 @@ class _Builder:
                                       min_requests=a.min_requests, canary_total=s.canary_total,
                                       baseline_total=s.stable_total)
                 track = replace(track, log_lr=log_lr)
+            elif gate.test == "mann-whitney":
+                v = mannwhitney.judge(gate, obs.canary, baseline, alpha=a.alpha, min_requests=a.min_requests)
             else:
                 v = judges.threshold(gate, obs.canary, baseline, min_requests=a.min_requests, baseline_note=note)
             verdicts.append(v)

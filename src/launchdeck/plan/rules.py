@@ -55,17 +55,12 @@ def _gates(spec: ReleaseSpec, base: tuple[str | int, ...]) -> Iterator[Problem]:
         if gate.vs == "baseline" and not threshold.relative:
             yield (at + ("threshold",), f"with `vs: baseline` the threshold must be a relative change, not '{gate.threshold}'",
                    "write a change like +20% or -10%, or drop `vs`")
-        test = gate.test or spec.analysis.method
         if gate.test in ("sequential", "mann-whitney") and gate.metric not in _JUDGED:
             yield (at + ("test",), f"`test: {gate.test}` judges error rates, availability and latency "
                    f"quantiles, not {gate.metric}", "drop `test` to use the threshold judge")
         if gate.test in ("sequential", "mann-whitney") and gate.metric.startswith("latency") and not threshold.relative:
             yield (at + ("test",), f"`test: {gate.test}` on latency compares with the baseline",
                    "write a relative threshold like +20% with vs: baseline, or drop `test`")
-        if test == "mann-whitney":
-            yield (at + ("test",) if gate.test else base + ("analysis", "method"),
-                   "the mann-whitney judge is not available in this version",
-                   "use threshold or sequential")
         policy = spec.rollback.policy
         if gate.severity == "urgent" and policy.urgent is None:
             yield (at + ("severity",), "an urgent gate needs rollback.policy.urgent (window, authority, default)",

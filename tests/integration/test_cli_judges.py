@@ -1,0 +1,59 @@
+"""The judges live on the local fleet: plans that differ only in `analysis.method`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def cli_env_for_db(backend_db_url: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env["LAUNCHDECK_DB"] = backend_db_url
+    return env
+
+
+def plan(method: str, canary: dict[str, object]) -> dict[str, object]:
+    return {
+        "apiVersion": "launchdeck/v1", "kind": "Release", "metadata": {"name": f"judge-{method}", "version": "v2"},
+        "spec": {
+            "target": {"load": {"rps": 300}, "versions": {"stable": {"errorRate": "0.5%"}, "canary": canary}},
+            "stages": [{"weight": "30%", "hold": "6m"}, {"weight": "100%", "hold": "2m"}],
+            "analysis": {"interval": "30s", "window": "2m", "minRequests": 50, "method": method, "alpha": "1%"},
+            "gates": [
+                {"name": "errors", "metric": "error_rate", "op": ">", "threshold": "+0%", "vs": "baseline", "severity": "immediate"},
+                {"name": "p95", "metric": "latency_p95_ms", "op": ">", "threshold": "+20%", "vs": "baseline", "severity": "immediate"},
+            ],
+        },
+    }
+
+
+def run(tmp_path: Path, data: dict[str, object], env: dict[str, str] | None = None) -> tuple[int, dict[str, object]]:
+    path = tmp_path / "plan.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    done = subprocess.run([sys.executable, "-m", "launchdeck", "run", str(path), "--time-scale", "30", "--seed", "7",
+                           "--output", "json"], cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env)
+    return done.returncode, json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("method", ["threshold", "sequential", "mann-whitney"])
+def test_every_judge_rolls_back_a_canary_twice_as_slow(method: str, tmp_path: Path,
+                                                        cli_env_for_db: dict[str, str]) -> None:
+    slow = {"errorRate": "0.5%", "faults": [{"from": "1m", "latency": {"median": "80ms", "p95": "240ms"}}]}
+    code, summary = run(tmp_path, plan(method, slow), cli_env_for_db)
+    assert code == 3 and summary["firedGate"] == "p95", summary
+
+
+def test_sequential_judge_keeps_a_healthy_canary_promoted(tmp_path: Path, cli_env_for_db: dict[str, str]) -> None:
+    # Only the sequential judge promises this under repeated looks (alpha over the whole release);
+    # Mann-Whitney re-run every interval does not, as the detection benchmark measures.
+    code, summary = run(tmp_path, plan("sequential", {"errorRate": "0.5%"}), cli_env_for_db)
+    assert code == 0 and summary["outcome"] == "promoted", summary
