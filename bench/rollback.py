@@ -24,6 +24,7 @@ import asyncio
 import importlib
 import json
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -86,9 +87,19 @@ async def nginx_target() -> AsyncIterator[BenchTarget]:
         yield BenchTarget(stack.router, stack.url)
 
 
+@asynccontextmanager
+async def flag_target() -> AsyncIterator[BenchTarget]:
+    """A flagd flag file; "reports 0" means the OpenFeature SDK evaluates every sampled user to stable."""
+    from launchdeck.adapters.routers.flag import FlagRouter
+
+    with tempfile.TemporaryDirectory(prefix="launchdeck-flag-") as work:
+        yield BenchTarget(FlagRouter(f"{work}/flags.json", "new-checkout"))
+
+
 register("local", local_target)
 register("haproxy", haproxy_target, requires=("haproxy",))
 register("nginx", nginx_target, requires=("nginx",))
+register("flag", flag_target, goal_ms=1000.0)
 
 
 async def one_rollback(router: Router) -> float:
