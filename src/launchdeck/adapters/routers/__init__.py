@@ -6,7 +6,21 @@ from ``target.router.type``.
 
 from __future__ import annotations
 
+import math
 from typing import Protocol
+
+from launchdeck.errors import TargetError
+
+
+def check_percent(canary_percent: float) -> float:
+    """A canary weight as a float in 0..100; anything else (NaN, a bool, a string) is a TargetError."""
+    if isinstance(canary_percent, bool) or not isinstance(canary_percent, int | float):
+        raise TargetError(f"a weight must be a number of percent, got {canary_percent!r}",
+                          hint="weights are percentages of traffic, 0 to 100")
+    if not math.isfinite(canary_percent) or not 0 <= canary_percent <= 100:
+        raise TargetError(f"a weight must be between 0 and 100 percent, got {canary_percent}",
+                          hint="weights are percentages of traffic, 0 to 100")
+    return float(canary_percent)
 
 
 class Router(Protocol):

@@ -51,6 +51,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from launchdeck.adapters.routers import check_percent
 from launchdeck.errors import TargetError, WeightNotApplied
 
 #: ``$schema`` written into new flag files.
@@ -77,12 +78,6 @@ def binomial_tolerance(percent: float, n: int) -> float:
     return 100 * (TOLERANCE_SD * math.sqrt(p * (1 - p) / n) + 0.5 / n)
 
 
-def _check_percent(canary_percent: float) -> float:
-    if isinstance(canary_percent, bool) or not isinstance(canary_percent, int | float):
-        raise TargetError(f"a weight must be a number of percent, got {canary_percent!r}")
-    if not math.isfinite(canary_percent) or not 0 <= canary_percent <= 100:
-        raise TargetError(f"a weight must be between 0 and 100 percent, got {canary_percent}")
-    return float(canary_percent)
 
 
 class FlagRouter:
@@ -133,7 +128,7 @@ class FlagRouter:
 
     def flag_definition(self, canary_percent: float, *, enabled: bool = True) -> dict[str, Any]:
         """The flagd definition of this router's flag at ``canary_percent``."""
-        stable_w, canary_w = fraction_weights(_check_percent(canary_percent))
+        stable_w, canary_w = fraction_weights(check_percent(canary_percent))
         return {
             "state": "ENABLED" if enabled else "DISABLED",
             "variants": dict(self.variant_values),

@@ -46,6 +46,7 @@ import errno
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from launchdeck.adapters.routers import check_percent
 from launchdeck.errors import TargetError, WeightNotApplied
 
 STABLE, CANARY = "stable", "canary"
@@ -83,17 +84,6 @@ class ServerState:
         return 0 if self.maint or self.draining else self.weight
 
 
-def _check_percent(canary_percent: float) -> float:
-    try:
-        p = float(canary_percent)
-    except (TypeError, ValueError):
-        p = float("nan")
-    if not 0.0 <= p <= 100.0:  # also rejects NaN
-        raise TargetError(
-            f"canary weight must be between 0 and 100, got {canary_percent}",
-            hint="weights are percentages of traffic",
-        )
-    return p
 
 
 class HAProxyRouter:
@@ -140,13 +130,13 @@ class HAProxyRouter:
 
     def weights_for(self, canary_percent: float) -> tuple[int, int]:
         """(canary, stable) absolute weights that encode a percentage."""
-        p = _check_percent(canary_percent)
+        p = check_percent(canary_percent)
         canary = round(p / 100.0 * self.scale)
         return canary, self.scale - canary
 
     async def set_weight(self, canary_percent: float) -> None:
         """Set both servers' weights, make the canary ``ready`` if p > 0, read back and verify."""
-        p = _check_percent(canary_percent)
+        p = check_percent(canary_percent)
         canary, stable = self.weights_for(p)
         async with self._lock:
             before = await self._states()

@@ -42,11 +42,11 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from launchdeck.adapters.routers import check_percent
 from launchdeck.errors import TargetError, WeightNotApplied
 
 GATEWAY_GROUP = "gateway.networking.k8s.io"
@@ -56,17 +56,11 @@ GATEWAY_MAX_WEIGHT = 1_000_000
 _ATTEMPTS = 3
 
 
-def _check_percent(canary_percent: float) -> float:
-    if isinstance(canary_percent, bool) or not isinstance(canary_percent, int | float):
-        raise TargetError(f"a weight must be a number of percent, got {canary_percent!r}")
-    if not math.isfinite(canary_percent) or not 0 <= canary_percent <= 100:
-        raise TargetError(f"a weight must be between 0 and 100 percent, got {canary_percent}")
-    return float(canary_percent)
 
 
 def gateway_weights(canary_percent: float) -> tuple[int, int]:
     """(stable, canary) backendRef weights: total 100 for whole percents, else 10 000 or 1 000 000."""
-    p = _check_percent(canary_percent)
+    p = check_percent(canary_percent)
     for total in (100, 10_000, GATEWAY_MAX_WEIGHT):
         canary = p * total / 100
         if abs(canary - round(canary)) < 1e-9 or total == GATEWAY_MAX_WEIGHT:
@@ -225,7 +219,7 @@ class IstioDestination:
 
 def istio_weights(canary_percent: float) -> tuple[int, int]:
     """(stable, canary) Istio weights: whole percentages adding up to 100."""
-    p = _check_percent(canary_percent)
+    p = check_percent(canary_percent)
     if p != round(p):
         raise TargetError(
             f"Istio weights are whole percentages; cannot set {p:g}%",
@@ -424,7 +418,7 @@ class _CustomObjectRouter:
 
     async def set_weight(self, canary_percent: float) -> None:
         """Patch the canary's weight to ``canary_percent``; TargetError if refused."""
-        _check_percent(canary_percent)
+        check_percent(canary_percent)
         await asyncio.to_thread(self._set_weight, canary_percent)
 
     async def current_weight(self) -> float:

@@ -64,6 +64,7 @@ from pathlib import Path
 
 import aiohttp
 
+from launchdeck.adapters.routers import check_percent
 from launchdeck.errors import TargetError, WeightNotApplied
 
 STABLE, CANARY = "stable", "canary"
@@ -75,22 +76,11 @@ _NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
 _ADDRESS = re.compile(r"^[^\s;{}'\"#]+$")
 
 
-def _check_percent(canary_percent: float) -> float:
-    try:
-        p = float(canary_percent)
-    except (TypeError, ValueError):
-        p = float("nan")
-    if not 0.0 <= p <= 100.0:  # also rejects NaN
-        raise TargetError(
-            f"canary weight must be between 0 and 100, got {canary_percent}",
-            hint="weights are percentages of traffic",
-        )
-    return p
 
 
 def weights_for(canary_percent: float) -> tuple[int, int]:
     """(canary, stable) nginx weights 0..100 that encode a percentage (0 is written ``down``)."""
-    canary = round(_check_percent(canary_percent) / 100.0 * SCALE)
+    canary = round(check_percent(canary_percent) / 100.0 * SCALE)
     return canary, SCALE - canary
 
 
@@ -152,7 +142,7 @@ class NginxRouter:
 
     async def set_weight(self, canary_percent: float) -> None:
         """Write, test, reload, and return once nginx serves the new weights (see module docs)."""
-        p = _check_percent(canary_percent)
+        p = check_percent(canary_percent)
         async with self._lock:
             await self._apply(p)
 
@@ -172,7 +162,7 @@ class NginxRouter:
 
     def render(self, canary_percent: float, token: str | None = None) -> str:
         """The include file for a percentage (a fresh token unless one is given)."""
-        p = _check_percent(canary_percent)
+        p = check_percent(canary_percent)
         canary, stable = weights_for(p)
         token = token or secrets.token_hex(8)
         status = {"upstream": self.upstream, "percent": p, "stable": stable, "canary": canary,
