@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import pytest
@@ -108,3 +109,53 @@ def launchdeck_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterato
         yield from _fresh_postgres_url(request.getfixturevalue("postgres_test_database"))
     else:
         yield f"sqlite:///{tmp_path / 'launchdeck.db'}"
+
+
+# -- the backend the CLI integration tests store their releases in ------------------------------------
+#
+#   LAUNCHDECK_TEST_BACKEND=postgresql LAUNCHDECK_TEST_DB=postgresql+psycopg://postgres@127.0.0.1:5432/test \
+#     ./dev test -m integration
+#
+# LAUNCHDECK_TEST_BACKEND is `sqlite` (the default: a launchdeck.db file in the test's directory) or
+# `postgresql` (a fresh schema in the session's database, see postgres_test_database: without
+# LAUNCHDECK_TEST_DB those tests skip locally and fail in CI). Unlike db_url, which runs a store test once
+# per backend, this picks one backend for the whole run.
+
+TEST_BACKEND_ENV = "LAUNCHDECK_TEST_BACKEND"
+TEST_BACKENDS = ("sqlite", "postgresql")
+
+
+@pytest.fixture(scope="session")
+def store_backend() -> str:
+    """The backend LAUNCHDECK_TEST_BACKEND selects (`sqlite` when it is not set)."""
+    value = os.environ.get(TEST_BACKEND_ENV, "").strip().lower() or "sqlite"
+    if value not in TEST_BACKENDS:
+        pytest.fail(f"{TEST_BACKEND_ENV}={os.environ[TEST_BACKEND_ENV]!r} is not a backend the tests know; "
+                    f"use one of {', '.join(TEST_BACKENDS)}", pytrace=False)
+    return value
+
+
+@pytest.fixture(scope="session")
+def new_store_url(request: pytest.FixtureRequest,
+                  store_backend: str) -> Callable[[Path], AbstractContextManager[str]]:
+    """``with new_store_url(directory) as url:`` an empty release store on the selected backend, removed
+    afterwards: SQLite at directory/launchdeck.db, or a fresh PostgreSQL schema (dropped at the end of the
+    ``with``). For fixtures of any scope; a test uses ``backend_db_url``."""
+    database = request.getfixturevalue("postgres_test_database") if store_backend == "postgresql" else None
+
+    @contextmanager
+    def new(directory: Path) -> Iterator[str]:
+        if database is None:
+            yield f"sqlite:///{directory / 'launchdeck.db'}"
+        else:
+            yield from _fresh_postgres_url(database)
+
+    return new
+
+
+@pytest.fixture
+def backend_db_url(new_store_url: Callable[[Path], AbstractContextManager[str]], tmp_path: Path) -> Iterator[str]:
+    """One empty release store URL on the backend LAUNCHDECK_TEST_BACKEND selects (pass it as --db or
+    LAUNCHDECK_DB): SQLite at tmp_path/launchdeck.db, or a fresh PostgreSQL schema."""
+    with new_store_url(tmp_path) as url:
+        yield url

@@ -1,9 +1,13 @@
 """Shared helpers for the integration tests: run the real `launchdeck` CLI as a subprocess in a scratch cwd.
 
-Every run happens in its own directory (its sqlite store, keys, evidence and notification log land
-there), with ``LAUNCHDECK_DB`` removed from the environment so nothing outside the directory is
-touched. Background runs write stdout/stderr to files (never pipes, which could fill and stall the
-run) and are SIGKILLed by pid at teardown if a test left them running.
+Every run happens in its own directory (keys, evidence and notification log land there) and stores
+its releases at the test's own database URL, given to the CLI as ``LAUNCHDECK_DB``: on the backend
+``LAUNCHDECK_TEST_BACKEND`` selects (tests/conftest.py), SQLite at ``<cwd>/launchdeck.db`` or a fresh
+PostgreSQL schema (the URL's ``options=-csearch_path=...``). The tests read the store through
+``launchdeck.store.repo.Store`` -- never with SQL of their own -- so the same assertions hold on both
+backends (JSONB reorders keys and wraps special floats; the Store gives the values back as written).
+Background runs write stdout/stderr to files (never pipes, which could fill and stall the run) and are
+SIGKILLed by pid at teardown if a test left them running.
 
 Synchronisation never sleeps blindly: ``wait_for`` polls a real condition (the release store, a
 file, a process) with a bounded deadline and says what it was waiting for when it gives up.
@@ -15,15 +19,21 @@ import base64
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from launchdeck.store import migrations
+from launchdeck.store.repo import Store
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
@@ -33,9 +43,10 @@ RUN_TIMEOUT_S = 120.0
 T = TypeVar("T")
 
 
-def cli_env() -> dict[str, str]:
+def cli_env(db_url: str) -> dict[str, str]:
+    """The CLI's environment: its release store is ``db_url`` (whatever LAUNCHDECK_DB the caller had)."""
     env = dict(os.environ)
-    env.pop("LAUNCHDECK_DB", None)
+    env["LAUNCHDECK_DB"] = db_url
     env["PYTHONUNBUFFERED"] = "1"
     env["COLUMNS"] = "200"  # usage messages are not wrapped mid-word
     env.pop("FORCE_COLOR", None)
@@ -70,13 +81,13 @@ class Result:
 class Background:
     """A `launchdeck` command running in the background (subprocess.Popen)."""
 
-    def __init__(self, args: tuple[str, ...], cwd: Path, tag: str) -> None:
+    def __init__(self, args: tuple[str, ...], cwd: Path, tag: str, env: dict[str, str]) -> None:
         self.args = args
         self.out_path = cwd / f".{tag}.stdout"
         self.err_path = cwd / f".{tag}.stderr"
         self._out = self.out_path.open("wb")
         self._err = self.err_path.open("wb")
-        self.proc = subprocess.Popen([sys.executable, "-m", "launchdeck", *args], cwd=cwd, env=cli_env(),
+        self.proc = subprocess.Popen([sys.executable, "-m", "launchdeck", *args], cwd=cwd, env=env,
                                      stdin=subprocess.DEVNULL, stdout=self._out, stderr=self._err)
 
     @property
@@ -132,19 +143,68 @@ def wait_for(condition: Callable[[], T], *, timeout: float, what: str, every: fl
         time.sleep(every)
 
 
-class Launchdeck:
-    """The CLI, run in one scratch directory."""
+def store_is_ready(db_url: str) -> bool:
+    """True once the database at ``db_url`` holds launchdeck's schema at the newest revision -- so
+    opening a Store there only reads. Checking never creates anything (no SQLite file, no table)."""
+    url = make_url(db_url)
+    if url.get_backend_name() == "sqlite" and not Path(url.database or "").exists():
+        return False
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return migrations.current(conn) == migrations.heads()
+    finally:
+        engine.dispose()
 
-    def __init__(self, cwd: Path) -> None:
+
+def assert_store_isolated(db_url: str) -> None:
+    """On PostgreSQL, check nothing landed outside the test's schema: the URL's search_path must be what
+    the CLI (and the Store) used, not the database's default ``public`` schema."""
+    url = make_url(db_url)
+    if url.get_backend_name() != "postgresql":
+        return
+    assert "search_path=" in str(url.query.get("options", "")), f"no schema in the test's URL: {url!r}"
+    engine = create_engine(url.difference_update_query(["options"]))
+    try:
+        with engine.connect() as conn:
+            leaked = conn.execute(text("SELECT table_name FROM information_schema.tables "
+                                       "WHERE table_schema = 'public' ORDER BY table_name")).scalars().all()
+    finally:
+        engine.dispose()
+    assert not leaked, f"tables written outside the test's schema, in public: {leaked}"
+
+
+class Launchdeck:
+    """The CLI, run in one scratch directory against one release store (``db_url``)."""
+
+    def __init__(self, cwd: Path, db_url: str) -> None:
         self.cwd = cwd
+        self.db_url = db_url
+        self.env = cli_env(db_url)
         self.background: list[Background] = []
         self._tags = 0
+        self._store: Store | None = None
+
+    @property
+    def backend(self) -> str:
+        """``sqlite`` or ``postgresql``: where this CLI stores its releases."""
+        return make_url(self.db_url).get_backend_name()
+
+    def close(self) -> None:
+        """SIGKILL background runs still going and close the store this reader opened."""
+        for bg in self.background:
+            if bg.running():
+                bg.kill()
+            bg._close()
+        if self._store is not None:
+            self._store.close()
+            self._store = None
 
     # -- commands ------------------------------------------------------------------------------
     def __call__(self, *args: str | Path, timeout: float = RUN_TIMEOUT_S) -> Result:
         argv = tuple(str(a) for a in args)
         try:
-            done = subprocess.run([sys.executable, "-m", "launchdeck", *argv], check=False, cwd=self.cwd, env=cli_env(),
+            done = subprocess.run([sys.executable, "-m", "launchdeck", *argv], check=False, cwd=self.cwd, env=self.env,
                                   stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired as e:
             raise AssertionError(f"`launchdeck {' '.join(argv)}` did not finish within {timeout:g}s; "
@@ -153,7 +213,7 @@ class Launchdeck:
 
     def start(self, *args: str | Path) -> Background:
         self._tags += 1
-        bg = Background(tuple(str(a) for a in args), self.cwd, f"run{self._tags}")
+        bg = Background(tuple(str(a) for a in args), self.cwd, f"run{self._tags}", self.env)
         self.background.append(bg)
         return bg
 
@@ -162,44 +222,45 @@ class Launchdeck:
         path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
         return path
 
-    # -- the release store, read directly (read-only) while a run writes it --------------------
-    @property
-    def db_path(self) -> Path:
-        return self.cwd / "launchdeck.db"
-
-    def _query(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-        if not self.db_path.exists():
-            return []
-        try:
-            con = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=5)
-        except sqlite3.OperationalError:
-            return []
-        try:
-            return con.execute(sql, params).fetchall()
-        except sqlite3.OperationalError:  # tables not created yet
-            return []
-        finally:
-            con.close()
+    # -- the release store, read through the Store API while a run writes it ---------------------
+    def store(self) -> Store | None:
+        """The release store, once a run has created it (None before: reading never creates it)."""
+        if self._store is None:
+            if not store_is_ready(self.db_url):
+                return None
+            self._store = Store(self.db_url)
+        return self._store
 
     def release(self, name: str) -> dict[str, Any] | None:
         """The release's stored row: engine state, plan clock and outcome (None before it exists)."""
-        rows = self._query("SELECT id, state, plan_clock, outcome FROM releases WHERE name = ? ORDER BY id DESC "
-                           "LIMIT 1", (name,))
-        if not rows:
+        store = self.store()
+        found = store.find(name=name) if store is not None else None
+        if found is None:
             return None
-        rid, state, clock, outcome = rows[0]
-        info = json.loads(state)
-        return {"id": rid, "engine": info["engine"], "plan_clock": clock, "outcome": outcome, "state": info}
+        return {"id": found.id, "engine": found.state["engine"], "plan_clock": found.plan_clock,
+                "outcome": found.outcome, "state": found.state}
 
     def decisions(self, name: str) -> list[dict[str, Any]]:
         """Every recorded decision of the release, in order."""
-        rows = self._query("SELECT d.seq, d.plan_at, d.kind, d.reason, d.gate, d.inputs FROM decisions d "
-                           "JOIN releases r ON r.id = d.release_id WHERE r.name = ? ORDER BY d.seq", (name,))
-        return [{"seq": s, "plan_at": p, "kind": k, "reason": r, "gate": g, "inputs": json.loads(i)}
-                for s, p, k, r, g, i in rows]
+        store = self.store()
+        found = store.find(name=name) if store is not None else None
+        if store is None or found is None:
+            return []
+        return [{"seq": d.seq, "plan_at": d.plan_at, "kind": d.kind, "reason": d.reason, "gate": d.gate,
+                 "inputs": d.inputs} for d in store.decisions(release_id=found.id)]
 
     def kinds(self, name: str) -> list[str]:
         return [d["kind"] for d in self.decisions(name)]
+
+
+@contextmanager
+def launchdeck_in(cwd: Path, db_url: str) -> Iterator[Launchdeck]:
+    """A Launchdeck in ``cwd`` on ``db_url``, cleaned up afterwards (background runs killed, store closed)."""
+    cli = Launchdeck(cwd, db_url)
+    try:
+        yield cli
+    finally:
+        cli.close()
 
 
 def bundle_statement(path: Path) -> dict[str, Any]:

@@ -9,12 +9,21 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from ld_integration import EXAMPLES, Launchdeck, Result, bundle_statement
+from ld_integration import (
+    EXAMPLES,
+    Launchdeck,
+    Result,
+    assert_store_isolated,
+    bundle_statement,
+    launchdeck_in,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -31,9 +40,18 @@ def _ok(result: Result, code: int) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def intelgraph(tmp_path_factory: pytest.TempPathFactory) -> tuple[Launchdeck, Result]:
-    """One run of examples/intelgraph-canary.yaml, shared by the checks below (it takes ~12 s)."""
-    cli = Launchdeck(tmp_path_factory.mktemp("intelgraph"))
+def intelgraph(tmp_path_factory: pytest.TempPathFactory,
+               new_store_url: Callable[[Path], AbstractContextManager[str]]) -> Iterator[tuple[Launchdeck, Result]]:
+    """One run of examples/intelgraph-canary.yaml, shared by the checks below (it takes ~12 s), in a
+    release store of its own on the selected backend."""
+    cwd = tmp_path_factory.mktemp("intelgraph")
+    with new_store_url(cwd) as db_url:
+        with launchdeck_in(cwd, db_url) as cli:
+            yield cli, _run_intelgraph(cli)
+        assert_store_isolated(db_url)
+
+
+def _run_intelgraph(cli: Launchdeck) -> Result:
     text = (EXAMPLES / "intelgraph-canary.yaml").read_text(encoding="utf-8")
     now = datetime.now(UTC)
     if now.weekday() == 1 and 20 <= now.hour < 23:
@@ -41,8 +59,7 @@ def intelgraph(tmp_path_factory: pytest.TempPathFactory) -> tuple[Launchdeck, Re
         # then is the freeze lifted, so the test gives the same answer at any hour.
         text = re.sub(r"(?m)^(\s*)freeze: .*$", r"\1freeze: []", text)
     (cli.cwd / "intelgraph-canary.yaml").write_text(text, encoding="utf-8")
-    result = cli("run", "intelgraph-canary.yaml", "--time-scale", "60", "--output", "json", "--seed", "2")
-    return cli, result
+    return cli("run", "intelgraph-canary.yaml", "--time-scale", "60", "--output", "json", "--seed", "2")
 
 
 def test_bad_canary_is_rolled_back_by_the_error_rate_gate(intelgraph: tuple[Launchdeck, Result]) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import yaml
+from ld_integration import cli_env
 
 from launchdeck.plan.yamlsrc import PlanLoader
 
@@ -18,9 +19,10 @@ pytestmark = pytest.mark.integration
 EXAMPLES = Path(__file__).parents[2] / "examples"
 
 
-def launchdeck(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "launchdeck", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout)
+def launchdeck(*args: str, cwd: Path, db: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """The CLI in ``cwd``, storing its releases at ``db`` (the test's ``cli_db_url``) via LAUNCHDECK_DB."""
+    return subprocess.run([sys.executable, "-m", "launchdeck", *args], check=False, cwd=cwd, env=cli_env(db),
+                          capture_output=True, text=True, timeout=timeout)
 
 
 def summary_of(done: subprocess.CompletedProcess[str]) -> dict[str, Any]:
@@ -53,10 +55,10 @@ def times(summary: dict[str, Any]) -> dict[str, tuple[datetime, datetime]]:
             for s in summary["services"] if s["startedAt"]}
 
 
-def test_train_runs_in_dependency_order_with_independent_services_in_parallel(tmp_path: Path) -> None:
+def test_train_runs_in_dependency_order_with_independent_services_in_parallel(tmp_path: Path, cli_db_url: str) -> None:
     plan = write(tmp_path, short_train())
     done = launchdeck("run", str(plan), "--approvals", str(EXAMPLES / "media-gateway-approvals.yaml"),
-                      "--time-scale", "60", "--output", "json", cwd=tmp_path)
+                      "--time-scale", "60", "--output", "json", cwd=tmp_path, db=cli_db_url)
     assert done.returncode == 0, done.stderr[-2000:]
     summary = summary_of(done)
     assert summary["outcome"] == "promoted"
@@ -68,10 +70,10 @@ def test_train_runs_in_dependency_order_with_independent_services_in_parallel(tm
     assert all(t[s][1] <= t[c][0] for s in group_b for c in ("playback-service", "mcp-server"))
 
 
-def test_rolled_back_service_keeps_its_dependents_from_starting(tmp_path: Path) -> None:
+def test_rolled_back_service_keeps_its_dependents_from_starting(tmp_path: Path, cli_db_url: str) -> None:
     plan = write(tmp_path, short_train(bad_service="content-service"))
     done = launchdeck("run", str(plan), "--approvals", str(EXAMPLES / "media-gateway-approvals.yaml"),
-                      "--time-scale", "60", "--output", "json", cwd=tmp_path)
+                      "--time-scale", "60", "--output", "json", cwd=tmp_path, db=cli_db_url)
     summary = summary_of(done)
     outcomes = {s["name"]: s["outcome"] for s in summary["services"]}
     assert done.returncode == 3 and summary["outcome"] == "rolled_back"
@@ -82,26 +84,26 @@ def test_rolled_back_service_keeps_its_dependents_from_starting(tmp_path: Path) 
     assert outcomes["auth-service"] == outcomes["api-gateway"] == "promoted"
 
 
-def test_train_with_unsigned_checklists_is_refused_naming_who_is_missing(tmp_path: Path) -> None:
+def test_train_with_unsigned_checklists_is_refused_naming_who_is_missing(tmp_path: Path, cli_db_url: str) -> None:
     plan = write(tmp_path, short_train())
-    done = launchdeck("run", str(plan), "--time-scale", "60", "--output", "json", cwd=tmp_path)
+    done = launchdeck("run", str(plan), "--time-scale", "60", "--output", "json", cwd=tmp_path, db=cli_db_url)
     summary = summary_of(done)
     assert done.returncode == 4 and summary["outcome"] == "refused"
     reason = summary["services"][0]["reason"]
     assert "T-24h" in reason and "engineering-lead (eli)" in reason
 
 
-def test_release_inside_a_freeze_window_is_refused_naming_the_window(tmp_path: Path) -> None:
+def test_release_inside_a_freeze_window_is_refused_naming_the_window(tmp_path: Path, cli_db_url: str) -> None:
     plan = example("intelgraph-canary.yaml")
     plan["spec"]["preflight"]["freeze"] = [{"from": "00:00", "to": "24:00", "tz": "UTC"}]
-    done = launchdeck("run", str(write(tmp_path, plan)), "--output", "json", cwd=tmp_path)
+    done = launchdeck("run", str(write(tmp_path, plan)), "--output", "json", cwd=tmp_path, db=cli_db_url)
     summary = summary_of(done)
     assert done.returncode == 4 and summary["outcome"] == "refused"
     assert "freeze window" in summary["reason"] and "00:00–24:00 UTC" in summary["reason"]
     assert "it ends at" in summary["reason"]
 
 
-def test_escalation_and_cadence_messages_land_in_their_channels_with_real_values(tmp_path: Path) -> None:
+def test_escalation_and_cadence_messages_land_in_their_channels_with_real_values(tmp_path: Path, cli_db_url: str) -> None:
     plan = {
         "apiVersion": "launchdeck/v1", "kind": "Release",
         "metadata": {"name": "esc", "version": "v2", "service": "checkout"},
@@ -121,7 +123,7 @@ def test_escalation_and_cadence_messages_land_in_their_channels_with_real_values
                                            "oncall": {"type": "file", "path": "out/oncall.jsonl"}}},
         },
     }
-    done = launchdeck("run", str(write(tmp_path, plan)), "--time-scale", "60", "--output", "json", cwd=tmp_path)
+    done = launchdeck("run", str(write(tmp_path, plan)), "--time-scale", "60", "--output", "json", cwd=tmp_path, db=cli_db_url)
     assert done.returncode == 3, done.stderr[-2000:]
     oncall = [json.loads(line) for line in (tmp_path / "out/oncall.jsonl").read_text().splitlines()]
     assert [m["title"].split("(")[-1] for m in oncall] == ["P2)", "P1)"]
@@ -132,20 +134,20 @@ def test_escalation_and_cadence_messages_land_in_their_channels_with_real_values
     assert any("canary" in m["text"] and "%" in m["text"] for m in cadence)
 
 
-def test_failed_soak_check_stops_the_release_before_production_with_the_values(tmp_path: Path) -> None:
+def test_failed_soak_check_stops_the_release_before_production_with_the_values(tmp_path: Path, cli_db_url: str) -> None:
     plan = example("staging-flag-rollout.yaml")
     plan["spec"]["target"]["versions"]["canary"]["errorRate"] = "3%"
     plan["spec"]["soak"] = {"duration": "6h", "checks": ["09:00"], "criteria": [{"metric": "error_rate", "op": "<", "threshold": "0.5%"}]}
     plan["spec"]["analysis"]["minRequests"] = 20
     done = launchdeck("run", str(write(tmp_path, plan)), "--time-scale", "1200", "--start-at",
-                      "2026-11-23T08:00:00+00:00", "--output", "json", cwd=tmp_path)
+                      "2026-11-23T08:00:00+00:00", "--output", "json", cwd=tmp_path, db=cli_db_url)
     summary = summary_of(done)
     assert done.returncode == 4 and summary["outcome"] == "refused", done.stderr[-2000:]
     assert "soak check" in summary["reason"] and "09:00" in summary["reason"] and "want < 0.5%" in summary["reason"]
     assert summary["stagesPassed"] == 0 and summary["canaryRequests"] == 0  # no user reached the new version
 
 
-def test_follow_evaluates_post_launch_checkpoints_against_live_numbers(tmp_path: Path) -> None:
+def test_follow_evaluates_post_launch_checkpoints_against_live_numbers(tmp_path: Path, cli_db_url: str) -> None:
     plan = {
         "apiVersion": "launchdeck/v1", "kind": "Release", "metadata": {"name": "follow", "version": "v2"},
         "spec": {
@@ -158,7 +160,7 @@ def test_follow_evaluates_post_launch_checkpoints_against_live_numbers(tmp_path:
         },
     }
     done = launchdeck("run", str(write(tmp_path, plan)), "--time-scale", "600", "--follow", "--output", "json",
-                      cwd=tmp_path)
+                      cwd=tmp_path, db=cli_db_url)
     summary = summary_of(done)
     assert done.returncode == 0 and summary["outcome"] == "promoted", done.stderr[-2000:]
     results = {c["name"]: c for c in summary["checkpoints"]}

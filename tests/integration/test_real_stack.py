@@ -93,16 +93,16 @@ def test_prometheus_stopped_mid_stage_holds_and_pages_never_promotes(tmp_path: P
         async with real_stack() as (stack, prometheus):
             path = write(tmp_path, plan(stack.socket, prometheus.url, holds=("3m", "30s")))
             run = asyncio.create_task(run_release(load_plan(path), options(tmp_path, backend_db_url), PlainView()))
-            store = Store(backend_db_url)
-            deadline = asyncio.get_running_loop().time() + 60
-            while not _has_conclusive_evaluation(store):  # the stage is being judged from real numbers
-                assert asyncio.get_running_loop().time() < deadline, "no conclusive evaluation within 60 s"
-                assert not run.done(), run
-                await asyncio.sleep(0.2)
-            await prometheus.stop()
-            summary = await asyncio.wait_for(run, 120)
-            release = store.require(name="checkout-v2")
-            return summary, [d.kind for d in store.decisions(release_id=release.id)]
+            with Store(backend_db_url) as store:
+                deadline = asyncio.get_running_loop().time() + 60
+                while not _has_conclusive_evaluation(store):  # the stage is being judged from real numbers
+                    assert asyncio.get_running_loop().time() < deadline, "no conclusive evaluation within 60 s"
+                    assert not run.done(), run
+                    await asyncio.sleep(0.2)
+                await prometheus.stop()
+                summary = await asyncio.wait_for(run, 120)
+                release = store.require(name="checkout-v2")
+                return summary, [d.kind for d in store.decisions(release_id=release.id)]
 
     summary, kinds = asyncio.run(scenario())
     assert summary["outcome"] == "held" and summary["stagesPassed"] == 0

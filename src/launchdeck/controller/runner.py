@@ -38,8 +38,13 @@ VERIFY_ATTEMPTS = 5
 async def run_release(plan: LoadedPlan, opts: RunOptions, view: View) -> dict[str, Any]:
     """Run (or resume) the plan's release to its outcome and return the summary object."""
     assert isinstance(plan.doc, model.ReleaseDoc), "trains run through controller.train"
+    with Store(opts.db_url) as store:
+        return await _run(plan, opts, view, store)
+
+
+async def _run(plan: LoadedPlan, opts: RunOptions, view: View, store: Store) -> dict[str, Any]:
+    assert isinstance(plan.doc, model.ReleaseDoc)
     spec = plan.doc.spec
-    store = Store(opts.db_url)
     release, state, meta = _open_release(store, plan, opts, view)
     run = Run(plan, spec, to_policy(spec), opts, store, release, state, meta,
                PlanClock(opts.time_scale, release.plan_clock), view)
@@ -143,14 +148,14 @@ def prepare_release(plan: LoadedPlan, opts: RunOptions) -> StoredRelease:
     """Register a release ahead of its run (for checklists and go/no-go); `run` then picks it up."""
     if plan.is_train:
         raise UsageError("prepare takes a release plan; a train prepares each service when it runs")
-    store = Store(opts.db_url)
-    found = store.find(name=plan.name, tenant=plan.doc.metadata.tenant)
-    if found and not found.outcome:
-        raise UsageError(f"release {plan.name} is already prepared or running",
-                         hint=f"see `launchdeck checklist {plan.name}` or `launchdeck status {plan.name}`")
-    if found:
-        store.archive(release_id=found.id)
-    return _create(store, plan, opts)
+    with Store(opts.db_url) as store:
+        found = store.find(name=plan.name, tenant=plan.doc.metadata.tenant)
+        if found and not found.outcome:
+            raise UsageError(f"release {plan.name} is already prepared or running",
+                             hint=f"see `launchdeck checklist {plan.name}` or `launchdeck status {plan.name}`")
+        if found:
+            store.archive(release_id=found.id)
+        return _create(store, plan, opts)
 
 
 async def _loop(run: Run) -> None:
