@@ -116,3 +116,26 @@ def _has_conclusive_evaluation(store: Store) -> bool:
         return False
     return any(d.kind == "evaluation" and all(v.get("status") != "inconclusive" for v in d.inputs.get("verdicts", []))
                for d in store.decisions(release_id=release.id))
+
+
+def test_haproxy_restarted_mid_release_loses_its_weights_and_they_are_applied_again(
+        tmp_path: Path, backend_db_url: str) -> None:
+    async def scenario() -> tuple[dict[str, Any], list[str], float]:
+        async with real_stack() as (stack, prometheus):
+            path = write(tmp_path, plan(stack.socket, prometheus.url, holds=("2m", "30s")))
+            run = asyncio.create_task(run_release(load_plan(path), options(tmp_path, backend_db_url), PlainView()))
+            deadline = asyncio.get_running_loop().time() + 60
+            while abs(await stack.router.current_weight() - 20) > 0.5:  # stage 1 is live (51/256 read back)
+                assert asyncio.get_running_loop().time() < deadline and not run.done()
+                await asyncio.sleep(0.1)
+            await stack.restart_program()
+            lost = await stack.router.current_weight()  # the configured weights: canary 0
+            summary = await asyncio.wait_for(run, 120)
+            with Store(backend_db_url) as store:
+                release = store.require(name="checkout-v2")
+                kinds = [d.kind for d in store.decisions(release_id=release.id)]
+            return summary, kinds, lost
+
+    summary, kinds, lost = asyncio.run(scenario())
+    assert lost == 0
+    assert "weight.reapplied" in kinds and summary["outcome"] == "promoted"

@@ -26,7 +26,7 @@ from launchdeck.controller.target import open_target
 from launchdeck.core import engine
 from launchdeck.core.engine import Decision, Observations, SetWeight, StartRollback, WriteEvidence
 from launchdeck.core.state import ReleaseState
-from launchdeck.errors import UsageError, WeightNotApplied
+from launchdeck.errors import LaunchdeckError, UsageError, WeightNotApplied
 from launchdeck.plan import LoadedPlan, model, to_policy
 from launchdeck.store.repo import NewDecision, Store, StoredRelease
 
@@ -167,7 +167,10 @@ async def _loop(run: Run) -> None:
             await _rollback(run)
             continue
         now = run.clock.now()
-        observations = await _observe(run) if engine.evaluation_due(run.policy, run.state, now) else None
+        observations = None
+        if engine.evaluation_due(run.policy, run.state, now):
+            await _check_weight(run, now)
+            observations = await _observe(run)
         people = gather(run.store, run.release.id, run.policy, run.state)
         step = engine.decide(run.policy, run.state, now, engine.Inputs(
             observations=observations, signoffs=people.signoffs, decision=people.decision, kill=people.kill,
@@ -244,6 +247,29 @@ async def _observe(run: Run) -> Observations:
         run.numbers[version] = {"error_rate": stats.metric("error_rate"), "p95_ms": stats.metric("latency_p95_ms"),
                                 "requests": stats.requests}
     return obs
+
+
+async def _check_weight(run: Run, now: float) -> None:
+    """Before judging, make sure the router still serves the weight the release is at.
+
+    A router restarted mid-release (HAProxy keeps runtime weights in memory only) comes back with
+    its configured weights: detected here, recorded, and the release's weight applied again.
+    """
+    assert run.target is not None
+    if run.state.phase not in ("stage", "deciding", "held"):
+        return
+    try:
+        seen = await run.target.router.current_weight()
+    except LaunchdeckError as e:
+        run.view.note(f"cannot read the router's weight: {e.message}; judging continues, will retry")
+        return
+    if abs(seen - run.state.weight) < 1e-6:
+        return
+    await _set_weight(run, run.state.weight)
+    commit(run, run.state, [Decision(now, "weight.reapplied", f"router {run.target.router.type} served canary "
+                                     f"{seen:g}% instead of {run.state.weight:g}% (restarted or changed by hand); "
+                                     f"{run.state.weight:g}% applied again and verified", None, None,
+                                     {"seen": seen, "wanted": run.state.weight})], now)
 
 
 async def _set_weight(run: Run, weight: float) -> float:
