@@ -22,7 +22,7 @@ from launchdeck.controller.messages import Dispatcher, iso
 from launchdeck.controller.people import gather, load_approvals_file
 from launchdeck.controller.session import (Run, RunOptions, View, commit, deliver, snapshot, status_line,
                                            summary, write_evidence)
-from launchdeck.controller.target import open_target
+from launchdeck.controller.target import open_target, thin_windows
 from launchdeck.core import engine
 from launchdeck.core.engine import Decision, Observations, SetWeight, StartRollback, WriteEvidence
 from launchdeck.core.state import ReleaseState
@@ -58,6 +58,8 @@ async def _run(plan: LoadedPlan, opts: RunOptions, view: View, store: Store) -> 
             return await _refuse(run, refusal, "preflight.failed")
     async with AsyncExitStack() as stack:
         if state.phase != "done":
+            for warning in thin_windows(spec, opts.time_scale):
+                view.note(f"warning: {warning}")
             run.target = await open_target(spec, plan.doc.metadata, stack=stack, time_scale=opts.time_scale,
                                            plan_offset=release.plan_clock, seed=opts.seed)
             if state.phase != "starting":

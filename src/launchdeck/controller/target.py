@@ -103,3 +103,22 @@ def _faults(v: model.VersionSpec, plan_offset: float) -> tuple[Fault, ...]:
 
 def wall_now() -> float:
     return time.time()
+
+
+def thin_windows(spec: model.ReleaseSpec, time_scale: float) -> list[str]:
+    """Stages whose windows the embedded load cannot fill at this time scale (they will be inconclusive).
+
+    The local load generator's rate is per wall second, so compressing plan time shrinks every window.
+    """
+    router = spec.target.router
+    if not (router.type == "local" or (router.type == "flag" and not router.path)):
+        return []
+    window_wall = spec.analysis.window / time_scale
+    out = []
+    for i, stage in enumerate(spec.stages, 1):
+        expected = spec.target.load.rps * stage.weight / 100.0 * window_wall
+        if expected < spec.analysis.min_requests:
+            out.append(f"stage {i} at {stage.weight:g}%: about {expected:.0f} canary requests per window at "
+                       f"--time-scale {time_scale:g}, below minRequests {spec.analysis.min_requests}; expect "
+                       f"inconclusive windows (lower the time scale, or raise load.rps or analysis.window)")
+    return out
