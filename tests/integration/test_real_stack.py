@@ -16,11 +16,14 @@ from launchdeck.controller.view import PlainView
 from launchdeck.local.loadgen import LoadGenerator
 from launchdeck.local.sample_app import Behaviour, Fault
 from launchdeck.plan import load_plan
-from launchdeck.stacks import HAProxyStack
+from launchdeck.stacks import HAProxyStack, missing_programs
 from launchdeck.stacks.prometheus import PrometheusServer
 from launchdeck.store.repo import Store
 
-pytestmark = pytest.mark.integration
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(bool(missing_programs(["haproxy", "prometheus"])), reason="haproxy or prometheus is not installed"),
+]
 HEALTHY = Behaviour(error_rate=0.002, latency_median_ms=10.0, latency_p95_ms=30.0)
 
 
