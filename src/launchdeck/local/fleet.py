@@ -59,13 +59,20 @@ def free_port(host: str = HOST) -> int:
         return int(sock.getsockname()[1])
 
 
-def _tail(log: IO[bytes], limit: int = 2000) -> str:
+def indented_tail(data: bytes, lines: int = 20, empty: str = "(nothing)") -> str:
+    """The last ``lines`` lines of a process's output, indented for an error message."""
+    text = data.decode("utf-8", "replace").strip()
+    return "\n".join("    " + line for line in text.splitlines()[-lines:]) or f"    {empty}"
+
+
+def tail(log: IO[bytes] | None, limit: int = 2000, lines: int = 20, empty: str = "(nothing)") -> str:
+    """The end of a log file a child process writes to, indented for an error message."""
+    if log is None or log.closed:
+        return f"    {empty}"
     log.flush()
     log.seek(0, os.SEEK_END)
-    size = log.tell()
-    log.seek(max(0, size - limit))
-    text = log.read().decode("utf-8", "replace").strip()
-    return "\n".join("    " + line for line in text.splitlines()[-20:]) or "    (nothing)"
+    log.seek(max(0, log.tell() - limit))
+    return indented_tail(log.read(), lines, empty)
 
 
 class Fleet:
@@ -187,7 +194,7 @@ class Fleet:
             if code is not None:
                 raise TargetError(
                     f"the sample app for {version!r} exited with code {code} before it was "
-                    f"ready; its stderr ends with:\n{_tail(self._logs[version])}",
+                    f"ready; its stderr ends with:\n{tail(self._logs[version])}",
                     hint="check the behaviour and faults given for this version",
                 )
             try:
@@ -200,7 +207,7 @@ class Fleet:
                 raise TargetError(
                     f"the sample app for {version!r} did not answer {url} within "
                     f"{self._startup_timeout_s:g} s; its stderr ends with:\n"
-                    f"{_tail(self._logs[version])}",
+                    f"{tail(self._logs[version])}",
                     hint="the machine may be overloaded; try again",
                 )
             await asyncio.sleep(_POLL_S)
@@ -229,4 +236,4 @@ class Fleet:
         """The last lines a running version wrote to stderr."""
         if version not in self._logs:
             raise TargetError(f"the fleet has no version {version!r}")
-        return _tail(self._logs[version])
+        return tail(self._logs[version])

@@ -19,6 +19,7 @@ import aiohttp
 
 from launchdeck.errors import TargetError
 from launchdeck.local.fleet import Fleet
+from launchdeck.local.fleet import tail as fleet_tail
 from launchdeck.local.sample_app import Behaviour, Fault
 
 HOST = "127.0.0.1"
@@ -73,14 +74,7 @@ def require_program(name: str, binary: str | None = None) -> str:
 
 
 def tail(log: IO[bytes] | None, limit: int = 3000) -> str:
-    if log is None or log.closed:
-        return "    (no output)"
-    log.flush()
-    log.seek(0, os.SEEK_END)
-    size = log.tell()
-    log.seek(max(0, size - limit))
-    text = log.read().decode("utf-8", "replace").strip()
-    return "\n".join("    " + line for line in text.splitlines()[-25:]) or "    (no output)"
+    return fleet_tail(log, limit, lines=25, empty="(no output)")
 
 
 class Program:

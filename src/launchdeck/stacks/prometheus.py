@@ -25,7 +25,7 @@ from typing import Self
 import httpx
 
 from launchdeck.errors import TargetError
-from launchdeck.local.fleet import HOST, free_port
+from launchdeck.local.fleet import HOST, free_port, indented_tail
 
 _POLL_S = 0.05
 _live: set[subprocess.Popen[bytes]] = set()
@@ -277,5 +277,4 @@ class PrometheusServer:
         """The last lines Prometheus logged."""
         if self._log is None or not self._log.exists():
             return "    (nothing)"
-        text = self._log.read_bytes()[-limit:].decode("utf-8", "replace").strip()
-        return "\n".join("    " + line for line in text.splitlines()[-20:]) or "    (nothing)"
+        return indented_tail(self._log.read_bytes()[-limit:])
