@@ -33,7 +33,8 @@ from launchdeck.core.verdict import Verdict
 MIXTURE = tuple(1.25 * (16.0 ** (i / 23)) for i in range(24))
 _MIX = np.asarray(MIXTURE)
 LATENCY_QUANTILES = {"latency_p50_ms": 0.50, "latency_p95_ms": 0.95, "latency_p99_ms": 0.99}
-_OPS = {">": lambda a, b: a > b, ">=": lambda a, b: a >= b, "<": lambda a, b: a < b,
+#: The comparison each gate `op` names (value op limit).
+OPS = {">": lambda a, b: a > b, ">=": lambda a, b: a >= b, "<": lambda a, b: a < b,
         "<=": lambda a, b: a <= b}
 
 
@@ -82,7 +83,7 @@ def threshold(gate: Gate, canary: WindowStats, baseline: WindowStats | None, *, 
                            f"{gate.name}: no baseline value for {gate.metric}", canary=value, samples=samples)
     limit = limit_of(gate, base_value)
     assert limit is not None
-    breached = _OPS[gate.op](value, limit)
+    breached = OPS[gate.op](value, limit)
     against = (f"{fmt(gate.metric, limit)} (baseline {fmt(gate.metric, base_value)} {gate.threshold_text}"
                f"{baseline_note})" if gate.relative else fmt(gate.metric, limit))
     verb = "breaches" if breached else "within"

@@ -13,12 +13,10 @@ import math
 
 from scipy.stats import norm
 
-from launchdeck.core.judges import LATENCY_QUANTILES, fmt, limit_of
+from launchdeck.core.judges import LATENCY_QUANTILES, OPS, fmt, limit_of
 from launchdeck.core.observation import WindowStats
 from launchdeck.core.policy import Gate
 from launchdeck.core.verdict import Verdict
-
-_OPS = {">": lambda a, b: a > b, ">=": lambda a, b: a >= b, "<": lambda a, b: a < b, "<=": lambda a, b: a <= b}
 
 
 def u_test(canary: dict[int, int], baseline: dict[int, int]) -> tuple[float, float]:
@@ -60,7 +58,7 @@ def judge(gate: Gate, canary: WindowStats, baseline: WindowStats | None, *, alph
     limit = limit_of(gate, base)
     if value is None or limit is None:
         return Verdict(gate.name, "inconclusive", f"{gate.name}: no value for {gate.metric}", samples=samples)
-    worse = _OPS[gate.op](value, limit)
+    worse = OPS[gate.op](value, limit)
     significant = p < alpha
     status = "breach" if worse and significant else "pass"
     reason = (f"{gate.name}: Mann-Whitney U={u:.0f}, one-sided p={p:.3g} "

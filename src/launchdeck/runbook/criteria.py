@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from launchdeck.core.judges import fmt
+from launchdeck.core.judges import OPS, fmt
 from launchdeck.core.observation import WindowStats
-
-_OPS = {">": lambda a, b: a > b, ">=": lambda a, b: a >= b, "<": lambda a, b: a < b, "<=": lambda a, b: a <= b}
 
 
 @dataclass(frozen=True)
@@ -41,7 +39,7 @@ def evaluate(criteria: list[Criterion], stats: WindowStats, *, min_requests: int
         if value is None:
             out.append(CriterionResult(c, None, "no-data"))
         else:
-            out.append(CriterionResult(c, value, "passed" if _OPS[c.op](value, c.threshold) else "failed"))
+            out.append(CriterionResult(c, value, "passed" if OPS[c.op](value, c.threshold) else "failed"))
     return out
 
 
