@@ -250,11 +250,17 @@ def _open_error(url: str, e: Exception) -> Exception:
 CONNECT_TIMEOUT_S = 10
 
 
+#: How long an SQLite connection waits for another process's write lock before "database is locked".
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
 def _engine(url: str) -> Engine:
     parsed = make_url(url)
     args: dict[str, Any] = {}
     if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
         args["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT_S}
+    elif parsed.get_backend_name() == "sqlite":
+        args["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}  # the driver's own wait, too
     engine = create_engine(parsed, **args)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
@@ -263,7 +269,9 @@ def _engine(url: str) -> Engine:
 
 def _sqlite_pragmas(conn: Any, _record: Any) -> None:
     cur = conn.cursor()
-    cur.execute("PRAGMA busy_timeout=5000")  # first: switching to WAL may wait for another process
+    # First, since switching to WAL may wait for another process. Generous: a process creating the
+    # schema holds the write lock while Alembic runs, which on a loaded 2-core machine took over 5 s.
+    cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cur.execute("PRAGMA journal_mode=WAL")
     cur.close()
 
