@@ -68,7 +68,7 @@ def test_sequential_verdict_reports_evidence_and_bound() -> None:
     v = judges.sequential(NON_REGRESSION, log_lr, w("canary", 100, 10), w("stable", 900, 9), alpha=0.01,
                           min_requests=50, canary_total=1000, baseline_total=9000)
     assert v.status == "breach" and v.evidence is not None and v.evidence >= 100 and v.bound == 100
-    assert "evidence" in v.reason and "1000 canary requests" in v.reason
+    assert "evidence" in v.reason and "after 1000 canary and 9000 stable requests" in v.reason
 
 
 def test_release_alpha_is_split_across_sequential_gates(tmp_path: object) -> None:

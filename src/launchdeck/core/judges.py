@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from launchdeck.core import intervals
 from launchdeck.core.observation import WindowStats
 from launchdeck.core.policy import Gate
 from launchdeck.core.sketch import bucket_mid_ms
@@ -172,26 +173,52 @@ def e_value(log_lr: Sequence[float]) -> float:
     return math.exp(value) if value < 700 else math.inf
 
 
+def estimate(metric: str, stats: WindowStats | None) -> intervals.Estimate | None:
+    """A version's figure for a sequential gate with its 95% interval over the window."""
+    if stats is None:
+        return None
+    if metric in LATENCY_QUANTILES:
+        return intervals.quantile(stats.latency, LATENCY_QUANTILES[metric])
+    return intervals.rate(stats.errors, stats.requests)
+
+
+def _described(metric: str, est: intervals.Estimate | None) -> str:
+    if est is None:
+        return "n/a"
+    if math.isinf(est.high):
+        return f"{fmt(metric, est.value)} (95% CI ≥ {fmt(metric, est.low)}; too few requests to bound it above)"
+    return f"{fmt(metric, est.value)} (95% CI {fmt(metric, est.low)}–{fmt(metric, est.high)})"
+
+
 def sequential(gate: Gate, log_lr: Sequence[float], canary: WindowStats, baseline: WindowStats | None,
                *, alpha: float, min_requests: int, canary_total: int, baseline_total: int) -> Verdict:
-    """Verdict of the sequential test given its accumulated evidence and the current window."""
+    """Verdict of the sequential test given its accumulated evidence and the current window.
+
+    The reason reads as a person would report it: each version's figure over the window with its
+    95% interval, the evidence against "canary no worse" and the bound it must reach, and how
+    many requests the evidence rests on."""
     bound = 1.0 / alpha
     ev = e_value(log_lr)
     samples = {"canary": canary_total, "stable": baseline_total}
     metric = gate.metric if gate.metric in LATENCY_QUANTILES else "error_rate"
-    value = canary.metric(metric)
-    base_value = baseline.metric(metric) if baseline else None
+    c_est, b_est = estimate(metric, canary), estimate(metric, baseline)
+    value = c_est.value if c_est else canary.metric(metric)
+    base_value = b_est.value if b_est else None
     what = "p" + metric.split("_p")[1].split("_")[0] + " latency" if metric in LATENCY_QUANTILES else "error rate"
     limit = f"baseline {gate.threshold_text}" if gate.relative else gate.threshold_text
-    est = (f"canary {fmt(metric, value)} vs stable {fmt(metric, base_value)}" if gate.relative or metric != "error_rate"
-           else f"canary {fmt(metric, value)} vs limit {gate.threshold_text}")
-    common = dict(canary=value, baseline=base_value, evidence=ev, bound=bound, samples=samples)
+    est = (f"canary {_described(metric, c_est)} vs stable {_described(metric, b_est)}"
+           if gate.relative or metric != "error_rate"
+           else f"canary {_described(metric, c_est)} vs limit {gate.threshold_text}")
+    common = dict(canary=value, baseline=base_value, evidence=ev, bound=bound, samples=samples,
+                  canary_interval=(c_est.low, c_est.high) if c_est else None,
+                  baseline_interval=(b_est.low, b_est.high) if b_est else None)
+    over = f"after {canary_total} canary and {baseline_total} stable requests"
     if ev >= bound:
-        return Verdict(gate.name, "breach", f"{gate.name}: {what} significantly above {limit} — {est}; "
-                       f"evidence {ev:.3g} ≥ 1/alpha = {bound:.3g} after {canary_total} canary requests",
+        return Verdict(gate.name, "breach", f"{gate.name}: {what} significantly above {limit} — {est} over the "
+                       f"window; evidence {ev:.3g} ≥ 1/alpha = {bound:.3g} {over}",
                        **common)  # type: ignore[arg-type]
     if canary.requests < min_requests:
         return Verdict(gate.name, "inconclusive", f"{gate.name}: only {canary.requests} canary requests in the "
                        f"window (need {min_requests}); evidence {ev:.3g} < {bound:.3g}", **common)  # type: ignore[arg-type]
-    return Verdict(gate.name, "pass", f"{gate.name}: no significant increase of {what} over {limit} — {est}; "
-                   f"evidence {ev:.3g} < 1/alpha = {bound:.3g}", **common)  # type: ignore[arg-type]
+    return Verdict(gate.name, "pass", f"{gate.name}: no significant increase of {what} over {limit} — {est} over "
+                   f"the window; evidence {ev:.3g} < 1/alpha = {bound:.3g} {over}", **common)  # type: ignore[arg-type]
