@@ -9,6 +9,7 @@ from scipy import stats
 from launchdeck.core import intervals, judges
 from launchdeck.core.observation import WindowStats
 from launchdeck.core.policy import Gate
+from launchdeck.core.sequential import Evidence
 from launchdeck.core.sketch import LatencyHistogram
 
 
@@ -47,8 +48,8 @@ def test_small_samples_leave_the_lower_side_open() -> None:
 def test_sequential_verdict_names_each_versions_figure_with_its_interval() -> None:
     gate = Gate("err", "error_rate", ">", 0.0, "+0%", relative=True, severity="urgent", test="sequential")
     canary, stable = WindowStats("canary", 1000, 30, 60.0, 0.1), WindowStats("stable", 9000, 9, 60.0, 0.9)
-    log_lr = judges.sequential_update(gate, (), canary, stable)
-    v = judges.sequential(gate, log_lr, canary, stable, alpha=0.01, min_requests=50, canary_total=1000,
+    evidence = judges.sequential_update(gate, Evidence(), canary, stable)
+    v = judges.sequential(gate, evidence, canary, stable, alpha=0.01, min_requests=50, canary_total=1000,
                           baseline_total=9000)
     assert v.status == "breach"
     assert v.canary_interval is not None and v.canary_interval[0] < 0.03 < v.canary_interval[1]
@@ -60,6 +61,6 @@ def test_sequential_verdict_names_each_versions_figure_with_its_interval() -> No
 def test_an_open_interval_side_is_written_as_null_not_infinity() -> None:
     gate = Gate("p95", "latency_p95_ms", ">", 0.0, "+0%", relative=True, test="sequential")
     canary = WindowStats("canary", 20, 0, 60.0, 0.1, latency=LatencyHistogram.of([40.0 + i for i in range(20)]))
-    v = judges.sequential(gate, (), canary, None, alpha=0.01, min_requests=10, canary_total=20, baseline_total=0)
+    v = judges.sequential(gate, Evidence(), canary, None, alpha=0.01, min_requests=10, canary_total=20, baseline_total=0)
     assert v.canary_interval is not None and v.canary_interval[1] == float("inf")
     assert v.to_json()["canary_interval"][1] is None and "too few requests to bound it above" in v.reason

@@ -7,6 +7,7 @@ import numpy as np
 from launchdeck.core import judges
 from launchdeck.core.observation import WindowStats
 from launchdeck.core.policy import Gate
+from launchdeck.core.sequential import Evidence
 
 NON_REGRESSION = Gate("err", "error_rate", ">", 0.0, "+0%", relative=True, severity="urgent", test="sequential")
 
@@ -38,12 +39,12 @@ def _simulate(rate_c: float, rate_b: float, runs: int, steps: int, n_per_step: i
     rng = np.random.default_rng(seed)
     fired = np.zeros(runs, dtype=bool)
     for r in range(runs):
-        log_lr: tuple[float, ...] = ()
+        evidence = Evidence()
         for _ in range(steps):
             c = w("canary", n_per_step, int(rng.binomial(n_per_step, rate_c)), 0.1)
             b = w("stable", 9 * n_per_step, int(rng.binomial(9 * n_per_step, rate_b)), 0.9)
-            log_lr = judges.sequential_update(NON_REGRESSION, log_lr, c, b)
-            if judges.e_value(log_lr) >= 100:
+            evidence = judges.sequential_update(NON_REGRESSION, evidence, c, b)
+            if evidence.value >= 100:
                 fired[r] = True
                 break
     return fired
@@ -62,10 +63,10 @@ def test_sequential_detects_a_fivefold_error_increase() -> None:
 
 
 def test_sequential_verdict_reports_evidence_and_bound() -> None:
-    log_lr: tuple[float, ...] = ()
+    evidence = Evidence()
     for _ in range(10):
-        log_lr = judges.sequential_update(NON_REGRESSION, log_lr, w("canary", 100, 10, 0.1), w("stable", 900, 9, 0.9))
-    v = judges.sequential(NON_REGRESSION, log_lr, w("canary", 100, 10), w("stable", 900, 9), alpha=0.01,
+        evidence = judges.sequential_update(NON_REGRESSION, evidence, w("canary", 100, 10, 0.1), w("stable", 900, 9, 0.9))
+    v = judges.sequential(NON_REGRESSION, evidence, w("canary", 100, 10), w("stable", 900, 9), alpha=0.01,
                           min_requests=50, canary_total=1000, baseline_total=9000)
     assert v.status == "breach" and v.evidence is not None and v.evidence >= 100 and v.bound == 100
     assert "evidence" in v.reason and "after 1000 canary and 9000 stable requests" in v.reason

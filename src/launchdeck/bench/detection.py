@@ -72,21 +72,30 @@ Detectors (a detector fires at the first time any of its metric checks says roll
 * ``peeking``: a fixed-horizon one-sided test at 1%, re-run every 60 s on all data since the start:
   error proportions, and proportions of slow requests (the same slow counts as ``sequential``).
   Rollback at the first rejection.
-* ``sequential``: launchdeck's judge (``launchdeck.core.judges.rate_ratio_increment`` and
-  ``log_e_value``), evaluated every second: the mixture likelihood ratio of "canary rate =
-  theta x stable rate" against theta0 = 1, given each second's events and canary share
-  q = n_c / (n_c + n_s), for errors and for slow requests: slower than the stable p95 estimated
-  from the previous minute's stable requests (an order-statistic draw). Fires when the log e-value
-  reaches log(1/alpha) = log(100). By Ville's inequality each metric's e-value crosses 100 with
-  probability at most 1% under its null, however long it is watched; the detector, which rolls back
-  on either, is bounded by 2% (averaging the two e-values would bound it by 1%).
-* ``oracle``: Wald's SPRT that knows the truth: log likelihood ratio of the true canary error rate
-  vs 0.1%, and of the true canary probability of being slower than 120 ms vs 5%, from the canary's
-  requests alone, every second, threshold log(1/alpha) = log(100). In A/A scenarios it uses the
-  smallest effects of the benchmark as alternatives (0.5% errors, +10% latency); there too each of
-  its two tests is bounded by 1%. The yardstick for the least possible delay. In ``late`` it also
-  knows the onset (its log LR stays at 0 before), whereas ``sequential``, a running likelihood
-  ratio, accrues negative evidence during the 10 healthy minutes and must climb out of it.
+* ``sequential``: launchdeck's judge (``launchdeck.core.sequential``), evaluated every second: the
+  average of the mixture likelihood ratio of "canary rate = theta x stable rate" against
+  theta0 = 1 and of the plug-in likelihood ratio (each second at the ratio estimated from the
+  seconds before it, forgotten with a half-life of 60 s), given each second's events and canary
+  share q = n_c / (n_c + n_s), for errors and for slow requests: slower than the stable p95 estimated
+  from the previous minute's stable requests (an order-statistic draw). Each metric is a gate with
+  alpha / 2, as the product splits the release's alpha across its sequential gates: it fires when
+  its e-value reaches 2 / alpha = 200. By Ville's inequality each crosses with probability at most
+  0.5% under its null, however long it is watched, so the detector's false rollbacks are at most
+  alpha = 1%.
+* ``oracle``: the test that knows the truth, the yardstick for the least possible delay. Wald's
+  SPRT: log likelihood ratio of the true canary error rate vs 0.1%, and of the true canary
+  probability of being slower than 120 ms vs 5%, from the canary's requests alone, every second.
+  It keeps the detectors' false-rollback budget: alpha = 1% in all, alpha / 2 for each of its two
+  tests (threshold log(2 / alpha) = log(200)); a yardstick allowed more false rollbacks than the
+  detectors it measures would not measure the least possible delay. In A/A scenarios it uses the
+  smallest effects of the benchmark as alternatives (0.5% errors, +10% latency). In ``late`` it knows the rates before and after the onset but not the onset
+  itself, which no real detector can know: it is Page's CUSUM on the same likelihood ratios
+  (optimal for a change between known distributions), with the threshold log(2 horizon / alpha)
+  that bounds each test's false alarms over the horizon by alpha / 2 (Ville's inequality for each
+  of the horizon's possible onsets, a union over them). An oracle told the onset would need only
+  log(2 / alpha) and is not a yardstick any detector could approach: it pays nothing for not
+  knowing when to start looking. ``sequential``, run from the start, accrues negative evidence in
+  its mixture during the 10 healthy minutes; its plug-in part does not, and carries it.
 
 Proportion tests (``kayenta``, ``peeking``). Error and slow-request proportions are compared with
 the exact conditional test (one-sided): given x_c + x_s events, the canary's x_c is
@@ -133,9 +142,9 @@ from pathlib import Path
 from typing import Any, Self
 
 import numpy as np
-from scipy import special
+from scipy import signal, special
 
-from launchdeck.core.judges import MIXTURE, log_e_value, rate_ratio_increment
+from launchdeck.core.sequential import MIXTURE, log_evidence, plug_in_increment, plug_in_ratio, rate_ratio_increment
 
 HORIZON = 1800
 RPS_LEVELS = (20, 100, 1000)
@@ -159,6 +168,7 @@ KAYENTA_INTERVAL = 300
 KAYENTA_MARGINAL = 75.0
 PEEK_INTERVAL = 60
 REF_WINDOW = 60
+PLUG_IN_HALF_LIFE = 60.0  # seconds: the plug-in's recent sums are halved every minute
 
 DETECTORS = ("flagger", "kayenta", "peeking", "sequential", "oracle")
 QUICK_REPS, QUICK_AA_REPS = 300, 1000
@@ -318,7 +328,8 @@ class _Context:
             oracle_slow = np.full(horizon, float(slow_probability(math.log(P95_MS), math.log(small.latency_scale),
                                                                   small.latency_sigma)))
         else:
-            oracle_error = error
+            # In ``late`` the oracle's alternative is the rate after the onset, at every second.
+            oracle_error = np.full(horizon, scn.error_to) if scn.onset(horizon) else error
             oracle_slow = slow_probability(math.log(P95_MS), shift, scn.latency_sigma)
         minutes = [_window(scn, m * FLAGGER_INTERVAL, (m + 1) * FLAGGER_INTERVAL)
                    for m in range(horizon // FLAGGER_INTERVAL)]
@@ -461,18 +472,37 @@ def _increments(x_c: np.ndarray, x_s: np.ndarray, q: np.ndarray, theta0: float) 
     return out
 
 
+def _recent(x: np.ndarray, forget: float) -> np.ndarray:
+    """The plug-in's forgetful sums as the product keeps them, *before* each second's slice is added:
+    r_t = forget * r_(t-1) + x_(t-1), r_0 = 0."""
+    y = signal.lfilter([1.0], [1.0, -forget], x.astype(float), axis=1)
+    return np.concatenate([np.zeros((x.shape[0], 1)), y[:, :-1]], axis=1)
+
+
+def plug_in_log_lr(x_c: np.ndarray, x_s: np.ndarray, n_c: np.ndarray, n_s: np.ndarray, theta0: float,
+                   half_life: float = PLUG_IN_HALF_LIFE) -> np.ndarray:
+    """Cumulative log likelihood ratio of the plug-in e-process, per second: each second judged at the
+    ratio estimated from the seconds before it (``launchdeck.core.sequential``)."""
+    forget = 0.5 ** (1.0 / half_life)
+    theta = plug_in_ratio(_recent(x_c, forget), _recent(x_s, forget), _recent(n_c, forget), _recent(n_s, forget),
+                          theta0)
+    q = n_c / np.maximum(n_c + n_s, 1)
+    return np.cumsum(plug_in_increment(x_c, x_s, q, theta, theta0), axis=1)
+
+
 def detect_sequential(st: Streams, ctx: _Context, rng: np.random.Generator, *, error_theta0: float = 1.0,
                       latency_theta0: float = 1.0, latency_from: int = 0, metrics: Sequence[str] = ("errors", "slow"),
                       chunk: int = 60) -> np.ndarray:
-    """launchdeck's mixture e-value on errors and on slow requests, looked at every second, each at
+    """launchdeck's evidence on errors and on slow requests, looked at every second, each at
     alpha / 2 as the product splits the release's alpha across its sequential gates.
 
     The benchmark's detector uses the defaults (theta0 = 1 for both, evidence from t = 0); the
     keywords exist to measure remedies (a minimum effect, a warm-up exclusion) and single metrics.
-    Time is processed in chunks (memory: reps x chunk x len(MIXTURE)) with running sums of the log
-    likelihood ratios; replications that have fired are dropped. ``log_e_value`` is evaluated where
-    some alternative's log LR reaches the bound (a necessary condition: the mixture's mean is at
-    most its maximum)."""
+    The plug-in's log LR is computed for the whole horizon at once (one number per second); the
+    mixture's is processed in chunks (memory: reps x chunk x len(MIXTURE)) with running sums, and
+    replications that have fired are dropped. ``log_evidence`` is evaluated only where the largest
+    of the mixture's alternatives or the plug-in reaches the bound (a necessary condition: an
+    average is at most its largest term)."""
     reps, T = st.n_c.shape
     total = st.n_c + st.n_s
     q = st.n_c / np.maximum(total, 1)  # 0 when no traffic: rate_ratio_increment ignores the second
@@ -482,6 +512,7 @@ def detect_sequential(st: Streams, ctx: _Context, rng: np.random.Generator, *, e
         slow_c, slow_s = slow_c * keep, slow_s * keep
     streams = {"errors": (st.e_c, st.e_s, error_theta0), "slow": (slow_c, slow_s, latency_theta0)}
     streams = {m: streams[m] for m in metrics}
+    plug = {m: plug_in_log_lr(x_c, x_s, st.n_c, st.n_s, theta0) for m, (x_c, x_s, theta0) in streams.items()}
     bound = LOG_BOUND + math.log(len(streams))  # as in the product: alpha split evenly across the gates
     det = np.full(reps, np.inf)
     running = {m: np.zeros((reps, len(MIXTURE))) for m in streams}
@@ -496,9 +527,10 @@ def detect_sequential(st: Streams, ctx: _Context, rng: np.random.Generator, *, e
             cum = np.cumsum(inc, axis=1)
             cum += running[metric][active, None, :]
             running[metric][active] = cum[:, -1, :]
-            rows, cols = np.nonzero(cum.max(axis=-1) >= bound)
+            p = plug[metric][active, start:stop]
+            rows, cols = np.nonzero(np.maximum(cum.max(axis=-1), p) >= bound)
             if rows.size:
-                hit = log_e_value(cum[rows, cols]) >= bound
+                hit = log_evidence(cum[rows, cols], p[rows, cols]) >= bound
                 np.minimum.at(first, rows[hit], start + cols[hit] + 1.0)
         fired = np.isfinite(first)
         det[active[fired]] = first[fired]
@@ -507,11 +539,22 @@ def detect_sequential(st: Streams, ctx: _Context, rng: np.random.Generator, *, e
 
 
 def detect_oracle(st: Streams, ctx: _Context, rng: np.random.Generator) -> np.ndarray:
-    def log_lr(x: np.ndarray, n: np.ndarray, p1: np.ndarray, p0: float) -> np.ndarray:
-        return np.cumsum(x * np.log(p1 / p0) + (n - x) * np.log((1 - p1) / (1 - p0)), axis=1)
+    def llr(x: np.ndarray, n: np.ndarray, p1: np.ndarray, p0: float) -> np.ndarray:
+        return x * np.log(p1 / p0) + (n - x) * np.log((1 - p1) / (1 - p0))
 
-    cross = ((log_lr(st.e_c, st.n_c, ctx.oracle_error, BASE_ERROR) >= LOG_BOUND)
-             | (log_lr(st.slow_c120, st.n_c, ctx.oracle_slow, SLOW_BASE) >= LOG_BOUND))
+    steps = (llr(st.e_c, st.n_c, ctx.oracle_error, BASE_ERROR), llr(st.slow_c120, st.n_c, ctx.oracle_slow, SLOW_BASE))
+    per_test = ALPHA / len(steps)  # the same false-rollback budget as the detectors it measures
+    if ctx.scn.onset(ctx.horizon) == 0:  # Wald's SPRT from the start
+        cross = np.zeros(st.n_c.shape, dtype=bool)
+        for step in steps:
+            cross |= np.cumsum(step, axis=1) >= math.log(1.0 / per_test)
+        return _first(cross, 1)
+    # Onset unknown: CUSUM (Page), W_t = S_t - min(0, min_(s<=t) S_s), alarm at log(horizon / alpha).
+    threshold = math.log(ctx.horizon / per_test)
+    cross = np.zeros(st.n_c.shape, dtype=bool)
+    for step in steps:
+        total = np.cumsum(step, axis=1)
+        cross |= total - np.minimum(np.minimum.accumulate(total, axis=1), 0.0) >= threshold
     return _first(cross, 1)
 
 

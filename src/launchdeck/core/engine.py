@@ -197,6 +197,9 @@ class _Builder:
     def evaluate(self, obs: Observations) -> None:
         policy, s = self.policy, self.state
         a = policy.analysis
+        # The sequential plug-in's recent sums are halved every analysis window of plan time.
+        since_last = self.now - s.last_eval_at if s.last_eval_at is not None else 0.0
+        forget = 0.5 ** (since_last / a.window) if a.window > 0 else 1.0
         s = replace(s, last_eval_at=self.now, canary_total=s.canary_total + obs.canary_slice.requests,
                     stable_total=s.stable_total + obs.stable_slice.requests)
         baseline, note = obs.stable, ""
@@ -212,12 +215,12 @@ class _Builder:
             if gate.test == "sequential":
                 quantile = judges.LATENCY_QUANTILES.get(gate.metric)
                 ref_ms = reference.latency.quantile(quantile) if reference and quantile else None
-                log_lr = judges.sequential_update(gate, track.log_lr, obs.canary_slice, obs.stable_slice,
-                                                  reference_ms=ref_ms)
-                v = judges.sequential(gate, log_lr, obs.canary, baseline, alpha=gate.alpha or a.alpha,
+                evidence = judges.sequential_update(gate, track.evidence, obs.canary_slice, obs.stable_slice,
+                                                    reference_ms=ref_ms, forget=forget)
+                v = judges.sequential(gate, evidence, obs.canary, baseline, alpha=gate.alpha or a.alpha,
                                       min_requests=a.min_requests, canary_total=s.canary_total,
                                       baseline_total=s.stable_total)
-                track = replace(track, log_lr=log_lr)
+                track = replace(track, evidence=evidence)
             elif gate.test == "mann-whitney":
                 v = mannwhitney.judge(gate, obs.canary, baseline, alpha=a.alpha, min_requests=a.min_requests)
             else:
@@ -256,14 +259,14 @@ class _Builder:
             # Too little data neither confirms nor ends a breach.
             return replace(track, reason=v.reason)
         if v.status == "pass":
-            return GateTrack(None, "pass", v.reason, track.log_lr)
+            return replace(track, breach_since=None, status="pass", reason=v.reason)
         since = track.breach_since if track.breach_since is not None else self.now
         lasted = self.now - since
         if gate.for_seconds is None or lasted >= gate.for_seconds:
             held = f" for {lasted:g}s (for: {gate.for_seconds:g}s)" if gate.for_seconds else ""
-            return GateTrack(since, "fired", v.reason + held, track.log_lr)
-        return GateTrack(since, "breach", v.reason + f" (breaching for {lasted:g}s of {gate.for_seconds:g}s)",
-                         track.log_lr)
+            return replace(track, breach_since=since, status="fired", reason=v.reason + held)
+        return replace(track, breach_since=since, status="breach",
+                       reason=v.reason + f" (breaching for {lasted:g}s of {gate.for_seconds:g}s)")
 
     def gate_fired(self, gate: Gate, reason: str) -> None:
         self.record("gate.fired", f"{gate.severity} gate {gate.name} fired: {reason}", event="gate.fired",

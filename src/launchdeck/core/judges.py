@@ -1,38 +1,23 @@
 """Judges: pure functions from per-version window stats to a gate verdict with its reason.
 
 ``threshold`` compares a window's value with a limit (absolute, or relative to the baseline).
-``sequential`` runs an anytime-valid mixture likelihood-ratio test on error counts: its false-alarm
-rate stays under alpha however often it is looked at (Ville's inequality on a nonnegative
-supermartingale), so it can be evaluated at every interval without the peeking problem.
-
-Two forms of the sequential test:
-
-* relative (``vs: baseline``): given that an error happened during an interval where the canary
-  had share q of the requests, it came from the canary with probability
-  pi(theta) = q*theta / (q*theta + 1 - q), theta being the ratio of error rates. Under the null
-  theta <= theta0 = 1 + threshold. The likelihood ratio against theta0, mixed over a grid of
-  alternatives theta > theta0, is a supermartingale under the null.
-* absolute: one-sample test that the canary's error rate exceeds the threshold p0, mixed over
-  alternatives p > p0.
+``sequential`` turns a gate into counts of bad events (errors, or requests slower than the
+baseline's quantile) and fires when the anytime-valid evidence of ``launchdeck.core.sequential``
+reaches 1/alpha: its false-alarm rate stays under alpha however often it is looked at.
+``mann-whitney`` (Kayenta-style) lives in ``launchdeck.core.mannwhitney``.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from typing import Any
-
-import numpy as np
 
 from launchdeck.core import intervals
 from launchdeck.core.observation import WindowStats
 from launchdeck.core.policy import Gate
+from launchdeck.core.sequential import Evidence
 from launchdeck.core.sketch import bucket_mid_ms
 from launchdeck.core.verdict import Verdict
 
-#: Alternatives of the mixture, as multiples of the null value (rate ratio or rate).
-MIXTURE = tuple(1.25 * (16.0 ** (i / 23)) for i in range(24))
-_MIX = np.asarray(MIXTURE)
 LATENCY_QUANTILES = {"latency_p50_ms": 0.50, "latency_p95_ms": 0.95, "latency_p99_ms": 0.99}
 #: The comparison each gate `op` names (value op limit).
 OPS = {">": lambda a, b: a > b, ">=": lambda a, b: a >= b, "<": lambda a, b: a < b,
@@ -99,37 +84,6 @@ def _negate(op: str) -> str:
     return {">": "<=", ">=": "<", "<": ">=", "<=": ">"}[op]
 
 
-def rate_ratio_increment(e_c: Any, e_b: Any, q: Any, theta0: float) -> np.ndarray:
-    """Log likelihood-ratio increments, one per mixture alternative (last axis), for counts of events.
-
-    ``e_c``/``e_b``: events (errors, slow requests) from canary / baseline in a slice where the canary
-    had share ``q`` of the requests. Works on scalars or arrays of any shape (the benchmark passes
-    whole simulations at once); slices with no traffic on either side contribute nothing.
-    """
-    e_c, e_b, q = (np.asarray(x, dtype=float)[..., None] for x in (e_c, e_b, q))
-    valid = (q > 0) & (q < 1)
-    q = np.where(valid, q, 0.5)
-    theta = theta0 * _MIX
-    pi0 = q * theta0 / (q * theta0 + 1 - q)
-    pi = q * theta / (q * theta + 1 - q)
-    inc = e_c * np.log(pi / pi0) + e_b * np.log((1 - pi) / (1 - pi0))
-    return np.where(valid, inc, 0.0)
-
-
-def one_sample_increment(e: Any, n: Any, p0: float) -> np.ndarray:
-    """Log likelihood-ratio increments for ``e`` events in ``n`` trials against a rate of at most p0."""
-    e, n = (np.asarray(x, dtype=float)[..., None] for x in (e, n))
-    p = np.minimum(p0 * _MIX, 0.999999)
-    return e * np.log(p / p0) + (n - e) * np.log((1 - p) / (1 - p0))
-
-
-def log_e_value(log_lr: Any) -> np.ndarray:
-    """log of the mixture's e-value: the mean over alternatives of exp(log LR), computed stably."""
-    a = np.asarray(log_lr, dtype=float)
-    top = a.max(axis=-1)
-    return top + np.log(np.exp(a - top[..., None]).mean(axis=-1))
-
-
 def slow_counts(canary: WindowStats, baseline: WindowStats | None, limit_ms: float,
                 slack: float) -> tuple[int, int]:
     """Requests slower than ``limit_ms``: canary latencies first divided by ``1 + slack``."""
@@ -138,39 +92,31 @@ def slow_counts(canary: WindowStats, baseline: WindowStats | None, limit_ms: flo
     return c, s
 
 
-def sequential_update(gate: Gate, log_lr: Sequence[float], canary_slice: WindowStats,
-                      baseline_slice: WindowStats | None, *, reference_ms: float | None = None) -> tuple[float, ...]:
-    """Fold one slice of new counts into the mixture's log likelihood ratios (one per alternative).
+def sequential_update(gate: Gate, evidence: Evidence, canary_slice: WindowStats, baseline_slice: WindowStats | None,
+                      *, reference_ms: float | None = None, forget: float = 0.5) -> Evidence:
+    """Fold one slice of new counts into the gate's evidence (see ``launchdeck.core.sequential``).
 
     Latency gates count "slow" requests: slower than ``reference_ms`` (the baseline's quantile from
     an earlier window, so the reference never depends on the slice being judged), the canary's
     latencies first divided by 1 + threshold. Under "canary quantile <= baseline quantile x (1 +
     threshold)" a slow request is no likelier to come from the canary than its share of traffic.
+    ``forget`` weighs the plug-in's recent sums before the slice is added (0.5: halve them).
     """
-    current = np.asarray(log_lr if log_lr else [0.0] * len(MIXTURE), dtype=float)
     n_c = canary_slice.requests
     n_b = baseline_slice.requests if baseline_slice else 0
-    q = n_c / (n_c + n_b) if n_c + n_b else 0.0
     if gate.metric in LATENCY_QUANTILES:
         if reference_ms is None:
-            return tuple(current.tolist())
+            return evidence
         e_c, e_b = slow_counts(canary_slice, baseline_slice, reference_ms, max(gate.threshold, 0.0))
-        return tuple((current + rate_ratio_increment(e_c, e_b, q, 1.0)).tolist())
+        return evidence.add(e_c, e_b, n_c, n_b, 1.0, forget=forget)
     e_c = canary_slice.errors
     if gate.relative:
         e_b = baseline_slice.errors if baseline_slice else 0
-        return tuple((current + rate_ratio_increment(e_c, e_b, q, 1.0 + max(gate.threshold, 0.0))).tolist())
+        return evidence.add(e_c, e_b, n_c, n_b, 1.0 + max(gate.threshold, 0.0), forget=forget)
     p0 = gate.threshold if gate.metric == "error_rate" else 1.0 - gate.threshold
     if n_c == 0 or not 0.0 < p0 < 1.0:
-        return tuple(current.tolist())
-    return tuple((current + one_sample_increment(e_c, n_c, p0)).tolist())
-
-
-def e_value(log_lr: Sequence[float]) -> float:
-    if not log_lr:
-        return 1.0
-    value = float(log_e_value(log_lr))
-    return math.exp(value) if value < 700 else math.inf
+        return evidence
+    return evidence.add_one_sample(e_c, n_c, p0, forget=forget)
 
 
 def estimate(metric: str, stats: WindowStats | None) -> intervals.Estimate | None:
@@ -190,7 +136,7 @@ def _described(metric: str, est: intervals.Estimate | None) -> str:
     return f"{fmt(metric, est.value)} (95% CI {fmt(metric, est.low)}–{fmt(metric, est.high)})"
 
 
-def sequential(gate: Gate, log_lr: Sequence[float], canary: WindowStats, baseline: WindowStats | None,
+def sequential(gate: Gate, evidence: Evidence, canary: WindowStats, baseline: WindowStats | None,
                *, alpha: float, min_requests: int, canary_total: int, baseline_total: int) -> Verdict:
     """Verdict of the sequential test given its accumulated evidence and the current window.
 
@@ -198,7 +144,7 @@ def sequential(gate: Gate, log_lr: Sequence[float], canary: WindowStats, baselin
     95% interval, the evidence against "canary no worse" and the bound it must reach, and how
     many requests the evidence rests on."""
     bound = 1.0 / alpha
-    ev = e_value(log_lr)
+    ev = evidence.value
     samples = {"canary": canary_total, "stable": baseline_total}
     metric = gate.metric if gate.metric in LATENCY_QUANTILES else "error_rate"
     c_est, b_est = estimate(metric, canary), estimate(metric, baseline)

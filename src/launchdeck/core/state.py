@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 from launchdeck.core.observation import WindowStats
+from launchdeck.core.sequential import Evidence
 
 Phase = Literal["starting", "stage", "deciding", "held", "rolling_back", "done"]
 
@@ -16,8 +17,8 @@ class GateTrack:
     """Plan time of the first breaching evaluation of the current continuous breach."""
     status: str = "pending"
     reason: str = ""
-    log_lr: tuple[float, ...] = ()
-    """Sequential judges: accumulated log likelihood ratio per mixture alternative."""
+    evidence: Evidence = Evidence()
+    """Sequential judges: the evidence accumulated so far."""
 
 
 @dataclass(frozen=True)
@@ -67,11 +68,18 @@ class ReleaseState:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ReleaseState:
         data = dict(data)
-        data["gates"] = {k: GateTrack(**{**v, "log_lr": tuple(v.get("log_lr", ()))})
-                         for k, v in data.get("gates", {}).items()}
+        data["gates"] = {k: _gate_track(v) for k, v in data.get("gates", {}).items()}
         if data.get("window"):
             w = data["window"]
             data["window"] = DecisionWindow(**{**w, "authority": tuple(w["authority"])})
         if data.get("baseline"):
             data["baseline"] = WindowStats.from_json(data["baseline"])
         return cls(**data)
+
+
+def _gate_track(data: dict[str, Any]) -> GateTrack:
+    data = dict(data)
+    ev = data.pop("evidence", None) or {"log_lr": data.pop("log_lr", ())}  # states written before the plug-in
+    data.pop("log_lr", None)
+    evidence = Evidence(tuple(ev.get("log_lr", ())), float(ev.get("log_plug_in", 0.0)), tuple(ev.get("recent", ())))
+    return GateTrack(**data, evidence=evidence)
