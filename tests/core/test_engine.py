@@ -116,6 +116,37 @@ def test_relative_gate_compares_with_baseline() -> None:
     assert "baseline" in next(d for d in decisions if d.kind == "gate.fired").reason
 
 
+def test_latency_is_not_judged_while_the_canary_warms_up_but_errors_are() -> None:
+    p95 = Gate("p95", "latency_p95_ms", ">", 0.2, "+20%", relative=True, severity="immediate")
+    errors = replace(ERRORS_2PCT, for_seconds=None)
+    p = replace(policy(p95, errors), analysis=replace(ANALYSIS, warmup=180))
+    cold = lambda t: obs(canary_ms=80 if t < 180 else 40)  # noqa: E731  twice as slow, then warm
+    state, decisions, _ = run_ticks(p, started(p), 0, 3000, make=cold)
+    assert state.outcome == "promoted" and "gate.fired" not in [d.kind for d in decisions]
+    first = next(d for d in decisions if d.kind == "evaluation")
+    assert "not judged while the canary warms up" in first.reason and "error-rate" in first.reason
+    # Errors are judged from the first evaluation, warm-up or not.
+    state, decisions, _ = run_ticks(p, started(p), 0, 1000, make=lambda t: obs(canary_errors=20, canary_ms=80))
+    assert state.fired_gate == "error-rate" and next(d for d in decisions if d.kind == "gate.fired").at == 60
+
+
+def test_a_latency_regression_is_caught_once_the_warm_up_is_over() -> None:
+    p95 = Gate("p95", "latency_p95_ms", ">", 0.2, "+20%", relative=True, severity="immediate")
+    p = replace(policy(p95), analysis=replace(ANALYSIS, warmup=180))
+    state, decisions, _ = run_ticks(p, started(p), 0, 1000, make=lambda t: obs(canary_ms=80))
+    assert state.fired_gate == "p95" and next(d for d in decisions if d.kind == "gate.fired").at == 180
+
+
+def test_warming_up_neither_passes_a_stage_nor_counts_as_too_little_data() -> None:
+    p95 = Gate("p95", "latency_p95_ms", ">", 0.2, "+20%", relative=True, severity="immediate")
+    p = replace(policy(p95, stages=(Stage(10, 60), Stage(100, 60))), analysis=replace(ANALYSIS, warmup=1200))
+    state, decisions, _ = run_ticks(p, started(p), 0, 1190)
+    kinds = [d.kind for d in decisions]
+    assert state.stage == 0 and "stage.passed" not in kinds and "hold.started" not in kinds
+    state, decisions, _ = run_ticks(p, state, 1200, 3000)
+    assert state.outcome == "promoted"
+
+
 def test_relative_gate_at_full_weight_uses_frozen_baseline() -> None:
     p95 = Gate("p95", "latency_p95_ms", ">", 0.2, "+20%", relative=True, severity="immediate")
     p = policy(p95, stages=(Stage(100, 600),))

@@ -43,6 +43,12 @@ def test_units_are_parsed_into_the_policy(tmp_path: Path) -> None:
     assert policy.gates[0].threshold == 0.02 and policy.gates[0].for_seconds == 300
 
 
+def test_analysis_warmup_is_a_duration_and_defaults_to_none(tmp_path: Path) -> None:
+    assert to_policy(load_plan(write(tmp_path, GOOD)).doc.spec).analysis.warmup == 0  # type: ignore[union-attr]
+    warm = GOOD.replace("  stages:", "  analysis: {warmup: 3m}\n  stages:")
+    assert to_policy(load_plan(write(tmp_path, warm)).doc.spec).analysis.warmup == 180  # type: ignore[union-attr]
+
+
 def test_three_mistakes_give_three_located_problems(tmp_path: Path) -> None:
     bad = (GOOD.replace("hold: 10m, approve", "hold: 10 minutes, approve")
                .replace("metric: error_rate", "metric: eror_rate")

@@ -209,10 +209,15 @@ class _Builder:
         elif s.weight >= 100 and s.baseline is not None:
             baseline, note = s.baseline, ", baseline frozen at cut-over"
         verdicts: list[Verdict] = []
+        warming: set[str] = set()
         fired: list[Gate] = []
         for gate in policy.gates:
             track = s.gates.get(gate.name, GateTrack())
-            if gate.test == "sequential":
+            if gate.metric in judges.LATENCY_QUANTILES and self.now < a.warmup:
+                v = Verdict(gate.name, "inconclusive", f"{gate.name}: not judged while the canary warms up "
+                            f"(analysis.warmup: latency is judged from t+{a.warmup:g}s)")
+                warming.add(gate.name)
+            elif gate.test == "sequential":
                 quantile = judges.LATENCY_QUANTILES.get(gate.metric)
                 ref_ms = reference.latency.quantile(quantile) if reference and quantile else None
                 evidence = judges.sequential_update(gate, track.evidence, obs.canary_slice, obs.stable_slice,
@@ -230,9 +235,12 @@ class _Builder:
             if track.status == "fired" and s.gates.get(gate.name, GateTrack()).status != "fired":
                 fired.append(gate)
             s = s.with_gate(gate.name, track)
-        conclusive = all(v.status != "inconclusive" for v in verdicts)
-        since = None if conclusive else (s.inconclusive_since if s.inconclusive_since is not None else self.now)
-        s = replace(s, inconclusive_streak=0 if conclusive else s.inconclusive_streak + 1,
+        # A gate still warming up keeps the stage from passing but is not "too little data": it
+        # neither counts toward the inconclusive streak nor leads to a hold.
+        enough_data = all(v.status != "inconclusive" for v in verdicts if v.gate not in warming)
+        conclusive = enough_data and not warming
+        since = None if enough_data else (s.inconclusive_since if s.inconclusive_since is not None else self.now)
+        s = replace(s, inconclusive_streak=0 if enough_data else s.inconclusive_streak + 1,
                     inconclusive_since=since, conclusive_in_stage=s.conclusive_in_stage or conclusive)
         self.state = s
         self.record("evaluation", "; ".join(v.reason for v in verdicts) or "no gates",

@@ -45,6 +45,11 @@ class Analysis:
     alpha: float = 0.01
     max_inconclusive: int = 3
     hold_timeout: float = 1800.0
+    warmup: float = 0.0
+    """Plan seconds from the start during which latency gates are not judged: a freshly started
+    canary is slower than a fleet that has been serving for hours (cold caches, JIT), and no
+    judge can tell that apart from a regression without a baseline of the same age. Errors are
+    judged from the first request: a canary failing requests while it warms up hurts users."""
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ def to_policy(spec: model.ReleaseSpec) -> policy.Policy:
     return policy.Policy(
         stages=tuple(policy.Stage(s.weight, s.hold, tuple(s.approve)) for s in spec.stages),
         analysis=policy.Analysis(a.interval, a.window, a.min_requests, a.alpha, a.max_inconclusive,
-                                 a.hold_timeout),
+                                 a.hold_timeout, a.warmup),
         gates=tuple(gates),
         auto_rollback=rb.immediate.auto,
         urgent=_decision(rb.urgent),

@@ -144,6 +144,8 @@ class AnalysisSpec(Model):
     alpha: Ratio = 0.01
     max_inconclusive: int = Field(default=3, ge=1)
     hold_timeout: Duration = 1800.0
+    warmup: Duration = 0.0
+    """Latency gates are not judged during the canary's first ``warmup`` (a fresh instance is slow)."""
 
 
 class GateSpec(Model):
