@@ -361,12 +361,15 @@ def audit_verify(release: Annotated[str, typer.Argument()], db: DbOption = DEFAU
 @bench_app.command("detection")
 def bench_detection(quick: Annotated[bool, typer.Option("--quick", help="1,000 A/A runs per traffic level (under 2 minutes).")] = False,
                     output: Annotated[Output, typer.Option("--output")] = Output.text,
-                    chart: Annotated[Path, typer.Option("--chart", help="Where to write the blast-radius chart (PNG).")] = Path("bench-detection.png"),
-                    seed: Annotated[int, typer.Option("--seed")] = 1) -> None:
+                    chart: Annotated[str, typer.Option("--chart", help="Where to write the blast-radius chart (PNG); '' for none.")] = "bench-detection.png",
+                    seed: Annotated[int, typer.Option("--seed")] = 1,
+                    warmup: Annotated[str, typer.Option("--warmup", help="Run the sequential judge with this analysis.warmup (e.g. 3m).")] = "0s",
+                    error_threshold: Annotated[str, typer.Option("--error-threshold", help="The sequential error gate's minimum effect (e.g. +25%).")] = "+0%") -> None:
     """Simulated canaries: false rollbacks, power, delay and blast radius of each detector."""
     from launchdeck.bench import detection
 
-    argv = ["--output", output.value, "--chart", str(chart), "--seed", str(seed)] + (["--quick"] if quick else [])
+    argv = ["--output", output.value, "--chart", chart, "--seed", str(seed), "--warmup", warmup,
+            "--error-threshold", error_threshold] + (["--quick"] if quick else [])
     raise typer.Exit(detection.main(argv))
 
 
