@@ -17,17 +17,14 @@ import pytest
 import urllib3
 from kubernetes import client
 
-from launchdeck.adapters.routers.kubernetes import (
+from launchdeck.adapters.routers.gateway_api import (
     GatewayAPIRouter,
-    IstioDestination,
-    IstioRouter,
     gateway_weights,
     httproute_accepted,
     httproute_patch,
     httproute_weight,
-    virtualservice_patch,
-    virtualservice_weight,
 )
+from launchdeck.adapters.routers.istio import IstioDestination, IstioRouter, virtualservice_patch, virtualservice_weight
 from launchdeck.errors import TargetError, WeightNotApplied
 
 FIXTURES = Path(__file__).parent / "fixtures" / "kubernetes"

@@ -26,13 +26,13 @@ def build(spec: model.RouterSpec) -> Router:
         assert spec.path and spec.flag
         return FlagRouter(spec.path, spec.flag)
     if spec.type == "gateway-api":
-        from launchdeck.adapters.routers.kubernetes import GatewayAPIRouter
+        from launchdeck.adapters.routers.gateway_api import GatewayAPIRouter
 
         assert spec.route
         return GatewayAPIRouter(spec.route, spec.namespace or "default", stable=servers["stable"],
                                 canary=servers["canary"])
     if spec.type == "istio":
-        from launchdeck.adapters.routers.kubernetes import IstioDestination, IstioRouter
+        from launchdeck.adapters.routers.istio import IstioDestination, IstioRouter
 
         assert spec.route
         return IstioRouter(spec.route, spec.namespace or "default", stable=IstioDestination(servers["stable"]),
