@@ -118,3 +118,12 @@ def test_main_passes_the_plans_warm_up_and_minimum_effect_to_the_sequential_judg
     with pytest.raises(SystemExit) as exc:
         D.main(["--quick", "--warmup", "soon"])
     assert exc.value.code == 2 and "'soon' is not a duration" in capsys.readouterr().err
+
+
+def test_the_late_onset_oracle_does_not_know_the_onset_yet_holds_its_false_alarms() -> None:
+    # Page's CUSUM at log(2 horizon / alpha): before the onset (600 s) it must stay quiet in all
+    # but a few runs, after it catch the 20-fold error rate within seconds at 50 canary rps.
+    times, _ = D.simulate_detections("late", 1000, 200, horizon=1800, seed=(3, 11), detectors=("oracle",))
+    oracle = times["oracle"]
+    assert (oracle <= 600).sum() <= 3
+    assert np.median(oracle[oracle > 600] - 600) < 30
