@@ -58,7 +58,7 @@ import numpy as np
 from scipy import signal, special
 
 from launchdeck.bench.simulation import BASE_ERROR, KAYENTA_INTERVAL, P95_MS, SLOW_BASE, Context, Streams
-from launchdeck.core.sequential import MIXTURE, log_evidence, plug_in_increment, plug_in_ratio, rate_ratio_increment
+from launchdeck.core.sequential import MIXTURE, log_evidence, plug_in_ratio, rate_ratio_increment, ratio_log_lr
 
 ALPHA = 0.01
 LOG_BOUND = math.log(1.0 / ALPHA)
@@ -168,7 +168,7 @@ def plug_in_log_lr(x_c: np.ndarray, x_s: np.ndarray, n_c: np.ndarray, n_s: np.nd
     theta = plug_in_ratio(_recent(x_c, forget), _recent(x_s, forget), _recent(n_c, forget), _recent(n_s, forget),
                           theta0)
     q = n_c / np.maximum(n_c + n_s, 1)
-    return np.cumsum(plug_in_increment(x_c, x_s, q, theta, theta0), axis=1)
+    return np.cumsum(ratio_log_lr(x_c, x_s, q, theta, theta0), axis=1)
 
 
 def detect_sequential(st: Streams, ctx: Context, rng: np.random.Generator, *, error_theta0: float = 1.0,

@@ -54,26 +54,36 @@ def _pi(q: Any, theta: Any) -> Any:
     return q * theta / (q * theta + 1 - q)
 
 
-def rate_ratio_increment(e_c: Any, e_b: Any, q: Any, theta0: float) -> np.ndarray:
-    """Log likelihood-ratio increments, one per mixture alternative (last axis), for counts of events.
+def ratio_log_lr(e_c: Any, e_b: Any, q: Any, theta: Any, theta0: float) -> np.ndarray:
+    """Log likelihood ratio of a slice's events at the rate ratio ``theta`` against ``theta0``.
 
     ``e_c``/``e_b``: events (errors, slow requests) from canary / baseline in a slice where the canary
-    had share ``q`` of the requests. Works on scalars or arrays of any shape (the benchmark passes
-    whole simulations at once); slices with no traffic on either side contribute nothing.
-    """
-    e_c, e_b, q = (np.asarray(x, dtype=float)[..., None] for x in (e_c, e_b, q))
+    had share ``q`` of the requests. Broadcasts: the benchmark passes whole simulations at once, the
+    mixture a grid of ``theta`` on the last axis. Slices with no traffic on either side contribute
+    nothing."""
+    e_c, e_b, q, theta = (np.asarray(a, dtype=float) for a in (e_c, e_b, q, theta))
     valid = (q > 0) & (q < 1)
     q = np.where(valid, q, 0.5)
-    pi0, pi = _pi(q, theta0), _pi(q, theta0 * _MIX)
-    inc = e_c * np.log(pi / pi0) + e_b * np.log((1 - pi) / (1 - pi0))
-    return np.where(valid, inc, 0.0)
+    pi0, pi = _pi(q, theta0), _pi(q, theta)
+    return np.where(valid, e_c * np.log(pi / pi0) + e_b * np.log((1 - pi) / (1 - pi0)), 0.0)
+
+
+def rate_log_lr(e: Any, n: Any, p: Any, p0: float) -> np.ndarray:
+    """Log likelihood ratio of ``e`` events in ``n`` trials at the rate ``p`` against ``p0``."""
+    e, n, p = (np.asarray(a, dtype=float) for a in (e, n, p))
+    return e * np.log(p / p0) + (n - e) * np.log((1 - p) / (1 - p0))
+
+
+def rate_ratio_increment(e_c: Any, e_b: Any, q: Any, theta0: float) -> np.ndarray:
+    """``ratio_log_lr`` at each mixture alternative (last axis)."""
+    e_c, e_b, q = (np.asarray(x, dtype=float)[..., None] for x in (e_c, e_b, q))
+    return ratio_log_lr(e_c, e_b, q, theta0 * _MIX, theta0)
 
 
 def one_sample_increment(e: Any, n: Any, p0: float) -> np.ndarray:
-    """Log likelihood-ratio increments for ``e`` events in ``n`` trials against a rate of at most p0."""
+    """``rate_log_lr`` at each mixture alternative (last axis), against a rate of at most p0."""
     e, n = (np.asarray(x, dtype=float)[..., None] for x in (e, n))
-    p = np.minimum(p0 * _MIX, 0.999999)
-    return e * np.log(p / p0) + (n - e) * np.log((1 - p) / (1 - p0))
+    return rate_log_lr(e, n, np.minimum(p0 * _MIX, 0.999999), p0)
 
 
 def plug_in_ratio(x_c: Any, x_b: Any, n_c: Any, n_b: Any, theta0: float) -> np.ndarray:
@@ -86,25 +96,11 @@ def plug_in_ratio(x_c: Any, x_b: Any, n_c: Any, n_b: Any, theta0: float) -> np.n
     return np.clip(np.where(n_c + n_b > 0, ratio, theta0), theta0, PLUG_IN_MAX * theta0)
 
 
-def plug_in_increment(e_c: Any, e_b: Any, q: Any, theta: Any, theta0: float) -> np.ndarray:
-    """Log likelihood ratio of a slice's events at the (predictable) ratio ``theta`` against theta0."""
-    e_c, e_b, q, theta = (np.asarray(a, dtype=float) for a in (e_c, e_b, q, theta))
-    valid = (q > 0) & (q < 1)
-    q = np.where(valid, q, 0.5)
-    pi0, pi = _pi(q, theta0), _pi(q, theta)
-    return np.where(valid, e_c * np.log(pi / pi0) + e_b * np.log((1 - pi) / (1 - pi0)), 0.0)
-
-
 def plug_in_rate(x: Any, n: Any, p0: float) -> np.ndarray:
     """The one-sample counterpart of ``plug_in_ratio``: a recent rate, at least p0."""
     x, n = np.asarray(x, dtype=float), np.asarray(n, dtype=float)
     rate = (x + PLUG_IN_PRIOR_EVENTS) / (n + PLUG_IN_PRIOR_EVENTS / p0)
     return np.clip(rate, p0, min(PLUG_IN_MAX * p0, 0.999999))
-
-
-def one_sample_plug_in_increment(e: Any, n: Any, p: Any, p0: float) -> np.ndarray:
-    e, n, p = (np.asarray(a, dtype=float) for a in (e, n, p))
-    return e * np.log(p / p0) + (n - e) * np.log((1 - p) / (1 - p0))
 
 
 def log_e_value(log_lr: Any) -> np.ndarray:
@@ -143,7 +139,7 @@ class Evidence:
         q = n_c / (n_c + n_b) if n_c + n_b else 0.0
         x_c, x_b, r_c, r_b = self.recent or (0.0, 0.0, 0.0, 0.0)
         theta = float(plug_in_ratio(x_c, x_b, r_c, r_b, theta0))
-        plug = self.log_plug_in + float(plug_in_increment(e_c, e_b, q, theta, theta0))
+        plug = self.log_plug_in + float(ratio_log_lr(e_c, e_b, q, theta, theta0))
         mixed = log_lr + rate_ratio_increment(e_c, e_b, q, theta0)
         recent = (x_c * forget + e_c, x_b * forget + e_b, r_c * forget + n_c, r_b * forget + n_b)
         return Evidence(tuple(mixed.tolist()), plug, recent)
@@ -153,6 +149,6 @@ class Evidence:
         log_lr = np.asarray(self.log_lr or [0.0] * len(MIXTURE), dtype=float)
         x, r = (self.recent or (0.0, 0.0, 0.0, 0.0))[0::2]
         p = float(plug_in_rate(x, r, p0))
-        plug = self.log_plug_in + float(one_sample_plug_in_increment(e, n, p, p0))
+        plug = self.log_plug_in + float(rate_log_lr(e, n, p, p0))
         mixed = log_lr + one_sample_increment(e, n, p0)
         return Evidence(tuple(mixed.tolist()), plug, (x * forget + e, 0.0, r * forget + n, 0.0))
