@@ -49,6 +49,22 @@ def test_analysis_warmup_is_a_duration_and_defaults_to_none(tmp_path: Path) -> N
     assert to_policy(load_plan(write(tmp_path, warm)).doc.spec).analysis.warmup == 180  # type: ignore[union-attr]
 
 
+def test_each_service_channel_names_what_it_needs(tmp_path: Path) -> None:
+    notes = """  notifications:
+    channels:
+      status: {type: slack}
+      hook: {type: webhook}
+      oncall: {type: pagerduty}
+"""
+    with pytest.raises(PlanError) as caught:
+        load_plan(write(tmp_path, GOOD + notes))
+    problems = [(p.message, p.fix) for p in caught.value.problems]
+    assert ("a slack channel needs `webhook`", "add webhook: env:SLACK_WEBHOOK_URL (the incoming webhook's URL, "
+            "exported as SLACK_WEBHOOK_URL)") in problems
+    assert any(m == "a webhook channel needs `url`" for m, _ in problems)
+    assert any(m == "a pagerduty channel needs `routingKey`" and "Events API v2" in f for m, f in problems)
+
+
 def test_three_mistakes_give_three_located_problems(tmp_path: Path) -> None:
     bad = (GOOD.replace("hold: 10m, approve", "hold: 10 minutes, approve")
                .replace("metric: error_rate", "metric: eror_rate")

@@ -204,6 +204,9 @@ class Message:
     locale: str
     text: str
     title: str
+    release: str = ""
+    key: str = ""
+    """Stable per message across retries (``release#outbox id``): receivers can drop duplicates."""
 
 
 class MissingValueError(NotifyError, jinja2.UndefinedError):

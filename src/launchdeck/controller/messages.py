@@ -14,12 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from launchdeck.adapters.notify import Notifier
-from launchdeck.adapters.notify.console import ConsoleChannel
-from launchdeck.adapters.notify.file import FileChannel
+from launchdeck.adapters.notify.factory import make_channel
 from launchdeck.comms import render
 from launchdeck.comms.render import Message
 from launchdeck.core.engine import Decision
-from launchdeck.errors import LaunchdeckError, UsageError
+from launchdeck.errors import LaunchdeckError
 from launchdeck.plan import model
 from launchdeck.store.repo import NewMessage, Store
 
@@ -35,20 +34,14 @@ def secret_values(spec: model.ReleaseSpec) -> list[str]:
 
 
 class Dispatcher:
-    def __init__(self, spec: model.ReleaseSpec, *, workdir: Path, console_stream: Any = None) -> None:
+    def __init__(self, spec: model.ReleaseSpec, *, workdir: Path, release: str = "", console_stream: Any = None) -> None:
         self.spec = spec
+        self.release = release
         self.renderer = render.Renderer(spec.notifications.locale)
         self.secrets = secret_values(spec)
-        self.channels: dict[str, Notifier] = {}
-        for name, ch in spec.notifications.channels.items():
-            if ch.type == "console":
-                self.channels[name] = ConsoleChannel(name, stream=console_stream)
-            elif ch.type == "file":
-                assert ch.path
-                self.channels[name] = FileChannel(name, workdir / ch.path)
-            else:
-                raise UsageError(f"channel '{name}' has type {ch.type}, which this version cannot send to yet",
-                                 hint="use console or file channels for now")
+        self.channels: dict[str, Notifier] = {
+            name: make_channel(name, ch, workdir=workdir, console_stream=console_stream)
+            for name, ch in spec.notifications.channels.items()}
 
     def compose(self, decisions: list[Decision], context: Mapping[str, Any]) -> list[NewMessage]:
         """Render every message the decisions call for, per the plan's routes."""
@@ -77,10 +70,12 @@ class Dispatcher:
             if channel is None:
                 continue
             try:
-                await channel.send(Message(row.event, row.channel, row.locale, row.text, row.title))
+                await channel.send(Message(row.event, row.channel, row.locale, row.text, row.title,
+                                           release=self.release, key=f"{self.release}#{row.id}"))
             except LaunchdeckError as e:
-                store.mark_failed(message_id=row.id, error=e.message)
-                problems.append(f"channel {row.channel}: {e.message} (will retry)")
+                error = render.redact(e.message, self.secrets)
+                store.mark_failed(message_id=row.id, error=error)
+                problems.append(f"channel {row.channel}: {error} (will retry)")
                 continue
             store.mark_sent(message_id=row.id)
         return problems

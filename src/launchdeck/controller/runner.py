@@ -51,7 +51,7 @@ async def _run(plan: LoadedPlan, opts: RunOptions, view: View, store: Store) -> 
     run.key, note = bundles.ensure_key(opts.workdir / spec.evidence.key)
     if note:
         view.note(note)
-    run.dispatcher = Dispatcher(spec, workdir=opts.workdir)
+    run.dispatcher = Dispatcher(spec, workdir=opts.workdir, release=release.name)
     if state.phase == "starting" and "checks" not in meta:
         refusal = _preflight(run)
         if refusal:

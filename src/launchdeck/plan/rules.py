@@ -122,8 +122,9 @@ def _notifications(spec: ReleaseSpec, base: tuple[str | int, ...]) -> Iterator[P
             if value is not None and not value.startswith("env:"):
                 yield (at + (units_camel(field),), f"{field} holds a secret written into the plan",
                        "write env:NAME and export NAME, so the secret stays out of files and logs")
-        if channel.type == "file" and not channel.path:
-            yield at, "a file channel needs `path`", "add path: out/messages.jsonl"
+        needs = _CHANNEL_NEEDS.get(channel.type)
+        if needs and not getattr(channel, needs[0]):
+            yield at, f"a {channel.type} channel needs `{units_camel(needs[0])}`", needs[1]
     if spec.escalation:
         for level, steps in spec.escalation.levels.items():
             for j, step in enumerate(steps):
@@ -132,6 +133,13 @@ def _notifications(spec: ReleaseSpec, base: tuple[str | int, ...]) -> Iterator[P
                         yield (base + ("escalation", "levels", level, j, "via", k),
                                f"channel '{via}' is not defined", _suggest(via, channels))
 
+
+_CHANNEL_NEEDS = {
+    "file": ("path", "add path: out/messages.jsonl"),
+    "slack": ("webhook", "add webhook: env:SLACK_WEBHOOK_URL (the incoming webhook's URL, exported as SLACK_WEBHOOK_URL)"),
+    "webhook": ("url", "add url: https://hooks.example.com/launchdeck (and secret: env:NAME to sign each request)"),
+    "pagerduty": ("routing_key", "add routingKey: env:PD_ROUTING_KEY (an Events API v2 integration key)"),
+}
 
 _ROUTER_NEEDS = {
     "haproxy": (("socket", "the Runtime API socket, e.g. /run/haproxy/admin.sock"), ("backend", "the backend, e.g. api")),

@@ -1,0 +1,55 @@
+"""One place that turns a plan's channel into a channel object, with its ``env:`` secrets read."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from launchdeck.adapters.notify import Notifier
+from launchdeck.errors import UsageError
+from launchdeck.plan.model import ChannelSpec
+
+
+def env_value(reference: str, *, channel: str, field: str) -> str:
+    """The value behind ``env:NAME`` (a plain value is returned as it is)."""
+    if not reference.startswith("env:"):
+        return reference
+    name = reference[4:]
+    value = os.environ.get(name)
+    if not value:
+        raise UsageError(f"channel '{channel}': {field} is env:{name}, but {name} is not set",
+                         hint=f"export {name}=… before running, or route the channel's events elsewhere")
+    return value
+
+
+def make_channel(name: str, spec: ChannelSpec, *, workdir: Path, console_stream: Any = None) -> Notifier:
+    """A plan's channel, ready to send; UsageError (before anything starts) when it cannot be."""
+    if spec.type == "console":
+        from launchdeck.adapters.notify.console import ConsoleChannel
+
+        return ConsoleChannel(name, stream=console_stream)
+    if spec.type == "file":
+        from launchdeck.adapters.notify.file import FileChannel
+
+        assert spec.path  # plan rules
+        return FileChannel(name, workdir / spec.path)
+    if spec.type == "slack":
+        from launchdeck.adapters.notify.slack import SlackChannel
+
+        assert spec.webhook
+        return SlackChannel(name, env_value(spec.webhook, channel=name, field="webhook"), channel=spec.channel)
+    if spec.type == "webhook":
+        from launchdeck.adapters.notify.webhook import WebhookChannel
+
+        assert spec.url
+        secret = env_value(spec.secret, channel=name, field="secret") if spec.secret else None
+        return WebhookChannel(name, env_value(spec.url, channel=name, field="url"), secret=secret)
+    if spec.type == "pagerduty":
+        from launchdeck.adapters.notify.pagerduty import EVENTS_V2, PagerDutyChannel
+
+        assert spec.routing_key
+        url = env_value(spec.url, channel=name, field="url") if spec.url else EVENTS_V2
+        return PagerDutyChannel(name, env_value(spec.routing_key, channel=name, field="routingKey"), url=url)
+    raise UsageError(f"channel '{name}' has type {spec.type}, which this version cannot send to yet",
+                     hint="use console, file, slack, webhook or pagerduty channels")
