@@ -21,6 +21,7 @@ import hashlib
 import hmac
 import json
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -45,6 +46,10 @@ class FakeService:
     respond: Callable[[Request], Reply]
     accepted: list[Request] = field(default_factory=list)
     refused: list[tuple[int, Request]] = field(default_factory=list)
+    slow_first_s: float = 0.0
+    """Answer the first request only after this long (a service having a bad moment)."""
+    answered_at: list[float] = field(default_factory=list)
+    """Wall time (time.time()) of each answer, in order."""
 
     def __enter__(self) -> FakeService:
         service = self
@@ -54,12 +59,15 @@ class FakeService:
                 length = int(self.headers.get("Content-Length") or 0)
                 req = Request(self.path, {k.lower(): v for k, v in self.headers.items()}, self.rfile.read(length))
                 status, ctype, body = service.respond(req)
+                if service.slow_first_s and not service.answered_at:
+                    threading.Event().wait(service.slow_first_s)
                 (service.accepted.append(req) if status < 300 else service.refused.append((status, req)))
                 self.send_response(status)
                 self.send_header("Content-Type", ctype)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
+                service.answered_at.append(time.time())
 
             def log_message(self, *args: object) -> None:
                 pass
@@ -87,7 +95,7 @@ def _json(status: int, body: object) -> Reply:
     return status, "application/json", json.dumps(body).encode()
 
 
-def slack(tokens: set[str], *, archived: frozenset[str] = frozenset()) -> FakeService:
+def slack(tokens: set[str], *, archived: frozenset[str] = frozenset(), slow_first_s: float = 0.0) -> FakeService:
     """Tokens are the webhook path after /services/, e.g. "T000/B000/secret-token"."""
 
     def respond(req: Request) -> Reply:
@@ -106,7 +114,7 @@ def slack(tokens: set[str], *, archived: frozenset[str] = frozenset()) -> FakeSe
             return _text(400, "no_text")
         return _text(200, "ok")
 
-    return FakeService(respond)
+    return FakeService(respond, slow_first_s=slow_first_s)
 
 
 SEVERITIES = ("critical", "error", "warning", "info")

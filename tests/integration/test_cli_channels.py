@@ -84,3 +84,25 @@ def test_a_channel_whose_secret_is_not_exported_is_refused_before_anything_start
         result = cli("run", "plan.yaml", "--time-scale", "30", "--output", "json")
     assert result.returncode == 2, result.explain()
     assert "SLACK_STATUS_WEBHOOK is not set" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_slow_slack_does_not_hold_up_the_rollback(tmp_path: Path, cli_db_url: str) -> None:
+    # Slack takes 6 s to answer the first message (the gate firing). Messages are delivered beside
+    # the tick loop, so the rollback is finished, weight 0 read back, before Slack has answered.
+    data = plan()
+    data["spec"]["notifications"]["routes"] = [  # type: ignore[index]
+        {"on": ["gate.fired", "rollback.started", "rollback.completed"], "to": ["status"]}]
+    data["spec"]["notifications"]["channels"] = {  # type: ignore[index]
+        "status": {"type": "slack", "webhook": "env:SLACK_STATUS_WEBHOOK"}}
+    (tmp_path / "plan.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    with (fake_services.slack({TOKEN}, slow_first_s=6.0) as slack, launchdeck_in(tmp_path, cli_db_url) as cli):
+        cli.env["SLACK_STATUS_WEBHOOK"] = f"{slack.url}/services/{TOKEN}"
+        result = cli("run", "plan.yaml", "--time-scale", "30", "--output", "json", "--seed", "3")
+        assert result.returncode == 3, result.explain()
+        store = cli.store()
+        assert store is not None
+        release = store.require(name="shop-v2")
+        done = next(d for d in store.decisions(release_id=release.id) if d.kind == "rollback.completed")
+    assert done.wall_at.timestamp() < slack.answered_at[0]
+    texts = [r.json()["text"] for r in slack.accepted]
+    assert len(texts) == 3 and "error-rate" in texts[0]  # and every message still arrived, in order

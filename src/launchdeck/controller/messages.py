@@ -63,11 +63,15 @@ class Dispatcher:
         return out
 
     async def deliver(self, store: Store, release_id: int) -> list[str]:
-        """Send what the outbox holds; returns the problems met (the messages stay queued)."""
+        """Send what the outbox holds; returns the problems met (the messages stay queued).
+
+        Each channel gets its messages in the order they were decided: once one fails, that
+        channel's later messages wait for the next delivery, behind it."""
         problems = []
+        failed: set[str] = set()
         for row in store.pending_messages(release_id=release_id):
             channel = self.channels.get(row.channel)
-            if channel is None:
+            if channel is None or row.channel in failed:
                 continue
             try:
                 await channel.send(Message(row.event, row.channel, row.locale, row.text, row.title,
@@ -76,6 +80,7 @@ class Dispatcher:
                 error = render.redact(e.message, self.secrets)
                 store.mark_failed(message_id=row.id, error=error)
                 problems.append(f"channel {row.channel}: {error} (will retry)")
+                failed.add(row.channel)
                 continue
             store.mark_sent(message_id=row.id)
         return problems

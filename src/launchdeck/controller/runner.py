@@ -20,7 +20,7 @@ from launchdeck.controller import lifecycle, preflight
 from launchdeck.controller.clock import PlanClock
 from launchdeck.controller.messages import Dispatcher, iso
 from launchdeck.controller.people import gather, load_approvals_file
-from launchdeck.controller.session import (Run, RunOptions, View, commit, deliver, snapshot, status_line,
+from launchdeck.controller.session import (Run, RunOptions, View, commit, deliver, flush, snapshot, status_line,
                                            summary, write_evidence)
 from launchdeck.controller.target import open_target, thin_windows
 from launchdeck.core import engine
@@ -76,6 +76,7 @@ async def _run(plan: LoadedPlan, opts: RunOptions, view: View, store: Store) -> 
                 run.meta.setdefault("promotedAt", run.clock.now())
                 await lifecycle.follow(run, run.meta["promotedAt"])
                 run.evidence_path = write_evidence(run, None)
+    await flush(run)
     return summary(run)
 
 
@@ -84,7 +85,7 @@ async def _refuse(run: Run, reason: str, event: str | None) -> dict[str, Any]:
     run.state = replace(run.state, phase="done", outcome="refused", reason=reason)
     first = [Decision(now, event, reason, event)] if event else []
     commit(run, run.state, first + [Decision(now, "release.refused", reason, "release.completed")], now)
-    await deliver(run)
+    await flush(run)
     run.evidence_path = write_evidence(run, None)
     return summary(run)
 

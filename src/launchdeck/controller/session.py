@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -56,6 +57,8 @@ class Run:
     view: View
     target: Target | None = None
     dispatcher: Dispatcher | None = None
+    delivery: asyncio.Task[None] | None = None
+    """The outbox delivery under way, if any (see ``deliver``)."""
     warroom: WarRoom = field(init=False)
 
     def __post_init__(self) -> None:
@@ -105,6 +108,47 @@ def context(run: Run, decisions: list[Decision]) -> dict[str, Any]:
 
 
 async def deliver(run: Run) -> None:
+    """Send what the outbox holds, in the background: a slow or dead channel (a Slack webhook that
+    hangs for its whole timeout) must never hold up the tick, and above all not a rollback. One
+    delivery runs at a time, oldest message first; a message committed meanwhile goes with the next
+    one. ``flush`` waits for them before the run ends."""
+    if run.delivery is None or run.delivery.done():
+        if run.delivery is not None:
+            run.delivery.result()  # a delivery that crashed is a fault, not something to drop silently
+        run.delivery = asyncio.create_task(_deliver(run))
+
+
+#: Before a run ends, what is still queued is retried after these pauses (seconds).
+FLUSH_BACKOFF_S = (0.5, 1.0, 2.0, 4.0)
+
+
+async def flush(run: Run) -> None:
+    """Before the run ends: wait for the delivery under way, then retry what is left with backoff
+    (a receiver that is restarting gets about 8 s to come back). What is still refused after that
+    is said, by channel, and stays in the outbox with its last error."""
+    if run.delivery is not None:
+        await run.delivery
+        run.delivery = None
+    await _deliver(run)
+    for pause in FLUSH_BACKOFF_S:
+        if not _undelivered(run):
+            return
+        await asyncio.sleep(pause)
+        await _deliver(run)
+    left = _undelivered(run)
+    if left:
+        channels = ", ".join(sorted({row.channel for row in left}))
+        run.view.note(f"{len(left)} message(s) could not be delivered before the run ended (channels: {channels}); "
+                      "they stay in the release's outbox with their last error")
+
+
+def _undelivered(run: Run) -> list[Any]:
+    assert run.dispatcher is not None
+    return [row for row in run.store.pending_messages(release_id=run.release.id)
+            if row.channel in run.dispatcher.channels]
+
+
+async def _deliver(run: Run) -> None:
     assert run.dispatcher is not None
     for problem in await run.dispatcher.deliver(run.store, run.release.id):
         run.view.note(problem)
