@@ -65,6 +65,7 @@ from pathlib import Path
 import aiohttp
 
 from launchdeck.adapters.routers import check_percent
+from launchdeck.adapters.routers.nginx_workers import await_old_workers, workers_of
 from launchdeck.errors import TargetError, WeightNotApplied
 
 STABLE, CANARY = "stable", "canary"
@@ -247,7 +248,7 @@ class NginxRouter:
                 hint="check servers.stable / servers.canary and the main configuration "
                 f"{self.conf}",
             )
-        old_workers = self._workers(self._master_pid() or await self._discover_master())
+        old_workers = workers_of(self._master_pid() or await self._discover_master())
         try:
             await self._reload()
         except TargetError:
@@ -264,7 +265,7 @@ class NginxRouter:
                 hint="nginx's error log says why the reload was rejected (a stale "
                 f"{self.status_listen} left by a crash must be removed by hand)",
             )
-        await self._await_old_workers(old_workers, deadline)
+        await await_old_workers(old_workers, deadline, self.timeout_s)
 
     # -- reading back ----------------------------------------------------------------------
 
@@ -347,60 +348,6 @@ class NginxRouter:
         except (aiohttp.ClientError, OSError, TimeoutError, ValueError, IndexError):
             pass
         return None
-
-    def _workers(self, master: int | None) -> set[int]:
-        """The master's worker processes now (empty when unknown: no master pid or no /proc)."""
-        if master is None:
-            return set()
-        try:  # the kernel's list of children (CONFIG_PROC_CHILDREN), else a scan of /proc
-            children = [int(pid) for pid in
-                        Path(f"/proc/{master}/task/{master}/children").read_text().split()]
-        except (OSError, ValueError):
-            children = []
-            try:
-                entries = [e for e in os.listdir("/proc") if e.isdigit()]
-            except OSError:
-                return set()
-            for entry in entries:
-                try:
-                    stat = Path(f"/proc/{entry}/stat").read_text()
-                except OSError:
-                    continue
-                if int(stat.rsplit(")", 1)[1].split()[1]) == master:
-                    children.append(int(entry))
-        workers = set()
-        for pid in children:
-            try:
-                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-            except OSError:
-                continue
-            if b"worker process" in cmdline and b"shutting down" not in cmdline:
-                workers.add(pid)
-        return workers
-
-    async def _await_old_workers(self, old: set[int], deadline: float) -> None:
-        """Wait until each old worker stopped accepting (title "shutting down") or exited."""
-        loop = asyncio.get_running_loop()
-        pending = set(old)
-        while pending:
-            for pid in list(pending):
-                try:
-                    cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-                except OSError:
-                    pending.discard(pid)
-                    continue
-                if b"shutting down" in cmdline or b"worker process" not in cmdline:
-                    pending.discard(pid)
-            if not pending:
-                return
-            if loop.time() >= deadline:
-                raise WeightNotApplied(
-                    f"nginx serves the new weights, but {len(pending)} worker(s) of the previous "
-                    f"configuration (pid {', '.join(map(str, sorted(pending)))}) were still "
-                    f"accepting connections {self.timeout_s:g} s after the reload",
-                    hint="check nginx's error log; the old workers may be stuck",
-                )
-            await asyncio.sleep(_POLL_S)
 
     def _argv(self, *args: str) -> list[str]:
         argv = [self.nginx_bin]
