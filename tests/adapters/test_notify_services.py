@@ -89,3 +89,21 @@ def test_pagerduty_says_what_is_invalid_without_showing_the_key() -> None:
     assert "HTTP 400" in err.value.message and "not an integration key" in err.value.message
     assert "routingKey" in (err.value.hint or "") and wrong not in str(err.value)
     assert json.loads(pd.refused[0][1].body)["routing_key"] == wrong
+
+
+def test_a_channel_url_that_is_not_http_is_refused_without_showing_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pathlib import Path
+
+    from launchdeck.adapters.notify.factory import make_channel
+    from launchdeck.errors import UsageError
+    from launchdeck.plan.model import ChannelSpec
+
+    monkeypatch.setenv("SLACK_HOOK", "hooks.slack.com/services/T/B/secret-part")
+    with pytest.raises(UsageError) as err:
+        make_channel("status", ChannelSpec(type="slack", webhook="env:SLACK_HOOK"), workdir=Path("."))
+    assert "the value of SLACK_HOOK is not an http(s) URL" in err.value.message
+    assert "secret-part" not in str(err.value)
+    monkeypatch.delenv("SLACK_HOOK")
+    with pytest.raises(UsageError) as err:
+        make_channel("status", ChannelSpec(type="slack", webhook="env:SLACK_HOOK"), workdir=Path("."))
+    assert "SLACK_HOOK is not set" in err.value.message

@@ -34,7 +34,8 @@ def secret_values(spec: model.ReleaseSpec) -> list[str]:
 
 
 class Dispatcher:
-    def __init__(self, spec: model.ReleaseSpec, *, workdir: Path, release: str = "", console_stream: Any = None) -> None:
+    def __init__(self, spec: model.ReleaseSpec, *, workdir: Path, release: str = "",
+                 console_stream: Any = None) -> None:
         self.spec = spec
         self.release = release
         self.renderer = render.Renderer(spec.notifications.locale)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from launchdeck.adapters.notify import Notifier
 from launchdeck.errors import UsageError
@@ -23,6 +24,17 @@ def env_value(reference: str, *, channel: str, field: str) -> str:
     return value
 
 
+def http_url(reference: str, *, channel: str, field: str) -> str:
+    """``env_value`` for a URL, which must be http(s); the value itself (often a secret) is never shown."""
+    value = env_value(reference, channel=channel, field=field)
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        where = f"the value of {reference[4:]}" if reference.startswith("env:") else field
+        raise UsageError(f"channel '{channel}': {where} is not an http(s) URL",
+                         hint="give the full URL, e.g. https://hooks.slack.com/services/…")
+    return value
+
+
 def make_channel(name: str, spec: ChannelSpec, *, workdir: Path, console_stream: Any = None) -> Notifier:
     """A plan's channel, ready to send; UsageError (before anything starts) when it cannot be."""
     if spec.type == "console":
@@ -38,18 +50,18 @@ def make_channel(name: str, spec: ChannelSpec, *, workdir: Path, console_stream:
         from launchdeck.adapters.notify.slack import SlackChannel
 
         assert spec.webhook
-        return SlackChannel(name, env_value(spec.webhook, channel=name, field="webhook"), channel=spec.channel)
+        return SlackChannel(name, http_url(spec.webhook, channel=name, field="webhook"), channel=spec.channel)
     if spec.type == "webhook":
         from launchdeck.adapters.notify.webhook import WebhookChannel
 
         assert spec.url
         secret = env_value(spec.secret, channel=name, field="secret") if spec.secret else None
-        return WebhookChannel(name, env_value(spec.url, channel=name, field="url"), secret=secret)
+        return WebhookChannel(name, http_url(spec.url, channel=name, field="url"), secret=secret)
     if spec.type == "pagerduty":
         from launchdeck.adapters.notify.pagerduty import EVENTS_V2, PagerDutyChannel
 
         assert spec.routing_key
-        url = env_value(spec.url, channel=name, field="url") if spec.url else EVENTS_V2
+        url = http_url(spec.url, channel=name, field="url") if spec.url else EVENTS_V2
         return PagerDutyChannel(name, env_value(spec.routing_key, channel=name, field="routingKey"), url=url)
     raise UsageError(f"channel '{name}' has type {spec.type}, which this version cannot send to yet",
                      hint="use console, file, slack, webhook or pagerduty channels")
