@@ -56,8 +56,12 @@ class PagerDutyChannel:
         if response.status_code == 202:
             return
         try:
-            detail = "; ".join(response.json().get("errors") or []) or response.json().get("message", "")
+            body = response.json()
         except ValueError:
+            body = None
+        if isinstance(body, dict):
+            detail = "; ".join(map(str, body.get("errors") or [])) or str(body.get("message", ""))
+        else:
             detail = response.text.strip()[:200]
         hint = {400: "check that routingKey is an Events API v2 integration key (32 characters)",
                 429: "PagerDuty is rate limiting this integration; the page will be retried"}
