@@ -149,7 +149,7 @@ def sequential(gate: Gate, evidence: Evidence, canary: WindowStats, baseline: Wi
     metric = gate.metric if gate.metric in LATENCY_QUANTILES else "error_rate"
     c_est, b_est = estimate(metric, canary), estimate(metric, baseline)
     value = c_est.value if c_est else canary.metric(metric)
-    base_value = b_est.value if b_est else None
+    base_value = b_est.value if b_est else (baseline.metric(metric) if baseline else None)
     what = "p" + metric.split("_p")[1].split("_")[0] + " latency" if metric in LATENCY_QUANTILES else "error rate"
     limit = f"baseline {gate.threshold_text}" if gate.relative else gate.threshold_text
     est = (f"canary {_described(metric, c_est)} vs stable {_described(metric, b_est)}"
