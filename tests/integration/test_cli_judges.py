@@ -61,14 +61,14 @@ def test_sequential_judge_keeps_a_healthy_canary_promoted(tmp_path: Path, cli_en
 
 def test_a_warm_up_keeps_a_cold_canary_that_would_otherwise_be_rolled_back(tmp_path: Path,
                                                                          cli_env_for_db: dict[str, str]) -> None:
-    # The canary is twice as slow for its first two minutes, as a fresh instance with cold caches
-    # is, then as fast as stable. Judged at once, that is a latency regression; with
-    # analysis.warmup 3m it is not judged until the canary is warm.
-    cold = {"errorRate": "0.5%", "faults": [{"from": "0s", "to": "2m", "latency": {"median": "80ms", "p95": "240ms"}}]}
+    # The canary is twice as slow for its first four minutes, as a fresh instance with cold caches
+    # is, then as fast as stable. Judged at once, that is a latency regression (eight evaluations
+    # see it); with analysis.warmup 5m latency is judged only once the canary is warm.
+    cold = {"errorRate": "0.5%", "faults": [{"from": "0s", "to": "4m", "latency": {"median": "80ms", "p95": "240ms"}}]}
     code, summary = run(tmp_path, plan("sequential", cold), cli_env_for_db)
     assert code == 3 and summary["firedGate"] == "p95", summary
     warm = plan("sequential", cold)
-    warm["spec"]["analysis"]["warmup"] = "3m"  # type: ignore[index]
+    warm["spec"]["analysis"]["warmup"] = "5m"  # type: ignore[index]
     warm["metadata"]["name"] = "judge-sequential-warm"  # type: ignore[index]
     code, summary = run(tmp_path, warm, cli_env_for_db)
     assert code == 0 and summary["outcome"] == "promoted", summary
