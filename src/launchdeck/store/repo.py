@@ -23,9 +23,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from launchdeck.errors import StoreError, UsageError
 from launchdeck.store import migrations
+from launchdeck.store.defaults import DEFAULT_URL
 from launchdeck.store.tables import DecisionRow, MessageRow, ReleaseRow, SignoffRow
 
-DEFAULT_URL = "sqlite:///launchdeck.db"
 GENESIS = "0" * 64
 
 

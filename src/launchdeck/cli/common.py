@@ -1,0 +1,73 @@
+"""What every command shares: the Typer app and its groups, options, exit codes, the store opener.
+
+Heavy modules (SQLAlchemy, the engine, cryptography) are imported inside the commands that use them,
+so `launchdeck --help` and `validate` start fast.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from launchdeck.errors import UsageError
+from launchdeck.store.defaults import DEFAULT_URL
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Run release runbooks: move traffic, judge the canary, ask people, tell everyone, keep proof.")
+keys_app = typer.Typer(no_args_is_help=True, help="Signing keys for evidence.")
+evidence_app = typer.Typer(no_args_is_help=True, help="Signed evidence bundles.")
+audit_app = typer.Typer(no_args_is_help=True, help="The tamper-evident decision log.")
+app.add_typer(keys_app, name="keys")
+app.add_typer(evidence_app, name="evidence")
+app.add_typer(audit_app, name="audit")
+bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks that print a table.")
+app.add_typer(bench_app, name="bench")
+
+EXIT_CODES = {"promoted": 0, "rolled_back": 3, "held": 4, "refused": 4, "aborted": 1}
+DbOption = Annotated[str, typer.Option("--db", envvar="LAUNCHDECK_DB", help="SQLAlchemy URL of the release store.")]
+
+
+class Output(str, Enum):
+    text = "text"
+    json = "json"
+
+
+class Scenario(str, Enum):
+    bad = "bad"
+    good = "good"
+
+
+class Stack(str, Enum):
+    haproxy = "haproxy"
+    nginx = "nginx"
+
+
+class Choice(str, Enum):
+    rollback = "rollback"
+    continue_ = "continue"
+
+
+def _existing_store(db: str) -> Any:
+    """The store a run wrote; a command about a release must not create an empty database."""
+    from launchdeck.store.repo import Store
+
+    if db.startswith("sqlite:///") and not Path(db.removeprefix("sqlite:///")).exists():
+        raise UsageError(f"no launchdeck database at {db.removeprefix('sqlite:///')}",
+                         hint="run this where `launchdeck run` ran, or pass the same --db (or LAUNCHDECK_DB)")
+    return Store(db)
+
+
+def _parse_start(text: str | None) -> Any:
+    from datetime import UTC, datetime
+
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"--start-at {text!r} is not an ISO 8601 time", hint="e.g. 2026-11-24T08:15:00+00:00") from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+

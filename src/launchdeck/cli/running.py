@@ -1,0 +1,138 @@
+"""Commands that read a plan: validate, schema, run, demo, prepare."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from launchdeck.cli.common import (DEFAULT_URL, EXIT_CODES, Choice, DbOption, Output, Scenario, Stack, app,
+                                   audit_app, bench_app, evidence_app, keys_app, _existing_store, _parse_start)
+from launchdeck.errors import UsageError
+
+
+@app.command()
+def validate(plan: Annotated[Path, typer.Argument(help="Plan file (YAML).")]) -> None:
+    """Check a plan; report every problem at once with file:line and what to write instead."""
+    from launchdeck.plan import load_plan
+
+    loaded = load_plan(plan)
+    kind = "release train" if loaded.is_train else "release"
+    extra = f" with {len(loaded.services)} services" if loaded.is_train else ""
+    typer.echo(f"{plan}: valid {kind} '{loaded.name}'{extra} ({loaded.digest[:19]}…)")
+
+
+@app.command()
+def schema() -> None:
+    """Print the plan files' JSON Schema (for editors)."""
+    from launchdeck.plan import json_schema
+
+    typer.echo(json.dumps(json_schema(), indent=2))
+
+
+@app.command()
+def run(plan: Annotated[Path, typer.Argument(help="Plan file (YAML).")],
+        time_scale: Annotated[float, typer.Option("--time-scale", min=0.001, help="Make plan time N times faster.")] = 1.0,
+        output: Annotated[Output, typer.Option("--output", help="json: print the summary object last on stdout.")] = Output.text,
+        approvals: Annotated[Optional[Path], typer.Option("--approvals", help="Sign-offs recorded ahead (YAML list).")] = None,
+        db: DbOption = DEFAULT_URL,
+        fresh: Annotated[bool, typer.Option("--fresh", help="Start over even if an unfinished run exists.")] = False,
+        seed: Annotated[Optional[int], typer.Option("--seed", help="Seed the local fleet's randomness.")] = None,
+        start_at: Annotated[Optional[str], typer.Option("--start-at", help="Planned start (ISO 8601); checklists are due relative to it.")] = None,
+        follow: Annotated[bool, typer.Option("--follow", help="Stay on after promotion through the post-launch checkpoints.")] = False) -> None:
+    """Run (or resume) a release to its outcome."""
+    from launchdeck.controller.runner import RunOptions
+    from launchdeck.plan import load_plan
+
+    loaded = load_plan(plan)
+    opts = RunOptions(time_scale=time_scale, db_url=db, workdir=Path("."), approvals=approvals, fresh=fresh, seed=seed,
+                      start_at=_parse_start(start_at), follow=follow)
+    _run_and_report(loaded, opts, output)
+
+
+@app.command()
+def demo(scenario: Annotated[Scenario, typer.Option("--scenario", help="bad: errors 2 minutes in; good: healthy.")] = Scenario.bad,
+         output: Annotated[Output, typer.Option("--output")] = Output.text,
+         time_scale: Annotated[float, typer.Option("--time-scale", min=1.0)] = 90.0,
+         workdir: Annotated[Path, typer.Option("--dir", help="Where the demo writes its files.")] = Path("launchdeck-demo"),
+         stack: Annotated[Optional[Stack], typer.Option("--stack", help="Run behind a real HAProxy or nginx, judged from Prometheus.")] = None) -> None:
+    """Run the IntelGraph canary on the embedded local fleet (about a minute), or a canary behind a real stack."""
+    from launchdeck.controller.runner import RunOptions
+    from launchdeck.demo import demo_plan
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    opts = RunOptions(time_scale=time_scale if stack is None else min(time_scale, 30.0),
+                      db_url=f"sqlite:///{workdir / 'launchdeck.db'}", workdir=workdir, fresh=True)
+    if stack is None:
+        summary = _run_and_report(demo_plan(scenario.value, workdir), opts, output, exit_at_end=False)
+    else:
+        summary = _run_stack_demo(stack.value, scenario.value, opts, output)
+    log = workdir / "notifications.jsonl"
+    where = f"evidence: {summary['evidence']}\nmessages: {log}\nverify:   launchdeck evidence verify {summary['evidence']}"
+    typer.echo(where, err=output is Output.json)
+    if output is Output.json:
+        typer.echo(json.dumps(summary))
+    raise typer.Exit(EXIT_CODES.get(summary["outcome"] or "aborted", 1))
+
+
+def _run_stack_demo(kind: str, scenario: str, opts: Any, output: Output) -> dict[str, Any]:
+    from launchdeck.controller.view import PlainView
+    from launchdeck.demo.stack import check_programs, run_stack_demo
+
+    check_programs(kind)
+    stream = sys.stderr if output is Output.json else sys.stdout
+    summary = asyncio.run(run_stack_demo(kind, scenario, opts, PlainView(stream)))
+    if output is Output.text:
+        typer.echo(f"\n{summary['release']}: {summary['outcome']} at canary weight {summary['finalWeight']:g}% — "
+                   f"{summary['reason']}")
+    return summary
+
+
+def _run_and_report(loaded: Any, opts: Any, output: Output, exit_at_end: bool = True) -> dict[str, Any]:
+    from launchdeck.controller.runner import run_release
+    from launchdeck.controller.train import run_train
+    from launchdeck.controller.view import LiveView, PlainView
+
+    stream = sys.stderr if output is Output.json else sys.stdout
+    view: Any = None
+    try:
+        if loaded.is_train:
+            summary = asyncio.run(run_train(loaded, opts, lambda name: PlainView(stream, every=10.0, prefix=f"[{name}]")))
+        else:
+            view = LiveView(stream) if stream.isatty() else PlainView(stream)
+            summary = asyncio.run(run_release(loaded, opts, view))
+    finally:
+        if isinstance(view, LiveView):
+            view.close()
+    if output is Output.json and exit_at_end:
+        typer.echo(json.dumps(summary))
+    elif output is Output.text and "services" in summary:
+        typer.echo(f"\n{summary['release']}: {summary['outcome']} — {summary['reason']}")
+        for s in summary["services"]:
+            typer.echo(f"  {s['name']:<20} {s['outcome']:<12} {s['startedAt'] or '-':<26} {s['finishedAt'] or '-'}")
+    elif output is Output.text:
+        typer.echo(f"\n{summary['release']}: {summary['outcome']} at canary weight {summary['finalWeight']:g}% — "
+                   f"{summary['reason']}\nevidence: {summary['evidence']}")
+    if exit_at_end:
+        raise typer.Exit(EXIT_CODES.get(summary["outcome"] or "aborted", 1))
+    return summary
+
+
+@app.command()
+def prepare(plan: Annotated[Path, typer.Argument(help="Plan file (YAML).")],
+            start_at: Annotated[Optional[str], typer.Option("--start-at", help="Planned start (ISO 8601).")] = None,
+            db: DbOption = DEFAULT_URL) -> None:
+    """Register a release before its run, so checklists and go/no-go can be signed ahead."""
+    from launchdeck.controller.runner import RunOptions, prepare_release
+    from launchdeck.plan import load_plan
+
+    loaded = load_plan(plan)
+    release = prepare_release(loaded, RunOptions(db_url=db, start_at=_parse_start(start_at)))
+    typer.echo(f"prepared {release.name}; sign checklists with `launchdeck approve {release.name} --checklist NAME "
+               f"--role R --as NAME`, see what is missing with `launchdeck checklist {release.name}`")
+
+

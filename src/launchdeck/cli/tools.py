@@ -1,0 +1,44 @@
+"""The benchmark and the standalone sample service."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from launchdeck.cli.common import (DEFAULT_URL, EXIT_CODES, Choice, DbOption, Output, Scenario, Stack, app,
+                                   audit_app, bench_app, evidence_app, keys_app, _existing_store, _parse_start)
+from launchdeck.errors import UsageError
+
+
+@bench_app.command("detection")
+def bench_detection(quick: Annotated[bool, typer.Option("--quick", help="1,000 A/A runs per traffic level (under 2 minutes).")] = False,
+                    output: Annotated[Output, typer.Option("--output")] = Output.text,
+                    chart: Annotated[str, typer.Option("--chart", help="Where to write the blast-radius chart (PNG); '' for none.")] = "bench-detection.png",
+                    seed: Annotated[int, typer.Option("--seed")] = 1,
+                    warmup: Annotated[str, typer.Option("--warmup", help="Run the sequential judge with this analysis.warmup (e.g. 3m).")] = "0s",
+                    error_threshold: Annotated[str, typer.Option("--error-threshold", help="The sequential error gate's minimum effect (e.g. +25%).")] = "+0%") -> None:
+    """Simulated canaries: false rollbacks, power, delay and blast radius of each detector."""
+    from launchdeck.bench import detection
+
+    argv = ["--output", output.value, "--chart", chart, "--seed", str(seed), "--warmup", warmup,
+            "--error-threshold", error_threshold] + (["--quick"] if quick else [])
+    raise typer.Exit(detection.main(argv))
+
+
+@app.command("sample-app", context_settings={"allow_extra_args": False})
+def sample_app(port: Annotated[int, typer.Option("--port")], version: Annotated[str, typer.Option("--version")],
+               error_rate: Annotated[float, typer.Option("--error-rate")] = 0.0,
+               latency_median: Annotated[float, typer.Option("--latency-median")] = 40.0,
+               latency_p95: Annotated[float, typer.Option("--latency-p95")] = 120.0) -> None:
+    """Run the built-in sample service alone (Prometheus metrics on /metrics)."""
+    from launchdeck.local import sample_app as sample
+
+    raise typer.Exit(sample.main(["--port", str(port), "--version", version, "--error-rate", str(error_rate),
+                                  "--latency-median", str(latency_median), "--latency-p95", str(latency_p95)]))
+
+
