@@ -165,7 +165,9 @@ def test_resume_from_the_middle_of_a_stage(ld: Launchdeck) -> None:
     passed = next(d for d in decisions if d["kind"] == "stage.passed")
     assert passed["plan_at"] >= 4 * 60  # the hold was not cut short by the restart...
     assert passed["plan_at"] < clock_at_crash + 4 * 60  # ...nor started over: time before the crash counted
-    # a finished release is not resumed: the same command starts a fresh run and keeps the old one
+    # finished means finished: the same command reports the recorded outcome and moves nothing
     third = ld(*command)
     assert third.returncode == 0, third.explain()
-    assert "resuming" not in third.stderr and "is kept as profile-v2#" in third.stderr
+    assert "already finished: promoted" in third.stderr and "retry profile-v2" in third.stderr, third.explain()
+    assert third.summary["evidence"] == second.summary["evidence"]
+    assert [d["kind"] for d in ld.decisions("profile-v2")] == [d["kind"] for d in decisions]

@@ -189,8 +189,9 @@ def test_healthy_plan_is_promoted(ld: Launchdeck) -> None:
     assert "gate.fired" not in kinds and "rollback.started" not in kinds
     # one bundle per stage and one for the release, all of them verifiable
     bundles = sorted(p.name for p in (ld.cwd / "evidence").glob("*.bundle.json"))
-    assert bundles == ["checkout-v2.bundle.json", "checkout-v2.stage-1.bundle.json",
-                       "checkout-v2.stage-2.bundle.json", "checkout-v2.stage-3.bundle.json"]
+    run = ld.store().require(name="checkout-v2").id
+    assert bundles == [f"checkout-v2.run{run}.bundle.json", f"checkout-v2.run{run}.stage-1.bundle.json",
+                       f"checkout-v2.run{run}.stage-2.bundle.json", f"checkout-v2.run{run}.stage-3.bundle.json"]
     verify = ld("evidence", "verify", summary["evidence"])
     assert verify.returncode == 0 and "promoted" in verify.stdout, verify.explain()
 

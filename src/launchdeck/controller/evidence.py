@@ -39,10 +39,17 @@ def write(*, store: Store, release: StoredRelease, key: Any, directory: Path, la
     }
     if secrets:
         predicate = _redacted(predicate, secrets)
-    name = f"{release.name}.{label}.bundle.json" if label else f"{release.name}.bundle.json"
+    name = file_name(release, label)
     digest = release.plan_digest.split(":", 1)[1]
     return evidence.write_bundle(directory / name, subject_name=release.plan_path, subject_digest=digest,
                                  predicate=predicate, private_key=key)
+
+
+def file_name(release: StoredRelease, label: str | None) -> str:
+    """``NAME.runID[.LABEL].bundle.json``: each run of a plan has its own files, so a new run never
+    overwrites an earlier run's evidence."""
+    base = f"{release.name.split('#', 1)[0]}.run{release.id}"
+    return f"{base}.{label}.bundle.json" if label else f"{base}.bundle.json"
 
 
 def _redacted(value: Any, secrets: list[str]) -> Any:

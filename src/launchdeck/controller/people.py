@@ -23,6 +23,8 @@ class People:
     signoffs: frozenset[tuple[int, str]] = frozenset()
     decision: PersonDecision | None = None
     kill: PersonDecision | None = None
+    pause: PersonDecision | None = None
+    resume: PersonDecision | None = None
     refusals: list[str] = field(default_factory=list)
     consumed: list[int] = field(default_factory=list)
 
@@ -44,6 +46,9 @@ def gather(store: Store, release_id: int, policy: Policy, state: ReleaseState) -
         elif row.decision in ("kill", "no-go") and people.kill is None:
             reason = f"no-go: {row.reason}" if row.decision == "no-go" else row.reason
             people.kill = PersonDecision(row.who, row.role, "rollback", reason.rstrip(": "))
+            people.consumed.append(row.id)
+        elif row.decision in ("pause", "resume") and getattr(people, row.decision) is None:
+            setattr(people, row.decision, PersonDecision(row.who, row.role, row.decision, row.reason))
             people.consumed.append(row.id)
         elif row.decision in ("rollback", "continue") and people.decision is None:
             people.decision = PersonDecision(row.who, row.role, row.decision, row.reason)

@@ -12,11 +12,12 @@ import time
 from contextlib import AsyncExitStack
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from launchdeck.adapters.routers import Router
 from launchdeck.controller import evidence as bundles
-from launchdeck.controller import lifecycle, preflight
+from launchdeck.controller import failpoints, lifecycle, preflight
 from launchdeck.controller.clock import PlanClock
 from launchdeck.controller.messages import Dispatcher, iso
 from launchdeck.controller.people import gather, load_approvals_file
@@ -52,6 +53,11 @@ async def _run(plan: LoadedPlan, opts: RunOptions, view: View, store: Store) -> 
     if note:
         view.note(note)
     run.dispatcher = Dispatcher(spec, workdir=opts.workdir, release=release.name)
+    if state.phase == "done":
+        return await _finished(run)
+    if state.phase == "held" and release.outcome == "held":
+        step = engine.reopen_held(ReleaseState.from_json(meta["engine"]), release.plan_clock)
+        commit(run, step.state, list(step.decisions), release.plan_clock)
     if state.phase == "starting" and "checks" not in meta:
         refusal = _preflight(run)
         if refusal:
@@ -65,6 +71,7 @@ async def _run(plan: LoadedPlan, opts: RunOptions, view: View, store: Store) -> 
             if state.phase != "starting":
                 await _set_weight(run, 0.0 if state.phase == "rolling_back" else state.weight)
             run.clock = PlanClock(opts.time_scale, release.plan_clock)  # plan time starts with the target up
+            _write_missing_stage_bundles(run)
             await _announce_start(run)
             if spec.soak and state.phase == "starting" and not meta.get("soak", {}).get("passed"):
                 failure = await lifecycle.soak(run, stack, _planned_start(run))
@@ -75,9 +82,52 @@ async def _run(plan: LoadedPlan, opts: RunOptions, view: View, store: Store) -> 
             if opts.follow and run.state.outcome == "promoted" and spec.post_launch:
                 run.meta.setdefault("promotedAt", run.clock.now())
                 await lifecycle.follow(run, run.meta["promotedAt"])
-                run.evidence_path = write_evidence(run, None)
+    return await _wrap_up(run)
+
+
+async def _finished(run: Run) -> dict[str, Any]:
+    """The release already has its outcome: finish its wrap-up if a crash cut it short, then report
+    the recorded outcome. Nothing moves: a canary known to be bad never goes back to its users."""
+    name, outcome = run.release.name, run.state.outcome
+    if not run.meta.get("wrapup", {}).get("done"):
+        run.view.note(f"release {name} reached its outcome ({outcome}) but its wrap-up did not finish; "
+                      "finishing it now (final evidence, queued messages)")
+        return await _wrap_up(run)
+    run.evidence_path = Path(run.meta["wrapup"]["evidence"])
+    run.view.note(f"release {name} already finished: {outcome}. Nothing was moved. To run it again: "
+                  f"`launchdeck retry {name}` (or `run --fresh`)")
+    return {**run.meta["wrapup"]["summary"], "evidence": str(run.evidence_path)}
+
+
+async def _wrap_up(run: Run) -> dict[str, Any]:
+    """After the outcome commit: the final bundle, then the outbox. Each part is recorded when done, so a
+    run killed in between and started again finishes what is missing, once."""
+    failpoints.reached("outcome.committed")
+    wrap = run.meta.setdefault("wrapup", {})
+    if wrap.get("evidence") and Path(wrap["evidence"]).is_file():
+        run.evidence_path = Path(wrap["evidence"])
+    else:
+        run.evidence_path = write_evidence(run, None)
+        wrap["evidence"] = str(run.evidence_path)
+        _save_meta(run)
+    failpoints.reached("wrapup.evidence")
     await flush(run)
-    return summary(run)
+    wrap["summary"] = summary(run)
+    wrap["done"] = True
+    _save_meta(run)
+    return wrap["summary"]
+
+
+def _write_missing_stage_bundles(run: Run) -> None:
+    """A run killed between a stage's commit and its bundle writes that bundle when it resumes."""
+    directory = run.opts.workdir / run.spec.evidence.dir
+    for stage in range(1, run.state.stages_passed + 1):
+        if not (directory / bundles.file_name(run.release, f"stage-{stage}")).is_file():
+            write_evidence(run, f"stage-{stage}")
+
+
+def _save_meta(run: Run) -> None:
+    commit(run, run.state, [], run.clock.now() if run.target else run.release.plan_clock)
 
 
 async def _refuse(run: Run, reason: str, event: str | None) -> dict[str, Any]:
@@ -85,9 +135,7 @@ async def _refuse(run: Run, reason: str, event: str | None) -> dict[str, Any]:
     run.state = replace(run.state, phase="done", outcome="refused", reason=reason)
     first = [Decision(now, event, reason, event)] if event else []
     commit(run, run.state, first + [Decision(now, "release.refused", reason, "release.completed")], now)
-    await flush(run)
-    run.evidence_path = write_evidence(run, None)
-    return summary(run)
+    return await _wrap_up(run)
 
 
 def _preflight(run: Run) -> str | None:
@@ -115,13 +163,24 @@ def _open_release(store: Store, plan: LoadedPlan, opts: RunOptions,
                   view: View) -> tuple[StoredRelease, ReleaseState, dict[str, Any]]:
     meta = plan.doc.metadata
     found = store.find(name=meta.name, tenant=meta.tenant)
-    if found and (found.outcome or opts.fresh):
+    if found and opts.fresh:
         store.archive(release_id=found.id)
         view.note(f"an earlier run of {meta.name} ({found.outcome or 'unfinished'}) is kept as {meta.name}#{found.id}")
-        found = None
+        previous, found = f"{meta.name}#{found.id}", None
+    else:
+        previous = None
     if found and found.plan_digest != plan.digest:
         raise UsageError(f"release {meta.name} was started from a different version of the plan",
-                         hint="run the plan it was started with to resume it, or add --fresh to start over")
+                         hint="run the plan it was started with to resume it or see its outcome, or add --fresh "
+                              "to start a new run")
+    if found and found.outcome and found.outcome != "held":
+        return found, ReleaseState.from_json(found.state["engine"]), dict(found.state)
+    if found and found.outcome == "held":
+        view.note(f"{meta.name} ended held at {found.state['engine']['weight']:g}%; it is held again, live, for a "
+                  "person to decide: `launchdeck resume` / `approve --decision continue|rollback`")
+        resumed = {**found.state, "carried": list(found.state.get("totals", [0, 0]))}
+        resumed.pop("wrapup", None)
+        return found, replace(ReleaseState.from_json(found.state["engine"]), phase="held"), resumed
     if found:
         view.note(f"resuming {meta.name} at plan time {found.plan_clock:.0f}s "
                   f"({found.state['engine']['phase']}, stage {found.state['engine']['stage'] + 1})")
@@ -129,20 +188,21 @@ def _open_release(store: Store, plan: LoadedPlan, opts: RunOptions,
         # This process's recorder starts from zero: carry the canary totals counted before the restart.
         resumed["carried"] = list(resumed.get("totals", [0, 0]))
         return found, ReleaseState.from_json(found.state["engine"]), resumed
-    release = _create(store, plan, opts)
+    release = _create(store, plan, opts, previous=previous)
     if opts.approvals:
         for a in load_approvals_file(opts.approvals, plan.doc.metadata.service):
             store.add_signoff(release_id=release.id, source="approvals-file", **a)
     return release, ReleaseState(), dict(release.state)
 
 
-def _create(store: Store, plan: LoadedPlan, opts: RunOptions) -> StoredRelease:
+def _create(store: Store, plan: LoadedPlan, opts: RunOptions, previous: str | None = None) -> StoredRelease:
     spec = plan.doc.spec
     assert isinstance(spec, model.ReleaseSpec)
     info = {"engine": ReleaseState().to_json(), "roles": {r: sorted(p) for r, p in spec.roles.items()},
             "checklists": {c.name: list(c.signoff) for c in spec.checklists},
             "rollback": {"steps": []}, "totals": [0, 0], "timeScale": opts.time_scale, "startedAt": iso(),
-            "plannedStart": (opts.start_at or datetime.now(UTC)).isoformat(timespec="seconds")}
+            "plannedStart": (opts.start_at or datetime.now(UTC)).isoformat(timespec="seconds"),
+            **({"previousRun": previous} if previous else {})}
     md = plan.doc.metadata
     return store.create(tenant=md.tenant, name=md.name, plan_path=str(plan.path), plan_digest=plan.digest, state=info)
 
@@ -197,10 +257,10 @@ async def _loop(run: Run) -> None:
                 run.meta["rollback"] = {"steps": [], "decidedAt": now, "decidedWall": time.perf_counter()}
         await deliver(run)
         run.view.tick(snapshot(run, now))
+        for d in decisions:
+            failpoints.reached(f"decision.{d.kind}")
         if run.state.phase not in ("done", "rolling_back"):
             await asyncio.sleep(tick)
-    run.evidence_path = write_evidence(run, None)
-    await deliver(run)
 
 
 async def _announce_start(run: Run) -> None:
@@ -210,6 +270,7 @@ async def _announce_start(run: Run) -> None:
                                           f"release {run.release.name} started: {run.plan.doc.metadata.version} "
                                           f"replaces {run.plan.doc.metadata.previous_version or 'the stable version'}",
                                           "release.started")], 0.0)
+        failpoints.reached("decision.release.started")
         await deliver(run)
 
 
@@ -309,6 +370,7 @@ async def _rollback(run: Run) -> None:
         info["steps"].append(step)
         commit(run, run.state, [Decision(run.clock.now(), "rollback.step", f"{step}: {what}", None,
                                           run.state.fired_gate, {"step": step})], run.clock.now())
+        failpoints.reached("rollback.step")
     seen = await _set_weight(run, 0.0)  # the contract: a rollback always ends on a verified 0
     if "seconds" not in info:
         info["seconds"] = round(time.perf_counter() - started, 4) if info.get("decidedWall") else None

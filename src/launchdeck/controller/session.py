@@ -194,7 +194,7 @@ def summary(run: Run, with_evidence: bool = True) -> dict[str, Any]:
         onset = run.target.first_fault_from if run.target and run.target.first_fault_from is not None else 0.0
         detected = round(max(0.0, info["decidedAt"] - onset) / run.opts.time_scale, 3)
     totals = run.meta.get("totals", [0, 0])
-    evidence = run.evidence_path or (run.opts.workdir / run.spec.evidence.dir / f"{run.release.name}.bundle.json")
+    evidence = run.evidence_path or (run.opts.workdir / run.spec.evidence.dir / bundles.file_name(run.release, None))
     return {"release": run.release.name, "outcome": s.outcome, "finalWeight": s.weight,
             "stagesPassed": s.stages_passed, "firedGate": s.fired_gate, "detectedAfterSeconds": detected,
             "rollbackSeconds": info.get("seconds"), "canaryRequests": totals[0], "canaryErrors": totals[1],

@@ -4,8 +4,8 @@ Pure: ``now`` is plan time in seconds since the release started; observations, s
 people's decisions come in as values; everything to be done goes out as values. The controller
 performs the actions and persists the new state together with the decisions.
 
-Order of precedence within one tick: kill switch, failed smoke test, a person's decision, the
-evaluation (an immediate gate rolls back even while a decision window is open), an expiring
+Order of precedence within one tick: kill switch, failed smoke test, a person's decision, a pause
+or resume, the evaluation (an immediate gate rolls back even while a decision window is open), an expiring
 decision window, an expiring hold, and last the stage's progress.
 """
 
@@ -49,6 +49,9 @@ class Inputs:
     decision: PersonDecision | None = None
     kill: PersonDecision | None = None
     smoke_failure: str | None = None
+    pause: PersonDecision | None = None
+    """``launchdeck pause``: keep the weight, with no time limit, until someone resumes."""
+    resume: PersonDecision | None = None
 
 
 @dataclass(frozen=True)
@@ -112,6 +115,10 @@ def decide(policy: Policy, state: ReleaseState, now: float, inputs: Inputs = Inp
         return b.step()
     if inputs.decision and b.person_decides(inputs.decision):
         return b.step()
+    if inputs.pause:
+        b.pause(inputs.pause)
+    if inputs.resume:
+        b.unpause(inputs.resume)
     if inputs.observations is not None:
         b.evaluate(inputs.observations)
         if b.state.phase == "rolling_back":
@@ -121,6 +128,19 @@ def decide(policy: Policy, state: ReleaseState, now: float, inputs: Inputs = Inp
     if b.state.phase == "stage":
         b.progress(inputs.signoffs)
     return b.step()
+
+
+def reopen_held(state: ReleaseState, now: float) -> Step:
+    """A release that ended ``held`` is run again: it is held once more, live, for a person to decide.
+
+    The weight it was held at is kept; a decision recorded meanwhile (``approve --decision``,
+    ``resume``) is taken at the next tick. Nothing already done (a soak, passed stages) is repeated.
+    """
+    assert state.phase == "done" and state.outcome == "held", state
+    held = replace(state, phase="held", outcome=None, held_since=now, window=None, reason="")
+    return Step(held, (Decision(now, "release.reopened", f"run again while held at {state.weight:g}% "
+                                f"({state.reason}); waiting for a person to continue or roll back",
+                                "hold.started", state.fired_gate, {"weight": state.weight}),))
 
 
 def rollback_completed(state: ReleaseState, now: float, reason: str) -> Step:
@@ -159,7 +179,7 @@ class _Builder:
 
     def progress(self, signoffs: frozenset[tuple[int, str]]) -> None:
         s, stage = self.state, self.policy.stages[self.state.stage]
-        if self.now - s.stage_started_at < stage.hold or not s.conclusive_in_stage:
+        if s.paused_by or self.now - s.stage_started_at < stage.hold or not s.conclusive_in_stage:
             return
         if s.inconclusive_streak or any(t.status == "breach" for t in s.gates.values()):
             return
@@ -170,7 +190,7 @@ class _Builder:
                 self.record("approval.requested", f"stage {s.stage + 1} is healthy and waits for sign-off "
                             f"from {', '.join(missing)}", event="approval.requested", roles=missing,
                             stage=s.stage + 1)
-            elif self.now - s.stage_started_at >= stage.hold + self.policy.analysis.hold_timeout:
+            elif self.now - max(s.stage_started_at + stage.hold, s.resumed_at or 0.0) >= self.policy.analysis.hold_timeout:
                 self.finish("held", f"nobody signed off stage {s.stage + 1} ({', '.join(missing)}) "
                             f"within the hold timeout")
             return
@@ -324,15 +344,38 @@ class _Builder:
             self.state = replace(self.state, fired_gate=s.window.gate if s.window else s.fired_gate)
             self.rollback(why, gate=s.window.gate if s.window else "held")
             return True
-        self._resume(s.window.gate if s.window else None)
+        self._resume(s.window.gate if s.window else s.fired_gate)
         return False
 
     def _resume(self, gate: str | None) -> None:
         gates = dict(self.state.gates)
-        if gate is not None:
+        if gate is not None and gate in gates:
             gates[gate] = GateTrack()  # a fresh look: the breach must build up again to fire again
         self.state = replace(self.state, phase="stage", window=None, held_since=None, gates=gates,
-                             inconclusive_streak=0, inconclusive_since=None)
+                             inconclusive_streak=0, inconclusive_since=None, resumed_at=self.now)
+
+    def pause(self, d: PersonDecision) -> None:
+        refused = roles.refusal(self.policy.roles, d.who, d.role)
+        if refused:
+            self.record("pause.refused", f"pause by {d.who} refused: {refused}", who=d.who, role=d.role)
+            return
+        self.state = replace(self.state, paused_by=f"{d.who} ({d.role})")
+        self.record("release.paused", f"paused by {d.who} ({d.role}) at {self.state.weight:g}%: the stage will "
+                    "not pass until someone resumes it; gates are still judged" + (f" — {d.reason}" if d.reason else ""),
+                    who=d.who, role=d.role)
+
+    def unpause(self, d: PersonDecision) -> None:
+        refused = roles.refusal(self.policy.roles, d.who, d.role)
+        if refused:
+            self.record("resume.refused", f"resume by {d.who} refused: {refused}", who=d.who, role=d.role)
+            return
+        if not self.state.paused_by:
+            self.record("resume.ignored", f"{d.who} ({d.role}) resumed, but the release was not paused",
+                        who=d.who, role=d.role)
+            return
+        self.state = replace(self.state, paused_by=None, resumed_at=self.now)
+        self.record("release.resumed", f"resumed by {d.who} ({d.role}) at {self.state.weight:g}%",
+                    who=d.who, role=d.role)
 
     def expire_window(self) -> None:
         w = self.state.window

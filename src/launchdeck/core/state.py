@@ -56,6 +56,12 @@ class ReleaseState:
     reason: str = ""
     rolled_back_at: float | None = None
     stages_passed: int = 0
+    paused_by: str | None = None
+    """Who paused the release (``launchdeck pause``): the stage does not pass until someone resumes it;
+    gates are still judged and can still roll back."""
+    resumed_at: float | None = None
+    """Plan time of the last resume (a decision to continue, an unpause, a held release run again):
+    a sign-off's hold timeout counts from here, not from a stage start that may be long past."""
 
     def with_gate(self, name: str, track: GateTrack) -> ReleaseState:
         return replace(self, gates={**self.gates, name: track})
