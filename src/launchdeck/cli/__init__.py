@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from launchdeck.cli import running, people, inspect, proof, tools  # noqa: F401,I001  (they register commands, in help order)
+from launchdeck.cli import running, people, control, inspect, proof, tools  # noqa: F401,I001  (they register commands, in help order)
 from launchdeck.cli.common import app
 from launchdeck.errors import LaunchdeckError
 

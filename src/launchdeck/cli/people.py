@@ -1,4 +1,4 @@
-"""Commands people use while a release runs: approve, checklist, go / no-go, kill."""
+"""Commands people use around a release: approve, checklist, go / no-go."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def approve(release: Annotated[str, typer.Argument(help="The release name (metad
                          hint="e.g. launchdeck approve REL --role sre --as sam --stage 1")
     store = _existing_store(db)
     found = store.require(name=release)
-    if found.outcome:
+    if found.outcome and found.outcome != "held":  # a held release goes on when its plan is run again
         raise UsageError(f"release {release} already ended ({found.outcome}); nothing waits for a decision")
     plan_roles = {r: set(p) for r, p in found.state.get("roles", {}).items()}
     refused = roles.refusal(plan_roles, who, role)
@@ -99,21 +99,5 @@ def _go_decision(release: str, who: str, choice: str, reason: str, db: str) -> N
         raise UsageError(f"{who} holds no role in {release}'s plan", hint="the go/no-go is decided by the plan's people")
     store.add_signoff(release_id=found.id, who=who, role=",".join(held), decision=choice, reason=reason)
     typer.echo(f"recorded: {choice.upper()} by {who} ({', '.join(held)}) for {release}")
-
-
-@app.command()
-def kill(release: Annotated[str, typer.Argument()], role: Annotated[str, typer.Option("--role")],
-         who: Annotated[str, typer.Option("--as")], reason: Annotated[str, typer.Option("--reason")] = "",
-         db: DbOption = DEFAULT_URL) -> None:
-    """Pull the kill switch: every request to stable now, then the rollback steps."""
-    from launchdeck.runbook import roles
-
-    store = _existing_store(db)
-    found = store.require(name=release)
-    refused = roles.refusal({r: set(p) for r, p in found.state.get("roles", {}).items()}, who, role)
-    if refused:
-        raise UsageError(f"kill refused: {refused}")
-    store.add_signoff(release_id=found.id, who=who, role=role, decision="kill", reason=reason)
-    typer.echo(f"kill switch requested by {who} ({role}) for {release}")
 
 

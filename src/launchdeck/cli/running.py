@@ -105,6 +105,12 @@ def _run_and_report(loaded: Any, opts: Any, output: Output, exit_at_end: bool = 
         else:
             view = LiveView(stream) if stream.isatty() else PlainView(stream)
             summary = asyncio.run(run_release(loaded, opts, view))
+    except KeyboardInterrupt:
+        if isinstance(view, LiveView):
+            view.close()
+            view = None
+        print(_where_it_stands(loaded, opts), file=sys.stderr)
+        raise typer.Exit(130) from None
     finally:
         if isinstance(view, LiveView):
             view.close()
@@ -120,6 +126,31 @@ def _run_and_report(loaded: Any, opts: Any, output: Output, exit_at_end: bool = 
     if exit_at_end:
         raise typer.Exit(EXIT_CODES.get(summary["outcome"] or "aborted", 1))
     return summary
+
+
+def _where_it_stands(loaded: Any, opts: Any) -> str:
+    """After Ctrl-C: where the release stands, and the commands to go on or roll back."""
+    from launchdeck.controller.intervene import embedded_router
+    from launchdeck.store.repo import Store
+
+    plan = loaded.path
+    if loaded.is_train:
+        return f"launchdeck: interrupted; run `launchdeck run {plan}` again to resume the train"
+    with Store(opts.db_url) as store:
+        found = store.find(name=loaded.name, tenant=loaded.doc.metadata.tenant)
+    if found is None or found.outcome:
+        return f"launchdeck: interrupted; `launchdeck run {plan}` runs it again"
+    e = found.state["engine"]
+    stages = len(loaded.doc.spec.stages)
+    router = loaded.doc.spec.target.router
+    traffic = ("the embedded fleet stopped with this process: no user reaches the canary now"
+               if embedded_router(loaded.doc.spec) else f"the {router.type} router keeps the canary at {e['weight']:g}%")
+    role = next(iter(found.state.get("roles", {})), "ROLE")
+    return (f"launchdeck: interrupted: {found.name} stands at stage {e['stage'] + 1}/{stages}, canary weight "
+            f"{e['weight']:g}% ({e['phase']}); {traffic}.\n"
+            f"  resume:    launchdeck run {plan}   (the same command; it carries on from plan time "
+            f"{found.plan_clock:.0f}s)\n"
+            f"  roll back: launchdeck kill {found.name} --role {role} --as NAME")
 
 
 @app.command()

@@ -41,7 +41,7 @@ def write(*, store: Store, release: StoredRelease, key: Any, directory: Path, la
         predicate = _redacted(predicate, secrets)
     name = file_name(release, label)
     digest = release.plan_digest.split(":", 1)[1]
-    return evidence.write_bundle(directory / name, subject_name=release.plan_path, subject_digest=digest,
+    return evidence.write_bundle(directory / name, subject_name=Path(release.plan_path).name, subject_digest=digest,
                                  predicate=predicate, private_key=key)
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from launchdeck.adapters.routers import Router
 from launchdeck.controller import evidence as bundles
-from launchdeck.controller import failpoints, lifecycle, preflight
+from launchdeck.controller import driver, failpoints, lifecycle, preflight
 from launchdeck.controller.clock import PlanClock
 from launchdeck.controller.messages import Dispatcher, iso
 from launchdeck.controller.people import gather, load_approvals_file
@@ -31,7 +31,7 @@ from launchdeck.errors import LaunchdeckError, UsageError, WeightNotApplied
 from launchdeck.plan import LoadedPlan, model, to_policy
 from launchdeck.store.repo import NewDecision, Store, StoredRelease
 
-__all__ = ["RunOptions", "View", "prepare_release", "run_release"]
+__all__ = ["RunOptions", "View", "new_run", "prepare_release", "roll_back", "run_release", "wrap_up"]
 
 VERIFY_ATTEMPTS = 5
 
@@ -47,14 +47,10 @@ async def _run(plan: LoadedPlan, opts: RunOptions, view: View, store: Store) -> 
     assert isinstance(plan.doc, model.ReleaseDoc)
     spec = plan.doc.spec
     release, state, meta = _open_release(store, plan, opts, view)
-    run = Run(plan, spec, to_policy(spec), opts, store, release, state, meta,
-               PlanClock(opts.time_scale, release.plan_clock), view)
-    run.key, note = bundles.ensure_key(opts.workdir / spec.evidence.key)
-    if note:
-        view.note(note)
-    run.dispatcher = Dispatcher(spec, workdir=opts.workdir, release=release.name)
+    run = new_run(plan, opts, view, store, release, state, meta)
     if state.phase == "done":
         return await _finished(run)
+    run.meta["driver"] = driver.me()
     if state.phase == "held" and release.outcome == "held":
         step = engine.reopen_held(ReleaseState.from_json(meta["engine"]), release.plan_clock)
         commit(run, step.state, list(step.decisions), release.plan_clock)
@@ -82,7 +78,21 @@ async def _run(plan: LoadedPlan, opts: RunOptions, view: View, store: Store) -> 
             if opts.follow and run.state.outcome == "promoted" and spec.post_launch:
                 run.meta.setdefault("promotedAt", run.clock.now())
                 await lifecycle.follow(run, run.meta["promotedAt"])
-    return await _wrap_up(run)
+    return await wrap_up(run)
+
+
+def new_run(plan: LoadedPlan, opts: RunOptions, view: View, store: Store, release: StoredRelease,
+            state: ReleaseState, meta: dict[str, Any]) -> Run:
+    """A session on a release: its policy, clock, signing key and channels (no target yet)."""
+    assert isinstance(plan.doc, model.ReleaseDoc)
+    spec = plan.doc.spec
+    run = Run(plan, spec, to_policy(spec), opts, store, release, state, meta,
+              PlanClock(opts.time_scale, release.plan_clock), view)
+    run.key, note = bundles.ensure_key(opts.workdir / spec.evidence.key)
+    if note:
+        view.note(note)
+    run.dispatcher = Dispatcher(spec, workdir=opts.workdir, release=release.name)
+    return run
 
 
 async def _finished(run: Run) -> dict[str, Any]:
@@ -92,14 +102,14 @@ async def _finished(run: Run) -> dict[str, Any]:
     if not run.meta.get("wrapup", {}).get("done"):
         run.view.note(f"release {name} reached its outcome ({outcome}) but its wrap-up did not finish; "
                       "finishing it now (final evidence, queued messages)")
-        return await _wrap_up(run)
+        return await wrap_up(run)
     run.evidence_path = Path(run.meta["wrapup"]["evidence"])
     run.view.note(f"release {name} already finished: {outcome}. Nothing was moved. To run it again: "
                   f"`launchdeck retry {name}` (or `run --fresh`)")
     return {**run.meta["wrapup"]["summary"], "evidence": str(run.evidence_path)}
 
 
-async def _wrap_up(run: Run) -> dict[str, Any]:
+async def wrap_up(run: Run) -> dict[str, Any]:
     """After the outcome commit: the final bundle, then the outbox. Each part is recorded when done, so a
     run killed in between and started again finishes what is missing, once."""
     failpoints.reached("outcome.committed")
@@ -135,7 +145,7 @@ async def _refuse(run: Run, reason: str, event: str | None) -> dict[str, Any]:
     run.state = replace(run.state, phase="done", outcome="refused", reason=reason)
     first = [Decision(now, event, reason, event)] if event else []
     commit(run, run.state, first + [Decision(now, "release.refused", reason, "release.completed")], now)
-    return await _wrap_up(run)
+    return await wrap_up(run)
 
 
 def _preflight(run: Run) -> str | None:
@@ -198,13 +208,14 @@ def _open_release(store: Store, plan: LoadedPlan, opts: RunOptions,
 def _create(store: Store, plan: LoadedPlan, opts: RunOptions, previous: str | None = None) -> StoredRelease:
     spec = plan.doc.spec
     assert isinstance(spec, model.ReleaseSpec)
-    info = {"engine": ReleaseState().to_json(), "roles": {r: sorted(p) for r, p in spec.roles.items()},
+    info = {"engine": ReleaseState().to_json(), "workdir": str(opts.workdir.resolve()), "roles": {r: sorted(p) for r, p in spec.roles.items()},
             "checklists": {c.name: list(c.signoff) for c in spec.checklists},
             "rollback": {"steps": []}, "totals": [0, 0], "timeScale": opts.time_scale, "startedAt": iso(),
             "plannedStart": (opts.start_at or datetime.now(UTC)).isoformat(timespec="seconds"),
             **({"previousRun": previous} if previous else {})}
     md = plan.doc.metadata
-    return store.create(tenant=md.tenant, name=md.name, plan_path=str(plan.path), plan_digest=plan.digest, state=info)
+    return store.create(tenant=md.tenant, name=md.name, plan_path=str(plan.path.resolve()), plan_digest=plan.digest,
+                        state=info)
 
 
 def prepare_release(plan: LoadedPlan, opts: RunOptions) -> StoredRelease:
@@ -227,7 +238,7 @@ async def _loop(run: Run) -> None:
     smoke_failure: str | None = None
     while run.state.phase != "done":
         if run.state.phase == "rolling_back":
-            await _rollback(run)
+            await roll_back(run)
             continue
         now = run.clock.now()
         observations = None
@@ -237,7 +248,7 @@ async def _loop(run: Run) -> None:
         people = gather(run.store, run.release.id, run.policy, run.state)
         step = engine.decide(run.policy, run.state, now, engine.Inputs(
             observations=observations, signoffs=people.signoffs, decision=people.decision, kill=people.kill,
-            smoke_failure=smoke_failure))
+            smoke_failure=smoke_failure, pause=people.pause, resume=people.resume))
         smoke_failure = None
         decisions = list(step.decisions)
         decisions += run.warroom.after(decisions, step.state, now, status_line(run, step.state, now))
@@ -349,7 +360,7 @@ async def _set_weight(run: Run, weight: float) -> float:
                            hint="check the router; the release state still holds the weight it wanted")
 
 
-async def _rollback(run: Run) -> None:
+async def roll_back(run: Run) -> None:
     assert run.target is not None
     router = run.target.router
     info = run.meta.setdefault("rollback", {"steps": []})

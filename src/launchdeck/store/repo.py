@@ -43,6 +43,8 @@ class StoredRelease:
     state: dict[str, Any]
     plan_clock: float
     outcome: str | None
+    updated_at: datetime | None = None
+    """When a run last saved the release (every tick saves): a driver's heartbeat."""
 
 
 @dataclass(frozen=True)
@@ -225,7 +227,7 @@ class Store:
 
 def _stored(row: ReleaseRow) -> StoredRelease:
     return StoredRelease(row.id, row.tenant, row.name, row.plan_path, row.plan_digest, dict(row.state),
-                         row.plan_clock, row.outcome)
+                         row.plan_clock, row.outcome, row.updated_at)
 
 
 def _open_error(url: str, e: Exception) -> Exception:

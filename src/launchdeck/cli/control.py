@@ -1,0 +1,136 @@
+"""Controlling a release, with the verbs people know from `kubectl argo rollouts`: kill, pause, resume, retry.
+
+Each one is a recorded, role-checked request that the run driving the release acts on at its next
+tick. `kill` with no run alive acts on the plan's router itself; `retry` starts a new run of a
+finished release's plan, linked to the old one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from launchdeck.cli.common import DEFAULT_URL, DbOption, Output, _existing_store, app
+from launchdeck.errors import UsageError
+
+RoleOption = Annotated[str, typer.Option("--role", help="The role you act for.")]
+WhoOption = Annotated[str, typer.Option("--as", help="Your name, as listed under roles.")]
+ReasonOption = Annotated[str, typer.Option("--reason", help="Why (kept in the decision log and the evidence).")]
+
+
+def _checked(db: str, release: str, who: str, role: str, action: str) -> tuple[Any, Any]:
+    from launchdeck.runbook import roles
+
+    store = _existing_store(db)
+    found = store.require(name=release)
+    refused = roles.refusal({r: set(p) for r, p in found.state.get("roles", {}).items()}, who, role)
+    if refused:
+        raise UsageError(f"{action} refused: {refused}", hint="act with a role the plan gives you")
+    return store, found
+
+
+@app.command()
+def kill(release: Annotated[str, typer.Argument()], role: RoleOption, who: WhoOption, reason: ReasonOption = "",
+         db: DbOption = DEFAULT_URL) -> None:
+    """Pull the kill switch: every request to stable now, then the rollback steps (even with no run alive)."""
+    from launchdeck.controller import driver
+
+    store, found = _checked(db, release, who, role, "kill")
+    if found.outcome and found.outcome != "held":
+        raise UsageError(f"release {release} already finished ({found.outcome}); there is nothing to kill",
+                         hint=f"see `launchdeck status {release}`")
+    store.add_signoff(release_id=found.id, who=who, role=role, decision="kill", reason=reason)
+    if driver.alive(found):
+        d = found.state["driver"]
+        typer.echo(f"kill switch requested by {who} ({role}) for {release}; the run driving it "
+                   f"(pid {d['pid']} on {d['host']}) applies it at its next tick")
+        return
+    moved, message = _kill_without_driver(found, db)
+    typer.echo(message)
+    raise typer.Exit(0 if moved is not None else 1)
+
+
+def _kill_without_driver(found: Any, db: str) -> tuple[bool | None, str]:
+    """(moved, message); moved is None when the router could not be reached."""
+    from launchdeck.controller.intervene import kill_undriven
+    from launchdeck.controller.runner import RunOptions
+    from launchdeck.controller.view import PlainView
+    from launchdeck.plan import load_plan
+
+    plan_file = Path(found.plan_path)
+    rerun = f"launchdeck run {plan_file}"
+    if not plan_file.is_file():
+        return None, (f"nothing moved: no run drives {found.name} and its plan {plan_file} is not here, so its router "
+                      f"is unknown. The kill is recorded: `{rerun}` (from where it ran) rolls back at once.")
+    loaded = load_plan(plan_file)
+    if loaded.digest != found.plan_digest:
+        return None, (f"nothing moved: {plan_file} changed since {found.name} started, so its router cannot be "
+                      "trusted from it. The kill is recorded; restore the plan it started with and run it.")
+    workdir = Path(found.state.get("workdir") or plan_file.parent)
+    opts = RunOptions(db_url=db, workdir=workdir, time_scale=float(found.state.get("timeScale", 1.0)))
+    result = asyncio.run(kill_undriven(loaded, opts, PlainView(sys.stderr), plan_file=plan_file))
+    if not result.moved and "could not reach" in result.message:
+        return None, result.message
+    return result.moved, result.message
+
+
+@app.command()
+def pause(release: Annotated[str, typer.Argument()], role: RoleOption, who: WhoOption, reason: ReasonOption = "",
+          db: DbOption = DEFAULT_URL) -> None:
+    """Keep the canary at its weight, with no time limit, until `resume` (gates are still judged)."""
+    store, found = _checked(db, release, who, role, "pause")
+    phase = found.state["engine"]["phase"]
+    if found.outcome or phase not in ("stage", "deciding", "held"):
+        raise UsageError(f"release {release} is {found.outcome or phase}; only a running release can be paused")
+    store.add_signoff(release_id=found.id, who=who, role=role, decision="pause", reason=reason)
+    typer.echo(f"pause requested by {who} ({role}) for {release}; resume with "
+               f"`launchdeck resume {release} --role {role} --as {who}`")
+
+
+@app.command()
+def resume(release: Annotated[str, typer.Argument()], role: RoleOption, who: WhoOption, reason: ReasonOption = "",
+           db: DbOption = DEFAULT_URL) -> None:
+    """Resume a paused release, or continue a held one (as `approve --decision continue`)."""
+    store, found = _checked(db, release, who, role, "resume")
+    engine = found.state["engine"]
+    held = found.outcome == "held" or engine["phase"] == "held"
+    if not held and not engine.get("paused_by"):
+        raise UsageError(f"release {release} is neither paused nor held ({found.outcome or engine['phase']})",
+                         hint=f"see `launchdeck status {release}`")
+    if found.outcome and not held:
+        raise UsageError(f"release {release} already finished ({found.outcome})")
+    store.add_signoff(release_id=found.id, who=who, role=role, decision="continue" if held else "resume",
+                      reason=reason)
+    if found.outcome == "held":
+        typer.echo(f"recorded: {who} ({role}) continues {release}; it ended held, so run its plan again to go on: "
+                   f"`launchdeck run {found.plan_path}`")
+    else:
+        typer.echo(f"recorded: {who} ({role}) resumes {release}; the run driving it goes on at its next tick")
+
+
+@app.command()
+def retry(release: Annotated[str, typer.Argument()],
+          time_scale: Annotated[float, typer.Option("--time-scale", min=0.001, help="Make plan time N times faster.")] = 1.0,
+          output: Annotated[Output, typer.Option("--output")] = Output.text,
+          seed: Annotated[Optional[int], typer.Option("--seed")] = None,
+          db: DbOption = DEFAULT_URL) -> None:
+    """Run a finished release's plan again as a new run, linked to the old one (kept as NAME#ID)."""
+    from launchdeck.cli.running import _run_and_report
+    from launchdeck.controller.runner import RunOptions
+    from launchdeck.plan import load_plan
+
+    found = _existing_store(db).require(name=release)
+    if not found.outcome:
+        raise UsageError(f"release {release} has not finished ({found.state['engine']['phase']}); there is nothing "
+                         "to retry", hint=f"resume it with `launchdeck run {found.plan_path}`")
+    loaded = load_plan(Path(found.plan_path))
+    workdir = Path(found.state.get("workdir") or Path(found.plan_path).parent)
+    if loaded.digest != found.plan_digest:
+        print(f"launchdeck: {found.plan_path} changed since run {found.id}; the retry runs the plan as it is now",
+              file=sys.stderr)
+    opts = RunOptions(time_scale=time_scale, db_url=db, workdir=workdir, fresh=True, seed=seed)
+    _run_and_report(loaded, opts, output)
