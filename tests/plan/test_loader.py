@@ -125,3 +125,15 @@ def test_json_schema_describes_both_kinds() -> None:
     schema = json_schema()
     assert schema["$schema"].startswith("https://json-schema.org/")
     assert "ReleaseDoc" in str(schema) and "TrainDoc" in str(schema)
+
+
+def test_a_flagd_file_router_needs_its_flag_even_with_a_kill_switch(tmp_path: Path) -> None:
+    target = ("  target:\n    router: {type: flag, path: flags.json}\n"
+              "    metrics: {type: prometheus, url: \"http://127.0.0.1:9090\"}\n  killSwitch: {flag: my-flag}\n")
+    with pytest.raises(PlanError) as caught:
+        load_plan(write(tmp_path, GOOD + target))
+    assert [(p.path, p.message) for p in caught.value.problems] == [
+        ("spec.target.router", "a flag router needs the flag's name")]
+    embedded = target.replace(", path: flags.json", "").replace(
+        "    metrics: {type: prometheus, url: \"http://127.0.0.1:9090\"}\n", "")
+    assert load_plan(write(tmp_path, GOOD + embedded)).name == "demo-v1"

@@ -153,7 +153,8 @@ _ROUTER_NEEDS = {
 def _target(spec: ReleaseSpec, base: tuple[str | int, ...]) -> Iterator[Problem]:
     router, metrics = spec.target.router, spec.target.metrics
     at = base + ("target", "router")
-    if router.type == "flag" and not router.flag and not spec.kill_switch:
+    if router.type == "flag" and not router.flag and (router.path or not spec.kill_switch):
+        # killSwitch.flag names only the embedded router's flag; a flagd file needs its own
         yield at, "a flag router needs the flag's name", "add flag: my-feature"
     for field, what in _ROUTER_NEEDS.get(router.type, ()):
         if not getattr(router, field):
