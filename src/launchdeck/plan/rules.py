@@ -30,6 +30,7 @@ def check_release(spec: ReleaseSpec, base: tuple[str | int, ...] = ("spec",)) ->
     yield from _people(spec, base)
     yield from _notifications(spec, base)
     yield from _target(spec, base)
+    yield from _criteria(spec, base)
 
 
 def _gates(spec: ReleaseSpec, base: tuple[str | int, ...]) -> Iterator[Problem]:
@@ -175,3 +176,24 @@ def _target(spec: ReleaseSpec, base: tuple[str | int, ...]) -> Iterator[Problem]
 def units_camel(field: str) -> str:
     head, *rest = field.split("_")
     return head + "".join(part.title() for part in rest)
+
+
+def _criteria(spec: ReleaseSpec, base: tuple[str | int, ...]) -> Iterator[Problem]:
+    """Soak and post-launch criteria are checked on one version's numbers: a known metric, an absolute limit."""
+    metrics = list(STANDARD_METRICS) + list(spec.target.metrics.queries)
+    places = [(base + ("soak", "criteria", i), c) for i, c in enumerate(spec.soak.criteria if spec.soak else [])]
+    for j, point in enumerate(spec.post_launch.checkpoints if spec.post_launch else []):
+        places += [(base + ("postLaunch", "checkpoints", j, "criteria", i), c) for i, c in enumerate(point.criteria)]
+    for at, criterion in places:
+        if criterion.metric not in metrics:
+            yield (at + ("metric",), f"metric '{criterion.metric}' is not defined",
+                   _suggest(criterion.metric, metrics) + "; or define it under target.metrics.queries")
+            continue
+        try:
+            threshold = units.parse_threshold(criterion.threshold, criterion.metric)
+        except ValueError as e:
+            yield at + ("threshold",), str(e), "write e.g. 0.5% for rates, 350ms for latency"
+            continue
+        if threshold.relative:
+            yield (at + ("threshold",), f"'{criterion.threshold}' is a relative change, but a criterion has no baseline",
+                   "write an absolute limit like 0.5% or 350ms")
