@@ -127,3 +127,15 @@ def test_the_late_onset_oracle_does_not_know_the_onset_yet_holds_its_false_alarm
     oracle = times["oracle"]
     assert (oracle <= 600).sum() <= 3
     assert np.median(oracle[oracle > 600] - 600) < 30
+
+
+def test_the_chart_goes_to_the_ignored_out_directory_by_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    real_run = D.run
+    monkeypatch.setattr(D, "run", lambda quick, seed=1, **kwargs: real_run(
+        quick, seed, reps=2, horizon=120, scenarios=["aa"], workers=1, progress=kwargs.get("progress")))
+    monkeypatch.chdir(tmp_path)
+    assert D.main(["--quick", "--output", "json"]) == 0
+    capsys.readouterr()
+    assert (tmp_path / "out" / "bench-detection.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]  # nothing left at the root of where it ran

@@ -125,3 +125,30 @@ def test_json_schema_describes_both_kinds() -> None:
     schema = json_schema()
     assert schema["$schema"].startswith("https://json-schema.org/")
     assert "ReleaseDoc" in str(schema) and "TrainDoc" in str(schema)
+
+
+def test_a_flagd_file_router_needs_its_flag_even_with_a_kill_switch(tmp_path: Path) -> None:
+    target = ("  target:\n    router: {type: flag, path: flags.json}\n"
+              "    metrics: {type: prometheus, url: \"http://127.0.0.1:9090\"}\n  killSwitch: {flag: my-flag}\n")
+    with pytest.raises(PlanError) as caught:
+        load_plan(write(tmp_path, GOOD + target))
+    assert [(p.path, p.message) for p in caught.value.problems] == [
+        ("spec.target.router", "a flag router needs the flag's name")]
+    embedded = target.replace(", path: flags.json", "").replace(
+        "    metrics: {type: prometheus, url: \"http://127.0.0.1:9090\"}\n", "")
+    assert load_plan(write(tmp_path, GOOD + embedded)).name == "demo-v1"
+
+
+def test_soak_and_checkpoint_criteria_name_a_metric_and_an_absolute_limit(tmp_path: Path) -> None:
+    extra = ("  soak: {duration: 1h, criteria: [{metric: eror_rate, op: \"<\", threshold: 1%}]}\n"
+             "  postLaunch:\n    checkpoints:\n"
+             "      - {name: T+1h, at: 1h, criteria: [{metric: latency_p95_ms, op: \"<\", threshold: +20%}]}\n"
+             "      - {name: T+1d, at: 1d, criteria: [{metric: error_rate, op: \"<\", threshold: lots}]}\n")
+    with pytest.raises(PlanError) as caught:
+        load_plan(write(tmp_path, GOOD + extra))
+    problems = {p.path: (p.line, p.message, p.fix) for p in caught.value.problems}
+    assert set(problems) == {"spec.soak.criteria[0].metric", "spec.postLaunch.checkpoints[0].criteria[0].threshold",
+                             "spec.postLaunch.checkpoints[1].criteria[0].threshold"}
+    assert "did you mean 'error_rate'" in problems["spec.soak.criteria[0].metric"][2]
+    assert problems["spec.postLaunch.checkpoints[0].criteria[0].threshold"][0] == 14
+    assert "no baseline" in problems["spec.postLaunch.checkpoints[0].criteria[0].threshold"][1]

@@ -245,6 +245,7 @@ def write_chart(rows: Sequence[dict[str, Any]], path: str | Path) -> None:
         ax.grid(axis="y", which="major", alpha=0.3)
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, ncols=len(detectors), loc="outside upper center", fontsize=9)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)  # the default, out/, is made on first use
     fig.savefig(path, dpi=110)
 
 
@@ -312,7 +313,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                              f"(default {FULL_AA_REPS} and {FULL_REPS})")
     parser.add_argument("--output", choices=("text", "json"), default="text",
                         help="text: a table; json: one JSON list of rows on stdout")
-    parser.add_argument("--chart", default="bench-detection.png", metavar="PATH",
+    parser.add_argument("--chart", default="out/bench-detection.png", metavar="PATH",
                         help="PNG chart of the blast radius (default: %(default)s; '' for none)")
     parser.add_argument("--seed", type=_seed, default=1, help="non-negative integer (default: %(default)s)")
     parser.add_argument("--warmup", type=_duration, default=0, metavar="DURATION",

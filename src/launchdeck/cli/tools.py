@@ -18,7 +18,7 @@ from launchdeck.errors import UsageError
 @bench_app.command("detection")
 def bench_detection(quick: Annotated[bool, typer.Option("--quick", help="1,000 A/A runs per traffic level (under 2 minutes).")] = False,
                     output: Annotated[Output, typer.Option("--output")] = Output.text,
-                    chart: Annotated[str, typer.Option("--chart", help="Where to write the blast-radius chart (PNG); '' for none.")] = "bench-detection.png",
+                    chart: Annotated[str, typer.Option("--chart", help="Where to write the blast-radius chart (PNG); '' for none.")] = "out/bench-detection.png",
                     seed: Annotated[int, typer.Option("--seed")] = 1,
                     warmup: Annotated[str, typer.Option("--warmup", help="Run the sequential judge with this analysis.warmup (e.g. 3m).")] = "0s",
                     error_threshold: Annotated[str, typer.Option("--error-threshold", help="The sequential error gate's minimum effect (e.g. +25%).")] = "+0%") -> None:

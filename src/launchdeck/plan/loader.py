@@ -230,7 +230,7 @@ def _explain(item: Any, loc: tuple[Any, ...]) -> tuple[str, str]:
 def _field_hint(field: str, item: Any) -> str:
     known = _fields_near(item)
     close = difflib.get_close_matches(field, known, n=1)
-    return f"did you mean '{close[0]}'?" if close else "remove it (see spec/plan-format.md for the fields)"
+    return f"did you mean '{close[0]}'?" if close else "remove it (docs/plan-reference.md lists every field)"
 
 
 def _fields_near(item: Any) -> list[str]:

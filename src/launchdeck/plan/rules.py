@@ -30,6 +30,7 @@ def check_release(spec: ReleaseSpec, base: tuple[str | int, ...] = ("spec",)) ->
     yield from _people(spec, base)
     yield from _notifications(spec, base)
     yield from _target(spec, base)
+    yield from _criteria(spec, base)
 
 
 def _gates(spec: ReleaseSpec, base: tuple[str | int, ...]) -> Iterator[Problem]:
@@ -153,7 +154,8 @@ _ROUTER_NEEDS = {
 def _target(spec: ReleaseSpec, base: tuple[str | int, ...]) -> Iterator[Problem]:
     router, metrics = spec.target.router, spec.target.metrics
     at = base + ("target", "router")
-    if router.type == "flag" and not router.flag and not spec.kill_switch:
+    if router.type == "flag" and not router.flag and (router.path or not spec.kill_switch):
+        # killSwitch.flag names only the embedded router's flag; a flagd file needs its own
         yield at, "a flag router needs the flag's name", "add flag: my-feature"
     for field, what in _ROUTER_NEEDS.get(router.type, ()):
         if not getattr(router, field):
@@ -174,3 +176,24 @@ def _target(spec: ReleaseSpec, base: tuple[str | int, ...]) -> Iterator[Problem]
 def units_camel(field: str) -> str:
     head, *rest = field.split("_")
     return head + "".join(part.title() for part in rest)
+
+
+def _criteria(spec: ReleaseSpec, base: tuple[str | int, ...]) -> Iterator[Problem]:
+    """Soak and post-launch criteria are checked on one version's numbers: a known metric, an absolute limit."""
+    metrics = list(STANDARD_METRICS) + list(spec.target.metrics.queries)
+    places = [(base + ("soak", "criteria", i), c) for i, c in enumerate(spec.soak.criteria if spec.soak else [])]
+    for j, point in enumerate(spec.post_launch.checkpoints if spec.post_launch else []):
+        places += [(base + ("postLaunch", "checkpoints", j, "criteria", i), c) for i, c in enumerate(point.criteria)]
+    for at, criterion in places:
+        if criterion.metric not in metrics:
+            yield (at + ("metric",), f"metric '{criterion.metric}' is not defined",
+                   _suggest(criterion.metric, metrics) + "; or define it under target.metrics.queries")
+            continue
+        try:
+            threshold = units.parse_threshold(criterion.threshold, criterion.metric)
+        except ValueError as e:
+            yield at + ("threshold",), str(e), "write e.g. 0.5% for rates, 350ms for latency"
+            continue
+        if threshold.relative:
+            yield (at + ("threshold",), f"'{criterion.threshold}' is a relative change, but a criterion has no baseline",
+                   "write an absolute limit like 0.5% or 350ms")
