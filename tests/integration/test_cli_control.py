@@ -144,7 +144,7 @@ def test_kill_with_no_run_alive_moves_the_haproxy_router_itself(ld: Launchdeck) 
                     metrics: {{type: prometheus, url: "http://127.0.0.1:9"}}
                   roles: {{sre: [sam]}}
                   stages:
-                    - {{weight: 10%, hold: 30m}}
+                    - {{weight: 25%, hold: 30m}}
                   analysis: {{interval: 1m, window: 2m, minRequests: 20}}
                   gates:
                     - {{name: error-rate, metric: error_rate, op: ">=", threshold: 5%, for: 1m, severity: immediate}}
@@ -154,8 +154,8 @@ def test_kill_with_no_run_alive_moves_the_haproxy_router_itself(ld: Launchdeck) 
             run = ld.start("run", "checkout.yaml", "--output", "json")
             await asyncio.to_thread(wait_for, lambda: "stage.started" in ld.kinds("checkout-v9"), timeout=60,
                                     what="stage 1 to start", alive=run)
-            assert await stack.router.current_weight() == 10
-            run.kill()  # the run is gone; HAProxy keeps serving the canary 10%
+            assert await stack.router.current_weight() == 25
+            run.kill()  # the run is gone; HAProxy keeps serving the canary 25%
 
             killed = await asyncio.to_thread(ld, "kill", "checkout-v9", "--role", "sre", "--as", "sam")
             assert killed.returncode == 0, killed.explain()
