@@ -114,6 +114,8 @@ def _asking(run: Run, now: float) -> dict[str, Any]:
     if w is None:
         return {}
     out: dict[str, Any] = {"command": w.command(run.release.name)}
+    if w.kind != "decision":
+        out["default"] = "hold"  # a sign-off or a hold not answered in time ends the run held
     if w.deadline is not None:
         wall_now = time.time()
         wall = wait.to_wall(w.deadline, now=now, time_scale=run.clock.scale, wall_now=wall_now)

@@ -178,7 +178,7 @@ class _Builder:
         self.record("stage.passed", f"stage {s.stage + 1} passed: held {self.now - s.stage_started_at:g}s, "
                     f"every gate within limits" + (f", signed by {', '.join(signed)}" if signed else ""),
                     event="stage.passed", stage=s.stage + 1, weight=stage.weight, held=self.now - s.stage_started_at,
-                    gates={n: t.status for n, t in s.gates.items()})
+                    roles=signed, gates={n: t.status for n, t in s.gates.items()})
         self.state = replace(self.state, stages_passed=s.stage + 1)
         self.actions.append(WriteEvidence(f"stage-{s.stage + 1}"))
         if s.stage + 1 < len(self.policy.stages):
