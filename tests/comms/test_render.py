@@ -142,6 +142,8 @@ def launchdeck_context(event: str, **changes: object) -> dict:
                                                           "breaches the gate over 1240 canary requests for 308.404s"),
                         next=None, evidence="preuves/checkout-spring.bundle.json", hold=86483.0, deadline="14:32 UTC",
                         deadline_in=720.0, cause="kill-switch",
+                        numbers={"canary": {"error_rate": 0.0312, "p95_ms": 231.4, "requests": 1240},
+                                 "stable": {"error_rate": 0.004, "p95_ms": 198.0, "requests": 3720}},
                         command="launchdeck approve checkout-spring --stage 2 --role product-owner --as NAME")
     values.update(changes)
     return full_context(event, **values)

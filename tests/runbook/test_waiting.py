@@ -69,3 +69,8 @@ def test_hold_left_counts_down_to_zero() -> None:
     state = ReleaseState(phase="stage", stage=0, stage_started_at=100.0)
     assert wait.hold_left(POLICY, state, 400.0) == 300.0
     assert wait.hold_left(POLICY, state, 1000.0) == 0.0
+
+
+def test_a_wait_kept_in_the_store_reads_back_the_same() -> None:
+    w = wait.waiting_for(POLICY, ready_for_signoff(), now=2300.0)
+    assert w is not None and wait.Waiting.from_json(w.to_json("rel")) == w

@@ -73,7 +73,7 @@ from typing import Any
 import jinja2
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from launchdeck.core.durations import human
+from launchdeck.core.durations import human, in_text
 from launchdeck.errors import NotifyError, UsageError
 
 __all__ = [
@@ -119,8 +119,6 @@ _SECRET_MARK = "[redacted]"
 _PLACEHOLDER = re.compile(r"\{\{|\{%|\}\}|%\}")
 _EMPTY_WORD = re.compile(r"\b(None|nan|NaN)\b")
 _EMPTY_VALUES = {"None", "nan", "NaN", "Undefined"}
-#: Plan seconds as the engine writes them in reasons: ``86483s``, ``308.404s`` (not ``ms``, not ``t+5s``).
-_SECONDS = re.compile(r"(?<![\w.+])(\d+(?:\.\d+)?)s\b")
 
 
 # --------------------------------------------------------------------------------- filters
@@ -163,7 +161,7 @@ def durations(text: str | None, locale: str = "en") -> str | None:
     """``text`` with every count of seconds (``held 86483s``) written as people do (``held 24 h 1 min``)."""
     if text is None:
         return None
-    return _SECONDS.sub(lambda m: human(float(m.group(1)), locale), text)
+    return in_text(text, locale)
 
 
 def metric_value(value: object, metric: str | None = None) -> str:

@@ -19,7 +19,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from launchdeck.core.durations import human
+from launchdeck.core.durations import human, in_text
 from launchdeck.core.engine import Decision
 from launchdeck.runbook import waiting as wait
 
@@ -67,30 +67,33 @@ def _gate_reason(name: str, reason: str) -> str:
 
 
 class PlainView:
-    """One line per decision and a status line every few seconds: readable in CI logs."""
+    """One line per decision and a status line every few seconds: readable in CI logs. What the release
+    waits for from people is said when it starts, then again every ``remind`` seconds."""
 
     def __init__(self, stream: TextIO | None = None, every: float = 2.0, prefix: str = "", *,
-                 clock: Clock = time.monotonic, wall: Clock = time.time) -> None:
+                 remind: float = 30.0, clock: Clock = time.monotonic, wall: Clock = time.time) -> None:
         self.stream = stream or sys.stderr
-        self.every = every
+        self.every, self.remind = every, remind
         self.prefix = f"{prefix} " if prefix else ""
         self.clock, self.wall = clock, wall
         self._last: float | None = None
         self._waiting: str | None = None
+        self._said_at = 0.0
 
     def note(self, text: str) -> None:
         print(f"{self.prefix}launchdeck: {text}", file=self.stream, flush=True)
 
     def decision(self, d: Decision) -> None:
         if d.kind not in _QUIET:
-            print(f"{self.prefix}[t+{d.at:7.0f}s] {d.kind}: {d.reason}", file=self.stream, flush=True)
+            print(f"{self.prefix}[t+{d.at:7.0f}s] {d.kind}: {in_text(d.reason)}", file=self.stream, flush=True)
 
     def tick(self, snap: dict[str, Any]) -> None:
         waiting = waiting_text(snap, self.wall())
-        # A new wait is said at once; its text then only changes as the deadline nears.
+        # A new wait is said at once (its text then only changes as the deadline nears), and repeated.
         new_wait = waiting is not None and (self._waiting is None or waiting.split(" — ")[0] != self._waiting.split(" — ")[0])
         self._waiting = waiting
-        if new_wait:
+        if waiting and (new_wait or self.clock() - self._said_at >= self.remind):
+            self._said_at = self.clock()
             print(f"{self.prefix}launchdeck: {waiting}", file=self.stream, flush=True)
         if self._last is not None and self.clock() - self._last < self.every and snap["phase"] != "done":
             return
@@ -102,8 +105,6 @@ class PlainView:
               f"{hold_text(snap, self.wall())} | canary err {_pct(c.get('error_rate'))} "
               f"p95 {_ms(c.get('p95_ms'))} n={c.get('requests', 0)} | stable err {_pct(s.get('error_rate'))} "
               f"p95 {_ms(s.get('p95_ms'))} n={s.get('requests', 0)} | {gates}", file=self.stream, flush=True)
-        if waiting and not new_wait and snap["phase"] != "done":
-            print(f"{self.prefix}launchdeck: {waiting}", file=self.stream, flush=True)
 
 
 def render(snap: dict[str, Any], wall_now: float) -> RenderableType:
@@ -175,7 +176,7 @@ class LiveView:
 
     def decision(self, d: Decision) -> None:
         if d.kind not in _QUIET:
-            self.console.print(Text.assemble((f"t+{d.at:.0f}s ", "dim"), (d.kind, "bold"), f" {d.reason}"))
+            self.console.print(Text.assemble((f"t+{d.at:.0f}s ", "dim"), (d.kind, "bold"), f" {in_text(d.reason)}"))
 
     def tick(self, snap: dict[str, Any]) -> None:
         self._pending = snap

@@ -7,6 +7,10 @@ decision log and the evidence keep exact seconds.
 from __future__ import annotations
 
 import math
+import re
+
+#: Plan seconds as the engine writes them in reasons: ``86483s``, ``308.404s`` (not ``ms``, not ``t+5s``).
+_SECONDS = re.compile(r"(?<![\w.+])(\d+(?:\.\d+)?)s\b")
 
 #: The unit for days, per locale; hours, minutes and seconds are SI and read the same everywhere.
 _DAY = {"en": "d", "fr": "j"}
@@ -28,3 +32,8 @@ def human(seconds: float, locale: str = "en") -> str:
         days, hours = divmod(hours, 24)
         return f"{days} {_DAY.get(locale, 'd')}" + (f" {hours} h" if hours else "")
     return f"{hours} h" + (f" {minutes} min" if minutes else "")
+
+
+def in_text(text: str, locale: str = "en") -> str:
+    """``text`` with every count of seconds (``held 86483s``) written as people do (``held 24 h 1 min``)."""
+    return _SECONDS.sub(lambda m: human(float(m.group(1)), locale), text)

@@ -57,6 +57,11 @@ class Waiting:
         return {"kind": self.kind, "roles": list(self.roles), "stage": self.stage, "gate": self.gate,
                 "deadlinePlanAt": self.deadline, "then": self.then, "command": self.command(release)}
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Waiting:
+        return cls(data["kind"], tuple(data["roles"]), int(data["stage"]), data.get("deadlinePlanAt"),
+                   data["then"], data.get("gate"))
+
 
 def waiting_for(policy: Policy, state: ReleaseState, now: float,
                 signoffs: frozenset[tuple[int, str]] = frozenset()) -> Waiting | None:

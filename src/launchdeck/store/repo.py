@@ -43,6 +43,12 @@ class StoredRelease:
     state: dict[str, Any]
     plan_clock: float
     outcome: str | None
+    updated_at: datetime | None = None
+
+    @property
+    def archived(self) -> bool:
+        """An ended run kept under ``name#id`` when its plan ran again (see ``Store.archive``)."""
+        return self.name.endswith(f"#{self.id}")
 
 
 @dataclass(frozen=True)
@@ -119,6 +125,14 @@ class Store:
                 q = q.where(ReleaseRow.tenant == tenant)
             row = s.scalars(q.order_by(ReleaseRow.id.desc())).first()
             return _stored(row) if row else None
+
+    def releases(self, *, tenant: str | None = None) -> list[StoredRelease]:
+        """Every release in the store, archived runs (``name#id``) included, most recently updated first."""
+        with self.session() as s:
+            q = select(ReleaseRow)
+            if tenant:
+                q = q.where(ReleaseRow.tenant == tenant)
+            return [_stored(row) for row in s.scalars(q.order_by(ReleaseRow.updated_at.desc(), ReleaseRow.id.desc()))]
 
     def require(self, *, name: str) -> StoredRelease:
         found = self.find(name=name)
@@ -225,7 +239,7 @@ class Store:
 
 def _stored(row: ReleaseRow) -> StoredRelease:
     return StoredRelease(row.id, row.tenant, row.name, row.plan_path, row.plan_digest, dict(row.state),
-                         row.plan_clock, row.outcome)
+                         row.plan_clock, row.outcome, row.updated_at)
 
 
 def _open_error(url: str, e: Exception) -> Exception:
