@@ -63,6 +63,11 @@ def test_stage_waits_for_sign_off_and_continues_after_approve(ld: Launchdeck) ->
     assert ok.returncode == 0, ok.explain()
     assert "recorded: sam (sre) stage 1" in ok.stdout
 
+    # watching the release follows it to its end and exits with its outcome's status
+    watched = ld("status", RELEASE, "--watch", "--interval", "200ms")
+    assert watched.returncode == 0, watched.explain()
+    assert "outcome promoted" in watched.stdout.strip().split("\n\n")[-1], watched.stdout
+
     result = run.wait(timeout=60)
     assert result.returncode == 0, result.explain()
     summary = result.summary
