@@ -84,8 +84,6 @@ __all__ = [
     "Renderer",
     "available_locales",
     "available_templates",
-    "duration",
-    "durations",
     "make_context",
     "ms",
     "pct",
@@ -148,20 +146,6 @@ def weight(value: float | None) -> str:
     if _missing(value):
         return _NA
     return f"{round(float(value), 4):g}%"  # type: ignore[arg-type]
-
-
-def duration(value: float | None, locale: str = "en") -> str:
-    """Seconds as people write them: 5400 → ``"1 h 30 min"``; None → ``"n/a"``."""
-    if _missing(value):
-        return _NA
-    return human(float(value), locale)  # type: ignore[arg-type]
-
-
-def durations(text: str | None, locale: str = "en") -> str | None:
-    """``text`` with every count of seconds (``held 86483s``) written as people do (``held 24 h 1 min``)."""
-    if text is None:
-        return None
-    return in_text(text, locale)
 
 
 def metric_value(value: object, metric: str | None = None) -> str:
@@ -282,7 +266,8 @@ class Renderer:
             finalize=_finalize,
         )
         self.env.filters.update(pct=pct, ms=ms, weight=weight, metric=metric_value,
-                                duration=lambda v: duration(v, locale), durations=lambda v: durations(v, locale))
+                                duration=lambda v: _NA if _missing(v) else human(float(v), locale),
+                                durations=lambda text: in_text(text, locale))
 
     def templates(self) -> list[str]:
         return _templates(self.folder)
