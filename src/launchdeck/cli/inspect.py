@@ -86,9 +86,11 @@ def status_lines(found: Any, wall_now: float) -> list[str]:
     s = state_object(found)
     head = (f"{s['release']}: {s['phase']} stage {s['stage']} weight {s['weight']:g}% outcome {s['outcome'] or '-'} "
             f"(plan time {s['planTime']:.0f}s)")
-    lines = [head] + [f"  {name}: {g['status']} — {g['reason']}" for name, g in s["gates"].items()]
+    from launchdeck.core.durations import in_text
+
+    lines = [head] + [f"  {name}: {g['status']} — {in_text(g['reason'])}" for name, g in s["gates"].items()]
     if s["outcome"] and s["reason"]:
-        lines.append(f"  {s['outcome']}: {s['reason']}")
+        lines.append(f"  {s['outcome']}: {in_text(s['reason'])}")
     waiting = waiting_line(s["release"], s["waiting"], wall_now)
     window = found.state.get("engine", {}).get("window")
     if waiting:

@@ -63,7 +63,7 @@ def waiting_text(snap: dict[str, Any], wall_now: float) -> str | None:
 
 def _gate_reason(name: str, reason: str) -> str:
     # A verdict's reason starts with its gate's name, which the table already shows.
-    return reason.removeprefix(f"{name}: ")
+    return in_text(reason.removeprefix(f"{name}: "))
 
 
 class PlainView:
@@ -138,7 +138,7 @@ def render(snap: dict[str, Any], wall_now: float) -> RenderableType:
         parts.append(Text("\n".join([first, *(f"  {r}" for r in rest)]), style="bold yellow"))
     if snap["phase"] == "done" and snap.get("outcome"):
         parts.append(Text.assemble(("outcome ", "bold"), (snap["outcome"], _OUTCOME_COLOURS.get(snap["outcome"], "")),
-                                   f" — {snap.get('reason', '')}" if snap.get("reason") else ""))
+                                   f" — {in_text(snap['reason'])}" if snap.get("reason") else ""))
     return Group(*parts)
 
 
