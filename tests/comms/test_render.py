@@ -112,10 +112,81 @@ def test_stage_messages_say_which_stage_and_weight(locale: str) -> None:
 @pytest.mark.parametrize("locale", LOCALES)
 def test_gate_message_carries_name_metric_value_threshold_severity_and_reason(locale: str) -> None:
     text = Renderer(locale).render("gate.fired", full_context())
-    for part in ("error-rate", "error_rate", "3.12%", "2.00%", "0.40%",
-                 "Error rate on v2.4.0 stayed above 2% for 5 minutes."):
+    for part in ("error-rate", "error_rate", "3.12%", "2.00%", "0.40%"):
         assert part in text
     assert ("immediate" if locale == "en" else "immédiate") in text
+    # The reason is the decision log's English sentence: English messages carry it, French ones say it
+    # with the structured values above.
+    reason = "Error rate on v2.4.0 stayed above 2% for 5 minutes."
+    assert (reason in text) == (locale == "en")
+
+
+#: Words of launchdeck's English reasons and templates that must not reach a French message.
+ENGLISH = re.compile(r"\b(passed|held|every gate|within limits|within the gate|serves|rolled back|rollback|"
+                     r"stage|canary|waits|sign-off|nobody|breach\w*|threshold|baseline|evidence|the|and|for)\b",
+                     re.IGNORECASE)
+ENGINE_REASONS = {
+    "stage.passed": "stage 2 passed: held 86483s, every gate within limits, signed by product-owner",
+    "stage.started": "stage 2/4: canary to 25% for at least 1200s of plan time",
+    "approval.requested": "stage 2 is healthy and waits for sign-off from product-owner",
+    "hold.started": "3 windows (900s) without enough data; canary held at 25%, a person must continue or roll "
+                    "back (run ends held in 1800s)",
+    "rollback.started": "rolling back: kill switch pulled by dana (launch-commander)",
+    "release.completed": "release rolled back: error-rate: canary error_rate 3.12% >= 2.00%; breaches the gate",
+}
+
+
+def launchdeck_context(event: str, **changes: object) -> dict:
+    """A context as a run builds it: the engine's English reason, durations in seconds, a command."""
+    values: dict = dict(reason=ENGINE_REASONS.get(event, "error-rate: canary error_rate 3.12% >= 2.00%; "
+                                                          "breaches the gate over 1240 canary requests for 308.404s"),
+                        next=None, evidence="preuves/checkout-spring.bundle.json", hold=86483.0, deadline="14:32 UTC",
+                        deadline_in=720.0, cause="kill-switch",
+                        numbers={"canary": {"error_rate": 0.0312, "p95_ms": 231.4, "requests": 1240},
+                                 "stable": {"error_rate": 0.004, "p95_ms": 198.0, "requests": 3720}},
+                        command="launchdeck approve checkout-spring --stage 2 --role product-owner --as NAME")
+    values.update(changes)
+    return full_context(event, **values)
+
+
+@pytest.mark.parametrize("name", ALL_TEMPLATES)
+def test_french_messages_are_french_throughout(name: str) -> None:
+    event = name if name in EVENTS else "release.completed"
+    text = Renderer("fr").render(event, launchdeck_context(event), template=None if name in EVENTS else name)
+    said = "\n".join(line for line in text.splitlines() if not line.startswith(("Commande : ", "Détails : ")))
+    assert not ENGLISH.search(said), f"English in a French message: {ENGLISH.search(said)}\n{text}"
+    assert not re.search(r"\d+s\b", said), text
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_durations_read_as_people_write_them_in_messages(locale: str) -> None:
+    renderer = Renderer(locale)
+    assert "24 h 1 min" in renderer.render("stage.passed", launchdeck_context("stage.passed"))
+    assert "20 min" in renderer.render("stage.started", launchdeck_context("stage.started", hold=1200.0))
+    asked = renderer.render("approval.requested", launchdeck_context("approval.requested"))
+    assert "14:32 UTC" in asked and "12 min" in asked
+
+
+def test_english_reasons_have_their_seconds_written_as_people_do() -> None:
+    text = Renderer("en").render("gate.fired", launchdeck_context("gate.fired"))
+    assert "for 5 min" in text and "308.404s" not in text
+    held = Renderer("en").render("stage.passed", launchdeck_context("stage.passed", hold=None))
+    assert "held 24 h 1 min, every gate within limits" in held
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_a_request_for_sign_off_says_who_until_when_and_the_command(locale: str) -> None:
+    text = Renderer(locale).render("approval.requested", launchdeck_context("approval.requested",
+                                                                            roles=["product-owner"]))
+    assert "product-owner" in text and "14:32 UTC" in text
+    assert "launchdeck approve checkout-spring --stage 2 --role product-owner --as NAME" in text
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_the_last_stage_at_100_percent_leaves_nothing_to_the_previous_version(locale: str) -> None:
+    text = Renderer(locale).render("stage.started", launchdeck_context("stage.started", weight=100.0, stage=4))
+    assert "serves the rest" not in text and "sert le reste" not in text
+    assert ("all traffic" if locale == "en" else "tout le trafic") in text
 
 
 def test_a_relative_latency_gate_shows_its_threshold_as_written_and_values_in_ms() -> None:

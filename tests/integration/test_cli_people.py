@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -43,6 +44,10 @@ def test_stage_waits_for_sign_off_and_continues_after_approve(ld: Launchdeck) ->
     status = ld("status", RELEASE)
     assert status.returncode == 0, status.explain()
     assert re.search(r"stage 1 weight 20% outcome -", status.stdout), status.stdout
+    assert "waiting for sign-off from sre (stage 1) — deadline " in status.stdout, status.stdout
+    assert "run: launchdeck approve payments-v3 --stage 1 --role sre --as NAME" in status.stdout, status.stdout
+    waiting = json.loads(ld("status", RELEASE, "--output", "json").stdout)["waiting"]
+    assert (waiting["kind"], waiting["roles"], waiting["stage"]) == ("sign-off", ["sre"], 1) and waiting["deadlineAt"]
     assert "stage.passed" not in ld.kinds(RELEASE)
 
     # a person outside the role is refused, and told who may sign
@@ -57,6 +62,11 @@ def test_stage_waits_for_sign_off_and_continues_after_approve(ld: Launchdeck) ->
     ok = ld("approve", RELEASE, "--role", "sre", "--as", "sam", "--stage", "1", "--reason", "dashboards look fine")
     assert ok.returncode == 0, ok.explain()
     assert "recorded: sam (sre) stage 1" in ok.stdout
+
+    # watching the release follows it to its end and exits with its outcome's status
+    watched = ld("status", RELEASE, "--watch", "--interval", "200ms")
+    assert watched.returncode == 0, watched.explain()
+    assert "outcome promoted" in watched.stdout.strip().split("\n\n")[-1], watched.stdout
 
     result = run.wait(timeout=60)
     assert result.returncode == 0, result.explain()
@@ -135,7 +145,9 @@ def test_person_decides_rollback_in_an_open_decision_window(ld: Launchdeck) -> N
              what="the decision window to open", alive=run)
     status = ld("status", "search-v9")
     assert status.returncode == 0, status.explain()
-    assert "decision window on error-rate: sre may decide; default hold" in status.stdout, status.stdout
+    assert "waiting for a decision on gate error-rate from sre — deadline " in status.stdout, status.stdout
+    assert ("then the run ends held — run: launchdeck approve search-v9 --decision continue|rollback --role sre "
+            "--as NAME") in status.stdout, status.stdout
 
     # someone with a valid role but no authority over this window is not obeyed
     ld("approve", "search-v9", "--role", "product-owner", "--as", "priya", "--decision", "continue")

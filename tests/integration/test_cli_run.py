@@ -152,6 +152,32 @@ def test_notifications_carry_real_values(intelgraph: tuple[Launchdeck, Result]) 
     assert "v0.0.9" in completed and "0%" in completed, completed
 
 
+def test_the_inspection_verbs_agree_with_the_run(intelgraph: tuple[Launchdeck, Result]) -> None:
+    cli, _ = intelgraph
+    listed = cli("list")
+    assert listed.returncode == 0, listed.explain()
+    assert re.search(rf"(?m)^{re.escape(RELEASE)}\s+done\s+\d\s+0%\s+rolled_back\s+\d{{4}}-", listed.stdout), listed.stdout
+    rows = json.loads(cli("list", "--output", "json").stdout)
+    assert [(r["name"], r["phase"], r["outcome"], r["archived"]) for r in rows] == [(RELEASE, "done", "rolled_back", False)]
+
+    state = json.loads(cli("status", RELEASE, "--output", "json").stdout)
+    assert (state["phase"], state["weight"], state["outcome"], state["firedGate"]) == ("done", 0, "rolled_back", "error-rate")
+    assert state["gates"]["error-rate"]["status"] == "fired" and "2.00%" in state["gates"]["error-rate"]["reason"]
+    assert state["waiting"] is None and state["timeScale"] == 60 and state["planTime"] > 300
+
+    # a release that has ended: --watch shows it once and exits with its outcome's status
+    watched = cli("status", RELEASE, "--watch", "--interval", "200ms")
+    assert watched.returncode == 3 and watched.stdout.count(f"{RELEASE}: done") == 1, watched.explain()
+
+    decisions = json.loads(cli("why", RELEASE, "--output", "json").stdout)
+    assert [d["seq"] for d in decisions] == sorted(d["seq"] for d in decisions)
+    fired = next(d for d in decisions if d["kind"] == "gate.fired")
+    assert fired["gate"] == "error-rate" and fired["inputs"]["severity"] == "immediate" and fired["wallAt"]
+    assert all(d["kind"] != "evaluation" for d in decisions)
+    every = json.loads(cli("why", RELEASE, "--all", "--output", "json").stdout)
+    assert any(d["kind"] == "evaluation" and d["inputs"]["verdicts"] for d in every)
+
+
 # -- small plans of our own -------------------------------------------------------------------------
 
 HEALTHY = """

@@ -61,6 +61,18 @@ def test_create_find_and_archive(store: Store) -> None:
     assert again.id != made.id and store.find(name="checkout-v2") == again
 
 
+def test_releases_lists_every_run_newest_first_and_marks_the_archived_ones(store: Store) -> None:
+    first = _release(store)
+    store.save(release_id=first.id, state=STATE, plan_clock=60.0, outcome="rolled_back", decisions=[], messages=[])
+    store.archive(release_id=first.id)
+    second = _release(store)
+    listed = store.releases()
+    assert [(r.name, r.archived, r.outcome) for r in listed] == [("checkout-v2", False, None),
+                                                                (f"checkout-v2#{first.id}", True, "rolled_back")]
+    assert listed[0].id == second.id and listed[0].updated_at is not None
+    assert store.releases(tenant="other") == []
+
+
 def test_a_release_name_is_unique_per_tenant(store: Store) -> None:
     _release(store)
     _release(store, tenant="other")

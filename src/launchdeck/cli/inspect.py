@@ -1,45 +1,195 @@
-"""Commands that look at a release: status, why."""
+"""Commands that look at releases: list, status (once, as JSON, or watched), why."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
-from pathlib import Path
-from typing import Annotated, Any, Optional
+import time
+from datetime import datetime
+from typing import Annotated, Any
 
 import typer
 
-from launchdeck.cli.common import (DEFAULT_URL, EXIT_CODES, Choice, DbOption, Output, Scenario, Stack, app,
-                                   audit_app, bench_app, evidence_app, keys_app, _existing_store, _parse_start)
+from launchdeck.cli.common import DEFAULT_URL, EXIT_CODES, DbOption, Output, _existing_store, app
 from launchdeck.errors import UsageError
 
+OutputOption = Annotated[Output, typer.Option("--output", help="json: machine-readable output on stdout.")]
+
+
+@app.command(name="list")
+def list_(output: OutputOption = Output.text, db: DbOption = DEFAULT_URL) -> None:
+    """Every release in the store, newest first; earlier runs kept as name#id are marked archived."""
+    with _existing_store(db) as store:
+        rows = [_listing(r) for r in store.releases()]
+    if output is Output.json:
+        typer.echo(json.dumps(rows))
+        return
+    if not rows:
+        typer.echo("no releases yet: `launchdeck run PLAN` starts one")
+        return
+    headers = ("release", "state", "stage", "weight", "outcome", "updated")
+    table = [(r["name"] + (" (archived)" if r["archived"] else ""), r["phase"], str(r["stage"]), f"{r['weight']:g}%",
+              r["outcome"] or "-", _short_time(r["updatedAt"])) for r in rows]
+    _print_table(headers, table)
+
 
 @app.command()
-def status(release: Annotated[str, typer.Argument()], db: DbOption = DEFAULT_URL) -> None:
-    """Where a release is: phase, stage, weight, gates."""
-
-    found = _existing_store(db).require(name=release)
-    e = found.state["engine"]
-    typer.echo(f"{found.name}: {e['phase']} stage {e['stage'] + 1} weight {e['weight']:g}% "
-               f"outcome {found.outcome or '-'} (plan time {found.plan_clock:.0f}s)")
-    for name, g in e.get("gates", {}).items():
-        typer.echo(f"  {name}: {g['status']} — {g['reason']}")
-    if e.get("window"):
-        w = e["window"]
-        typer.echo(f"  decision window on {w['gate']}: {', '.join(w['authority'])} may decide; default {w['default']}")
+def status(release: Annotated[str, typer.Argument()], output: OutputOption = Output.text,
+           watch: Annotated[bool, typer.Option("--watch", help="Refresh until the release ends (exit status: its "
+                                                               "outcome's) or Ctrl-C.")] = False,
+           interval: Annotated[str, typer.Option("--interval", help="How often --watch reads the store.")] = "1s",
+           db: DbOption = DEFAULT_URL) -> None:
+    """Where a release is: phase, stage, weight, gates, and what it waits for from people."""
+    every = _interval(interval)
+    with _existing_store(db) as store:
+        found = store.require(name=release)
+        if not watch:
+            _show_once(found, output)
+            return
+        raise typer.Exit(_watch(store, release, output, every))
 
 
 @app.command()
-def why(release: Annotated[str, typer.Argument()], all_: Annotated[bool, typer.Option("--all", help="Include every evaluation.")] = False,
-        db: DbOption = DEFAULT_URL) -> None:
-    """The release's decisions in order, each with its reason."""
-
-    store = _existing_store(db)
-    found = store.require(name=release)
-    for d in store.decisions(release_id=found.id):
-        if d.kind == "evaluation" and not all_:
-            continue
+def why(release: Annotated[str, typer.Argument()],
+        all_: Annotated[bool, typer.Option("--all", help="Include every evaluation.")] = False,
+        output: OutputOption = Output.text, db: DbOption = DEFAULT_URL) -> None:
+    """The release's decisions in order, each with its reason (as JSON: with the inputs it was decided on)."""
+    with _existing_store(db) as store:
+        found = store.require(name=release)
+        rows = [d for d in store.decisions(release_id=found.id) if all_ or d.kind != "evaluation"]
+    if output is Output.json:
+        typer.echo(json.dumps([{"seq": d.seq, "planAt": d.plan_at, "wallAt": d.wall_at.isoformat(), "kind": d.kind,
+                                "gate": d.gate, "reason": d.reason, "inputs": d.inputs} for d in rows]))
+        return
+    for d in rows:
         typer.echo(f"#{d.seq:<4} t+{d.plan_at:>7.0f}s {d.kind:<18} {d.reason}")
 
 
+# -- the state object -----------------------------------------------------------------------------------
+
+
+def state_object(found: Any) -> dict[str, Any]:
+    """What `status --output json` prints: the release's state as a person or a script needs it."""
+    e = found.state.get("engine", {})
+    return {"release": found.name, "id": found.id, "tenant": found.tenant, "phase": e.get("phase"),
+            "stage": e.get("stage", 0) + 1, "weight": e.get("weight", 0.0), "outcome": found.outcome,
+            "reason": e.get("reason") or None, "firedGate": e.get("fired_gate"),
+            "stagesPassed": e.get("stages_passed", 0), "planTime": found.plan_clock,
+            "timeScale": found.state.get("timeScale"), "startedAt": found.state.get("startedAt"),
+            "updatedAt": found.updated_at.isoformat() if found.updated_at else None, "archived": found.archived,
+            "gates": {n: {"status": g.get("status"), "reason": g.get("reason", "")} for n, g in e.get("gates", {}).items()},
+            "waiting": found.state.get("waiting") if not found.outcome else None}
+
+
+def status_lines(found: Any, wall_now: float) -> list[str]:
+    """`status` for a person: the headline, each gate with its reason, and what the release waits for."""
+    s = state_object(found)
+    head = (f"{s['release']}: {s['phase']} stage {s['stage']} weight {s['weight']:g}% outcome {s['outcome'] or '-'} "
+            f"(plan time {s['planTime']:.0f}s)")
+    from launchdeck.core.durations import in_text
+
+    lines = [head] + [f"  {name}: {g['status']} — {in_text(g['reason'])}" for name, g in s["gates"].items()]
+    if s["outcome"] and s["reason"]:
+        lines.append(f"  {s['outcome']}: {in_text(s['reason'])}")
+    waiting = waiting_line(s["release"], s["waiting"], wall_now)
+    window = found.state.get("engine", {}).get("window")
+    if waiting:
+        lines.append(f"  {waiting}")
+    elif window and not s["outcome"]:  # a state written before waits were kept
+        lines.append(f"  decision window on {window['gate']}: {', '.join(window['authority'])} may decide; "
+                     f"default {window['default']}")
+    return lines
+
+
+def waiting_line(release: str, data: dict[str, Any] | None, wall_now: float) -> str | None:
+    from launchdeck.runbook import waiting as wait
+
+    if not data:
+        return None
+    deadline = datetime.fromisoformat(data["deadlineAt"]).timestamp() if data.get("deadlineAt") else None
+    return wait.describe(wait.Waiting.from_json(data), release, deadline_wall=deadline, wall_now=wall_now)
+
+
+def _show_once(found: Any, output: Output) -> None:
+    if output is Output.json:
+        typer.echo(json.dumps(state_object(found)))
+    else:
+        typer.echo("\n".join(status_lines(found, time.time())))
+
+
+def _watch(store: Any, release: str, output: Output, every: float) -> int:
+    """Show the release's status each time it changes until it ends; returns its outcome's exit status.
+
+    Plain output (a pipe, CI, --output json) prints each change once; a terminal redraws in place."""
+    live = None
+    if output is Output.text and sys.stdout.isatty():
+        from rich.console import Console
+        from rich.live import Live
+
+        live = Live(console=Console(), auto_refresh=False)
+        live.start()
+    shown: str | None = None
+    try:
+        while True:
+            found = store.require(name=release)
+            text = (json.dumps(state_object(found)) if output is Output.json
+                    else "\n".join(status_lines(found, time.time())))
+            if text != shown:
+                shown = text
+                if live is not None:
+                    from rich.text import Text
+
+                    live.update(Text(text), refresh=True)
+                else:
+                    typer.echo(text + ("" if output is Output.json else "\n"))
+            if found.outcome:
+                return EXIT_CODES.get(found.outcome, 1)
+            time.sleep(every)
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        if live is not None:
+            live.stop()
+
+
+# -- helpers ----------------------------------------------------------------------------------------------
+
+
+def _listing(r: Any) -> dict[str, Any]:
+    e = r.state.get("engine", {})
+    return {"name": r.name, "id": r.id, "tenant": r.tenant, "phase": e.get("phase", "starting"),
+            "stage": e.get("stage", 0) + 1, "weight": e.get("weight", 0.0), "outcome": r.outcome,
+            "planTime": r.plan_clock, "updatedAt": r.updated_at.isoformat() if r.updated_at else None,
+            "archived": r.archived}
+
+
+def _interval(text: str) -> float:
+    from launchdeck.plan import units
+
+    try:
+        seconds = units.parse_duration(text)
+    except ValueError as e:
+        raise UsageError(f"--interval: {e}", hint="e.g. --interval 1s or --interval 500ms") from None
+    if seconds < 0.1:
+        raise UsageError(f"--interval {text} is too short", hint="read the store at most ten times a second")
+    return seconds
+
+
+def _short_time(iso: str | None) -> str:
+    return datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M UTC") if iso else "-"
+
+
+def _print_table(headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    """A Rich table on a terminal; aligned plain columns otherwise (pipes, grep, CI logs)."""
+    if sys.stdout.isatty():
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(*headers, box=None, pad_edge=False)
+        for row in rows:
+            table.add_row(*row)
+        Console().print(table)
+        return
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+    for row in (headers, *rows):
+        typer.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())

@@ -121,8 +121,10 @@ def _run_and_report(loaded: Any, opts: Any, output: Output, exit_at_end: bool = 
         for s in summary["services"]:
             typer.echo(f"  {s['name']:<20} {s['outcome']:<12} {s['startedAt'] or '-':<26} {s['finishedAt'] or '-'}")
     elif output is Output.text:
+        from launchdeck.core.durations import in_text
+
         typer.echo(f"\n{summary['release']}: {summary['outcome']} at canary weight {summary['finalWeight']:g}% — "
-                   f"{summary['reason']}\nevidence: {summary['evidence']}")
+                   f"{in_text(summary['reason'])}\nevidence: {summary['evidence']}")
     if exit_at_end:
         raise typer.Exit(EXIT_CODES.get(summary["outcome"] or "aborted", 1))
     return summary

@@ -19,7 +19,9 @@ The caller builds one dict per message (``make_context`` fills the optional keys
 ``stages``           int — how many stages the release has
 ``weight``           float — the canary's current weight, in percent (25.0 = 25%)
 ``outcome``          str | None — ``promoted`` | ``rolled_back`` | ``held`` | ``refused`` | ``aborted``
-``reason``           str | None — one readable sentence saying why
+``reason``           str | None — one readable sentence saying why, in English: the decision log's
+                     words. French templates do not print it; they say the same from the keys
+                     below, so a French message is French throughout
 ``gate``             dict | None — ``name``, ``metric``, ``severity``, ``value``, ``threshold``,
                      ``baseline`` (may be None). ``value``/``baseline`` are in the metric's unit
                      (a fraction for ``error_rate``/``availability``, ms for ``*_ms``);
@@ -33,6 +35,13 @@ The caller builds one dict per message (``make_context`` fills the optional keys
 ``role``             str | None — that person's role
 ``roles``            list[str] — the roles being asked or told; may be empty
 ``window_closes_in`` str | None — human duration left to decide, e.g. ``"10m"``
+``deadline``         str | None — wall-clock time by which people must answer, e.g. ``"14:32 UTC"``
+``deadline_in``      float | None — wall seconds left until ``deadline`` (format with ``duration``)
+``command``          str | None — the exact command that answers what the release waits for
+``hold``             float | None — plan seconds the stage holds at least (``stage.started``) or
+                     held (``stage.passed``); format with ``duration``
+``cause``            str | None — why a rollback started when no gate says it: ``kill-switch``,
+                     ``smoke`` or ``held`` (a person's decision on a held release)
 ``default``          str | None — what happens if nobody decides (``rollback``, ``hold`` …)
 ``evidence``         str | None — path of the evidence bundle
 ``next``             str | None — what comes next, one sentence
@@ -43,7 +52,9 @@ The caller builds one dict per message (``make_context`` fills the optional keys
 
 Filters available in templates: ``pct`` (fraction → ``"2.00%"``), ``ms`` (→ ``"123 ms"``),
 ``weight`` (→ ``"25%"``) and ``metric(name)`` (a gate value formatted in its metric's unit);
-each gives ``"n/a"`` for a missing value.
+each gives ``"n/a"`` for a missing value. ``duration`` writes seconds as people do (``90 s``,
+``15 min``, ``1 h 30 min``, ``24 h``; ``core.durations.human``), and ``durations`` does the same
+for every ``86483s`` written in a free text such as ``reason``.
 
 A rendered text never leaves this module with an unfilled placeholder: ``{{``, ``{%``, ``}}``,
 or a ``None``/``nan`` printed where a value should be raise :class:`NotifyError`. Messages pass
@@ -62,6 +73,7 @@ from typing import Any
 import jinja2
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from launchdeck.core.durations import human, in_text
 from launchdeck.errors import NotifyError, UsageError
 
 __all__ = [
@@ -95,7 +107,8 @@ _OPTIONAL: dict[str, Any] = {
     "tenant": None, "service": None, "previous_version": None, "stage": None, "outcome": None,
     "reason": None, "gate": None, "numbers": dict, "who": None, "role": None, "roles": list,
     "window_closes_in": None, "default": None, "evidence": None, "next": None,
-    "started_at": None, "duration": None,
+    "started_at": None, "duration": None, "deadline": None, "deadline_in": None, "command": None,
+    "hold": None, "cause": None,
 }
 CONTEXT_KEYS = _REQUIRED + tuple(_OPTIONAL)
 
@@ -252,7 +265,9 @@ class Renderer:
             keep_trailing_newline=False,
             finalize=_finalize,
         )
-        self.env.filters.update(pct=pct, ms=ms, weight=weight, metric=metric_value)
+        self.env.filters.update(pct=pct, ms=ms, weight=weight, metric=metric_value,
+                                duration=lambda v: _NA if _missing(v) else human(float(v), locale),
+                                durations=lambda text: in_text(text, locale))
 
     def templates(self) -> list[str]:
         return _templates(self.folder)

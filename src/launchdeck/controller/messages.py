@@ -99,6 +99,11 @@ def _extra(d: Decision) -> dict[str, Any]:
         extra["default"] = d.inputs["default"]
     if "who" in d.inputs:
         extra["who"], extra["role"] = d.inputs["who"], d.inputs.get("role")
+    # How long the stage holds (stage.started) or held (stage.passed), for templates to say in words.
+    if "hold" in d.inputs or "held" in d.inputs:
+        extra["hold"] = d.inputs.get("held", d.inputs.get("hold"))
+    if d.event == "rollback.started" and d.gate in ("kill-switch", "smoke", "held"):
+        extra["cause"] = d.gate
     return extra
 
 

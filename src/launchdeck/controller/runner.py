@@ -246,6 +246,7 @@ async def _loop(run: Run) -> None:
             await _check_weight(run, now)
             observations = await _observe(run)
         people = gather(run.store, run.release.id, run.policy, run.state)
+        run.signoffs = people.signoffs
         step = engine.decide(run.policy, run.state, now, engine.Inputs(
             observations=observations, signoffs=people.signoffs, decision=people.decision, kill=people.kill,
             smoke_failure=smoke_failure, pause=people.pause, resume=people.resume))

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -20,6 +21,7 @@ from launchdeck.core.engine import Decision
 from launchdeck.core.policy import Policy
 from launchdeck.core.state import ReleaseState
 from launchdeck.plan import LoadedPlan, model
+from launchdeck.runbook import waiting as wait
 from launchdeck.store.repo import DEFAULT_URL, NewDecision, Store, StoredRelease
 
 
@@ -68,6 +70,8 @@ class Run:
     verdicts: dict[str, dict[str, Any]] = field(default_factory=dict)
     key: Any = None
     evidence_path: Path | None = None
+    signoffs: frozenset[tuple[int, str]] = frozenset()
+    """The valid stage sign-offs as of the last tick (0-based stage, role): what a sign-off still waits for."""
 
 
 def commit(run: Run, state: ReleaseState, decisions: list[Decision], now: float,
@@ -78,18 +82,49 @@ def commit(run: Run, state: ReleaseState, decisions: list[Decision], now: float,
             run.verdicts = {v["gate"]: v for v in d.inputs.get("verdicts", [])}
         run.view.decision(d)
     assert run.dispatcher is not None
-    messages = run.dispatcher.compose([d for d in decisions if d.event], context(run, decisions))
+    messages = run.dispatcher.compose([d for d in decisions if d.event], context(run, decisions, now))
     if run.target is not None:
         requests, errors = run.target.totals("canary")
         carried = run.meta.get("carried", [0, 0])
         run.meta["totals"] = [carried[0] + requests, carried[1] + errors]
     run.meta["engine"] = state.to_json()
+    run.meta["waiting"] = waiting_json(run, now)
     rows = [NewDecision(d.at, d.kind, d.reason, d.gate, d.inputs) for d in decisions] + (extra or [])
     run.store.save(release_id=run.release.id, state=run.meta, plan_clock=now, outcome=state.outcome
                    if state.phase == "done" else None, decisions=rows, messages=messages)
 
 
-def context(run: Run, decisions: list[Decision]) -> dict[str, Any]:
+def waiting_json(run: Run, now: float, wall_now: float | None = None) -> dict[str, Any] | None:
+    """What the release waits for from people, with its deadline in wall-clock time (kept in the release
+    state, so `launchdeck status` shows it from the store)."""
+    w = wait.waiting_for(run.policy, run.state, now, run.signoffs)
+    if w is None:
+        return None
+    data = w.to_json(run.release.name)
+    if w.deadline is not None:
+        wall = wait.to_wall(w.deadline, now=now, time_scale=run.clock.scale,
+                            wall_now=time.time() if wall_now is None else wall_now)
+        data["deadlineAt"] = iso(wall)
+    return data
+
+
+def _asking(run: Run, now: float) -> dict[str, Any]:
+    """The message context's deadline, time left and command when the release waits for people."""
+    w = wait.waiting_for(run.policy, run.state, now, run.signoffs)
+    if w is None:
+        return {}
+    out: dict[str, Any] = {"command": w.command(run.release.name)}
+    if w.kind != "decision":
+        out["default"] = "hold"  # a sign-off or a hold not answered in time ends the run held
+    if w.deadline is not None:
+        wall_now = time.time()
+        wall = wait.to_wall(w.deadline, now=now, time_scale=run.clock.scale, wall_now=wall_now)
+        out["deadline"] = wait.clock_time(wall, wall_now)
+        out["deadline_in"] = max(0.0, wall - wall_now)
+    return out
+
+
+def context(run: Run, decisions: list[Decision], now: float | None = None) -> dict[str, Any]:
     md, s = run.plan.doc.metadata, run.state
     gate_name = next((d.gate for d in decisions if d.gate), None) or s.fired_gate
     gate = None
@@ -104,7 +139,8 @@ def context(run: Run, decisions: list[Decision]) -> dict[str, Any]:
             "previous_version": md.previous_version, "stage": s.stage + 1, "stages": len(run.policy.stages),
             "weight": s.weight, "outcome": s.outcome if s.phase == "done" else None, "gate": gate,
             "numbers": dict(run.numbers), "at": iso(), "started_at": run.meta.get("startedAt"),
-            "evidence": str(run.evidence_path) if run.evidence_path else None}
+            "evidence": str(run.evidence_path) if run.evidence_path else None,
+            **(_asking(run, now) if now is not None else {})}
 
 
 async def deliver(run: Run) -> None:
@@ -183,7 +219,9 @@ def snapshot(run: Run, now: float) -> dict[str, Any]:
     return {"release": run.release.name, "phase": s.phase, "stage": s.stage + 1, "stages": len(run.policy.stages),
             "weight": s.weight, "hold": stage.hold, "inStage": max(0.0, now - s.stage_started_at),
             "numbers": dict(run.numbers), "gates": {n: t.status for n, t in s.gates.items()},
-            "verdicts": dict(run.verdicts), "window": s.window, "outcome": s.outcome, "now": now}
+            "verdicts": dict(run.verdicts), "window": s.window, "outcome": s.outcome, "now": now,
+            "timeScale": run.clock.scale, "holdLeft": wait.hold_left(run.policy, s, now),
+            "waiting": wait.waiting_for(run.policy, s, now, run.signoffs), "reason": s.reason}
 
 
 def summary(run: Run, with_evidence: bool = True) -> dict[str, Any]:

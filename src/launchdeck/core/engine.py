@@ -175,7 +175,7 @@ class _Builder:
         self.actions.append(SetWeight(stage.weight))
         self.record("stage.started", f"stage {index + 1}/{len(self.policy.stages)}: canary to "
                     f"{stage.weight:g}% for at least {stage.hold:g}s of plan time",
-                    event="stage.started", stage=index + 1, weight=stage.weight)
+                    event="stage.started", stage=index + 1, weight=stage.weight, hold=stage.hold)
 
     def progress(self, signoffs: frozenset[tuple[int, str]]) -> None:
         s, stage = self.state, self.policy.stages[self.state.stage]
@@ -197,8 +197,8 @@ class _Builder:
         signed = [r for r in stage.approve]
         self.record("stage.passed", f"stage {s.stage + 1} passed: held {self.now - s.stage_started_at:g}s, "
                     f"every gate within limits" + (f", signed by {', '.join(signed)}" if signed else ""),
-                    event="stage.passed", stage=s.stage + 1, weight=stage.weight,
-                    gates={n: t.status for n, t in s.gates.items()})
+                    event="stage.passed", stage=s.stage + 1, weight=stage.weight, held=self.now - s.stage_started_at,
+                    roles=signed, gates={n: t.status for n, t in s.gates.items()})
         self.state = replace(self.state, stages_passed=s.stage + 1)
         self.actions.append(WriteEvidence(f"stage-{s.stage + 1}"))
         if s.stage + 1 < len(self.policy.stages):

@@ -46,6 +46,11 @@ class StoredRelease:
     updated_at: datetime | None = None
     """When a run last saved the release (every tick saves): a driver's heartbeat."""
 
+    @property
+    def archived(self) -> bool:
+        """An ended run kept under ``name#id`` when its plan ran again (see ``Store.archive``)."""
+        return self.name.endswith(f"#{self.id}")
+
 
 @dataclass(frozen=True)
 class NewDecision:
@@ -121,6 +126,14 @@ class Store:
                 q = q.where(ReleaseRow.tenant == tenant)
             row = s.scalars(q.order_by(ReleaseRow.id.desc())).first()
             return _stored(row) if row else None
+
+    def releases(self, *, tenant: str | None = None) -> list[StoredRelease]:
+        """Every release in the store, archived runs (``name#id``) included, most recently updated first."""
+        with self.session() as s:
+            q = select(ReleaseRow)
+            if tenant:
+                q = q.where(ReleaseRow.tenant == tenant)
+            return [_stored(row) for row in s.scalars(q.order_by(ReleaseRow.updated_at.desc(), ReleaseRow.id.desc()))]
 
     def require(self, *, name: str) -> StoredRelease:
         found = self.find(name=name)

@@ -1,0 +1,57 @@
+"""`status --watch`: each change shown once, until the release ends with its outcome's exit status."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+
+from launchdeck.cli import inspect
+from launchdeck.cli.common import Output
+from launchdeck.store.repo import StoredRelease
+
+WAITING = {"kind": "sign-off", "roles": ["sre"], "stage": 1, "gate": None, "deadlinePlanAt": 3600.0,
+           "then": "the run ends held", "command": "launchdeck approve pay --stage 1 --role sre --as NAME",
+           "deadlineAt": "2030-01-01T12:00:00+00:00"}
+
+
+def release(phase: str, stage: int, weight: float, outcome: str | None = None, waiting: dict | None = None) -> StoredRelease:
+    engine = {"phase": phase, "stage": stage, "weight": weight, "gates": {}, "reason": "", "stages_passed": stage}
+    return StoredRelease(7, "t", "pay", "pay.yaml", "sha256:x", {"engine": engine, "waiting": waiting, "timeScale": 60},
+                         120.0, outcome, datetime(2030, 1, 1, tzinfo=UTC))
+
+
+class Polled:
+    """A store whose release moves on each time it is read."""
+
+    def __init__(self, *states: StoredRelease) -> None:
+        self.states: Iterator[StoredRelease] = iter(states)
+        self.last = states[0]
+
+    def require(self, *, name: str) -> StoredRelease:
+        self.last = next(self.states, self.last)
+        return self.last
+
+
+def test_watch_shows_each_change_once_and_exits_with_the_outcome(monkeypatch: pytest.MonkeyPatch,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(inspect.time, "sleep", lambda _s: None)
+    store = Polled(release("stage", 0, 20, waiting=WAITING), release("stage", 0, 20, waiting=WAITING),
+                   release("stage", 1, 100), release("done", 1, 100, "rolled_back"))
+    assert inspect._watch(store, "pay", Output.text, 0.2) == 3
+    shown = capsys.readouterr().out.strip().split("\n\n")
+    assert [block.splitlines()[0] for block in shown] == [
+        "pay: stage stage 1 weight 20% outcome - (plan time 120s)",
+        "pay: stage stage 2 weight 100% outcome - (plan time 120s)",
+        "pay: done stage 2 weight 100% outcome rolled_back (plan time 120s)"]
+    assert "waiting for sign-off from sre (stage 1) — deadline 2030-01-01 12:00 UTC" in shown[0]
+
+
+def test_watch_as_json_prints_one_state_object_per_change(monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(inspect.time, "sleep", lambda _s: None)
+    store = Polled(release("stage", 0, 20), release("done", 0, 20, "held"))
+    assert inspect._watch(store, "pay", Output.json, 0.2) == 4
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2 and '"outcome": "held"' in lines[1] and '"waiting": null' in lines[1]
