@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from launchdeck.controller.people import check_approvals_file, check_signoff, load_approvals_file, rules_stored, stored_rules
+from launchdeck.controller.people import (check_approvals_file, check_signoff, load_approvals_file, rules_stored,
+                                         stored_rules)
 from launchdeck.errors import UsageError
 from launchdeck.plan import LoadedPlan, load_plan, model
 

@@ -183,12 +183,12 @@ def _entry(item: Any, src: yamlsrc.Located, i: int) -> tuple[Approval | None, li
             problems.append(PlanProblem(src.file, line, "", f"'{key}' is required", f"write `{_EXAMPLE}`"))
     for key in _TEXT_FIELDS:
         if key in item and not isinstance(item[key], str):
-            problems.append(PlanProblem(src.file, src.line_of((i, key)), "", f"'{key}' should be text, not {item[key]!r}",
-                                        f"write `{key}: name`"))
+            problems.append(PlanProblem(src.file, src.line_of((i, key)), "",
+                                        f"'{key}' should be text, not {item[key]!r}", f"write `{key}: name`"))
     stage = item.get("stage")
     if stage is not None and (isinstance(stage, bool) or not isinstance(stage, int) or stage < 1):
-        problems.append(PlanProblem(src.file, src.line_of((i, "stage")), "", f"'stage' should be a stage number, "
-                                    f"not {stage!r}", "write the number of the stage the sign-off leaves, e.g. `stage: 1`"))
+        problems.append(PlanProblem(src.file, src.line_of((i, "stage")), "", f"'stage' should be a stage number, not "
+                                    f"{stage!r}", "write the number of the stage the sign-off leaves, e.g. `stage: 1`"))
     if problems:
         return None, problems
     return Approval(line, item["who"], item["role"], stage, item.get("checklist"), item.get("decision"),

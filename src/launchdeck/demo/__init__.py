@@ -21,7 +21,8 @@ def demonstrated(scenario: str, outcome: str | None) -> tuple[str, bool]:
     if outcome == expected:
         return f"demo: as designed, the {scenario} canary was {words}", True
     ended = (outcome or "without an outcome").replace("_", " ")
-    return f"demo: NOT as designed: the {scenario} canary should have been {words}, but the release ended {ended}", False
+    return (f"demo: NOT as designed: the {scenario} canary should have been {words}, "
+            f"but the release ended {ended}"), False
 
 
 def demo_plan(scenario: str, workdir: Path) -> LoadedPlan:

@@ -45,7 +45,8 @@ def refusal(rules: SignoffRules, *, who: str, role: str, stage: int | None = Non
             known = ", ".join(rules.checklists) or "none"
             return f"the plan has no checklist '{checklist}' (checklists: {known})"
         if role not in rules.checklists[checklist]:
-            return f"checklist {checklist} is not signed by role '{role}' (it needs: {', '.join(rules.checklists[checklist])})"
+            needs = ", ".join(rules.checklists[checklist])
+            return f"checklist {checklist} is not signed by role '{role}' (it needs: {needs})"
     elif decision not in DECISIONS:
         return f"'{decision}' is not a decision launchdeck knows (decisions: {', '.join(DECISIONS)})"
     return None
