@@ -251,3 +251,15 @@ def test_evaluation_problems_are_target_errors(tmp_path: Path) -> None:
         run(router.observed_weight())
     with pytest.raises(TargetError, match="does not exist"):
         run(FlagRouter(tmp_path / "none.json", "f").observed_weight())
+
+
+def test_relative_router_files_are_read_from_the_plan_folder(tmp_path: Path) -> None:
+    from launchdeck.adapters.routers.factory import anchored, build
+    from launchdeck.plan.model import RouterSpec
+
+    relative = RouterSpec(type="flag", flag="checkout", path="flags/flags.json")
+    assert anchored(relative, tmp_path).path == str(tmp_path / "flags/flags.json")
+    router = build(relative, base=tmp_path)
+    assert isinstance(router, FlagRouter) and Path(router.path) == tmp_path / "flags/flags.json"
+    absolute = RouterSpec(type="haproxy", socket="/run/haproxy/admin.sock", backend="api")
+    assert anchored(absolute, tmp_path).socket == "/run/haproxy/admin.sock"

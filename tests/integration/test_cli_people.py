@@ -100,18 +100,20 @@ def test_approvals_recorded_ahead_promote_without_waiting(ld: Launchdeck) -> Non
     assert [(s["who"], s["role"], s["stage"], s["source"]) for s in signoffs] == [("lee", "sre", 1, "approvals-file")]
 
 
-def test_approvals_file_entries_pass_the_role_check(ld: Launchdeck) -> None:
+def test_approvals_file_with_a_stranger_is_refused_before_the_run_starts(ld: Launchdeck) -> None:
     ld.write("payments.yaml", APPROVE_PLAN.replace("HOLD_TIMEOUT", "1m"))
     ld.write("approvals.yaml", """
+        - {who: lee, role: sre, stage: 1}
         - {who: priya, role: sre, stage: 1}
+        - {who: sam, role: sre, stage: 4}
     """)
-    result = ld("run", "payments.yaml", "--approvals", "approvals.yaml", "--time-scale", "60", "--output", "json",
-                "--seed", "25", timeout=60)
-    assert result.returncode == 4, result.explain()
-    assert result.summary["outcome"] == "held" and result.summary["stagesPassed"] == 0
-    why = ld("why", RELEASE)
-    assert re.search(r"signoff\.refused .*priya is not in role 'sre'", why.stdout), why.stdout
-    assert "nobody signed off stage 1 (sre)" in why.stdout
+    result = ld("run", "payments.yaml", "--approvals", "approvals.yaml", "--time-scale", "60", "--output", "json")
+    assert result.returncode == 2, result.explain()
+    assert "Traceback" not in result.stderr
+    assert "approvals.yaml:2: sign-off of stage 1 by priya (sre): priya is not in role 'sre'" in result.stderr
+    assert "approvals.yaml:3: sign-off of stage 4 by sam (sre): the plan has no stage 4" in result.stderr
+    assert ld.release(RELEASE) is None  # nothing recorded, not even lee's valid sign-off
+    assert not (ld.cwd / "evidence").exists()
 
 
 def test_person_decides_rollback_in_an_open_decision_window(ld: Launchdeck) -> None:

@@ -25,7 +25,7 @@ def approve(release: Annotated[str, typer.Argument(help="The release name (metad
             reason: Annotated[str, typer.Option("--reason")] = "",
             db: DbOption = DEFAULT_URL) -> None:
     """Sign off a stage or decide (continue / roll back) while a run waits."""
-    from launchdeck.runbook import roles
+    from launchdeck.controller import people
 
     if sum(x is not None for x in (stage, decision, checklist)) != 1:
         raise UsageError("give exactly one of --stage N, --checklist NAME or --decision rollback|continue",
@@ -34,18 +34,12 @@ def approve(release: Annotated[str, typer.Argument(help="The release name (metad
     found = store.require(name=release)
     if found.outcome and found.outcome != "held":  # a held release goes on when its plan is run again
         raise UsageError(f"release {release} already ended ({found.outcome}); nothing waits for a decision")
-    plan_roles = {r: set(p) for r, p in found.state.get("roles", {}).items()}
-    refused = roles.refusal(plan_roles, who, role)
+    # The same rule as the approvals file's: the person, role, stage and checklist must be the plan's.
+    refused = people.check_signoff(people.rules_stored(found.state), who=who, role=role, stage=stage,
+                                   checklist=checklist, decision=decision.value if decision else None)
     if refused:
-        raise UsageError(f"sign-off refused: {refused}", hint="sign with a role the plan gives you")
-    if checklist is not None:
-        names = found.state.get("checklists", {})
-        if checklist not in names:
-            raise UsageError(f"release {release} has no checklist '{checklist}'",
-                             hint=f"checklists: {', '.join(names) or 'none'}")
-        if role not in names[checklist]:
-            raise UsageError(f"checklist {checklist} is not signed by role '{role}'",
-                             hint=f"it needs: {', '.join(names[checklist])}")
+        raise UsageError(f"sign-off refused: {refused}",
+                         hint="sign as the plan lists the person, role, stage and checklist")
     store.add_signoff(release_id=found.id, who=who, role=role, stage=stage, checklist=checklist,
                       decision=decision.value if decision else None, reason=reason)
     what = f"stage {stage}" if stage else f"checklist {checklist}" if checklist else f"decision '{decision.value}'" if decision else ""

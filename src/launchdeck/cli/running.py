@@ -45,12 +45,21 @@ def run(plan: Annotated[Path, typer.Argument(help="Plan file (YAML).")],
         start_at: Annotated[Optional[str], typer.Option("--start-at", help="Planned start (ISO 8601); checklists are due relative to it.")] = None,
         follow: Annotated[bool, typer.Option("--follow", help="Stay on after promotion through the post-launch checkpoints.")] = False) -> None:
     """Run (or resume) a release to its outcome."""
+    from launchdeck.controller import people, preflight
     from launchdeck.controller.runner import RunOptions
     from launchdeck.plan import load_plan
+    from launchdeck.store.repo import location
 
     loaded = load_plan(plan)
-    opts = RunOptions(time_scale=time_scale, db_url=db, workdir=Path("."), approvals=approvals, fresh=fresh, seed=seed,
-                      start_at=_parse_start(start_at), follow=follow)
+    # The plan's relative paths (evidence, key, file channels, commands) are read from its own folder.
+    opts = RunOptions(time_scale=time_scale, db_url=db, workdir=plan.parent, approvals=approvals, fresh=fresh,
+                      seed=seed, start_at=_parse_start(start_at), follow=follow)
+    # Refused here, before any release of the plan (or service of a train) is recorded or started.
+    if approvals is not None:
+        people.check_approvals_file(approvals, loaded)
+    specs = [s for _, s in loaded.services] if loaded.is_train else [loaded.doc.spec]
+    preflight.require_writable(*specs, workdir=opts.workdir)
+    typer.echo(f"release store: {location(db)}", err=output is Output.json)
     _run_and_report(loaded, opts, output)
 
 
@@ -62,7 +71,7 @@ def demo(scenario: Annotated[Scenario, typer.Option("--scenario", help="bad: err
          stack: Annotated[Optional[Stack], typer.Option("--stack", help="Run behind a real HAProxy or nginx, judged from Prometheus.")] = None) -> None:
     """Run the IntelGraph canary on the embedded local fleet (about a minute), or a canary behind a real stack."""
     from launchdeck.controller.runner import RunOptions
-    from launchdeck.demo import demo_plan
+    from launchdeck.demo import demo_plan, demonstrated
 
     workdir.mkdir(parents=True, exist_ok=True)
     opts = RunOptions(time_scale=time_scale if stack is None else min(time_scale, 30.0),
@@ -74,9 +83,13 @@ def demo(scenario: Annotated[Scenario, typer.Option("--scenario", help="bad: err
     log = workdir / "notifications.jsonl"
     where = f"evidence: {summary['evidence']}\nmessages: {log}\nverify:   launchdeck evidence verify {summary['evidence']}"
     typer.echo(where, err=output is Output.json)
+    # The demo succeeds when it shows what it set out to: the bad canary rolled back, the good one promoted.
+    verdict, as_designed = demonstrated(scenario.value, summary["outcome"])
+    typer.echo(verdict, err=output is Output.json or not as_designed)
+    code = 0 if as_designed else (EXIT_CODES.get(summary["outcome"] or "aborted") or 1)
     if output is Output.json:
         typer.echo(json.dumps(summary))
-    raise typer.Exit(EXIT_CODES.get(summary["outcome"] or "aborted", 1))
+    raise typer.Exit(code)
 
 
 def _run_stack_demo(kind: str, scenario: str, opts: Any, output: Output) -> dict[str, Any]:
@@ -124,7 +137,9 @@ def _run_and_report(loaded: Any, opts: Any, output: Output, exit_at_end: bool = 
         from launchdeck.core.durations import in_text
 
         typer.echo(f"\n{summary['release']}: {summary['outcome']} at canary weight {summary['finalWeight']:g}% — "
-                   f"{in_text(summary['reason'])}\nevidence: {summary['evidence']}")
+                   f"{in_text(summary['reason'])}")
+        if exit_at_end:  # the demo says where its evidence is itself, with the messages
+            typer.echo(f"evidence: {summary['evidence']}")
     if exit_at_end:
         raise typer.Exit(EXIT_CODES.get(summary["outcome"] or "aborted", 1))
     return summary

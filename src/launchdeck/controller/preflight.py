@@ -1,14 +1,18 @@
-"""Preflight before a release starts: freeze windows and checks (`run` exit code, `http` status)."""
+"""Preflight before a release starts: where it will write, freeze windows and checks (`run` exit code,
+`http` status), checklists and no-go."""
 
 from __future__ import annotations
 
+import os
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 import httpx
 
+from launchdeck.errors import UsageError
 from launchdeck.plan import model
 from launchdeck.runbook import checklists as lists
 from launchdeck.runbook import freeze as freezes
@@ -24,6 +28,74 @@ class CheckResult:
 
     def to_json(self) -> dict[str, object]:
         return {"name": self.name, "passed": self.passed, "detail": self.detail}
+
+
+def unwritable(spec: model.ReleaseSpec, *, workdir: Path) -> list[str]:
+    """Where the run will have to write and cannot: the evidence folder, each file channel, the signing
+    key's folder (or the key itself, when it exists, must be readable).
+
+    Checked by writing, as the run will (a probe file is created and removed; missing folders are made):
+    permissions alone do not tell, for root or on a read-only file system. Found before any weight
+    changes, a problem is a setup to fix; found at 50% it would stop a release with nothing watching it.
+    """
+    problems = []
+    evidence_dir = workdir / spec.evidence.dir
+    if why := _folder_problem(evidence_dir):
+        problems.append(f"evidence.dir {evidence_dir}: {why}")
+    for name, channel in spec.notifications.channels.items():
+        if channel.type == "file" and channel.path:
+            path = workdir / channel.path
+            if why := _file_problem(path):
+                problems.append(f"file channel '{name}' {path}: {why}")
+    key = workdir / spec.evidence.key
+    if key.exists() or key.is_symlink():
+        try:
+            with key.open("rb") as f:
+                f.read(1)
+        except OSError as e:
+            problems.append(f"evidence.key {key}: cannot read the signing key: {e.strerror or e}")
+    elif why := _folder_problem(key.parent):
+        problems.append(f"evidence.key {key}: cannot create the signing key there: {why}")
+    return problems
+
+
+def require_writable(*specs: model.ReleaseSpec, workdir: Path) -> None:
+    """Refuse (bad input, exit 2) a run whose records could not be written, naming every path at once."""
+    problems = list(dict.fromkeys(p for spec in specs for p in unwritable(spec, workdir=workdir)))
+    if problems:
+        raise UsageError("the release could not write its records; nothing was started:\n"
+                         + "\n".join(f"  {p}" for p in problems),
+                         hint="make each path a writable folder, or change it in the plan (relative paths "
+                              "are read from the plan file's folder)")
+
+
+def _folder_problem(folder: Path) -> str | None:
+    """Why files cannot be created in ``folder``, or None. A missing folder is judged by its nearest
+    existing parent, where the run would create it: nothing is left behind either way."""
+    existing = next((p for p in (folder, *folder.parents) if p.exists()), Path("."))
+    if not existing.is_dir():
+        return f"{existing} is a file, not a folder"
+    try:
+        if existing == folder:
+            with tempfile.NamedTemporaryFile(dir=folder, prefix=".launchdeck-probe-"):
+                pass
+        else:
+            os.rmdir(tempfile.mkdtemp(dir=existing, prefix=".launchdeck-probe-"))
+    except OSError as e:
+        return f"cannot write in {existing}: {e.strerror or e}"
+    return None
+
+
+def _file_problem(path: Path) -> str | None:
+    """Why lines cannot be appended to ``path``, or None (an existing file is opened, never changed)."""
+    if not path.exists():
+        return _folder_problem(path.parent)
+    try:
+        with path.open("a", encoding="utf-8"):
+            pass
+    except OSError as e:
+        return f"cannot append to it: {e.strerror or e}"
+    return None
 
 
 def frozen(spec: model.PreflightSpec, now: datetime) -> str | None:

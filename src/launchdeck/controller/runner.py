@@ -20,7 +20,7 @@ from launchdeck.controller import evidence as bundles
 from launchdeck.controller import driver, failpoints, lifecycle, preflight
 from launchdeck.controller.clock import PlanClock
 from launchdeck.controller.messages import Dispatcher, iso
-from launchdeck.controller.people import gather, load_approvals_file
+from launchdeck.controller.people import gather, load_approvals_file, stored_rules
 from launchdeck.controller.session import (Run, RunOptions, View, commit, deliver, flush, snapshot, status_line,
                                            summary, write_evidence)
 from launchdeck.controller.target import open_target, thin_windows
@@ -46,6 +46,7 @@ async def run_release(plan: LoadedPlan, opts: RunOptions, view: View) -> dict[st
 async def _run(plan: LoadedPlan, opts: RunOptions, view: View, store: Store) -> dict[str, Any]:
     assert isinstance(plan.doc, model.ReleaseDoc)
     spec = plan.doc.spec
+    preflight.require_writable(spec, workdir=opts.workdir)  # before anything is recorded, let alone moved
     release, state, meta = _open_release(store, plan, opts, view)
     run = new_run(plan, opts, view, store, release, state, meta)
     if state.phase == "done":
@@ -63,7 +64,7 @@ async def _run(plan: LoadedPlan, opts: RunOptions, view: View, store: Store) -> 
             for warning in thin_windows(spec, opts.time_scale):
                 view.note(f"warning: {warning}")
             run.target = await open_target(spec, plan.doc.metadata, stack=stack, time_scale=opts.time_scale,
-                                           plan_offset=release.plan_clock, seed=opts.seed)
+                                           plan_offset=release.plan_clock, seed=opts.seed, workdir=opts.workdir)
             if state.phase != "starting":
                 await _set_weight(run, 0.0 if state.phase == "rolling_back" else state.weight)
             run.clock = PlanClock(opts.time_scale, release.plan_clock)  # plan time starts with the target up
@@ -198,18 +199,18 @@ def _open_release(store: Store, plan: LoadedPlan, opts: RunOptions,
         # This process's recorder starts from zero: carry the canary totals counted before the restart.
         resumed["carried"] = list(resumed.get("totals", [0, 0]))
         return found, ReleaseState.from_json(found.state["engine"]), resumed
+    # Every entry is checked (like `approve`) before the release is recorded: a refused file leaves nothing.
+    approved = load_approvals_file(opts.approvals, plan.doc.spec, meta.service) if opts.approvals else []
     release = _create(store, plan, opts, previous=previous)
-    if opts.approvals:
-        for a in load_approvals_file(opts.approvals, plan.doc.metadata.service):
-            store.add_signoff(release_id=release.id, source="approvals-file", **a)
+    for a in approved:
+        store.add_signoff(release_id=release.id, source="approvals-file", **a)
     return release, ReleaseState(), dict(release.state)
 
 
 def _create(store: Store, plan: LoadedPlan, opts: RunOptions, previous: str | None = None) -> StoredRelease:
     spec = plan.doc.spec
     assert isinstance(spec, model.ReleaseSpec)
-    info = {"engine": ReleaseState().to_json(), "workdir": str(opts.workdir.resolve()), "roles": {r: sorted(p) for r, p in spec.roles.items()},
-            "checklists": {c.name: list(c.signoff) for c in spec.checklists},
+    info = {"engine": ReleaseState().to_json(), "workdir": str(opts.workdir.resolve()), **stored_rules(spec),
             "rollback": {"steps": []}, "totals": [0, 0], "timeScale": opts.time_scale, "startedAt": iso(),
             "plannedStart": (opts.start_at or datetime.now(UTC)).isoformat(timespec="seconds"),
             **({"previousRun": previous} if previous else {})}

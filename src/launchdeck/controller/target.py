@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from launchdeck.adapters.metrics import MetricsSource
 from launchdeck.adapters.metrics import factory as metrics
@@ -63,11 +64,14 @@ class Target:
 
 
 async def open_target(spec: model.ReleaseSpec, metadata: model.Metadata, *, stack: AsyncExitStack,
-                      time_scale: float, plan_offset: float, seed: int | None = None) -> Target:
+                      time_scale: float, plan_offset: float, seed: int | None = None,
+                      workdir: Path = Path(".")) -> Target:
+    """The target; ``workdir`` is the plan file's folder, where a real router's relative paths point."""
     router_type = spec.target.router.type
     if not (router_type == "local" or (router_type == "flag" and not spec.target.router.path)):
         # A real target: launchdeck moves its traffic and reads its numbers; the users make the load.
-        return Target(routers.build(spec.target.router), metrics.build(spec.target.metrics, metadata), None, None)
+        return Target(routers.build(spec.target.router, base=workdir), metrics.build(spec.target.metrics, metadata),
+                      None, None)
     versions = {name: (_behaviour(v), _faults(v, plan_offset))
                 for name, v in (("stable", spec.target.versions.stable), ("canary", spec.target.versions.canary))}
     fleet = await stack.enter_async_context(Fleet(versions, time_scale=time_scale, seed=seed))

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from alembic.util import CommandError
@@ -343,3 +344,11 @@ def _safe(url: str) -> str:
     if "password" in parsed.query:
         parsed = parsed.update_query_dict({"password": "***"})
     return parsed.render_as_string(hide_password=True)
+
+
+def location(url: str) -> str:
+    """Where a store URL keeps the releases, said to people: an SQLite file's absolute path (the default
+    is relative to the working directory), any other URL without its password."""
+    if url.startswith("sqlite:///") and ":memory:" not in url:
+        return str(Path(url.removeprefix("sqlite:///").split("?", 1)[0]).resolve())
+    return _safe(url)

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from launchdeck.adapters.routers import Router
 from launchdeck.errors import TargetError
 from launchdeck.plan import model
 
+#: The router fields that name files; relative ones are read from the plan file's folder.
+FILE_FIELDS = ("path", "socket", "config", "include", "pid_file")
 
-def build(spec: model.RouterSpec) -> Router:
-    """A router for a real target. The embedded ``local`` router is built with its fleet instead."""
+
+def build(spec: model.RouterSpec, *, base: Path = Path(".")) -> Router:
+    """A router for a real target. The embedded ``local`` router is built with its fleet instead.
+
+    ``base`` is the plan file's folder: a relative flag file, socket or nginx file is found there,
+    wherever launchdeck is started from."""
+    spec = anchored(spec, base)
     servers = dict(spec.servers or {})
     if spec.type == "haproxy":
         from launchdeck.adapters.routers.haproxy import HAProxyRouter
@@ -38,3 +47,9 @@ def build(spec: model.RouterSpec) -> Router:
         return IstioRouter(spec.route, spec.namespace or "default", stable=IstioDestination(servers["stable"]),
                            canary=IstioDestination(servers["canary"]))
     raise TargetError(f"router type {spec.type!r} is built with the embedded fleet, not here")
+
+
+def anchored(spec: model.RouterSpec, base: Path) -> model.RouterSpec:
+    """``spec`` with each relative file path joined to ``base``."""
+    update = {f: str(base / getattr(spec, f)) for f in FILE_FIELDS if getattr(spec, f)}
+    return spec.model_copy(update=update)

@@ -1,0 +1,19 @@
+"""`launchdeck demo` (what `./dev demo` runs) succeeds when it demonstrates: the bad canary is rolled
+back, exit 0, and where its evidence is is said once."""
+
+from __future__ import annotations
+
+import pytest
+from ld_integration import Launchdeck
+
+pytestmark = pytest.mark.integration
+
+
+def test_demo_of_the_bad_canary_exits_zero_when_it_is_rolled_back(ld: Launchdeck) -> None:
+    result = ld("demo", "--dir", "demo")
+    assert result.returncode == 0, result.explain()
+    assert "intelgraph-v0.1.0: rolled_back at canary weight 0%" in result.stdout
+    assert "demo: as designed, the bad canary was rolled back" in result.stdout
+    evidence = [line for line in result.stdout.splitlines() if line.startswith("evidence:")]
+    assert evidence == ["evidence: demo/evidence/intelgraph-v0.1.0.bundle.json"]
+    assert (ld.cwd / "demo/evidence/intelgraph-v0.1.0.bundle.json").is_file()
