@@ -138,8 +138,8 @@ def _trusted_heads(rows: list[LogHeadRow], release: StoredRelease, trusted: Trus
 
 
 def _final_bundle(heads: list[_Head]) -> Path | None:
-    finals = [h for h in heads if h.head.get("label") == FINAL and h.bundle]
-    return Path(finals[-1].bundle) if finals else None  # type: ignore[arg-type]
+    finals = [h.bundle for h in heads if h.head.get("label") == FINAL and h.bundle]
+    return Path(finals[-1]) if finals else None
 
 
 def _against_bundle(path: Path, by_seq: dict[int, DecisionRow], release: StoredRelease, trusted: TrustedKeys,
