@@ -20,6 +20,20 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
+@pytest.fixture(scope="session", autouse=True)
+def trusted_keys_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """`launchdeck run` adds its signing key to the user's trusted-keys file: the suite's runs (in-process
+    and the CLI subprocesses, which inherit the environment) use a file of the session's, never ~/.config."""
+    path = tmp_path_factory.mktemp("trust") / "trusted-keys"
+    before = os.environ.get("LAUNCHDECK_TRUSTED_KEYS")
+    os.environ["LAUNCHDECK_TRUSTED_KEYS"] = str(path)
+    yield path
+    if before is None:
+        os.environ.pop("LAUNCHDECK_TRUSTED_KEYS", None)
+    else:
+        os.environ["LAUNCHDECK_TRUSTED_KEYS"] = before
+
+
 # -- the release store's database: SQLite always, PostgreSQL when LAUNCHDECK_TEST_DB names a server --------
 #
 #   LAUNCHDECK_TEST_DB=postgresql+psycopg://postgres@127.0.0.1:5432/test ./dev test

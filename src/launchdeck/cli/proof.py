@@ -24,30 +24,45 @@ def keys_generate(path: Annotated[Path, typer.Argument(help="Private key path; t
     typer.echo(f"private key: {path} (keep it secret)\npublic key:  {pub}")
 
 
-@evidence_app.command("verify")
-def evidence_verify(bundle: Annotated[Path, typer.Argument()],
-                    key: Annotated[Optional[Path], typer.Option("--key", help="Trusted public key (PEM).")] = None) -> None:
-    """Exit 0 when the bundle is intact and signed; otherwise name what failed."""
-    from launchdeck import evidence
+KeyOption = Annotated[Optional[list[Path]], typer.Option(
+    "--key", help="Trust exactly this public key (PEM); repeatable. Default: the --plan's evidence.trustedKeys "
+                  "and your trusted-keys file.")]
+PlanOption = Annotated[Optional[Path], typer.Option(
+    "--plan", help="Also trust the keys this plan lists in evidence.trustedKeys.")]
 
-    trusted = evidence.load_public(key) if key else None
-    result = evidence.verify_bundle(bundle, trusted)
+
+@evidence_app.command("verify")
+def evidence_verify(bundle: Annotated[Path, typer.Argument()], key: KeyOption = None, plan: PlanOption = None) -> None:
+    """Exit 0 when the bundle is intact and signed by a trusted key; otherwise name what failed."""
+    from launchdeck import evidence
+    from launchdeck.controller.audit import trusted_keys
+    from launchdeck.errors import EvidenceError
+
+    trusted = trusted_keys(keys=key or [], plan=plan)
+    result = evidence.verify_bundle(bundle)
+    if not trusted.trusts(result.key_id):
+        raise EvidenceError(f"evidence bundle {bundle}: {trusted.untrusted(result.key_id)}", hint=trusted.hint())
     p = result.predicate
-    typer.echo(f"OK {bundle}: signed by {result.key_id}; release {p.get('release')} "
-               f"outcome {p.get('summary', {}).get('outcome')}; {len(p.get('decisions', []))} decisions; "
-               f"plan {result.subject_name} sha256:{result.subject_digest[:16]}…")
+    typer.echo(f"OK {bundle}: signed by {result.key_id} (trusted: {trusted.sources[result.key_id]}); "
+               f"release {p.get('release')} outcome {p.get('summary', {}).get('outcome')}; "
+               f"{len(p.get('decisions', []))} decisions; plan {result.subject_name} sha256:{result.subject_digest[:16]}…")
 
 
 @audit_app.command("verify")
-def audit_verify(release: Annotated[str, typer.Argument()], db: DbOption = DEFAULT_URL) -> None:
-    """Check the decision log's hash chain for a release."""
+def audit_verify(release: Annotated[str, typer.Argument()], key: KeyOption = None, plan: PlanOption = None,
+                 bundle: Annotated[Optional[Path], typer.Option(
+                     "--bundle", help="Compare with this final bundle (default: the one the release wrote).")] = None,
+                 db: DbOption = DEFAULT_URL) -> None:
+    """Check a release's decision log: its hash chain, its signed heads, its final bundle and its release row."""
+    from launchdeck.controller.audit import trusted_keys, verify_release
 
+    trusted = trusted_keys(keys=key or [], plan=plan)
     store = _existing_store(db)
-    found = store.require(name=release)
-    problem = store.verify_chain(release_id=found.id)
-    if problem:
-        typer.echo(f"FAILED: {problem}", err=True)
+    report = verify_release(store, store.require(name=release), trusted, bundle)
+    for note in report.notes:
+        typer.echo(f"note: {note}", err=not report.ok)
+    if not report.ok:
+        for problem in report.problems:
+            typer.echo(f"FAILED: {problem}", err=True)
         raise typer.Exit(1)
-    typer.echo(f"OK: {len(store.decisions(release_id=found.id))} decisions chained intact for {release}")
-
-
+    typer.echo(f"OK: {report.checked[0]}" + "".join(f"\n  - {line}" for line in report.checked[1:]))

@@ -1,4 +1,5 @@
-"""Assembles and signs the release's evidence: plan digest, decisions with inputs, sign-offs, outcome."""
+"""Assembles and signs the release's evidence: plan digest, decisions with inputs, sign-offs, outcome, and
+the signed head of the decision log (``controller.audit``) as it stood when the bundle was written."""
 
 from __future__ import annotations
 
@@ -7,24 +8,35 @@ from typing import Any
 
 from launchdeck import evidence
 from launchdeck.comms.render import redact
+from launchdeck.controller import audit
+from launchdeck.evidence import trust
 from launchdeck.store.repo import Store, StoredRelease
 
 
 def ensure_key(path: Path) -> tuple[Any, str | None]:
-    """The signing key, generated when missing; the second value says so for the user."""
-    note = None
+    """The signing key, generated when missing, and trusted by this user for verification (see
+    ``evidence.trust``); the second value says what was done, for the user."""
+    notes = []
     if not path.exists():
         evidence.generate(path)
-        note = f"no signing key at {path}: generated a new Ed25519 key pair ({path}, {path}.pub)"
-    return evidence.load_private(path), note
+        notes.append(f"no signing key at {path}: generated a new Ed25519 key pair ({path}, {path}.pub)")
+    key = evidence.load_private(path)
+    trusted = trust.trust_own_key(key.public_key(), path)
+    if trusted:
+        notes.append(trusted)
+    return key, "; ".join(notes) or None
 
 
 def write(*, store: Store, release: StoredRelease, key: Any, directory: Path, label: str | None,
           summary: dict[str, Any], secrets: list[str], checks: list[dict[str, Any]]) -> Path:
+    name = file_name(release, label)
+    # The head first: the bundle then lists exactly the decisions it covers.
+    head = audit.sign_head(store=store, release_id=release.id, key=key, label=label or audit.FINAL,
+                           bundle=directory / name)
     decisions = [
         {"seq": d.seq, "planAt": d.plan_at, "at": d.wall_at.isoformat(), "kind": d.kind, "reason": d.reason,
          "gate": d.gate, "inputs": d.inputs, "hash": d.hash}
-        for d in store.decisions(release_id=release.id)
+        for d in store.decisions(release_id=release.id) if d.seq <= head["head"]["count"]
     ]
     signoffs = [
         {"who": s.who, "role": s.role, "stage": s.stage, "checklist": s.checklist, "decision": s.decision,
@@ -39,7 +51,7 @@ def write(*, store: Store, release: StoredRelease, key: Any, directory: Path, la
     }
     if secrets:
         predicate = _redacted(predicate, secrets)
-    name = file_name(release, label)
+    predicate["logHead"] = head  # after redaction: it is signed as it stands
     digest = release.plan_digest.split(":", 1)[1]
     return evidence.write_bundle(directory / name, subject_name=Path(release.plan_path).name, subject_digest=digest,
                                  predicate=predicate, private_key=key)

@@ -5,7 +5,9 @@ predicate carries the release record (plan, decisions, sign-offs, metrics), sign
 key kept on disk as PEM. ``keys`` creates and loads those keys; ``bundle`` writes bundles in one
 canonical byte form and verifies them strictly, so that any change to a file after signing, down to
 a single character, is reported instead of trusted, and so that the same bundle can be checked by
-standard supply-chain tooling outside launchdeck.
+standard supply-chain tooling outside launchdeck. ``checkpoint`` signs and opens the decision log's
+heads; ``trust`` says which keys the user trusts, since a valid signature alone proves nothing about
+who made it.
 """
 
 from __future__ import annotations

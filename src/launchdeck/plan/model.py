@@ -253,6 +253,9 @@ class NotificationsSpec(Model):
 class EvidenceSpec(Model):
     dir: str = "evidence/"
     key: str = "keys/release-signing.key"
+    trusted_keys: list[str] = Field(default=[], description=(
+        "public keys (PEM paths, relative to the plan file's directory) whose signatures `evidence verify "
+        "--plan` and `audit verify --plan` accept"))
 
 
 class CadenceSpec(Model):

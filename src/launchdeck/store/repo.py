@@ -2,14 +2,13 @@
 
 A tick's new state, its decisions (hash-chained, so a changed row is detectable) and the messages
 announcing them go into one transaction: a decision is never saved without its state change, and a
-message is never lost between deciding and sending.
+message is never lost between deciding and sending. The log's head is signed at checkpoints
+(``record_head``; what a hash and a head cover: ``store.chain``).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,10 +23,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from launchdeck.errors import StoreError, UsageError
 from launchdeck.store import migrations
+from launchdeck.store.chain import (GENESIS, Signature, canonical_payload, chain_hash, check_chain, decision_body,
+                                   head_payload)
 from launchdeck.store.defaults import DEFAULT_URL
-from launchdeck.store.tables import DecisionRow, MessageRow, ReleaseRow, SignoffRow
+from launchdeck.store.tables import DecisionRow, LogHeadRow, MessageRow, ReleaseRow, SignoffRow
 
-GENESIS = "0" * 64
 
 
 def now_utc() -> datetime:
@@ -69,11 +69,6 @@ class NewMessage:
     title: str
     text: str
     locale: str
-
-
-def chain_hash(prev: str, row: dict[str, Any]) -> str:
-    body = json.dumps(row, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256((prev + body).encode()).hexdigest()
 
 
 class Store:
@@ -164,22 +159,15 @@ class Store:
              decisions: list[NewDecision], messages: list[NewMessage]) -> None:
         stamp = now_utc()
         with self.session() as s:
-            # One writer per release at a time, so two saves never both extend the chain from the same
-            # last decision: PostgreSQL locks the release row (SELECT … FOR UPDATE, held to commit);
-            # SQLite has no row locks, so the transaction takes the database's write lock up front.
-            if self.engine.dialect.name == "sqlite":
-                s.connection().exec_driver_sql("BEGIN IMMEDIATE")
-            row = s.get(ReleaseRow, release_id, with_for_update=True)
-            assert row is not None
+            row = self._lock(s, release_id)
             row.state, row.plan_clock, row.outcome, row.updated_at = state, plan_clock, outcome, stamp
-            last = s.scalars(select(DecisionRow).where(DecisionRow.release_id == release_id)
-                             .order_by(DecisionRow.seq.desc()).limit(1)).first()
+            last = self._last_decision(s, release_id)
             seq, prev = (last.seq, last.hash) if last else (0, GENESIS)
             for d in decisions:
                 seq += 1
-                body = {"seq": seq, "plan_at": d.plan_at, "kind": d.kind, "reason": d.reason,
-                        "gate": d.gate, "inputs": d.inputs}
-                digest = chain_hash(prev, body)
+                digest = chain_hash(prev, decision_body(release_id=release_id, seq=seq, plan_at=d.plan_at,
+                                                        wall_at=stamp, kind=d.kind, reason=d.reason, gate=d.gate,
+                                                        inputs=d.inputs))
                 s.add(DecisionRow(release_id=release_id, seq=seq, plan_at=d.plan_at, wall_at=stamp,
                                   kind=d.kind, reason=d.reason, gate=d.gate, inputs=d.inputs,
                                   prev_hash=prev, hash=digest))
@@ -194,15 +182,53 @@ class Store:
                                   .order_by(DecisionRow.seq)))
 
     def verify_chain(self, *, release_id: int) -> str | None:
-        """None when every decision row still hashes to its successor's link, else what broke."""
-        prev = GENESIS
-        for row in self.decisions(release_id=release_id):
-            body = {"seq": row.seq, "plan_at": row.plan_at, "kind": row.kind, "reason": row.reason,
-                    "gate": row.gate, "inputs": row.inputs}
-            if row.prev_hash != prev or chain_hash(prev, body) != row.hash:
-                return f"decision {row.seq} ({row.kind}) was changed or removed after it was recorded"
-            prev = row.hash
-        return None
+        """None when the chain holds, else its first break (a gap, or which decision was changed).
+        Only the chain: a cut tail or a recomputed chain needs the signed heads (``controller.audit``)."""
+        problems = check_chain(self.decisions(release_id=release_id))
+        return problems[0] if problems else None
+
+    @staticmethod
+    def _lock(s: Session, release_id: int) -> ReleaseRow:
+        # One writer per release at a time, so two saves never both extend the chain from the same
+        # last decision: PostgreSQL locks the release row (SELECT … FOR UPDATE, held to commit);
+        # SQLite has no row locks, so the transaction takes the database's write lock up front.
+        if s.get_bind().dialect.name == "sqlite":
+            s.connection().exec_driver_sql("BEGIN IMMEDIATE")
+        row = s.get(ReleaseRow, release_id, with_for_update=True)
+        assert row is not None
+        return row
+
+    @staticmethod
+    def _last_decision(s: Session, release_id: int) -> DecisionRow | None:
+        return s.scalars(select(DecisionRow).where(DecisionRow.release_id == release_id)
+                         .order_by(DecisionRow.seq.desc()).limit(1)).first()
+
+    # -- signed heads of the log ---------------------------------------------------------------
+    def record_head(self, *, release_id: int, label: str, bundle: str | None,
+                    sign: Callable[[str], Signature]) -> LogHeadRow:
+        """Sign and keep the log's head as it is committed now: its count and last hash, and the release
+        row's outcome and phase, read under the same lock ``save`` takes, so the head is exactly what a
+        later reader finds (``sign`` gets the canonical payload text)."""
+        stamp = now_utc()
+        with self.session() as s:
+            row = self._lock(s, release_id)
+            last = self._last_decision(s, release_id)
+            payload = canonical_payload(head_payload(
+                release_id=release_id, release=row.name, tenant=row.tenant, plan_digest=row.plan_digest,
+                count=last.seq if last else 0, head=last.hash if last else GENESIS, outcome=row.outcome,
+                phase=str(row.state.get("engine", {}).get("phase", "")), label=label, signed_at=stamp))
+            signature = sign(payload)
+            head = LogHeadRow(release_id=release_id, signed_at=stamp, payload=payload, signature=signature.sig,
+                              public_key=signature.public_key, bundle=bundle)
+            s.add(head)
+            s.flush()
+            return head
+
+    def log_heads(self, *, release_id: int) -> list[LogHeadRow]:
+        """The release's signed heads, oldest first."""
+        with self.session() as s:
+            return list(s.scalars(select(LogHeadRow).where(LogHeadRow.release_id == release_id)
+                                  .order_by(LogHeadRow.id)))
 
     # -- sign-offs ----------------------------------------------------------------------------
     def add_signoff(self, *, release_id: int, who: str, role: str, stage: int | None = None,

@@ -1,4 +1,5 @@
-"""SQLAlchemy 2 tables: releases, their decisions (a hash chain), sign-offs and the message outbox.
+"""SQLAlchemy 2 tables: releases, their decisions (a hash chain) and its signed heads, sign-offs and the
+message outbox.
 
 The schema is created and changed only by the Alembic migrations in ``launchdeck/store/migrations``
 (``Store(url)`` upgrades a database to the newest revision when it opens it); a change here needs a
@@ -130,6 +131,23 @@ class DecisionRow(Base):
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
     __table_args__ = (UniqueConstraint("release_id", "seq"),)
+
+
+class LogHeadRow(Base):
+    """A signed checkpoint of a release's decision log (``store.chain.head_payload``), kept as the exact
+    bytes that were signed: JSONB would reorder their keys."""
+
+    __tablename__ = "log_heads"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    release_id: Mapped[int] = mapped_column(ForeignKey("releases.id"), index=True)
+    signed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    payload: Mapped[str] = mapped_column(Text)
+    signature: Mapped[str] = mapped_column(Text)
+    """Base64 Ed25519 signature over the DSSE encoding of ``payload``."""
+    public_key: Mapped[str] = mapped_column(Text)
+    """The signer's public key (PEM); whether it is trusted is decided by whoever verifies."""
+    bundle: Mapped[str | None] = mapped_column(Text, nullable=True)
+    """The evidence bundle this head was signed for and embedded in (where `audit verify` looks)."""
 
 
 class SignoffRow(Base):
