@@ -92,7 +92,7 @@ def test_an_untouched_log_verifies_against_its_heads_bundle_and_release_row(stor
     said = "\n".join(report.checked)
     assert "10 decisions chained intact for checkout-v2" in said
     assert "(release) covers all 10 decisions" in said
-    assert "the final bundle checkout-v2.bundle.json lists the same 10 decision hashes" in said
+    assert "the final bundle checkout-v2.run1.bundle.json lists the same 10 decision hashes" in said
     assert "outcome rolled_back, phase done" in said
 
 
@@ -119,7 +119,7 @@ def test_a_deleted_middle_decision_is_a_gap(store: Store, key: object, trusted: 
     _sql(store, "DELETE FROM decisions WHERE release_id = :r AND seq = 6", r=rel.id)
     problems = _verify(store, trusted).problems
     assert problems[0] == "decision 6 is missing (gap between 5 and 7)"
-    assert "decision 6 is missing: the final bundle checkout-v2.bundle.json lists it" in problems
+    assert "decision 6 is missing: the final bundle checkout-v2.run1.bundle.json lists it" in problems
     assert not any("changed" in p for p in problems), problems
 
 
@@ -153,7 +153,7 @@ def test_a_recomputed_chain_is_named_by_the_final_bundle_and_fails_the_signed_he
     _recompute_from(store, rel, 7, "all fine")
     assert store.verify_chain(release_id=rel.id) is None  # the chain alone is fooled
     problems = _verify(store, trusted).problems
-    assert problems[0] == "decision 7 (gate.fired) was changed: it differs from the final bundle checkout-v2.bundle.json"
+    assert problems[0] == "decision 7 (gate.fired) was changed: it differs from the final bundle checkout-v2.run1.bundle.json"
     assert any(p.startswith("the log does not match the signed head at ") and "(release)" in p
                and "a decision among 5–10 was changed and the chain recomputed" in p for p in problems), problems
 
@@ -161,12 +161,12 @@ def test_a_recomputed_chain_is_named_by_the_final_bundle_and_fails_the_signed_he
 def test_a_recomputed_chain_is_located_between_heads_without_a_bundle(store: Store, key: object, trusted: TrustedKeys,
                                                                       tmp_path: Path) -> None:
     rel = _release(store, key, tmp_path)
-    (tmp_path / "evidence" / "checkout-v2.bundle.json").unlink()
+    (tmp_path / "evidence" / "checkout-v2.run1.bundle.json").unlink()
     _recompute_from(store, rel, 3, "nothing to see")
     report = _verify(store, trusted)
     assert len(report.problems) == 1, report.problems
     assert "(stage-1): a decision among 1–4 was changed and the chain recomputed" in report.problems[0]
-    assert any("checkout-v2.bundle.json not found" in n for n in report.notes)
+    assert any("checkout-v2.run1.bundle.json not found" in n for n in report.notes)
 
 
 def test_an_edited_release_outcome_is_caught(store: Store, key: object, trusted: TrustedKeys, tmp_path: Path) -> None:
@@ -212,18 +212,18 @@ def test_deleting_every_head_of_an_ended_release_is_caught(store: Store, key: ob
                         "(written before launchdeck signed its log, or the heads were deleted)"]
     # the bundle still holds the truth when it is named
     _sql(store, "DELETE FROM decisions WHERE release_id = :r AND seq > 8", r=rel.id)
-    problems = _verify(store, trusted, bundle=tmp_path / "evidence" / "checkout-v2.bundle.json").problems
-    assert "decisions 9–10 are missing: the final bundle checkout-v2.bundle.json lists them" in problems
+    problems = _verify(store, trusted, bundle=tmp_path / "evidence" / "checkout-v2.run1.bundle.json").problems
+    assert "decisions 9–10 are missing: the final bundle checkout-v2.run1.bundle.json lists them" in problems
 
 
 def test_each_bundle_embeds_the_head_it_was_signed_with(store: Store, key: object, tmp_path: Path) -> None:
     from launchdeck.evidence import read_statement
 
     _release(store, key, tmp_path)
-    predicate = read_statement(tmp_path / "evidence" / "checkout-v2.bundle.json")["predicate"]
+    predicate = read_statement(tmp_path / "evidence" / "checkout-v2.run1.bundle.json")["predicate"]
     head = predicate["logHead"]["head"]
     assert (head["count"], head["outcome"], head["phase"], head["label"]) == (10, "rolled_back", "done", "release")
     assert head["head"] == predicate["decisions"][-1]["hash"] and len(predicate["decisions"]) == 10
     stored = store.log_heads(release_id=store.require(name="checkout-v2").id)
     assert [h.bundle for h in stored] == [str((tmp_path / "stage-1.json").resolve()),
-                                          str((tmp_path / "evidence" / "checkout-v2.bundle.json").resolve())]
+                                          str((tmp_path / "evidence" / "checkout-v2.run1.bundle.json").resolve())]

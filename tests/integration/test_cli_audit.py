@@ -99,7 +99,8 @@ def test_an_untouched_release_verifies_against_its_signed_heads(ledger: tuple[La
     assert f"(release) covers all {count} decisions" in audit.stdout
     assert "outcome rolled_back, phase done" in audit.stdout
     # each bundle carries the head signed with it: the stage's covers less than the outcome's
-    stage = bundle_statement(cli.cwd / "evidence" / f"{RELEASE}.stage-1.bundle.json")["predicate"]["logHead"]["head"]
+    stage_bundle = result.summary["evidence"].replace(".bundle.json", ".stage-1.bundle.json")
+    stage = bundle_statement(cli.cwd / stage_bundle)["predicate"]["logHead"]["head"]
     final = bundle_statement(cli.cwd / result.summary["evidence"])["predicate"]["logHead"]["head"]
     assert stage["label"] == "stage-1" and stage["outcome"] is None and stage["count"] < count
     assert (final["count"], final["outcome"], final["phase"]) == (count, "rolled_back", "done")

@@ -15,5 +15,5 @@ def test_demo_of_the_bad_canary_exits_zero_when_it_is_rolled_back(ld: Launchdeck
     assert "intelgraph-v0.1.0: rolled_back at canary weight 0%" in result.stdout
     assert "demo: as designed, the bad canary was rolled back" in result.stdout
     evidence = [line for line in result.stdout.splitlines() if line.startswith("evidence:")]
-    assert evidence == ["evidence: demo/evidence/intelgraph-v0.1.0.bundle.json"]
-    assert (ld.cwd / "demo/evidence/intelgraph-v0.1.0.bundle.json").is_file()
+    assert len(evidence) == 1 and evidence[0].startswith("evidence: demo/evidence/intelgraph-v0.1.0.run"), evidence
+    assert (ld.cwd / evidence[0].removeprefix("evidence: ")).is_file()

@@ -30,8 +30,9 @@ def test_relative_paths_are_read_from_the_plan_folder_not_the_working_directory(
     ld.write("deploy/places.yaml", FROZEN_PLAN.replace("EVIDENCE_DIR", "evidence/"))
     result = ld("run", "deploy/places.yaml", "--output", "json")
     assert result.returncode == 4, result.explain()
-    assert result.summary["evidence"] == "deploy/evidence/places-v2.bundle.json"
-    for written in ("deploy/evidence/places-v2.bundle.json", "deploy/keys/signing.key", "deploy/out/messages.jsonl"):
+    run = ld.store().require(name="places-v2").id
+    assert result.summary["evidence"] == f"deploy/evidence/places-v2.run{run}.bundle.json"
+    for written in (result.summary["evidence"], "deploy/keys/signing.key", "deploy/out/messages.jsonl"):
         assert (ld.cwd / written).is_file(), written
     assert not any((ld.cwd / name).exists() for name in ("evidence", "keys", "out"))
     store_line = next(line for line in result.stderr.splitlines() if line.startswith("release store: "))
