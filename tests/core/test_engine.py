@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from dataclasses import replace
 
 from launchdeck.core import engine
@@ -177,6 +179,8 @@ def test_the_baseline_frozen_at_cut_over_is_the_whole_stage_of_stable_counts_not
     at_full = [d for d in decisions if d.kind == "evaluation" and d.at > 300]
     assert at_full and all("baseline 0.10% +50%, baseline frozen at cut-over from 2000 stable requests" in d.reason
                            for d in at_full), at_full[0].reason
+    # The stage's counts are part of the saved state: a resumed run keeps its frozen baseline.
+    assert ReleaseState.from_json(json.loads(json.dumps(state.to_json()))) == state
 
 
 def test_urgent_gate_opens_decision_window_and_freezes_weight() -> None:

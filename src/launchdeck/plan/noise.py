@@ -50,7 +50,7 @@ def noisy_gates(spec: model.ReleaseSpec, time_scale: float = 1.0) -> list[str]:
             out.append(f"{what}: launchdeck cannot know this target's load, so it cannot tell whether a window "
                        f"holds enough errors to compare; at the first stage's weight a window should hold at "
                        f"least {MIN_EXPECTED_ERRORS:g} canary errors at the stable version's error rate, or "
-                       f"the comparison is noise. Otherwise use the sequential judge ({_how(gate, spec)})")
+                       f"the comparison is noise. The sequential judge needs no such count ({_how(gate, spec)})")
         elif expected < MIN_EXPECTED_ERRORS:
             out.append(f"{what} is judged on noise: {_estimate(spec, expected, time_scale)}. "
                        f"{_remedy(gate, spec, expected, time_scale)}")
