@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from dataclasses import replace
 
 from launchdeck.core import engine
@@ -150,11 +152,35 @@ def test_warming_up_neither_passes_a_stage_nor_counts_as_too_little_data() -> No
 def test_relative_gate_at_full_weight_uses_frozen_baseline() -> None:
     p95 = Gate("p95", "latency_p95_ms", ">", 0.2, "+20%", relative=True, severity="immediate")
     p = policy(p95, stages=(Stage(100, 600),))
-    state = replace(started(p), baseline=stats("stable", 2000, 4, 40.0, 0.9))
+    state = replace(started(p), frozen_baseline=stats("stable", 2000, 4, 40.0, 0.9))
     no_stable = lambda t: obs(stable_requests=0, canary_ms=60)  # noqa: E731
     state, decisions, _ = run_ticks(p, state, 0, 1000, make=no_stable)
     assert state.fired_gate == "p95"
-    assert "frozen at cut-over" in next(d for d in decisions if d.kind == "gate.fired").reason
+    assert "frozen at cut-over from 2000 stable requests" in next(d for d in decisions if d.kind == "gate.fired").reason
+
+
+def test_the_baseline_frozen_at_cut_over_is_the_whole_stage_of_stable_counts_not_its_last_window() -> None:
+    # Stage 1 at 50%: the stable version makes 2 errors in 2000 requests (0.1%), but its last window
+    # holds none of them. At 100% the canary runs at 0.1% too: compared with that last window (0.00%)
+    # every canary error would breach; compared with the stage's counts it is within +50%.
+    errors = Gate("errors", "error_rate", ">", 0.5, "+50%", relative=True, severity="immediate")
+    p = policy(errors, stages=(Stage(50, 300), Stage(100, 600)))
+    stable_errors = {60: 1, 120: 0, 180: 1, 240: 0, 300: 0}
+
+    def make(t: float) -> Observations:
+        if t <= 300:
+            c, s = stats("canary", 400, 0, share=0.5), stats("stable", 400, stable_errors[int(t)], share=0.5)
+        else:
+            c, s = stats("canary", 1000, 1, share=1.0), stats("stable", 0, 0, share=0.0)
+        return Observations(c, s, c, s)
+
+    state, decisions, _ = run_ticks(p, started(p), 0, 1000, make=make)
+    assert state.outcome == "promoted" and "gate.fired" not in [d.kind for d in decisions]
+    at_full = [d for d in decisions if d.kind == "evaluation" and d.at > 300]
+    assert at_full and all("baseline 0.10% +50%, baseline frozen at cut-over from 2000 stable requests" in d.reason
+                           for d in at_full), at_full[0].reason
+    # The stage's counts are part of the saved state: a resumed run keeps its frozen baseline.
+    assert ReleaseState.from_json(json.loads(json.dumps(state.to_json()))) == state
 
 
 def test_urgent_gate_opens_decision_window_and_freezes_weight() -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from ld_integration import Launchdeck
 
 pytestmark = pytest.mark.integration
 
@@ -72,3 +73,43 @@ def test_a_warm_up_keeps_a_cold_canary_that_would_otherwise_be_rolled_back(tmp_p
     warm["metadata"]["name"] = "judge-sequential-warm"  # type: ignore[index]
     code, summary = run(tmp_path, warm, cli_env_for_db)
     assert code == 0 and summary["outcome"] == "promoted", summary
+
+
+AA_PLAN = """
+    apiVersion: launchdeck/v1
+    kind: Release
+    metadata: {name: aa-v2, version: v2, previousVersion: v1}
+    spec:
+      target:
+        versions:
+          stable: {errorRate: 0.1%}
+          canary: {errorRate: 0.1%}
+        load: {rps: 400}
+      stages:
+        - {weight: 20%, hold: 1m}
+        - {weight: 50%, hold: 1m}
+        - {weight: 100%, hold: 1m}
+      analysis: {interval: 10s, window: 1m, minRequests: 50}
+      gates:
+        - {name: errors, metric: error_rate, op: ">", threshold: +50%, vs: baseline, for: 3m, severity: immediate}
+"""
+
+
+def test_two_healthy_versions_without_a_method_are_promoted_and_threshold_is_warned_about(ld: Launchdeck) -> None:
+    # Issue 16: this plan (no analysis.method) was rolled back three times out of three when the gate
+    # compared two error rates made of a handful of errors. About 0.6 errors per window here.
+    ld.write("aa.yaml", AA_PLAN)
+    checked = ld("validate", "aa.yaml", "--time-scale", "40")
+    assert checked.returncode == 0 and checked.stderr == "", checked.explain()
+    ld.write("aa-threshold.yaml", AA_PLAN.replace("minRequests: 50}", "minRequests: 50, method: threshold}"))
+    warned = ld("validate", "aa-threshold.yaml", "--time-scale", "40")
+    assert warned.returncode == 0 and "valid release 'aa-v2'" in warned.stdout, warned.explain()
+    assert "warning: gate 'errors'" in warned.stderr and "judged on noise" in warned.stderr, warned.explain()
+    assert "Use the sequential judge (drop `method: threshold`" in warned.stderr
+    for seed in ("1", "2"):
+        result = ld("run", "aa.yaml", "--time-scale", "40", "--seed", seed, "--output", "json")
+        assert result.returncode == 0 and result.summary["outcome"] == "promoted", result.explain()
+        assert "judged on noise" not in result.stderr
+    judged = [d["reason"] for d in ld.decisions("aa-v2") if d["kind"] == "evaluation"]
+    assert judged and all("errors: no significant increase of error rate over baseline +50%" in r
+                          or "canary requests in the window" in r for r in judged), judged[:3]

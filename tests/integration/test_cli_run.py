@@ -301,7 +301,7 @@ def test_latency_regression_fires_relative_p95_gate(ld: Launchdeck) -> None:
           stages:
             - {weight: 50%, hold: 10m}
             - {weight: 100%, hold: 1m}
-          analysis: {interval: 10s, window: 2m, minRequests: 80}
+          analysis: {interval: 10s, window: 2m, minRequests: 80, method: threshold}  # the sequential default: test_cli_judges
           gates:
             - {name: error-rate, metric: error_rate, op: ">=", threshold: 5%, for: 1m, severity: immediate}
             - {name: p95-regression, metric: latency_p95_ms, op: ">", threshold: +50%, vs: baseline, for: 30s, severity: immediate}

@@ -29,6 +29,7 @@ from launchdeck.core.engine import Decision, Observations, SetWeight, StartRollb
 from launchdeck.core.state import ReleaseState
 from launchdeck.errors import LaunchdeckError, UsageError, WeightNotApplied
 from launchdeck.plan import LoadedPlan, model, to_policy
+from launchdeck.plan.noise import noisy_gates
 from launchdeck.store.repo import NewDecision, Store, StoredRelease
 
 __all__ = ["RunOptions", "View", "new_run", "prepare_release", "roll_back", "run_release", "wrap_up"]
@@ -61,7 +62,7 @@ async def _run(plan: LoadedPlan, opts: RunOptions, view: View, store: Store) -> 
             return await _refuse(run, refusal, "preflight.failed")
     async with AsyncExitStack() as stack:
         if state.phase != "done":
-            for warning in thin_windows(spec, opts.time_scale):
+            for warning in thin_windows(spec, opts.time_scale) + noisy_gates(spec, opts.time_scale):
                 view.note(f"warning: {warning}")
             run.target = await open_target(spec, plan.doc.metadata, stack=stack, time_scale=opts.time_scale,
                                            plan_offset=release.plan_clock, seed=opts.seed, workdir=opts.workdir)

@@ -151,6 +151,18 @@ def rollback_completed(state: ReleaseState, now: float, reason: str) -> Step:
                                 "release.completed", state.fired_gate, {"outcome": "rolled_back"})))
 
 
+def _count_stable(state: ReleaseState, stable_slice: WindowStats, min_requests: int) -> ReleaseState:
+    """Add the stable version's new counts to the stage's; below 100%, once they reach minRequests they
+    become the baseline frozen for cut-over. A whole stage of stable traffic, not one window: at high
+    time scales a window holds a hundred requests and a 0.1% error rate shows as 0% or 0.5%."""
+    so_far = state.stable_in_stage
+    in_stage = so_far.merged(stable_slice) if so_far is not None else stable_slice
+    state = replace(state, stable_in_stage=in_stage)
+    if state.weight < 100 and in_stage.requests >= max(min_requests, 1):
+        state = replace(state, frozen_baseline=in_stage)
+    return state
+
+
 class _Builder:
     """Accumulates one tick's state changes, decisions and actions."""
 
@@ -171,7 +183,7 @@ class _Builder:
         stage = self.policy.stages[index]
         self.state = replace(self.state, phase="stage", stage=index, stage_started_at=self.now,
                              weight=stage.weight, conclusive_in_stage=False, approval_requested=False,
-                             last_eval_at=self.now)
+                             last_eval_at=self.now, stable_in_stage=None)
         self.actions.append(SetWeight(stage.weight))
         self.record("stage.started", f"stage {index + 1}/{len(self.policy.stages)}: canary to "
                     f"{stage.weight:g}% for at least {stage.hold:g}s of plan time",
@@ -222,12 +234,15 @@ class _Builder:
         forget = 0.5 ** (since_last / a.window) if a.window > 0 else 1.0
         s = replace(s, last_eval_at=self.now, canary_total=s.canary_total + obs.canary_slice.requests,
                     stable_total=s.stable_total + obs.stable_slice.requests)
-        baseline, note = obs.stable, ""
         reference = s.baseline  # the stable version's previous window: sequential latency judges' yardstick
         if obs.stable.requests >= a.min_requests:
             s = replace(s, baseline=obs.stable)
-        elif s.weight >= 100 and s.baseline is not None:
-            baseline, note = s.baseline, ", baseline frozen at cut-over"
+        s = _count_stable(s, obs.stable_slice, a.min_requests)
+        baseline, note = obs.stable, ""
+        frozen = s.frozen_baseline
+        # At 100% the stable version serves nothing; its window holds only the tail of the last stage.
+        if s.weight >= 100 and frozen is not None and frozen.requests > obs.stable.requests:
+            baseline, note = frozen, f", baseline frozen at cut-over from {frozen.requests} stable requests"
         verdicts: list[Verdict] = []
         warming: set[str] = set()
         fired: list[Gate] = []

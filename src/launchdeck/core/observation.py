@@ -58,6 +58,28 @@ class WindowStats:
             return self.latency.quantile(_QUANTILES[name])
         return None
 
+    def merged(self, later: WindowStats) -> WindowStats:
+        """This window and a later one as a single span: counts and latencies add up.
+
+        Values a source computed itself (Prometheus) cannot be added: counts (``requests``,
+        ``errors``) are summed, other figures averaged weighted by requests, and a side with no data
+        for a figure leaves the other's. Quantiles averaged that way are an approximation; the
+        histograms, when there are any, are exact."""
+        values: dict[str, float | None] = {}
+        for name in {**self.values, **later.values}:
+            a, b = self.values.get(name), later.values.get(name)
+            if a is None or b is None:
+                values[name] = b if a is None else a
+            elif name in ("requests", "errors"):
+                values[name] = a + b
+            else:
+                weight = self.requests + later.requests
+                values[name] = (a * self.requests + b * later.requests) / weight if weight else b
+        seconds = self.seconds + later.seconds
+        share = (self.share * self.seconds + later.share * later.seconds) / seconds if seconds > 0 else later.share
+        return WindowStats(self.version, self.requests + later.requests, self.errors + later.errors, seconds,
+                           share, self.latency.merge(later.latency), values)
+
     def to_json(self) -> dict[str, object]:
         return {
             "version": self.version,

@@ -8,6 +8,9 @@ from typing import Any, Literal
 from launchdeck.core.observation import WindowStats
 from launchdeck.core.sequential import Evidence
 
+#: ReleaseState fields holding a version's counts (WindowStats), serialised with their own to_json.
+_STATS = ("baseline", "stable_in_stage", "frozen_baseline")
+
 Phase = Literal["starting", "stage", "deciding", "held", "rolling_back", "done"]
 
 
@@ -48,7 +51,12 @@ class ReleaseState:
     gates: dict[str, GateTrack] = field(default_factory=dict)
     window: DecisionWindow | None = None
     baseline: WindowStats | None = None
-    """The stable version's last well-fed window: relative gates use it once stable serves nothing."""
+    """The stable version's last well-fed window: sequential latency judges' yardstick."""
+    stable_in_stage: WindowStats | None = None
+    """The stable version's counts summed over the current stage's evaluations."""
+    frozen_baseline: WindowStats | None = None
+    """The stable counts of the latest stage below 100% once they reached minRequests: relative gates
+    compare with them once the stable version serves nothing (never with one thin window)."""
     canary_total: int = 0
     stable_total: int = 0
     outcome: str | None = None
@@ -68,7 +76,9 @@ class ReleaseState:
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
-        data["baseline"] = self.baseline.to_json() if self.baseline else None
+        for name in _STATS:
+            stats = getattr(self, name)
+            data[name] = stats.to_json() if stats else None
         return data
 
     @classmethod
@@ -78,8 +88,9 @@ class ReleaseState:
         if data.get("window"):
             w = data["window"]
             data["window"] = DecisionWindow(**{**w, "authority": tuple(w["authority"])})
-        if data.get("baseline"):
-            data["baseline"] = WindowStats.from_json(data["baseline"])
+        for name in _STATS:
+            if data.get(name):
+                data[name] = WindowStats.from_json(data[name])
         return cls(**data)
 
 

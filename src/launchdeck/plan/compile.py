@@ -9,21 +9,45 @@ from launchdeck.plan import model, units
 
 # Metrics a sequential judge exists for: rates (errors, availability) and latency quantiles.
 _SEQUENTIAL_METRICS = ("error_rate", "availability", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms")
+# Gates vs baseline that get the sequential judge when the plan names no method: the canary is worse
+# when the figure is higher (errors, latency), the way the sequential test counts bad events.
+_DEFAULT_SEQUENTIAL = ("error_rate", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms")
+
+
+def judge_of(gate: model.GateSpec, spec: model.ReleaseSpec) -> str:
+    """The judge a gate gets: its own `test:`, else `analysis.method` where that judge exists for the
+    gate, else the default.
+
+    Without a method, a gate relative to the baseline on errors or latency is judged sequentially: the
+    threshold judge compares two ratios of a handful of events per window and rolls back healthy
+    canaries (issue 16). Latency needs per-request histograms, which only the local metrics source
+    has, so latency gates judged from Prometheus keep the threshold judge. Absolute gates keep it too.
+    """
+    if gate.test:
+        return gate.test
+    threshold = units.parse_threshold(gate.threshold, gate.metric)
+    method = spec.analysis.method
+    if method is not None:
+        # `analysis.method` applies to the gates its judge exists for; the others keep the threshold
+        # judge (throughput, requests, custom Prometheus metrics).
+        judged = gate.metric in _SEQUENTIAL_METRICS and (threshold.relative or not gate.metric.startswith("latency"))
+        return method if judged else "threshold"
+    histograms = spec.target.metrics.type == "local" or not gate.metric.startswith("latency")
+    worse_is_higher = gate.op in (">", ">=") and threshold.value >= 0
+    if gate.vs == "baseline" and threshold.relative and gate.metric in _DEFAULT_SEQUENTIAL and worse_is_higher \
+            and histograms:
+        return "sequential"
+    return "threshold"
 
 
 def to_policy(spec: model.ReleaseSpec) -> policy.Policy:
-    method = spec.analysis.method
     gates = []
     for g in spec.gates:
         threshold = units.parse_threshold(g.threshold, g.metric)
-        # `analysis.method` applies to the gates its judge exists for; the others keep the threshold
-        # judge (throughput, requests, custom Prometheus metrics).
-        judged = g.metric in _SEQUENTIAL_METRICS and (threshold.relative or not g.metric.startswith("latency"))
-        test = g.test or (method if judged else "threshold")
         gates.append(policy.Gate(
             name=g.name, metric=g.metric, op=g.op, threshold=threshold.value,
             threshold_text=threshold.text, relative=threshold.relative, for_seconds=g.for_,
-            severity=g.severity, test=test,
+            severity=g.severity, test=judge_of(g, spec),
         ))
     # analysis.alpha is the release's false-rollback budget: split evenly across its sequential gates,
     # so the chance that any of them fires on a healthy canary stays under alpha (Bonferroni).

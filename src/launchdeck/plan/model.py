@@ -140,7 +140,9 @@ class AnalysisSpec(Model):
     interval: Duration = 60.0
     window: Duration = 300.0
     min_requests: int = Field(default=100, ge=0)
-    method: Method = "threshold"
+    method: Method | None = None
+    """How gates are judged. Unset: gates vs baseline on errors and latency use `sequential`, the
+    others `threshold` (see plan/compile.py); `threshold` asks for the old behaviour everywhere."""
     alpha: Ratio = 0.01
     max_inconclusive: int = Field(default=3, ge=1)
     hold_timeout: Duration = 1800.0
