@@ -11,7 +11,8 @@ from typing import Annotated, Any, Optional
 import typer
 
 from launchdeck.cli.common import (DEFAULT_URL, EXIT_CODES, Choice, DbOption, Output, Scenario, Stack, app,
-                                   audit_app, bench_app, evidence_app, keys_app, _existing_store, _parse_start)
+                                   audit_app, bench_app, evidence_app, exit_code, keys_app, _existing_store,
+                                   _parse_start)
 from launchdeck.errors import UsageError
 
 
@@ -76,7 +77,7 @@ def demo(scenario: Annotated[Scenario, typer.Option("--scenario", help="bad: err
     typer.echo(where, err=output is Output.json)
     if output is Output.json:
         typer.echo(json.dumps(summary))
-    raise typer.Exit(EXIT_CODES.get(summary["outcome"] or "aborted", 1))
+    raise typer.Exit(exit_code(summary))
 
 
 def _run_stack_demo(kind: str, scenario: str, opts: Any, output: Output) -> dict[str, Any]:
@@ -118,7 +119,7 @@ def _run_and_report(loaded: Any, opts: Any, output: Output, exit_at_end: bool = 
         typer.echo(f"\n{summary['release']}: {summary['outcome']} at canary weight {summary['finalWeight']:g}% — "
                    f"{summary['reason']}\nevidence: {summary['evidence']}")
     if exit_at_end:
-        raise typer.Exit(EXIT_CODES.get(summary["outcome"] or "aborted", 1))
+        raise typer.Exit(exit_code(summary))
     return summary
 
 
