@@ -61,7 +61,7 @@ class Run:
     view: View
     target: Target | None = None
     dispatcher: Dispatcher | None = None
-    delivery: asyncio.Task[None] | None = None
+    delivery: asyncio.Task[Any] | None = None
     """The outbox delivery under way, if any (see ``deliver``)."""
     health: ChannelHealth = field(default_factory=ChannelHealth)
     """Which channels are failing and when each is tried again (in memory: a restart tries all)."""

@@ -26,6 +26,8 @@ from pathlib import Path
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from launchdeck.errors import StoreError
+
 _LOCAL: dict[tuple[int, int], threading.Lock] = {}
 _LOCAL_GUARD = threading.Lock()
 
@@ -63,8 +65,12 @@ def _advisory(engine: Engine, release_id: int) -> Iterator[bool]:
 
 @contextmanager
 def _flock(path: Path) -> Iterator[bool]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as e:
+        raise StoreError(f"cannot open the outbox lock {path}: {e.strerror}",
+                         hint="the directory beside the SQLite database must be writable") from e
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
