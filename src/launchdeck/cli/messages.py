@@ -9,6 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from launchdeck.cli.common import DEFAULT_URL, UNDELIVERED_EXIT, DbOption, _existing_store, app
+from launchdeck.errors import UsageError
 
 messages_app = typer.Typer(no_args_is_help=True, help="A release's messages: list them, deliver what is left.")
 app.add_typer(messages_app, name="messages")
@@ -25,6 +26,9 @@ def flush(release: Annotated[str, typer.Argument(help="Release name (the plan's 
 
     store = _existing_store(db)
     found = store.require(name=release)
+    if plan is None and not Path(found.plan_path).is_file():
+        raise UsageError(f"{found.name} ran with the plan {found.plan_path}, which is not here",
+                         hint="run this in the directory the run ran in, or pass --plan PATH")
     loaded = load_plan(plan or Path(found.plan_path))
     if loaded.digest != found.plan_digest:
         typer.echo(f"note: {loaded.path} has changed since the run; its channels are used as they are now", err=True)
@@ -41,7 +45,8 @@ def flush(release: Annotated[str, typer.Argument(help="Release name (the plan's 
         typer.echo(f"{found.name}: {len(done.sent)} sent, {summary['count']} still undelivered; run this again "
                    f"once the channel is back")
         raise typer.Exit(UNDELIVERED_EXIT)
-    typer.echo(f"{found.name}: {len(done.sent)} sent; every message is delivered")
+    typer.echo(f"{found.name}: {len(done.sent)} sent; every message is delivered" if done.sent
+               else f"{found.name}: nothing left to deliver")
 
 
 @messages_app.command("list")

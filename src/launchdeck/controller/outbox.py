@@ -28,7 +28,8 @@ from typing import Any
 from launchdeck.adapters.notify import Notifier
 from launchdeck.comms import render
 from launchdeck.comms.render import Message
-from launchdeck.controller.messages import Dispatcher
+from launchdeck.adapters.notify.factory import make_channel
+from launchdeck.controller.messages import secret_values
 from launchdeck.core.backoff import ChannelHealth, Failed, Random, Recovered
 from launchdeck.errors import LaunchdeckError, StoreError, UsageError
 from launchdeck.plan import LoadedPlan, model
@@ -130,11 +131,15 @@ async def flush_release(*, store: Store, release: StoredRelease, plan: LoadedPla
     channel is tried once, its messages in order until one is refused. Waits its turn when another
     process holds the outbox; StoreError when that lasts longer than ``CLAIM_WAIT_S``."""
     name = release.name.removesuffix(f"#{release.id}")  # an archived release keeps its messages' ids
-    dispatcher = Dispatcher(release_spec(plan, name), workdir=workdir, release=name, console_stream=console_stream)
+    spec = release_spec(plan, name)
+    # Only the channels that have something to send are opened, so only their env: secrets are needed.
+    wanted = {row.channel for row in store.pending_messages(release_id=release.id)}
+    channels = {n: make_channel(n, ch, workdir=workdir, console_stream=console_stream)
+                for n, ch in spec.notifications.channels.items() if n in wanted}
     deadline = time.monotonic() + CLAIM_WAIT_S
     while True:
-        done = await deliver(store=store, release_id=release.id, release_name=name, channels=dispatcher.channels,
-                             secrets=dispatcher.secrets, health=ChannelHealth(), rng=random.Random(), retry_all=True)
+        done = await deliver(store=store, release_id=release.id, release_name=name, channels=channels,
+                             secrets=secret_values(spec), health=ChannelHealth(), rng=random.Random(), retry_all=True)
         if not done.busy:
             return done
         if time.monotonic() > deadline:
