@@ -14,9 +14,11 @@ import pytest
 from launchdeck.comms.render import Message
 from launchdeck.controller import outbox
 from launchdeck.core.backoff import ChannelHealth
-from launchdeck.errors import NotifyError
+from launchdeck.errors import NotifyError, UsageError
+from launchdeck.plan import load_plan
 from launchdeck.store.repo import NewMessage, Store, StoredRelease
 
+EXAMPLES = Path(__file__).parents[2] / "examples"
 SECRET = "https://hooks.example/T0/B0/s3cr3t-token"
 
 
@@ -158,3 +160,14 @@ def test_two_deliverers_at_once_send_each_message_once(db_url: str, tmp_path: Pa
     assert b.busy and b.sent == ()
     assert [m.title for m in hook.received] == ["one", "two"]
     assert [m.key for m in hook.received] == [f"shop-v2#{r.id}" for r in a.sent]
+
+
+def test_flush_finds_the_channels_a_train_service_ran_with() -> None:
+    train = load_plan(EXAMPLES / "media-gateway-train.yaml")
+    entry, spec = train.services[0]
+    assert outbox.release_spec(train, f"{train.name}.{entry.name}") is spec
+    with pytest.raises(UsageError, match="no service whose release is"):
+        outbox.release_spec(train, f"{train.name}.no-such-service")
+    single = load_plan(EXAMPLES / "intelgraph-canary.yaml")
+    with pytest.raises(UsageError, match="is the plan of intelgraph"):
+        outbox.release_spec(single, "shop-v2")
