@@ -13,6 +13,9 @@ answer as it answers. Each records what it accepted, so tests read what a person
 * A webhook receiver that verifies ``X-Launchdeck-Signature`` (HMAC-SHA256 over "<t>." + body) and
   refuses a bad one with 401; it can be told to fail its first N requests with 503 (a dead
   receiver coming back).
+
+Any of them can be taken down: while ``service.down`` is True every request is answered 503 (the
+test flips it back, so "down for the first part of a run" never depends on timing).
 """
 
 from __future__ import annotations
@@ -50,6 +53,8 @@ class FakeService:
     """Answer the first request only after this long (a service having a bad moment)."""
     answered_at: list[float] = field(default_factory=list)
     """Wall time (time.time()) of each answer, in order."""
+    down: bool = False
+    """While True, every request is refused with 503 (and recorded in ``refused``)."""
 
     def __enter__(self) -> FakeService:
         service = self
@@ -58,7 +63,7 @@ class FakeService:
             def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
                 length = int(self.headers.get("Content-Length") or 0)
                 req = Request(self.path, {k.lower(): v for k, v in self.headers.items()}, self.rfile.read(length))
-                status, ctype, body = service.respond(req)
+                status, ctype, body = _text(503, "service down") if service.down else service.respond(req)
                 if service.slow_first_s and not service.answered_at:
                     threading.Event().wait(service.slow_first_s)
                 (service.accepted.append(req) if status < 300 else service.refused.append((status, req)))

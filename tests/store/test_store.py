@@ -278,6 +278,30 @@ def test_outbox_pending_until_sent(store: Store) -> None:
     assert store.pending_messages(release_id=rel.id) == []
 
 
+def test_messages_lists_sent_and_pending_in_order(store: Store) -> None:
+    rel = _release(store)
+    store.save(release_id=rel.id, state=STATE, plan_clock=1.0, outcome=None, decisions=[],
+               messages=[_message("one"), _message("two")])
+    one, _two = store.pending_messages(release_id=rel.id)
+    store.mark_sent(message_id=one.id)
+    assert [(m.title, m.sent_at is not None) for m in store.messages(release_id=rel.id)] == [("one", True),
+                                                                                             ("two", False)]
+
+
+def test_one_claim_on_a_release_outbox_at_a_time_across_connections(db_url: str) -> None:
+    # Two Store objects stand for two processes (a run and `messages flush`): each has its own engine.
+    with Store(db_url) as first, Store(db_url) as second:
+        rel, other = _release(first), _release(first, name="other")
+        with first.outbox_claim(release_id=rel.id) as held:
+            assert held
+            with second.outbox_claim(release_id=rel.id) as also:
+                assert not also  # the flush would otherwise send the same queued message again
+            with second.outbox_claim(release_id=other.id) as elsewhere:
+                assert elsewhere  # another release's outbox is not held up
+        with second.outbox_claim(release_id=rel.id) as after:
+            assert after  # released at the end of the first claim
+
+
 # -- opening: migrations, several processes at once, errors ----------------------------------------------
 
 

@@ -1,7 +1,8 @@
 """The `launchdeck` command: validate, run, demo, approve, status, why, evidence, keys, sample-app.
 
 Every expected failure is a LaunchdeckError printed as one message with a hint, never a traceback.
-Exit status: 0 promoted, 3 rolled back, 4 held or refused, 1 a fault, 2 bad input.
+Exit status: 0 promoted, 3 rolled back, 4 held or refused, 1 a fault, 2 bad input, 5 promoted (or
+`messages flush` done) with messages still undelivered.
 Each module registers its commands on the shared ``app`` (``cli/common.py``).
 """
 
@@ -11,7 +12,7 @@ import sys
 
 import typer
 
-from launchdeck.cli import running, people, control, inspect, proof, tools  # noqa: F401,I001  (they register commands, in help order)
+from launchdeck.cli import running, people, control, inspect, proof, messages, tools  # noqa: F401,I001  (they register commands, in help order)
 from launchdeck.cli.common import app
 from launchdeck.errors import LaunchdeckError
 

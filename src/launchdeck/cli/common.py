@@ -27,6 +27,19 @@ bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks that print a tabl
 app.add_typer(bench_app, name="bench")
 
 EXIT_CODES = {"promoted": 0, "rolled_back": 3, "held": 4, "refused": 4, "aborted": 1}
+#: A promoted release whose messages did not all go out, and `messages flush` that left some queued.
+UNDELIVERED_EXIT = 5
+
+
+def exit_code(summary: dict[str, Any]) -> int:
+    """The outcome's exit status, except that a promotion with messages still in the outbox exits
+    5: 0 promises that everything is done, including telling people. A rollback, hold or refusal
+    keeps its own code (a script must never mistake a rollback for something milder); its summary's
+    ``undelivered`` says what is left."""
+    code = EXIT_CODES.get(summary.get("outcome") or "aborted", 1)
+    if code == 0 and (summary.get("undelivered") or {}).get("count"):
+        return UNDELIVERED_EXIT
+    return code
 DbOption = Annotated[str, typer.Option("--db", envvar="LAUNCHDECK_DB", help="SQLAlchemy URL of the release store.")]
 
 

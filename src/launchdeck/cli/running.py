@@ -11,7 +11,8 @@ from typing import Annotated, Any, Optional
 import typer
 
 from launchdeck.cli.common import (DEFAULT_URL, EXIT_CODES, Choice, DbOption, Output, Scenario, Stack, app,
-                                   audit_app, bench_app, evidence_app, keys_app, _existing_store, _parse_start)
+                                   audit_app, bench_app, evidence_app, exit_code, keys_app, _existing_store,
+                                   _parse_start)
 from launchdeck.errors import UsageError
 
 
@@ -93,7 +94,7 @@ def demo(scenario: Annotated[Scenario, typer.Option("--scenario", help="bad: err
     # The demo succeeds when it shows what it set out to: the bad canary rolled back, the good one promoted.
     verdict, as_designed = demonstrated(scenario.value, summary["outcome"])
     typer.echo(verdict, err=output is Output.json or not as_designed)
-    code = 0 if as_designed else (EXIT_CODES.get(summary["outcome"] or "aborted") or 1)
+    code = 0 if as_designed else (exit_code(summary) or 1)
     if output is Output.json:
         typer.echo(json.dumps(summary))
     raise typer.Exit(code)
@@ -148,7 +149,7 @@ def _run_and_report(loaded: Any, opts: Any, output: Output, exit_at_end: bool = 
         if exit_at_end:  # the demo says where its evidence is itself, with the messages
             typer.echo(f"evidence: {summary['evidence']}")
     if exit_at_end:
-        raise typer.Exit(EXIT_CODES.get(summary["outcome"] or "aborted", 1))
+        raise typer.Exit(exit_code(summary))
     return summary
 
 

@@ -1,8 +1,8 @@
 """From decisions to messages: routes pick channels, templates give words, the outbox delivers.
 
 Messages are rendered when the decision is made and stored with it (the outbox); delivery happens
-after the commit and is retried on the next tick (and after a restart) until the channel takes it,
-so a dead channel delays a message but never drops it.
+after the commit (``controller.outbox``) and a refused message is retried, with backoff, until the
+channel takes it, so a dead channel delays a message but never drops it.
 """
 
 from __future__ import annotations
@@ -16,11 +16,9 @@ from typing import Any
 from launchdeck.adapters.notify import Notifier
 from launchdeck.adapters.notify.factory import make_channel
 from launchdeck.comms import render
-from launchdeck.comms.render import Message
 from launchdeck.core.engine import Decision
-from launchdeck.errors import LaunchdeckError
 from launchdeck.plan import model
-from launchdeck.store.repo import NewMessage, Store
+from launchdeck.store.repo import NewMessage
 
 
 def secret_values(spec: model.ReleaseSpec) -> list[str]:
@@ -62,29 +60,6 @@ class Dispatcher:
                 text = render.redact(self.renderer.render(d.event, ctx, template=template), self.secrets)
                 out.append(NewMessage(channel, d.event, text.split("\n", 1)[0], text, self.renderer.locale))
         return out
-
-    async def deliver(self, store: Store, release_id: int) -> list[str]:
-        """Send what the outbox holds; returns the problems met (the messages stay queued).
-
-        Each channel gets its messages in the order they were decided: once one fails, that
-        channel's later messages wait for the next delivery, behind it."""
-        problems = []
-        failed: set[str] = set()
-        for row in store.pending_messages(release_id=release_id):
-            channel = self.channels.get(row.channel)
-            if channel is None or row.channel in failed:
-                continue
-            try:
-                await channel.send(Message(row.event, row.channel, row.locale, row.text, row.title,
-                                           release=self.release, key=f"{self.release}#{row.id}"))
-            except LaunchdeckError as e:
-                error = render.redact(e.message, self.secrets)
-                store.mark_failed(message_id=row.id, error=error)
-                problems.append(f"channel {row.channel}: {error} (will retry)")
-                failed.add(row.channel)
-                continue
-            store.mark_sent(message_id=row.id)
-        return problems
 
 
 def _extra(d: Decision) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from typing import Any
 
 from launchdeck.adapters.routers import Router
 from launchdeck.controller import evidence as bundles
-from launchdeck.controller import driver, failpoints, lifecycle, preflight
+from launchdeck.controller import driver, failpoints, lifecycle, outbox, preflight
 from launchdeck.controller.clock import PlanClock
 from launchdeck.controller.messages import Dispatcher, iso
 from launchdeck.controller.people import gather, load_approvals_file, stored_rules
@@ -108,7 +108,10 @@ async def _finished(run: Run) -> dict[str, Any]:
     run.evidence_path = Path(run.meta["wrapup"]["evidence"])
     run.view.note(f"release {name} already finished: {outcome}. Nothing was moved. To run it again: "
                   f"`launchdeck retry {name}` (or `run --fresh`)")
-    return {**run.meta["wrapup"]["summary"], "evidence": str(run.evidence_path)}
+    if outbox.undelivered(run.store, run.release.id)["count"]:
+        await flush(run)  # what a failing channel left behind goes now, in order, once each
+    return {**run.meta["wrapup"]["summary"], "evidence": str(run.evidence_path),
+            "undelivered": outbox.undelivered(run.store, run.release.id)}
 
 
 async def wrap_up(run: Run) -> dict[str, Any]:

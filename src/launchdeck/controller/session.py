@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -13,10 +14,12 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from launchdeck.controller import evidence as bundles
+from launchdeck.controller import outbox
 from launchdeck.controller.clock import PlanClock
 from launchdeck.controller.messages import Dispatcher, iso
 from launchdeck.controller.target import Target
 from launchdeck.controller.warroom import WarRoom
+from launchdeck.core.backoff import ChannelHealth
 from launchdeck.core.engine import Decision
 from launchdeck.core.policy import Policy
 from launchdeck.core.state import ReleaseState
@@ -59,8 +62,11 @@ class Run:
     view: View
     target: Target | None = None
     dispatcher: Dispatcher | None = None
-    delivery: asyncio.Task[None] | None = None
+    delivery: asyncio.Task[Any] | None = None
     """The outbox delivery under way, if any (see ``deliver``)."""
+    health: ChannelHealth = field(default_factory=ChannelHealth)
+    """Which channels are failing and when each is tried again (in memory: a restart tries all)."""
+    rng: random.Random = field(default_factory=random.Random)
     warroom: WarRoom = field(init=False)
 
     def __post_init__(self) -> None:
@@ -147,47 +153,58 @@ async def deliver(run: Run) -> None:
     """Send what the outbox holds, in the background: a slow or dead channel (a Slack webhook that
     hangs for its whole timeout) must never hold up the tick, and above all not a rollback. One
     delivery runs at a time, oldest message first; a message committed meanwhile goes with the next
-    one. ``flush`` waits for them before the run ends."""
+    one, and a failing channel waits for its backoff (``controller.outbox``). ``flush`` waits for
+    them before the run ends."""
     if run.delivery is None or run.delivery.done():
         if run.delivery is not None:
             run.delivery.result()  # a delivery that crashed is a fault, not something to drop silently
         run.delivery = asyncio.create_task(_deliver(run))
 
 
-#: Before a run ends, what is still queued is retried after these pauses (seconds).
-FLUSH_BACKOFF_S = (0.5, 1.0, 2.0, 4.0)
+#: Before a run ends, channels with messages left get this long (seconds) to take them.
+FINAL_GRACE_S = 8.0
+#: How soon to look again when another process (`messages flush`) holds the outbox.
+BUSY_RETRY_S = 0.25
 
 
 async def flush(run: Run) -> None:
-    """Before the run ends: wait for the delivery under way, then retry what is left with backoff
-    (a receiver that is restarting gets about 8 s to come back). What is still refused after that
-    is said, by channel, and stays in the outbox with its last error."""
+    """Before the run ends: wait for the delivery under way, give every channel with messages left
+    one more attempt, then retry per its backoff for up to ``FINAL_GRACE_S`` (a receiver that is
+    restarting gets a chance to come back). What is still refused is said once, stays in the outbox
+    with its last error, and is counted in the summary's ``undelivered``; `launchdeck messages flush`
+    delivers it later."""
     if run.delivery is not None:
         await run.delivery
         run.delivery = None
-    await _deliver(run)
-    for pause in FLUSH_BACKOFF_S:
-        if not _undelivered(run):
-            return
-        await asyncio.sleep(pause)
-        await _deliver(run)
-    left = _undelivered(run)
-    if left:
-        channels = ", ".join(sorted({row.channel for row in left}))
-        run.view.note(f"{len(left)} message(s) could not be delivered before the run ended (channels: {channels}); "
-                      "they stay in the release's outbox with their last error")
+    deadline = time.monotonic() + FINAL_GRACE_S
+    done = await _deliver(run, retry_all=True)
+    while left := _undelivered_channels(run):
+        retry_at = time.monotonic() + BUSY_RETRY_S if done.busy else run.health.earliest_retry(left)
+        if retry_at is None or retry_at > deadline:
+            break
+        await asyncio.sleep(max(0.0, retry_at - time.monotonic()))
+        done = await _deliver(run)
+    left_over = outbox.undelivered(run.store, run.release.id)
+    if left_over["count"]:
+        run.view.note(f"{left_over['count']} message(s) are still undelivered (channels: "
+                      f"{', '.join(left_over['channels'])}); they stay in the release's outbox with their last "
+                      f"error: deliver them with `launchdeck messages flush {run.release.name}`")
 
 
-def _undelivered(run: Run) -> list[Any]:
+def _undelivered_channels(run: Run) -> set[str]:
     assert run.dispatcher is not None
-    return [row for row in run.store.pending_messages(release_id=run.release.id)
-            if row.channel in run.dispatcher.channels]
+    return {row.channel for row in run.store.pending_messages(release_id=run.release.id)
+            if row.channel in run.dispatcher.channels}
 
 
-async def _deliver(run: Run) -> None:
+async def _deliver(run: Run, retry_all: bool = False) -> outbox.DeliveryPass:
     assert run.dispatcher is not None
-    for problem in await run.dispatcher.deliver(run.store, run.release.id):
-        run.view.note(problem)
+    done = await outbox.deliver(store=run.store, release_id=run.release.id, release_name=run.release.name,
+                                channels=run.dispatcher.channels, secrets=run.dispatcher.secrets,
+                                health=run.health, rng=run.rng, retry_all=retry_all)
+    for line in done.notes:
+        run.view.note(line)
+    return done
 
 
 def write_evidence(run: Run, label: str | None) -> Path:
@@ -225,6 +242,8 @@ def snapshot(run: Run, now: float) -> dict[str, Any]:
 
 
 def summary(run: Run, with_evidence: bool = True) -> dict[str, Any]:
+    """The run's summary object; ``with_evidence=False`` is the copy inside a bundle, which is
+    written before the last messages go, so it has neither the bundle's path nor ``undelivered``."""
     s = run.state
     info = run.meta.get("rollback", {})
     detected = None
@@ -237,4 +256,5 @@ def summary(run: Run, with_evidence: bool = True) -> dict[str, Any]:
             "stagesPassed": s.stages_passed, "firedGate": s.fired_gate, "detectedAfterSeconds": detected,
             "rollbackSeconds": info.get("seconds"), "canaryRequests": totals[0], "canaryErrors": totals[1],
             "evidence": str(evidence) if with_evidence else None, "reason": s.reason,
-            **({"checkpoints": run.meta["checkpoints"]} if run.meta.get("checkpoints") else {})}
+            **({"checkpoints": run.meta["checkpoints"]} if run.meta.get("checkpoints") else {}),
+            **({"undelivered": outbox.undelivered(run.store, run.release.id)} if with_evidence else {})}

@@ -96,6 +96,9 @@ def _summary(train: LoadedPlan, entries: dict[str, Any], outcome: dict[str, str]
         "services": [{"name": n, "outcome": outcome[n], "startedAt": started.get(n), "finishedAt": finished.get(n),
                       "evidence": summaries[n]["evidence"] if n in summaries else None,
                       "reason": summaries[n].get("reason") if n in summaries else None} for n in entries],
+        "undelivered": {"count": sum(s.get("undelivered", {}).get("count", 0) for s in summaries.values()),
+                        "channels": sorted(f"{n}/{c}" for n, s in summaries.items()
+                                           for c in s.get("undelivered", {}).get("channels", []))},
         "reason": f"{sum(v == 'promoted' for v in values)}/{len(values)} services promoted"
                   + (f"; {failed} ended {outcome[failed]}" if failed else ""),
     }

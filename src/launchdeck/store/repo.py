@@ -22,7 +22,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from launchdeck.errors import StoreError, UsageError
-from launchdeck.store import migrations
+from launchdeck.store import claims, migrations
 from launchdeck.store.chain import (GENESIS, Signature, canonical_payload, chain_hash, check_chain, decision_body,
                                    head_payload)
 from launchdeck.store.defaults import DEFAULT_URL
@@ -252,6 +252,23 @@ class Store:
         with self.session() as s:
             return list(s.scalars(select(MessageRow).where(MessageRow.release_id == release_id,
                                                            MessageRow.sent_at.is_(None)).order_by(MessageRow.id)))
+
+    def messages(self, *, release_id: int) -> list[MessageRow]:
+        """Every message of the release, sent or not, in the order they were decided."""
+        with self.session() as s:
+            return list(s.scalars(select(MessageRow).where(MessageRow.release_id == release_id)
+                                  .order_by(MessageRow.id)))
+
+    @contextmanager
+    def outbox_claim(self, *, release_id: int) -> Iterator[bool]:
+        """True while this process alone may send the release's queued messages; False when another
+        holds the claim (see ``launchdeck.store.claims``). Never waits."""
+        try:
+            with claims.outbox_claim(self.engine, release_id) as held:
+                yield held
+        except SQLAlchemyError as e:
+            raise StoreError(f"database error on {_safe(self.url)}: {_reason(e, self.url)}",
+                             hint="check the database is reachable") from e
 
     def mark_sent(self, *, message_id: int) -> None:
         with self.session() as s:

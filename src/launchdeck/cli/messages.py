@@ -1,0 +1,68 @@
+"""Commands about a release's messages: what its outbox holds, and delivering what is left."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from launchdeck.cli.common import DEFAULT_URL, UNDELIVERED_EXIT, DbOption, _existing_store, app
+from launchdeck.errors import UsageError
+
+messages_app = typer.Typer(no_args_is_help=True, help="A release's messages: list them, deliver what is left.")
+app.add_typer(messages_app, name="messages")
+
+
+@messages_app.command("flush")
+def flush(release: Annotated[str, typer.Argument(help="Release name (the plan's metadata.name).")],
+          plan: Annotated[Optional[Path], typer.Option("--plan", help="The plan the release ran with "
+                                                       "(default: the path its run was given).")] = None,
+          db: DbOption = DEFAULT_URL) -> None:
+    """Deliver the release's queued messages, in order, once each; exit 5 if a channel still refuses."""
+    from launchdeck.controller.outbox import flush_release, undelivered
+    from launchdeck.plan import load_plan
+
+    store = _existing_store(db)
+    found = store.require(name=release)
+    if plan is None and not Path(found.plan_path).is_file():
+        raise UsageError(f"{found.name} ran with the plan {found.plan_path}, which is not here",
+                         hint="run this in the directory the run ran in, or pass --plan PATH")
+    loaded = load_plan(plan or Path(found.plan_path))
+    if loaded.digest != found.plan_digest:
+        typer.echo(f"note: {loaded.path} has changed since the run; its channels are used as they are now", err=True)
+    done = asyncio.run(flush_release(store=store, release=found, plan=loaded, workdir=Path(".")))
+    for row in done.sent:
+        typer.echo(f"sent #{row.id} to {row.channel}: {row.event} — {row.title}")
+    left = store.pending_messages(release_id=found.id)
+    for channel in sorted({row.channel for row in left}):
+        count = sum(row.channel == channel for row in left)
+        error = done.refused.get(channel) or next(r.last_error for r in left if r.channel == channel) or "not tried"
+        typer.echo(f"still queued: {count} message(s) for {channel}, refused: {error}")
+    summary = undelivered(store, found.id)
+    if summary["count"]:
+        typer.echo(f"{found.name}: {len(done.sent)} sent, {summary['count']} still undelivered; run this again "
+                   f"once the channel is back")
+        raise typer.Exit(UNDELIVERED_EXIT)
+    typer.echo(f"{found.name}: {len(done.sent)} sent; every message is delivered" if done.sent
+               else f"{found.name}: nothing left to deliver")
+
+
+@messages_app.command("list")
+def list_(release: Annotated[str, typer.Argument(help="Release name (the plan's metadata.name).")],
+          db: DbOption = DEFAULT_URL) -> None:
+    """Every message of the release in order: sent (when), queued, or failing (attempts, last error)."""
+    store = _existing_store(db)
+    found = store.require(name=release)
+    rows = store.messages(release_id=found.id)
+    if not rows:
+        typer.echo(f"{found.name} has no messages")
+    for row in rows:
+        if row.sent_at is not None:
+            state = f"sent {row.sent_at.isoformat(timespec='seconds')}"
+        elif row.attempts:
+            state = f"failing ({row.attempts} attempt(s)): {row.last_error}"
+        else:
+            state = "queued"
+        typer.echo(f"#{row.id:<5} {row.channel:<14} {row.event:<20} {row.title}\n       {state}")
