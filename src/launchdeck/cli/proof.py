@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
-import sys
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Optional
 
 import typer
 
-from launchdeck.cli.common import (DEFAULT_URL, EXIT_CODES, Choice, DbOption, Output, Scenario, Stack, app,
-                                   audit_app, bench_app, evidence_app, keys_app, _existing_store, _parse_start)
-from launchdeck.errors import UsageError
+from launchdeck.cli.common import (DEFAULT_URL, DbOption, audit_app, evidence_app, keys_app, _existing_store)
 
 
 @keys_app.command("generate")

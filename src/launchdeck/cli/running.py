@@ -10,10 +10,8 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from launchdeck.cli.common import (DEFAULT_URL, EXIT_CODES, Choice, DbOption, Output, Scenario, Stack, app,
-                                   audit_app, bench_app, evidence_app, exit_code, keys_app, _existing_store,
-                                   _parse_start)
-from launchdeck.errors import UsageError
+from launchdeck.cli.common import (DEFAULT_URL, DbOption, Output, Scenario, Stack, app,
+                                   exit_code, _parse_start)
 
 
 @app.command()

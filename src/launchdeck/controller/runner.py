@@ -12,18 +12,18 @@ import time
 from contextlib import AsyncExitStack
 from dataclasses import replace
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from launchdeck.adapters.routers import Router
 from launchdeck.controller import evidence as bundles
-from launchdeck.controller import driver, failpoints, lifecycle, outbox, preflight
+from launchdeck.controller import driver, failpoints, lifecycle, preflight
 from launchdeck.controller.clock import PlanClock
 from launchdeck.controller.messages import Dispatcher, iso
 from launchdeck.controller.people import gather, load_approvals_file, stored_rules
-from launchdeck.controller.session import (Run, RunOptions, View, commit, deliver, flush, snapshot, status_line,
-                                           summary, write_evidence)
+from launchdeck.controller.session import (Run, RunOptions, View, commit, deliver, snapshot, status_line,
+                                           write_evidence)
 from launchdeck.controller.target import open_target, thin_windows
+from launchdeck.controller.wrapup import report_finished, wrap_up, write_missing_stage_bundles
 from launchdeck.core import engine
 from launchdeck.core.engine import Decision, Observations, SetWeight, StartRollback, WriteEvidence
 from launchdeck.core.state import ReleaseState
@@ -51,7 +51,7 @@ async def _run(plan: LoadedPlan, opts: RunOptions, view: View, store: Store) -> 
     release, state, meta = _open_release(store, plan, opts, view)
     run = new_run(plan, opts, view, store, release, state, meta)
     if state.phase == "done":
-        return await _finished(run)
+        return await report_finished(run)
     run.meta["driver"] = driver.me()
     if state.phase == "held" and release.outcome == "held":
         step = engine.reopen_held(ReleaseState.from_json(meta["engine"]), release.plan_clock)
@@ -69,7 +69,7 @@ async def _run(plan: LoadedPlan, opts: RunOptions, view: View, store: Store) -> 
             if state.phase != "starting":
                 await _set_weight(run, 0.0 if state.phase == "rolling_back" else state.weight)
             run.clock = PlanClock(opts.time_scale, release.plan_clock)  # plan time starts with the target up
-            _write_missing_stage_bundles(run)
+            write_missing_stage_bundles(run)
             await _announce_start(run)
             if spec.soak and state.phase == "starting" and not meta.get("soak", {}).get("passed"):
                 failure = await lifecycle.soak(run, stack, _planned_start(run))
@@ -95,54 +95,6 @@ def new_run(plan: LoadedPlan, opts: RunOptions, view: View, store: Store, releas
         view.note(note)
     run.dispatcher = Dispatcher(spec, workdir=opts.workdir, release=release.name)
     return run
-
-
-async def _finished(run: Run) -> dict[str, Any]:
-    """The release already has its outcome: finish its wrap-up if a crash cut it short, then report
-    the recorded outcome. Nothing moves: a canary known to be bad never goes back to its users."""
-    name, outcome = run.release.name, run.state.outcome
-    if not run.meta.get("wrapup", {}).get("done"):
-        run.view.note(f"release {name} reached its outcome ({outcome}) but its wrap-up did not finish; "
-                      "finishing it now (final evidence, queued messages)")
-        return await wrap_up(run)
-    run.evidence_path = Path(run.meta["wrapup"]["evidence"])
-    run.view.note(f"release {name} already finished: {outcome}. Nothing was moved. To run it again: "
-                  f"`launchdeck retry {name}` (or `run --fresh`)")
-    if outbox.undelivered(run.store, run.release.id)["count"]:
-        await flush(run)  # what a failing channel left behind goes now, in order, once each
-    return {**run.meta["wrapup"]["summary"], "evidence": str(run.evidence_path),
-            "undelivered": outbox.undelivered(run.store, run.release.id)}
-
-
-async def wrap_up(run: Run) -> dict[str, Any]:
-    """After the outcome commit: the final bundle, then the outbox. Each part is recorded when done, so a
-    run killed in between and started again finishes what is missing, once."""
-    failpoints.reached("outcome.committed")
-    wrap = run.meta.setdefault("wrapup", {})
-    if wrap.get("evidence") and Path(wrap["evidence"]).is_file():
-        run.evidence_path = Path(wrap["evidence"])
-    else:
-        run.evidence_path = write_evidence(run, None)
-        wrap["evidence"] = str(run.evidence_path)
-        _save_meta(run)
-    failpoints.reached("wrapup.evidence")
-    await flush(run)
-    wrap["summary"] = summary(run)
-    wrap["done"] = True
-    _save_meta(run)
-    return wrap["summary"]
-
-
-def _write_missing_stage_bundles(run: Run) -> None:
-    """A run killed between a stage's commit and its bundle writes that bundle when it resumes."""
-    directory = run.opts.workdir / run.spec.evidence.dir
-    for stage in range(1, run.state.stages_passed + 1):
-        if not (directory / bundles.file_name(run.release, f"stage-{stage}")).is_file():
-            write_evidence(run, f"stage-{stage}")
-
-
-def _save_meta(run: Run) -> None:
-    commit(run, run.state, [], run.clock.now() if run.target else run.release.plan_clock)
 
 
 async def _refuse(run: Run, reason: str, event: str | None) -> dict[str, Any]:
