@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from launchdeck.errors import UsageError
+from launchdeck.store.defaults import DEFAULT_URL  # noqa: F401  (re-exported: every command's --db default)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Run release runbooks: move traffic, judge the canary, ask people, tell everyone, keep proof.")
