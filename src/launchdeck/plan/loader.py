@@ -45,16 +45,13 @@ def load_plan(path: str | Path) -> LoadedPlan:
     """Read and validate a plan file; raise PlanError listing every problem found."""
     path = Path(path)
     file = str(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as e:
-        raise PlanError([PlanProblem(file, 0, "", f"cannot read the plan: {e.strerror}",
-                                     "check the path; `launchdeck validate PLAN` takes a YAML file")]) from e
+    limits = yamlsrc.limits_from_env()
+    raw = yamlsrc.read_file(path, "plan", limits)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
         raise PlanError([PlanProblem(file, 1, "", "the plan is not UTF-8 text", "save it as UTF-8")]) from e
-    src = yamlsrc.load(text, file)
+    src = yamlsrc.load(text, file, limits)
     if not isinstance(src.data, dict):
         raise PlanError([PlanProblem(file, 1, "", "a plan is a mapping at the top level",
                                      "start with `apiVersion: launchdeck/v1` and `kind: Release`")])

@@ -48,7 +48,7 @@ RollbackStep = Literal["kill-switch", "traffic-to-stable", "drain-canary", "veri
 
 class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, alias_generator=to_camel,
-                              populate_by_name=True)
+                              populate_by_name=True, defer_build=True)
 
 
 class Metadata(Model):
