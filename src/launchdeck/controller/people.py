@@ -6,16 +6,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from launchdeck.core.engine import PersonDecision
 from launchdeck.core.policy import Policy
 from launchdeck.core.state import ReleaseState
-from launchdeck.errors import UsageError
+from launchdeck.errors import PlanError, UsageError
+from launchdeck.plan import yamlsrc
 from launchdeck.runbook import roles
 from launchdeck.store.repo import Store
 
 _ALLOWED = {"who", "role", "stage", "checklist", "decision", "reason", "service"}
+_EXAMPLE = "write one `- {who: sam, role: sre, stage: 1}` per line"
 
 
 @dataclass
@@ -57,15 +57,10 @@ def load_approvals_file(path: Path, service: str | None = None) -> list[dict[str
 
     In a train, an entry with ``service:`` applies to that service only; others apply to every service.
     """
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise UsageError(f"cannot read the approvals file {path}: {e.strerror}", hint="check the path") from e
-    except yaml.YAMLError as e:
-        raise UsageError(f"the approvals file {path} is not valid YAML: {e}", hint="write a list of mappings") from e
+    data = _read_approvals(path)
     if not isinstance(data, list):
         raise UsageError(f"the approvals file {path} should be a YAML list",
-                         hint="write one `- {who: sam, role: sre, stage: 1}` per line")
+                         hint=_EXAMPLE)
     out = []
     for i, item in enumerate(data, 1):
         if not isinstance(item, dict) or not {"who", "role"} <= set(item) or set(item) - _ALLOWED:
@@ -75,3 +70,20 @@ def load_approvals_file(path: Path, service: str | None = None) -> list[dict[str
             continue
         out.append({k: (str(v) if k not in ("stage",) else int(v)) for k, v in item.items() if k != "service"})
     return out
+
+
+def _read_approvals(path: Path) -> Any:
+    """The file's YAML data, read within the same limits as a plan (size, aliases, nesting)."""
+    limits = yamlsrc.limits_from_env()
+    try:
+        raw = yamlsrc.read_file(path, "approvals file", limits)
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise UsageError(f"the approvals file {path} is not UTF-8 text", hint="save it as UTF-8") from None
+        return yamlsrc.load(text, str(path), limits, empty_fix=_EXAMPLE).data
+    except PlanError as e:
+        problem = e.problems[0]
+        where = f"{problem.file}:{problem.line}" if problem.line else problem.file
+        raise UsageError(f"{where}: {problem.message}",
+                         hint=problem.fix or "write a list of mappings") from None
