@@ -99,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("-n must be >= 1")
     launchdeck = shlex.split(args.launchdeck) if args.launchdeck else default_launchdeck()
     os.environ.pop("LAUNCHDECK_DB", None)  # none of these commands opens the store
+    # As installed: byte-compiled modules (the untimed first run writes them for a source tree).
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     rows = [measure(name, command, args.n) for name, command in cases(launchdeck)]
     print(json.dumps(rows, indent=2) if args.output == "json" else table(rows))
     return 0
