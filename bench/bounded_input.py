@@ -50,10 +50,8 @@ def make_cases(folder: Path) -> list[tuple[str, str]]:
     }
     for name, (file, pieces, repeats) in files.items():
         with open(folder / file, "w", encoding="utf-8") as out:
-            for piece in pieces[:-1]:
-                out.write(piece)
-            for _ in range(repeats):
-                out.write(pieces[-1])
+            out.writelines(pieces[:-1])
+            out.writelines(pieces[-1] for _ in range(repeats))
         cases.append((name, str(folder / file)))
     os.mkfifo(folder / "pipe.yaml")
     cases += [("/dev/zero", "/dev/zero"), ("FIFO nobody writes", str(folder / "pipe.yaml"))]

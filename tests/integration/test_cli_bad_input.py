@@ -13,7 +13,6 @@ import re
 from pathlib import Path
 
 import pytest
-
 from ld_integration import EXAMPLES, Launchdeck, Result
 
 pytestmark = pytest.mark.integration

@@ -10,7 +10,7 @@ from launchdeck.core.engine import PersonDecision
 from launchdeck.core.policy import Policy
 from launchdeck.core.state import ReleaseState
 from launchdeck.errors import PlanError, UsageError
-from launchdeck.plan import yamlsrc
+from launchdeck.plan import limits, yamlsrc
 from launchdeck.runbook import roles
 from launchdeck.store.repo import Store
 
@@ -74,14 +74,14 @@ def load_approvals_file(path: Path, service: str | None = None) -> list[dict[str
 
 def _read_approvals(path: Path) -> Any:
     """The file's YAML data, read within the same limits as a plan (size, aliases, nesting)."""
-    limits = yamlsrc.limits_from_env()
+    bounds = limits.limits_from_env()
     try:
-        raw = yamlsrc.read_file(path, "approvals file", limits)
+        raw = limits.read_file(path, "approvals file", bounds)
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
             raise UsageError(f"the approvals file {path} is not UTF-8 text", hint="save it as UTF-8") from None
-        return yamlsrc.load(text, str(path), limits, empty_fix=_EXAMPLE).data
+        return yamlsrc.load(text, str(path), bounds, empty_fix=_EXAMPLE).data
     except PlanError as e:
         problem = e.problems[0]
         where = f"{problem.file}:{problem.line}" if problem.line else problem.file

@@ -22,14 +22,12 @@ from yaml.constructor import SafeConstructor
 from yaml.resolver import Resolver
 
 from launchdeck.errors import PlanError, PlanProblem
-from launchdeck.plan.limits import Limits, limits_from_env, read_file, refused
+from launchdeck.plan.limits import Limits, refused
 
 try:
     from yaml._yaml import CParser
 except ImportError:  # pragma: no cover - PyYAML built without libyaml
     CParser = None
-
-__all__ = ["Limits", "Located", "PlanLoader", "limits_from_env", "load", "read_file"]
 
 Path_ = tuple[str | int, ...]
 
@@ -120,7 +118,7 @@ class _Bounded:
             return SafeConstructor.construct_object(self, node, deep)  # type: ignore[arg-type]
         except (_Refusal, yaml.YAMLError):
             raise
-        except Exception as e:  # noqa: BLE001 - whatever PyYAML's constructors raise on odd values
+        except Exception as e:  # whatever PyYAML's constructors raise on odd values
             shown = str(node.value)[:40]
             kind = str(node.tag).rsplit(":", 1)[-1]
             what = (f"{shown!r} cannot be read: {str(e).split(';')[0]}" if isinstance(e, (ValueError, OverflowError))
