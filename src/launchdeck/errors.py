@@ -10,6 +10,9 @@
     └── StoreError                   the database is unreachable or holds something unexpected
 
 Third-party errors are wrapped with ``raise ... from e`` so the user reads one clear line.
+An error the user fixes by changing what they typed (a ``--db`` URL that cannot be opened, a bundle
+path that does not exist, a key path already taken) is raised with ``bad_input=True``: it keeps its
+kind but exits 2, like PlanError and UsageError, instead of 1 (a fault).
 """
 
 from __future__ import annotations
@@ -22,10 +25,12 @@ class LaunchdeckError(Exception):
 
     exit_code: int = 1
 
-    def __init__(self, message: str, *, hint: str = "") -> None:
+    def __init__(self, message: str, *, hint: str = "", bad_input: bool = False) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        if bad_input:
+            self.exit_code = 2
 
     def __str__(self) -> str:
         return f"{self.message}\n  hint: {self.hint}" if self.hint else self.message

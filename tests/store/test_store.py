@@ -457,7 +457,7 @@ def test_the_cli_says_what_is_wrong_without_a_traceback(capsys: pytest.CaptureFi
     monkeypatch.setenv("LAUNCHDECK_DB", "postgresql+psycopg://ops:hunter22@127.0.0.1:1/launchdeck")
     code = main(["approve", "checkout-v2", "--role", "sre", "--as", "sam", "--stage", "1"])
     err = capsys.readouterr().err
-    assert code == 1
+    assert code == 2  # the database the user named cannot be opened: bad input, like a wrong flag
     assert err.startswith("launchdeck: cannot open the database postgresql+psycopg://ops:***@127.0.0.1:1/launchdeck: ")
     assert "\n  hint: is PostgreSQL running" in err
     assert "Traceback" not in err and "hunter22" not in err

@@ -8,6 +8,7 @@ Each module registers its commands on the shared ``app`` (``cli/common.py``).
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
@@ -17,6 +18,9 @@ from launchdeck.cli.common import app
 from launchdeck.errors import LaunchdeckError
 
 def main(argv: list[str] | None = None) -> int:
+    # Pydantic looks for plugins (observability hooks) by scanning every installed package's metadata
+    # at each start; launchdeck uses none, and Typer already turns them off for its own adapters.
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     try:
         code = app(args=argv, standalone_mode=False)
         return code if isinstance(code, int) else 0

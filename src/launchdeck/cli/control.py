@@ -7,7 +7,6 @@ finished release's plan, linked to the old one.
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -56,6 +55,8 @@ def kill(release: Annotated[str, typer.Argument()], role: RoleOption, who: WhoOp
 
 def _kill_without_driver(found: Any, db: str) -> tuple[bool | None, str]:
     """(moved, message); moved is None when the router could not be reached."""
+    import asyncio
+
     from launchdeck.controller.intervene import kill_undriven
     from launchdeck.controller.runner import RunOptions
     from launchdeck.controller.view import PlainView

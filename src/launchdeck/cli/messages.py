@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -21,6 +20,8 @@ def flush(release: Annotated[str, typer.Argument(help="Release name (the plan's 
                                                        "(default: the path its run was given).")] = None,
           db: DbOption = DEFAULT_URL) -> None:
     """Deliver the release's queued messages, in order, once each; exit 5 if a channel still refuses."""
+    import asyncio
+
     from launchdeck.controller.outbox import flush_release, undelivered
     from launchdeck.plan import load_plan
 
@@ -32,7 +33,8 @@ def flush(release: Annotated[str, typer.Argument(help="Release name (the plan's 
     loaded = load_plan(plan or Path(found.plan_path))
     if loaded.digest != found.plan_digest:
         typer.echo(f"note: {loaded.path} has changed since the run; its channels are used as they are now", err=True)
-    done = asyncio.run(flush_release(store=store, release=found, plan=loaded, workdir=Path(".")))
+    workdir = Path(found.state.get("workdir") or loaded.path.parent)  # where the run's relative paths pointed
+    done = asyncio.run(flush_release(store=store, release=found, plan=loaded, workdir=workdir))
     for row in done.sent:
         typer.echo(f"sent #{row.id} to {row.channel}: {row.event} — {row.title}")
     left = store.pending_messages(release_id=found.id)

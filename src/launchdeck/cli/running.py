@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from pathlib import Path
@@ -99,6 +98,8 @@ def demo(scenario: Annotated[Scenario, typer.Option("--scenario", help="bad: err
 
 
 def _run_stack_demo(kind: str, scenario: str, opts: Any, output: Output) -> dict[str, Any]:
+    import asyncio
+
     from launchdeck.controller.view import PlainView
     from launchdeck.demo.stack import check_programs, run_stack_demo
 
@@ -112,6 +113,8 @@ def _run_stack_demo(kind: str, scenario: str, opts: Any, output: Output) -> dict
 
 
 def _run_and_report(loaded: Any, opts: Any, output: Output, exit_at_end: bool = True) -> dict[str, Any]:
+    import asyncio
+
     from launchdeck.controller.runner import run_release
     from launchdeck.controller.train import run_train
     from launchdeck.controller.view import LiveView, PlainView

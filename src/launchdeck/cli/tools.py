@@ -26,7 +26,7 @@ def bench_detection(quick: Annotated[bool, typer.Option("--quick", help="1,000 A
 
 
 @app.command("sample-app", context_settings={"allow_extra_args": False})
-def sample_app(port: Annotated[int, typer.Option("--port")], version: Annotated[str, typer.Option("--version")],
+def sample_app(port: Annotated[int, typer.Option("--port", min=1, max=65535, help="TCP port, 1-65535.")], version: Annotated[str, typer.Option("--version")],
                error_rate: Annotated[float, typer.Option("--error-rate")] = 0.0,
                latency_median: Annotated[float, typer.Option("--latency-median")] = 40.0,
                latency_p95: Annotated[float, typer.Option("--latency-p95")] = 120.0) -> None:

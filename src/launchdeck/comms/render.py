@@ -73,6 +73,9 @@ from typing import Any
 import jinja2
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from launchdeck.comms.catalog import TEMPLATES_DIR, available_locales, available_templates
+from launchdeck.comms.catalog import locale_dir as _locale_dir
+from launchdeck.comms.catalog import templates_in as _templates
 from launchdeck.core.durations import human, in_text
 from launchdeck.errors import NotifyError, UsageError
 
@@ -90,8 +93,6 @@ __all__ = [
     "redact",
     "weight",
 ]
-
-TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 
 #: Every event a plan may route (see the plan contract, spec.notifications).
 EVENTS = (
@@ -178,34 +179,8 @@ def metric_value(value: object, metric: str | None = None) -> str:
 # --------------------------------------------------------------------------------- templates
 
 
-def available_locales() -> list[str]:
-    """The locales templates exist for, e.g. ``["en", "fr"]``."""
-    return _locales(TEMPLATES_DIR)
-
-
-def available_templates(locale: str) -> list[str]:
-    """Every template a route may name for ``locale``: the events and the named templates."""
-    return _templates(_locale_dir(TEMPLATES_DIR, locale))
-
-
-def _locales(root: Path) -> list[str]:
-    if not root.is_dir():
-        return []
-    return sorted(p.name for p in root.iterdir() if p.is_dir() and any(p.glob("*.j2")))
-
-
-def _locale_dir(root: Path, locale: str) -> Path:
-    locales = _locales(root)
-    if locale not in locales:
-        raise UsageError(
-            f"no message templates for locale {locale!r}",
-            hint=f"use one of: {', '.join(locales) or '(none installed)'}",
-        )
-    return root / locale
-
-
-def _templates(folder: Path) -> list[str]:
-    return sorted(p.name[: -len(".j2")] for p in folder.glob("*.j2") if not p.name.startswith("_"))
+# Which templates exist is catalog.py's (TEMPLATES_DIR, available_locales, available_templates):
+# plan validation asks it without importing Jinja2.
 
 
 @dataclass(frozen=True)

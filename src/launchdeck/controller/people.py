@@ -12,7 +12,7 @@ from launchdeck.core.engine import PersonDecision
 from launchdeck.core.policy import Policy
 from launchdeck.core.state import ReleaseState
 from launchdeck.errors import PlanError, PlanProblem, UsageError
-from launchdeck.plan import LoadedPlan, model, yamlsrc
+from launchdeck.plan import LoadedPlan, limits, model, yamlsrc
 from launchdeck.runbook import roles, signoffs
 from launchdeck.store.repo import Store
 
@@ -149,14 +149,15 @@ def read_approvals(path: Path) -> tuple[list[Approval], list[PlanProblem]]:
     """The file's well-formed entries, and the problems of the others (a file that cannot be read, or is
     not a list, is refused at once)."""
     file = str(path)
+    bounds = limits.limits_from_env()  # the same limits as a plan: size, aliases, nesting
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise UsageError(f"cannot read the approvals file {path}: {e.strerror}", hint="check the path") from e
+        text = limits.read_file(path, "approvals file", bounds).decode("utf-8")
     except UnicodeDecodeError:
         raise UsageError(f"the approvals file {path} is not UTF-8 text", hint="save it as UTF-8") from None
+    except PlanError as e:
+        raise _refused(path, e.problems) from None
     try:
-        src = yamlsrc.load(text, file)
+        src = yamlsrc.load(text, file, bounds)
     except PlanError as e:
         raise _refused(path, [p if p.message != "the file is empty" else
                               PlanProblem(file, 1, "", "the file is empty", f"write one `{_EXAMPLE}` per sign-off")

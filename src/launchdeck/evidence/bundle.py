@@ -162,8 +162,8 @@ def read_statement(path: Path, trusted_key: Ed25519PublicKey | None = None) -> d
     return _verify(Path(path), trusted_key)[1]
 
 
-def _fail(path: Path, what: str, hint: str = _TAMPERED_HINT) -> EvidenceError:
-    return EvidenceError(f"evidence bundle {path}: {what}", hint=hint)
+def _fail(path: Path, what: str, hint: str = _TAMPERED_HINT, *, bad_input: bool = False) -> EvidenceError:
+    return EvidenceError(f"evidence bundle {path}: {what}", hint=hint, bad_input=bad_input)
 
 
 def _reject_constant(name: str) -> Any:
@@ -217,9 +217,9 @@ def _verify(path: Path, trusted_key: Ed25519PublicKey | None) -> tuple[VerifiedB
     try:
         raw = path.read_bytes()
     except FileNotFoundError as e:
-        raise _fail(path, "file not found", hint="check the path to the bundle") from e
+        raise _fail(path, "file not found", hint="check the path to the bundle", bad_input=True) from e
     except OSError as e:
-        raise _fail(path, f"cannot read: {e.strerror or e}", hint="check the path and its permissions") from e
+        raise _fail(path, f"cannot read: {e.strerror or e}", hint="check the path and its permissions", bad_input=True) from e
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:

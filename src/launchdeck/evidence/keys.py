@@ -104,6 +104,7 @@ def _refuse_overwrite(path: Path) -> EvidenceError:
     return EvidenceError(
         f"refusing to overwrite existing key file {path}",
         hint="choose another PATH, or move the old key away first if you really mean to replace it",
+        bad_input=True,
     )
 
 
@@ -119,7 +120,7 @@ def _read_key_file(path: Path, what: str) -> bytes:
     try:
         return Path(path).read_bytes()
     except FileNotFoundError as e:
-        raise EvidenceError(f"{what} not found: {path}", hint=_GENERATE_HINT) from e
+        raise EvidenceError(f"{what} not found: {path}", hint=_GENERATE_HINT, bad_input=True) from e
     except OSError as e:
         raise EvidenceError(
             f"cannot read {what} {path}: {e.strerror or e}",

@@ -17,7 +17,7 @@ from typing import Any
 import pydantic
 
 from launchdeck.errors import PlanError, PlanProblem
-from launchdeck.plan import model, rules, yamlsrc
+from launchdeck.plan import limits, model, rules, yamlsrc
 
 _TRAIN_SHARED = ("roles", "checklists", "warRoom", "escalation", "postLaunch", "notifications",
                  "evidence", "preflight")
@@ -45,16 +45,13 @@ def load_plan(path: str | Path) -> LoadedPlan:
     """Read and validate a plan file; raise PlanError listing every problem found."""
     path = Path(path)
     file = str(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as e:
-        raise PlanError([PlanProblem(file, 0, "", f"cannot read the plan: {e.strerror}",
-                                     "check the path; `launchdeck validate PLAN` takes a YAML file")]) from e
+    bounds = limits.limits_from_env()
+    raw = limits.read_file(path, "plan", bounds)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
         raise PlanError([PlanProblem(file, 1, "", "the plan is not UTF-8 text", "save it as UTF-8")]) from e
-    src = yamlsrc.load(text, file)
+    src = yamlsrc.load(text, file, bounds)
     if not isinstance(src.data, dict):
         raise PlanError([PlanProblem(file, 1, "", "a plan is a mapping at the top level",
                                      "start with `apiVersion: launchdeck/v1` and `kind: Release`")])

@@ -104,11 +104,11 @@ def _people(spec: ReleaseSpec, base: tuple[str | int, ...]) -> Iterator[Problem]
 
 
 def _notifications(spec: ReleaseSpec, base: tuple[str | int, ...]) -> Iterator[Problem]:
-    from launchdeck.comms import render  # templates live with the messages layer
+    from launchdeck.comms import catalog  # templates live with the messages layer
 
     notes = spec.notifications
     channels = list(notes.channels)
-    templates = render.available_templates(notes.locale)
+    templates = catalog.available_templates(notes.locale)
     for i, route in enumerate(notes.routes):
         for j, name in enumerate(route.to):
             if name not in notes.channels:

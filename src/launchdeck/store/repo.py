@@ -288,20 +288,26 @@ def _stored(row: ReleaseRow) -> StoredRelease:
 
 
 def _open_error(url: str, e: Exception) -> Exception:
-    """The StoreError for a database that could not be opened (other exceptions pass unchanged)."""
+    """The StoreError for a database that could not be opened (other exceptions pass unchanged).
+
+    The database is the one ``--db`` / ``LAUNCHDECK_DB`` names, so each is bad input (exit 2).
+    """
     if isinstance(e, SQLAlchemyError):
-        return StoreError(f"cannot open the database {_safe(url)}: {_reason(e, url)}", hint=_open_hint(url, e))
+        return StoreError(f"cannot open the database {_safe(url)}: {_reason(e, url)}", hint=_open_hint(url, e), bad_input=True)
     if isinstance(e, ModuleNotFoundError):
         return StoreError(f"the database driver for {_safe(url)} is not installed: {e.name}",
-                          hint="install it (PostgreSQL: pip install 'psycopg[binary]'), or use sqlite:///launchdeck.db")
+                          hint="install it (PostgreSQL: pip install 'psycopg[binary]'), or use sqlite:///launchdeck.db",
+                          bad_input=True)
     if isinstance(e, migrations.SchemaError):
         return StoreError(f"cannot use the database {_safe(url)}: {_scrub(str(e), url)}",
-                          hint="point --db / LAUNCHDECK_DB at launchdeck's own database, or at an empty one")
+                          hint="point --db / LAUNCHDECK_DB at launchdeck's own database, or at an empty one",
+                          bad_input=True)
     if isinstance(e, CommandError):
         return StoreError(f"cannot use the database {_safe(url)}: its schema is at a revision this launchdeck does "
                           f"not know ({_scrub(str(e), url)})",
                           hint="a database written by a newer launchdeck needs that version (or newer); otherwise "
-                               "point --db / LAUNCHDECK_DB at launchdeck's own database")
+                               "point --db / LAUNCHDECK_DB at launchdeck's own database",
+                          bad_input=True)
     return e
 
 

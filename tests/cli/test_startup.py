@@ -1,0 +1,44 @@
+"""The quick commands stay quick: `--help`, `--version` and `validate` import nothing heavy.
+
+Start-up time itself is measured by `bench/startup.py` (timings do not belong in tests); what can be
+checked here is the cause of a slow start: a module-level import of the store, the engine, the
+message renderer or the live view creeping back into the path of these commands.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLE = Path(__file__).parents[2] / "examples" / "intelgraph-canary.yaml"
+
+#: Imported by commands that run releases, never by the quick ones.
+HEAVY = ("asyncio", "sqlalchemy", "alembic", "cryptography", "jinja2", "numpy", "scipy", "aiohttp", "httpx",
+         "rich", "launchdeck.store.repo", "launchdeck.controller", "launchdeck.core.engine", "launchdeck.comms.render")
+
+_PROBE = """
+import contextlib, io, json, sys
+from launchdeck.cli import main
+with contextlib.redirect_stdout(io.StringIO()):
+    code = main(sys.argv[1:])
+print(json.dumps({"code": code, "modules": sorted(sys.modules)}))
+"""
+
+
+def modules_after(*argv: str) -> tuple[int, set[str]]:
+    done = subprocess.run([sys.executable, "-c", _PROBE, *argv], capture_output=True, text=True, check=True, timeout=60)
+    probe = json.loads(done.stdout.strip().splitlines()[-1])
+    return probe["code"], set(probe["modules"])
+
+
+@pytest.mark.parametrize("argv", [("--help",), ("--version",), ("validate", str(EXAMPLE))],
+                         ids=["help", "version", "validate"])
+def test_quick_commands_import_nothing_heavy(argv: tuple[str, ...]) -> None:
+    code, modules = modules_after(*argv)
+    assert code == 0
+    heavy = sorted(m for m in modules if any(m == h or m.startswith(h + ".") for h in HEAVY))
+    assert heavy == [], f"`launchdeck {' '.join(argv)}` imported {heavy}"
