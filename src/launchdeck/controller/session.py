@@ -88,49 +88,56 @@ def commit(run: Run, state: ReleaseState, decisions: list[Decision], now: float,
             run.verdicts = {v["gate"]: v for v in d.inputs.get("verdicts", [])}
         run.view.decision(d)
     assert run.dispatcher is not None
-    messages = run.dispatcher.compose([d for d in decisions if d.event], context(run, decisions, now))
+    asked = asking(run, now)  # once per commit: for the messages and for `status`
+    messages = run.dispatcher.compose([d for d in decisions if d.event], context(run, decisions, asked))
     if run.target is not None:
         requests, errors = run.target.totals("canary")
         carried = run.meta.get("carried", [0, 0])
         run.meta["totals"] = [carried[0] + requests, carried[1] + errors]
     run.meta["engine"] = state.to_json()
-    run.meta["waiting"] = waiting_json(run, now)
+    run.meta["waiting"] = asked.state_json(run.release.name) if asked else None
     rows = [NewDecision(d.at, d.kind, d.reason, d.gate, d.inputs) for d in decisions] + (extra or [])
     run.store.save(release_id=run.release.id, state=run.meta, plan_clock=now, outcome=state.outcome
                    if state.phase == "done" else None, decisions=rows, messages=messages)
 
 
-def waiting_json(run: Run, now: float, wall_now: float | None = None) -> dict[str, Any] | None:
-    """What the release waits for from people, with its deadline in wall-clock time (kept in the release
-    state, so `launchdeck status` shows it from the store)."""
+@dataclass(frozen=True)
+class Asking:
+    """What the release waits for from people at this commit, with its deadline in wall-clock time."""
+
+    waiting: wait.Waiting
+    deadline_wall: float | None
+    wall_now: float
+
+    def state_json(self, release: str) -> dict[str, Any]:
+        """Kept in the release state, so `launchdeck status` shows it from the store."""
+        data = self.waiting.to_json(release)
+        if self.deadline_wall is not None:
+            data["deadlineAt"] = iso(self.deadline_wall)
+        return data
+
+    def message_context(self, release: str) -> dict[str, Any]:
+        """The message context's command, default, deadline and time left."""
+        out: dict[str, Any] = {"command": self.waiting.command(release)}
+        if self.waiting.kind != "decision":
+            out["default"] = "hold"  # a sign-off or a hold not answered in time ends the run held
+        if self.deadline_wall is not None:
+            out["deadline"] = wait.clock_time(self.deadline_wall, self.wall_now)
+            out["deadline_in"] = max(0.0, self.deadline_wall - self.wall_now)
+        return out
+
+
+def asking(run: Run, now: float, wall_now: float | None = None) -> Asking | None:
     w = wait.waiting_for(run.policy, run.state, now, run.signoffs)
     if w is None:
         return None
-    data = w.to_json(run.release.name)
-    if w.deadline is not None:
-        wall = wait.to_wall(w.deadline, now=now, time_scale=run.clock.scale,
-                            wall_now=time.time() if wall_now is None else wall_now)
-        data["deadlineAt"] = iso(wall)
-    return data
+    wall_now = time.time() if wall_now is None else wall_now
+    deadline = None if w.deadline is None else wait.to_wall(w.deadline, now=now, time_scale=run.clock.scale,
+                                                            wall_now=wall_now)
+    return Asking(w, deadline, wall_now)
 
 
-def _asking(run: Run, now: float) -> dict[str, Any]:
-    """The message context's deadline, time left and command when the release waits for people."""
-    w = wait.waiting_for(run.policy, run.state, now, run.signoffs)
-    if w is None:
-        return {}
-    out: dict[str, Any] = {"command": w.command(run.release.name)}
-    if w.kind != "decision":
-        out["default"] = "hold"  # a sign-off or a hold not answered in time ends the run held
-    if w.deadline is not None:
-        wall_now = time.time()
-        wall = wait.to_wall(w.deadline, now=now, time_scale=run.clock.scale, wall_now=wall_now)
-        out["deadline"] = wait.clock_time(wall, wall_now)
-        out["deadline_in"] = max(0.0, wall - wall_now)
-    return out
-
-
-def context(run: Run, decisions: list[Decision], now: float | None = None) -> dict[str, Any]:
+def context(run: Run, decisions: list[Decision], asked: Asking | None = None) -> dict[str, Any]:
     md, s = run.plan.doc.metadata, run.state
     gate_name = next((d.gate for d in decisions if d.gate), None) or s.fired_gate
     gate = None
@@ -146,7 +153,7 @@ def context(run: Run, decisions: list[Decision], now: float | None = None) -> di
             "weight": s.weight, "outcome": s.outcome if s.phase == "done" else None, "gate": gate,
             "numbers": dict(run.numbers), "at": iso(), "started_at": run.meta.get("startedAt"),
             "evidence": str(run.evidence_path) if run.evidence_path else None,
-            **(_asking(run, now) if now is not None else {})}
+            **(asked.message_context(run.release.name) if asked else {})}
 
 
 async def deliver(run: Run) -> None:
