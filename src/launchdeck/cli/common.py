@@ -111,3 +111,8 @@ def _parse_start(text: str | None) -> Any:
         raise UsageError(f"--start-at {text!r} is not an ISO 8601 time", hint="e.g. 2026-11-24T08:15:00+00:00") from None
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
+
+def _run_workdir(found: Any) -> Path:
+    """The folder a release's run resolved the plan's relative paths from (evidence, keys, channels),
+    so a later command (kill, retry, messages flush) writes where the run did."""
+    return Path(found.state.get("workdir") or Path(found.plan_path).parent)

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from launchdeck.cli.common import DEFAULT_URL, DbOption, Output, _existing_store, app
+from launchdeck.cli.common import DEFAULT_URL, DbOption, Output, _existing_store, _run_workdir, app
 from launchdeck.errors import UsageError
 
 RoleOption = Annotated[str, typer.Option("--role", help="The role you act for.")]
@@ -48,13 +48,13 @@ def kill(release: Annotated[str, typer.Argument()], role: RoleOption, who: WhoOp
         typer.echo(f"kill switch requested by {who} ({role}) for {release}; the run driving it "
                    f"(pid {d['pid']} on {d['host']}) applies it at its next tick")
         return
-    moved, message = _kill_without_driver(found, db)
+    failed, message = _kill_without_driver(found, db)
     typer.echo(message)
-    raise typer.Exit(0 if moved is not None else 1)
+    raise typer.Exit(1 if failed else 0)
 
 
-def _kill_without_driver(found: Any, db: str) -> tuple[bool | None, str]:
-    """(moved, message); moved is None when the router could not be reached."""
+def _kill_without_driver(found: Any, db: str) -> tuple[bool, str]:
+    """(failed, message); failed when something had to move and could not."""
     import asyncio
 
     from launchdeck.controller.intervene import kill_undriven
@@ -65,18 +65,15 @@ def _kill_without_driver(found: Any, db: str) -> tuple[bool | None, str]:
     plan_file = Path(found.plan_path)
     rerun = f"launchdeck run {plan_file}"
     if not plan_file.is_file():
-        return None, (f"nothing moved: no run drives {found.name} and its plan {plan_file} is not here, so its router "
+        return True, (f"nothing moved: no run drives {found.name} and its plan {plan_file} is not here, so its router "
                       f"is unknown. The kill is recorded: `{rerun}` (from where it ran) rolls back at once.")
     loaded = load_plan(plan_file)
     if loaded.digest != found.plan_digest:
-        return None, (f"nothing moved: {plan_file} changed since {found.name} started, so its router cannot be "
+        return True, (f"nothing moved: {plan_file} changed since {found.name} started, so its router cannot be "
                       "trusted from it. The kill is recorded; restore the plan it started with and run it.")
-    workdir = Path(found.state.get("workdir") or plan_file.parent)
-    opts = RunOptions(db_url=db, workdir=workdir, time_scale=float(found.state.get("timeScale", 1.0)))
+    opts = RunOptions(db_url=db, workdir=_run_workdir(found), time_scale=float(found.state.get("timeScale", 1.0)))
     result = asyncio.run(kill_undriven(loaded, opts, PlainView(sys.stderr), plan_file=plan_file))
-    if not result.moved and "could not reach" in result.message:
-        return None, result.message
-    return result.moved, result.message
+    return result.failed, result.message
 
 
 @app.command()
@@ -129,9 +126,8 @@ def retry(release: Annotated[str, typer.Argument()],
         raise UsageError(f"release {release} has not finished ({found.state['engine']['phase']}); there is nothing "
                          "to retry", hint=f"resume it with `launchdeck run {found.plan_path}`")
     loaded = load_plan(Path(found.plan_path))
-    workdir = Path(found.state.get("workdir") or Path(found.plan_path).parent)
     if loaded.digest != found.plan_digest:
         print(f"launchdeck: {found.plan_path} changed since run {found.id}; the retry runs the plan as it is now",
               file=sys.stderr)
-    opts = RunOptions(time_scale=time_scale, db_url=db, workdir=workdir, fresh=True, seed=seed)
+    opts = RunOptions(time_scale=time_scale, db_url=db, workdir=_run_workdir(found), fresh=True, seed=seed)
     _run_and_report(loaded, opts, output)

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from launchdeck.cli.common import DEFAULT_URL, UNDELIVERED_EXIT, DbOption, _existing_store, app
+from launchdeck.cli.common import DEFAULT_URL, UNDELIVERED_EXIT, DbOption, _existing_store, _run_workdir, app
 from launchdeck.errors import UsageError
 
 messages_app = typer.Typer(no_args_is_help=True, help="A release's messages: list them, deliver what is left.")
@@ -33,8 +33,7 @@ def flush(release: Annotated[str, typer.Argument(help="Release name (the plan's 
     loaded = load_plan(plan or Path(found.plan_path))
     if loaded.digest != found.plan_digest:
         typer.echo(f"note: {loaded.path} has changed since the run; its channels are used as they are now", err=True)
-    workdir = Path(found.state.get("workdir") or loaded.path.parent)  # where the run's relative paths pointed
-    done = asyncio.run(flush_release(store=store, release=found, plan=loaded, workdir=workdir))
+    done = asyncio.run(flush_release(store=store, release=found, plan=loaded, workdir=_run_workdir(found)))
     for row in done.sent:
         typer.echo(f"sent #{row.id} to {row.channel}: {row.event} — {row.title}")
     left = store.pending_messages(release_id=found.id)

@@ -16,7 +16,7 @@ from typing import Any
 from launchdeck.adapters.routers import factory as routers
 from launchdeck.controller.people import gather
 from launchdeck.controller.runner import new_run, roll_back, wrap_up
-from launchdeck.controller.session import RunOptions, View, commit
+from launchdeck.controller.session import Run, RunOptions, View, commit
 from launchdeck.controller.target import Target
 from launchdeck.core import engine
 from launchdeck.core.engine import StartRollback
@@ -32,6 +32,8 @@ class KillResult:
     """True when the router was reached and now serves the canary nothing."""
     message: str
     summary: dict[str, Any] | None = None
+    failed: bool = False
+    """True when something had to move and could not (the router unreachable, the kill not taken)."""
 
 
 def embedded_router(spec: model.ReleaseSpec) -> bool:
@@ -67,14 +69,14 @@ async def kill_undriven(plan: LoadedPlan, opts: RunOptions, view: View, *, plan_
         except LaunchdeckError as e:
             return KillResult(False, f"nothing moved: could not reach the {spec.target.router.type} router: "
                                      f"{e.message}. The kill is recorded; once the router is reachable run "
-                                     f"`launchdeck kill` again, or `{rerun}` to roll back from a run.")
+                                     f"`launchdeck kill` again, or `{rerun}` to roll back from a run.", failed=True)
         summary = await wrap_up(run)
         return KillResult(True, f"no run drives {name}: the kill switch was applied to the "
                                 f"{spec.target.router.type} router directly; it reports canary weight "
                                 f"{summary['finalWeight']:g}%. Rolled back; evidence: {summary['evidence']}", summary)
 
 
-def _decide_kill(run: Any) -> None:
+def _decide_kill(run: Run) -> None:
     now = run.release.plan_clock
     people = gather(run.store, run.release.id, run.policy, run.state)
     step = engine.decide(run.policy, run.state, now, engine.Inputs(kill=people.kill))

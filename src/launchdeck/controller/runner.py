@@ -50,12 +50,13 @@ async def _run(plan: LoadedPlan, opts: RunOptions, view: View, store: Store) -> 
     preflight.require_writable(spec, workdir=opts.workdir)  # before anything is recorded, let alone moved
     release, state, meta = _open_release(store, plan, opts, view)
     run = new_run(plan, opts, view, store, release, state, meta)
-    if state.phase == "done":
+    if state.phase == "done" and state.outcome != "held":
         return await report_finished(run)
     run.meta["driver"] = driver.me()
-    if state.phase == "held" and release.outcome == "held":
-        step = engine.reopen_held(ReleaseState.from_json(meta["engine"]), release.plan_clock)
+    if state.phase == "done":  # it ended held: held again, live, for a person to decide
+        step = engine.reopen_held(state, release.plan_clock)
         commit(run, step.state, list(step.decisions), release.plan_clock)
+        state = run.state
     if state.phase == "starting" and "checks" not in meta:
         refusal = _preflight(run)
         if refusal:
@@ -142,16 +143,15 @@ def _open_release(store: Store, plan: LoadedPlan, opts: RunOptions,
                               "to start a new run")
     if found and found.outcome and found.outcome != "held":
         return found, ReleaseState.from_json(found.state["engine"]), dict(found.state)
-    if found and found.outcome == "held":
-        view.note(f"{meta.name} ended held at {found.state['engine']['weight']:g}%; it is held again, live, for a "
-                  "person to decide: `launchdeck resume` / `approve --decision continue|rollback`")
-        resumed = {**found.state, "carried": list(found.state.get("totals", [0, 0]))}
-        resumed.pop("wrapup", None)
-        return found, replace(ReleaseState.from_json(found.state["engine"]), phase="held"), resumed
     if found:
-        view.note(f"resuming {meta.name} at plan time {found.plan_clock:.0f}s "
-                  f"({found.state['engine']['phase']}, stage {found.state['engine']['stage'] + 1})")
+        if found.outcome == "held":
+            view.note(f"{meta.name} ended held at {found.state['engine']['weight']:g}%; it is held again, live, "
+                      "for a person to decide: `launchdeck resume` / `approve --decision continue|rollback`")
+        else:
+            view.note(f"resuming {meta.name} at plan time {found.plan_clock:.0f}s "
+                      f"({found.state['engine']['phase']}, stage {found.state['engine']['stage'] + 1})")
         resumed = dict(found.state)
+        resumed.pop("wrapup", None)  # a held release's wrap-up is done again when it ends again
         # This process's recorder starts from zero: carry the canary totals counted before the restart.
         resumed["carried"] = list(resumed.get("totals", [0, 0]))
         return found, ReleaseState.from_json(found.state["engine"]), resumed
