@@ -53,6 +53,7 @@ def _options(version: Annotated[bool, typer.Option("--version", is_eager=True, c
                                                    help="Print launchdeck's version and exit.")] = False) -> None:
     """Options before the command."""
 
+
 EXIT_CODES = {"promoted": 0, "rolled_back": 3, "held": 4, "refused": 4, "aborted": 1}
 #: A promoted release whose messages did not all go out, and `messages flush` that left some queued.
 UNDELIVERED_EXIT = 5
@@ -67,6 +68,8 @@ def exit_code(summary: dict[str, Any]) -> int:
     if code == 0 and (summary.get("undelivered") or {}).get("count"):
         return UNDELIVERED_EXIT
     return code
+
+
 DbOption = Annotated[str, typer.Option("--db", envvar="LAUNCHDECK_DB", help="SQLAlchemy URL of the release store.")]
 
 

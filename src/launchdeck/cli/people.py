@@ -6,8 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from launchdeck.cli.common import (DEFAULT_URL, Choice, DbOption, app,
-                                   _existing_store)
+from launchdeck.cli.common import DEFAULT_URL, Choice, DbOption, _existing_store, app
 from launchdeck.errors import UsageError
 
 
@@ -40,7 +39,6 @@ def approve(release: Annotated[str, typer.Argument(help="The release name (metad
                       decision=decision.value if decision else None, reason=reason)
     what = f"stage {stage}" if stage else f"checklist {checklist}" if checklist else f"decision '{decision.value}'" if decision else ""
     typer.echo(f"recorded: {who} ({role}) {what} for {release}")
-
 
 
 @app.command()

@@ -157,11 +157,9 @@ def read_approvals(path: Path) -> tuple[list[Approval], list[PlanProblem]]:
     except PlanError as e:
         raise _refused(path, e.problems) from None
     try:
-        src = yamlsrc.load(text, file, bounds)
+        src = yamlsrc.load(text, file, bounds, empty_fix=f"write one `{_EXAMPLE}` per sign-off")
     except PlanError as e:
-        raise _refused(path, [p if p.message != "the file is empty" else
-                              PlanProblem(file, 1, "", "the file is empty", f"write one `{_EXAMPLE}` per sign-off")
-                              for p in e.problems]) from None
+        raise _refused(path, e.problems) from None
     if not isinstance(src.data, list):
         raise _refused(path, [PlanProblem(file, 1, "", "an approvals file is a YAML list",
                                           f"write one `{_EXAMPLE}` per sign-off")])
