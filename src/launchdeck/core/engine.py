@@ -369,10 +369,15 @@ class _Builder:
         self.state = replace(self.state, phase="stage", window=None, held_since=None, gates=gates,
                              inconclusive_streak=0, inconclusive_since=None, resumed_at=self.now)
 
-    def pause(self, d: PersonDecision) -> None:
+    def _allowed(self, d: PersonDecision, action: str) -> bool:
+        """Whether the person holds the role they act for; a refusal is recorded as ``ACTION.refused``."""
         refused = roles.refusal(self.policy.roles, d.who, d.role)
         if refused:
-            self.record("pause.refused", f"pause by {d.who} refused: {refused}", who=d.who, role=d.role)
+            self.record(f"{action}.refused", f"{action} by {d.who} refused: {refused}", who=d.who, role=d.role)
+        return refused is None
+
+    def pause(self, d: PersonDecision) -> None:
+        if not self._allowed(d, "pause"):
             return
         self.state = replace(self.state, paused_by=f"{d.who} ({d.role})")
         self.record("release.paused", f"paused by {d.who} ({d.role}) at {self.state.weight:g}%: the stage will "
@@ -380,9 +385,7 @@ class _Builder:
                     who=d.who, role=d.role)
 
     def unpause(self, d: PersonDecision) -> None:
-        refused = roles.refusal(self.policy.roles, d.who, d.role)
-        if refused:
-            self.record("resume.refused", f"resume by {d.who} refused: {refused}", who=d.who, role=d.role)
+        if not self._allowed(d, "resume"):
             return
         if not self.state.paused_by:
             self.record("resume.ignored", f"{d.who} ({d.role}) resumed, but the release was not paused",
