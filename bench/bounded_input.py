@@ -20,11 +20,12 @@ import os
 import shlex
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from startup import default_launchdeck  # bench/ is this script's folder, so on sys.path
 
 ROOT = Path(__file__).resolve().parents[1]
 GOAL_S = 1.0
@@ -94,9 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.n < 1:
         parser.error("-n must be >= 1")
-    script = Path(sys.executable).with_name("launchdeck")
-    launchdeck = (shlex.split(args.launchdeck) if args.launchdeck
-                  else [str(script)] if script.exists() else [sys.executable, "-m", "launchdeck"])
+    launchdeck = shlex.split(args.launchdeck) if args.launchdeck else default_launchdeck()
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)  # as installed: byte-compiled modules
     run_once(launchdeck + ["--version"])  # untimed: writes them for a source tree
     with tempfile.TemporaryDirectory(prefix="launchdeck-bounded-") as folder:

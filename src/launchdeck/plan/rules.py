@@ -18,6 +18,12 @@ _SECRET_FIELDS = ("webhook", "secret", "routing_key")
 _JUDGED = ("error_rate", "availability", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms")
 
 
+def _undefined_metric(at: tuple[str | int, ...], metric: str, metrics: list[str]) -> Problem:
+    """The problem of a gate or criterion naming a metric the plan does not define."""
+    return (at + ("metric",), f"metric '{metric}' is not defined",
+            _suggest(metric, metrics) + "; or define it under target.metrics.queries")
+
+
 def _suggest(word: str, choices: list[str]) -> str:
     close = difflib.get_close_matches(word, choices, n=1)
     known = ", ".join(sorted(choices)) or "none defined"
@@ -42,8 +48,7 @@ def _gates(spec: ReleaseSpec, base: tuple[str | int, ...]) -> Iterator[Problem]:
             yield at + ("name",), f"gate name '{gate.name}' is used twice", "give each gate its own name"
         names.add(gate.name)
         if gate.metric not in metrics:
-            yield (at + ("metric",), f"metric '{gate.metric}' is not defined",
-                   _suggest(gate.metric, metrics) + "; or define it under target.metrics.queries")
+            yield _undefined_metric(at, gate.metric, metrics)
             continue
         try:
             threshold = units.parse_threshold(gate.threshold, gate.metric)
@@ -186,8 +191,7 @@ def _criteria(spec: ReleaseSpec, base: tuple[str | int, ...]) -> Iterator[Proble
         places += [(base + ("postLaunch", "checkpoints", j, "criteria", i), c) for i, c in enumerate(point.criteria)]
     for at, criterion in places:
         if criterion.metric not in metrics:
-            yield (at + ("metric",), f"metric '{criterion.metric}' is not defined",
-                   _suggest(criterion.metric, metrics) + "; or define it under target.metrics.queries")
+            yield _undefined_metric(at, criterion.metric, metrics)
             continue
         try:
             threshold = units.parse_threshold(criterion.threshold, criterion.metric)
