@@ -18,6 +18,11 @@ _SECRET_FIELDS = ("webhook", "secret", "routing_key")
 _JUDGED = ("error_rate", "availability", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms")
 
 
+def _defined_metrics(spec: ReleaseSpec) -> list[str]:
+    """The metrics gates and criteria may name: the standard ones and the plan's own queries."""
+    return list(STANDARD_METRICS) + list(spec.target.metrics.queries)
+
+
 def _undefined_metric(at: tuple[str | int, ...], metric: str, metrics: list[str]) -> Problem:
     """The problem of a gate or criterion naming a metric the plan does not define."""
     return (at + ("metric",), f"metric '{metric}' is not defined",
@@ -40,7 +45,7 @@ def check_release(spec: ReleaseSpec, base: tuple[str | int, ...] = ("spec",)) ->
 
 
 def _gates(spec: ReleaseSpec, base: tuple[str | int, ...]) -> Iterator[Problem]:
-    metrics = list(STANDARD_METRICS) + list(spec.target.metrics.queries)
+    metrics = _defined_metrics(spec)
     names: set[str] = set()
     for i, gate in enumerate(spec.gates):
         at = base + ("gates", i)
@@ -185,7 +190,7 @@ def units_camel(field: str) -> str:
 
 def _criteria(spec: ReleaseSpec, base: tuple[str | int, ...]) -> Iterator[Problem]:
     """Soak and post-launch criteria are checked on one version's numbers: a known metric, an absolute limit."""
-    metrics = list(STANDARD_METRICS) + list(spec.target.metrics.queries)
+    metrics = _defined_metrics(spec)
     places = [(base + ("soak", "criteria", i), c) for i, c in enumerate(spec.soak.criteria if spec.soak else [])]
     for j, point in enumerate(spec.post_launch.checkpoints if spec.post_launch else []):
         places += [(base + ("postLaunch", "checkpoints", j, "criteria", i), c) for i, c in enumerate(point.criteria)]
