@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from alembic.util import CommandError
-from sqlalchemy import create_engine, event, select, update
+from sqlalchemy import select, update
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from launchdeck.errors import StoreError, UsageError
-from launchdeck.store import claims, migrations
+from launchdeck.store import claims, connect, migrations
 from launchdeck.store.chain import (GENESIS, Signature, canonical_payload, chain_hash, check_chain, decision_body,
                                    head_payload)
 from launchdeck.store.defaults import DEFAULT_URL
@@ -82,7 +82,7 @@ class Store:
         self.url = url
         engine: Engine | None = None
         try:
-            engine = _engine(url)
+            engine = connect.engine(url)
             migrations.upgrade(engine)
         except Exception as e:
             if engine is not None:
@@ -309,36 +309,6 @@ def _open_error(url: str, e: Exception) -> Exception:
                                "point --db / LAUNCHDECK_DB at launchdeck's own database",
                           bad_input=True)
     return e
-
-
-#: Seconds to wait for a PostgreSQL server to answer before giving up (unless the URL sets its own).
-CONNECT_TIMEOUT_S = 10
-
-
-#: How long an SQLite connection waits for another process's write lock before "database is locked".
-SQLITE_BUSY_TIMEOUT_MS = 30_000
-
-
-def _engine(url: str) -> Engine:
-    parsed = make_url(url)
-    args: dict[str, Any] = {}
-    if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
-        args["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT_S}
-    elif parsed.get_backend_name() == "sqlite":
-        args["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}  # the driver's own wait, too
-    engine = create_engine(parsed, **args)
-    if engine.dialect.name == "sqlite":
-        event.listen(engine, "connect", _sqlite_pragmas)
-    return engine
-
-
-def _sqlite_pragmas(conn: Any, _record: Any) -> None:
-    cur = conn.cursor()
-    # First, since switching to WAL may wait for another process. Generous: a process creating the
-    # schema holds the write lock while Alembic runs, which on a loaded 2-core machine took over 5 s.
-    cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.close()
 
 
 def _reason(e: SQLAlchemyError, url: str) -> str:
