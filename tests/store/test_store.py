@@ -383,12 +383,16 @@ def _tables(store: Store) -> list[tuple[str]]:
 def test_a_database_made_by_create_all_is_stamped_and_kept(db_url: str) -> None:
     """Before migrations, Store(url) ran Base.metadata.create_all: such a database keeps its data."""
     engine = create_engine(db_url)
-    Base.metadata.create_all(engine, tables=[Base.metadata.tables[t] for t in migrations.LEGACY_TABLES])
+    with engine.begin() as conn:  # the tables as they were then: revision 0001 made them, with no version table
+        from alembic import command
+
+        command.upgrade(migrations.config(conn), migrations.BASELINE)
+        conn.execute(text(f"DROP TABLE {migrations.VERSION_TABLE}"))
     now = datetime.now(UTC)
     with engine.begin() as conn:
-        conn.execute(Base.metadata.tables["releases"].insert().values(
-            tenant="shop", name="old", plan_path="p.yaml", plan_digest="sha256:00", state={"engine": {}},
-            plan_clock=7.0, created_at=now, updated_at=now))
+        conn.execute(text("INSERT INTO releases (tenant, name, plan_path, plan_digest, state, plan_clock, created_at, "
+                          "updated_at) VALUES ('shop', 'old', 'p.yaml', 'sha256:00', :state, 7.0, :now, :now)"),
+                     {"state": '{"engine": {}}', "now": now.replace(tzinfo=None) if "sqlite" in db_url else now})
     engine.dispose()
 
     with Store(db_url) as store:
@@ -422,8 +426,9 @@ def test_the_migrations_ship_inside_the_package() -> None:
     assert (scripts / "env.py").is_file() and (scripts / "script.py.mako").is_file()
     assert (scripts / "alembic.ini").is_file()
     assert sorted(p.name for p in (scripts / "versions").glob("*.py")) == ["0001_initial_tables.py",
-                                                                          "0002_signed_log_heads.py"]
-    assert migrations.heads() == {"0002"}
+                                                                          "0002_signed_log_heads.py",
+                                                                          "0003_control_plane.py"]
+    assert migrations.heads() == {"0003"}
 
 
 # -- a database that cannot be opened ------------------------------------------------------------------

@@ -1,5 +1,5 @@
-"""SQLAlchemy 2 tables: releases, their decisions (a hash chain) and its signed heads, sign-offs and the
-message outbox.
+"""SQLAlchemy 2 tables: releases (with their leases), their decisions (a hash chain) and its signed heads,
+sign-offs, the message outbox, external effects, API tokens, registered plans and stored evidence.
 
 The schema is created and changed only by the Alembic migrations in ``launchdeck/store/migrations``
 (``Store(url)`` upgrades a database to the newest revision when it opens it); a change here needs a
@@ -21,7 +21,7 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -114,7 +114,15 @@ class ReleaseRow(Base):
     outcome: Mapped[str | None] = mapped_column(String(20), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    __table_args__ = (UniqueConstraint("tenant", "name"),)
+    lease_holder: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    """The process driving the release (``worker.holder_id``), while ``lease_until`` is in the future."""
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    lease_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Raised by one at every change of holder: the fencing token every write is checked against."""
+    submitted_by: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    plan_text: Mapped[str | None] = mapped_column(Text, nullable=True)
+    """The plan as submitted, so a worker on any machine can drive the release."""
+    __table_args__ = (UniqueConstraint("tenant", "name"), Index("ix_releases_due", "outcome", "lease_until"))
 
 
 class DecisionRow(Base):
@@ -178,3 +186,60 @@ class MessageRow(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    epoch: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    """The lease epoch the message was decided under: with the release and the id, its idempotency key."""
+
+
+class EffectRow(Base):
+    """An external effect (router write, rollback step) a driver was allowed to send: recorded in the
+    transaction that checked its lease epoch, keyed ``release:epoch:step``."""
+
+    __tablename__ = "effects"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    release_id: Mapped[int] = mapped_column(ForeignKey("releases.id"), index=True)
+    epoch: Mapped[int] = mapped_column(Integer)
+    key: Mapped[str] = mapped_column(String(240), unique=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class TokenRow(Base):
+    """An API token: a person in a tenant with an API role. Only the SHA-256 of the token is kept."""
+
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(120))
+    person: Mapped[str] = mapped_column(String(120))
+    role: Mapped[str] = mapped_column(String(20))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class PlanRow(Base):
+    """A plan registered through the API: one row per version."""
+
+    __tablename__ = "plans"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(120))
+    name: Mapped[str] = mapped_column(String(200))
+    digest: Mapped[str] = mapped_column(String(80))
+    text: Mapped[str] = mapped_column(Text)
+    registered_by: Mapped[str] = mapped_column(String(120))
+    registered_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    __table_args__ = (UniqueConstraint("tenant", "name", "digest"),)
+
+
+class EvidenceRow(Base):
+    """A signed evidence bundle as written, kept so the API can serve it wherever the run was."""
+
+    __tablename__ = "evidence"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    release_id: Mapped[int] = mapped_column(ForeignKey("releases.id"))
+    name: Mapped[str] = mapped_column(String(300))
+    label: Mapped[str] = mapped_column(String(80))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    __table_args__ = (UniqueConstraint("release_id", "name"),)
