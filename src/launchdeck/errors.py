@@ -7,7 +7,10 @@
     ├── TargetError                  a router or metrics source that failed or did not obey
     │   └── WeightNotApplied         a router that reports another weight than the one set
     ├── NotifyError                  a channel that could not take a message
-    └── StoreError                   the database is unreachable or holds something unexpected
+    ├── StoreError                   the database is unreachable or holds something unexpected
+    └── LeaseError                   a release another process drives
+        ├── LeaseHeld                another live process holds the release's lease (exit 4)
+        └── LeaseLost                this process no longer holds it: it must stop acting at once
 
 Third-party errors are wrapped with ``raise ... from e`` so the user reads one clear line.
 An error the user fixes by changing what they typed (a ``--db`` URL that cannot be opened, a bundle
@@ -86,3 +89,17 @@ class NotifyError(LaunchdeckError):
 
 class StoreError(LaunchdeckError):
     pass
+
+
+class LeaseError(LaunchdeckError):
+    pass
+
+
+class LeaseHeld(LeaseError):
+    """Another live process drives the release; this one must not (exit 4, like a refusal)."""
+
+    exit_code = 4
+
+
+class LeaseLost(LeaseError):
+    """The lease moved to another holder (or its epoch changed): no write of this holder may land."""
