@@ -31,6 +31,8 @@ class LoadedPlan:
     digest: str
     doc: model.ReleaseDoc | model.TrainDoc
     services: tuple[tuple[model.ServiceEntry, model.ReleaseSpec], ...] = ()
+    text: str | None = None
+    """The file's text, exactly what ``digest`` covers (None for a train's service: derived, not read)."""
 
     @property
     def name(self) -> str:
@@ -58,7 +60,7 @@ def load_plan(path: str | Path) -> LoadedPlan:
     kind = src.data.get("kind")
     digest = "sha256:" + hashlib.sha256(raw).hexdigest()
     if kind == "ReleaseTrain":
-        return _load_train(path, digest, src)
+        return _load_train(path, digest, src, text)
     try:
         doc = model.ReleaseDoc.model_validate(src.data)
     except pydantic.ValidationError as e:
@@ -70,7 +72,7 @@ def load_plan(path: str | Path) -> LoadedPlan:
     problems = [_problem(src, p, m, f) for p, m, f in rules.check_release(doc.spec)]
     if problems:
         raise PlanError(problems)
-    return LoadedPlan(path, digest, doc)
+    return LoadedPlan(path, digest, doc, text=text)
 
 
 def _salvage(cls: type[pydantic.BaseModel], data: Any, error: pydantic.ValidationError) -> Any:
@@ -95,7 +97,7 @@ def _salvage(cls: type[pydantic.BaseModel], data: Any, error: pydantic.Validatio
     return None
 
 
-def _load_train(path: Path, digest: str, src: yamlsrc.Located) -> LoadedPlan:
+def _load_train(path: Path, digest: str, src: yamlsrc.Located, src_text: str) -> LoadedPlan:
     doc = _validate(model.TrainDoc, src.data, src, ())
     spec_raw: dict[str, Any] = src.data["spec"]
     problems: list[PlanProblem] = []
@@ -124,7 +126,7 @@ def _load_train(path: Path, digest: str, src: yamlsrc.Located) -> LoadedPlan:
     problems += _cycles(doc.spec.services, src)
     if problems:
         raise PlanError(_unique(problems))
-    return LoadedPlan(path, digest, doc, tuple(services))
+    return LoadedPlan(path, digest, doc, tuple(services), text=src_text)
 
 
 def _locate_merged(path: tuple[str | int, ...], service_at: tuple[str | int, ...],

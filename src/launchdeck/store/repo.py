@@ -129,6 +129,13 @@ class Store:
             row = s.scalars(q.order_by(ReleaseRow.id.desc())).first()
             return _stored(row) if row else None
 
+    def find_id(self, release_id: int) -> StoredRelease:
+        with self.session() as s:
+            row = s.get(ReleaseRow, release_id)
+            if row is None:
+                raise UsageError(f"no release with id {release_id} in {_safe(self.url)}")
+            return _stored(row)
+
     def releases(self, *, tenant: str | None = None) -> list[StoredRelease]:
         """Every release in the store, archived runs (``name#id``) included, most recently updated first."""
         with self.session() as s:
