@@ -36,6 +36,8 @@ log = logging.getLogger("launchdeck.worker")
 #: How often a worker looks for due releases (seconds). A takeover happens within one lease period
 #: plus this, after the holder's last renewal.
 POLL_SECONDS = 1.0
+#: At most this many releases claimed per look, so workers starting together share the work.
+CLAIM_BATCH = 100
 
 
 @dataclass
@@ -61,7 +63,7 @@ class Worker:
             log.info("worker %s drives releases from %s", self.holder, store.url)
             while not stop.is_set():
                 for lease in leases.claim_due(store, self.holder, self.lease_seconds,
-                                              limit=self.capacity - len(self.driving)):
+                                              limit=min(CLAIM_BATCH, self.capacity - len(self.driving))):
                     self.driving[lease.release_id] = asyncio.create_task(self._drive(store, lease, stop))
                 with suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), self.poll_seconds)
