@@ -46,6 +46,8 @@ class DeliveryPass:
     refused: dict[str, str] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
     busy: bool = False
+    left: int | None = None
+    """Messages still queued after the pass (None: not known, another process held the outbox)."""
 
 
 async def deliver(*, store: Store, release_id: int, release_name: str, channels: Mapping[str, Notifier],
@@ -53,9 +55,9 @@ async def deliver(*, store: Store, release_id: int, release_name: str, channels:
                   clock: Callable[[], float] = time.monotonic, retry_all: bool = False) -> DeliveryPass:
     """Send what the release's outbox holds, each channel in order, skipping channels still in
     backoff (all are tried with ``retry_all``). Refused messages stay queued with their last error."""
-    if not any(retry_all or health.due(row.channel, clock())
-               for row in store.pending_messages(release_id=release_id)):
-        return DeliveryPass()  # nothing due: no need to claim the outbox on every tick
+    pending = store.pending_messages(release_id=release_id)
+    if not any(retry_all or health.due(row.channel, clock()) for row in pending):
+        return DeliveryPass(left=len(pending))  # nothing due: no need to claim the outbox on every tick
     with store.outbox_claim(release_id=release_id) as held:
         if not held:
             return DeliveryPass(busy=True)
@@ -72,7 +74,8 @@ async def _send_pending(*, store: Store, release_id: int, release_name: str, cha
     notes: list[str] = []
     waiting: set[str] = set()
     took: Counter[str] = Counter()
-    for row in store.pending_messages(release_id=release_id):
+    pending = store.pending_messages(release_id=release_id)
+    for row in pending:
         if row.channel in refused or row.channel in waiting:
             continue  # behind a message of its channel that did not go: order is kept
         channel = channels.get(row.channel)
@@ -101,7 +104,7 @@ async def _send_pending(*, store: Store, release_id: int, release_name: str, cha
             back = health.delivered(name, count, clock())
             if back is not None:
                 notes.append(recovered_line(back))
-    return DeliveryPass(tuple(sent), refused, tuple(notes))
+    return DeliveryPass(tuple(sent), refused, tuple(notes), left=len(pending) - len(sent))
 
 
 def failing_line(channel: str, failed: Failed, health: ChannelHealth) -> str:

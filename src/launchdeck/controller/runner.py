@@ -19,9 +19,9 @@ from launchdeck.controller import evidence as bundles
 from launchdeck.controller import driver, failpoints, lifecycle, preflight, submit
 from launchdeck.controller.clock import PlanClock
 from launchdeck.controller.messages import Dispatcher
-from launchdeck.controller.people import gather
-from launchdeck.controller.session import (Run, RunOptions, Stopped, View, commit, deliver, fence, snapshot, status_line,
-                                           write_evidence)
+from launchdeck.controller.people import SignoffWatch, read
+from launchdeck.controller.session import (Run, RunOptions, Stopped, View, beat, commit, deliver, fence, snapshot,
+                                           status_line, write_evidence)
 from launchdeck.controller.target import TargetOpener, open_target, thin_windows
 from launchdeck.controller.wrapup import report_finished, wrap_up, write_missing_stage_bundles
 from launchdeck.core import engine
@@ -77,11 +77,13 @@ async def _hold(store: Store, release: StoredRelease, view: View, *, wait: bool)
 
 
 async def drive(plan: LoadedPlan, opts: RunOptions, view: View, store: Store, lease: Lease,
-                stop: asyncio.Event | None = None, opener: TargetOpener | None = None) -> dict[str, Any]:
+                stop: asyncio.Event | None = None, opener: TargetOpener | None = None,
+                watch: SignoffWatch | None = None) -> dict[str, Any]:
     """Drive a submitted release while holding ``lease``: the one tick code path, for `run` and workers.
 
     ``stop`` set: the current tick finishes and ``Stopped`` is raised (the caller gives the lease up).
     ``opener`` opens the target instead of the plan's own (the scale benchmark's in-process target).
+    ``watch`` (a worker's) says when the release's sign-offs changed; without it they are read every tick.
     A lost lease raises ``LeaseLost`` from the first commit or fence after it: nothing more is written
     or sent.
     """
@@ -90,6 +92,7 @@ async def drive(plan: LoadedPlan, opts: RunOptions, view: View, store: Store, le
     run = new_run(plan, opts, view, store, release, state, meta)
     run.lease, run.stop = lease, stop
     run.opener = opener or open_target
+    run.watch = watch
     run.effects = len([e for e in leases.effects(store, release.id) if e.epoch == lease.epoch])
     keeper = asyncio.create_task(_keep_lease(run))
     try:
@@ -212,8 +215,10 @@ def _session(found: StoredRelease, view: View) -> tuple[StoredRelease, ReleaseSt
 
 async def _loop(run: Run) -> None:
     tick = max(0.02, min(0.25, run.policy.analysis.interval / run.opts.time_scale / 4))
+    heartbeat = _heartbeat(run)
     run.last_eval_wall = time.time()
     smoke_failure: str | None = None
+    first = True  # a session's first tick commits: the store names its new driver at once
     while run.state.phase != "done":
         if run.state.phase == "rolling_back":
             await roll_back(run)
@@ -223,8 +228,10 @@ async def _loop(run: Run) -> None:
         if engine.evaluation_due(run.policy, run.state, now):
             await _check_weight(run, now)
             observations = await _observe(run)
-        people = gather(run.store, run.release.id, run.policy, run.state)
-        run.signoffs = people.signoffs
+        people, run.people_mark = read(run.store, run.release.id, run.policy, run.state, run.signoffs, run.watch,
+                                       run.people_mark)
+        signed_before, run.signoffs = run.signoffs, people.signoffs
+        room_before = run.warroom.kept()
         step = engine.decide(run.policy, run.state, now, engine.Inputs(
             observations=observations, signoffs=people.signoffs, decision=people.decision, kill=people.kill,
             smoke_failure=smoke_failure, pause=people.pause, resume=people.resume))
@@ -237,7 +244,13 @@ async def _loop(run: Run) -> None:
                 if run.spec.smoke and action.weight > 0:
                     smoke_failure = await _smoke(run, action.weight)
         refused = [NewDecision(now, "signoff.refused", r, None, {}) for r in people.refusals]
-        commit(run, step.state, decisions, now, extra=refused)
+        stopping = run.stop is not None and run.stop.is_set()  # hand the release over exactly where it is
+        if (decisions or refused or people.consumed or step.state != run.state or people.signoffs != signed_before
+                or run.warroom.kept() != room_before or stopping or first):
+            commit(run, step.state, decisions, now, extra=refused)
+            first = False
+        elif time.monotonic() - run.saved_at >= heartbeat:
+            beat(run, now)
         for used in people.consumed:
             run.store.consume(signoff_id=used)
         for action in step.actions:
@@ -253,6 +266,14 @@ async def _loop(run: Run) -> None:
             raise Stopped(run.release.name)
         if run.state.phase not in ("done", "rolling_back"):
             await asyncio.sleep(tick)
+
+
+def _heartbeat(run: Run) -> float:
+    """Wall seconds after which a tick that changed nothing commits anyway: the saved plan time (where a
+    resumed run goes on from) stays within half an evaluation interval, and the lease is renewed by the
+    commit well before it runs out. A tick that changed something always commits."""
+    every = run.policy.analysis.interval / 2 / run.opts.time_scale
+    return min(every, run.lease.seconds / 3) if run.lease is not None else every
 
 
 async def _announce_start(run: Run) -> None:

@@ -90,6 +90,17 @@ class Run:
     """Set by a worker stopping: the session ends after the current tick (``Stopped``)."""
     opener: Any = None
     """How the target is opened (``controller.target.open_target`` unless a caller gives another)."""
+    saved_at: float = 0.0
+    """``time.monotonic()`` of the last commit: a tick that changed nothing commits again only after a while."""
+    watch: Any = None
+    """The worker's ``people.SignoffWatch``, if any: sign-offs are then read only when they changed."""
+    people_mark: object = None
+    """The watch's mark for this release when its sign-offs were last read."""
+    outbox_gen: int = 0
+    """How many commits of this session put messages in the outbox."""
+    outbox_clean: int = -1
+    """The ``outbox_gen`` at which a delivery pass left the outbox empty: until another commit adds
+    messages there is nothing to send, and no tick needs to look (-1: not looked yet)."""
 
 
 class Stopped(Exception):
@@ -115,7 +126,19 @@ def commit(run: Run, state: ReleaseState, decisions: list[Decision], now: float,
     rows = [NewDecision(d.at, d.kind, d.reason, d.gate, d.inputs) for d in decisions] + (extra or [])
     run.store.save(release_id=run.release.id, state=run.meta, plan_clock=now, outcome=state.outcome
                    if state.phase == "done" else None, decisions=rows, messages=messages, lease=run.lease)
-    run.renewed_at = time.monotonic()
+    run.renewed_at = run.saved_at = time.monotonic()
+    if messages:
+        run.outbox_gen += 1
+
+
+def beat(run: Run, now: float) -> None:
+    """A tick that changed nothing, long after the last commit: renew the lease and keep the plan time
+    (where a resumed run goes on from), without writing the unchanged state again."""
+    if run.lease is None:
+        commit(run, run.state, [], now)
+        return
+    leases.renew(run.store, run.lease, plan_clock=now)
+    run.renewed_at = run.saved_at = time.monotonic()
 
 
 def fence(run: Run, step: str) -> None:
@@ -188,7 +211,10 @@ async def deliver(run: Run) -> None:
     hangs for its whole timeout) must never hold up the tick, and above all not a rollback. One
     delivery runs at a time, oldest message first; a message committed meanwhile goes with the next
     one, and a failing channel waits for its backoff (``controller.outbox``). ``flush`` waits for
-    them before the run ends."""
+    them before the run ends. Once a pass left the outbox empty, nothing is looked up until a commit
+    adds messages again (only this session adds them while it holds the lease)."""
+    if run.outbox_clean == run.outbox_gen:
+        return
     if run.delivery is None or run.delivery.done():
         if run.delivery is not None:
             run.delivery.result()  # a delivery that crashed is a fault, not something to drop silently
@@ -233,11 +259,14 @@ def _undelivered_channels(run: Run) -> set[str]:
 
 async def _deliver(run: Run, retry_all: bool = False) -> outbox.DeliveryPass:
     assert run.dispatcher is not None
+    gen = run.outbox_gen
     done = await outbox.deliver(store=run.store, release_id=run.release.id, release_name=run.release.name,
                                 channels=run.dispatcher.channels, secrets=run.dispatcher.secrets,
                                 health=run.health, rng=run.rng, retry_all=retry_all)
     for line in done.notes:
         run.view.note(line)
+    if done.left == 0:
+        run.outbox_clean = gen
     return done
 
 

@@ -48,6 +48,10 @@ class WarRoom:
             return None
         return esc.Incident(**{**data, "sent": tuple(data["sent"]), "history": tuple(data["history"])})
 
+    def kept(self) -> tuple[Any, Any]:
+        """What the war room keeps in the release state between ticks: its incident and its cadence clock."""
+        return self.meta.get("incident"), self.meta.get("cadenceAt")
+
     def _keep(self, incident: esc.Incident | None) -> None:
         self.meta["incident"] = asdict(incident) if incident else None
 

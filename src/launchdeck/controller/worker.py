@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from launchdeck.controller import driver, submit
+from launchdeck.controller.people import SignoffWatch
 from launchdeck.controller.runner import drive
 from launchdeck.controller.session import Stopped, View
 from launchdeck.errors import LaunchdeckError, LeaseLost, UsageError
@@ -61,19 +62,24 @@ class Worker:
     async def run(self, stop: asyncio.Event) -> None:
         with Store(self.db_url) as store:
             log.info("worker %s drives releases from %s", self.holder, store.url)
-            while not stop.is_set():
-                for lease in leases.claim_due(store, self.holder, self.lease_seconds,
-                                              limit=min(CLAIM_BATCH, self.capacity - len(self.driving))):
-                    self.driving[lease.release_id] = asyncio.create_task(self._drive(store, lease, stop))
-                with suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self.poll_seconds)
-                for rid in [r for r, t in self.driving.items() if t.done()]:
-                    self.driving.pop(rid)
-            if self.driving:
-                await asyncio.gather(*self.driving.values(), return_exceptions=True)
-                self.driving.clear()
+            watch = SignoffWatch(store, self.holder)
+            watching = asyncio.create_task(watch.run(stop))
+            try:
+                while not stop.is_set():
+                    for lease in leases.claim_due(store, self.holder, self.lease_seconds,
+                                                  limit=min(CLAIM_BATCH, self.capacity - len(self.driving))):
+                        self.driving[lease.release_id] = asyncio.create_task(self._drive(store, lease, stop, watch))
+                    with suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), self.poll_seconds)
+                    for rid in [r for r, t in self.driving.items() if t.done()]:
+                        self.driving.pop(rid)
+                if self.driving:
+                    await asyncio.gather(*self.driving.values(), return_exceptions=True)
+                    self.driving.clear()
+            finally:
+                watching.cancel()
 
-    async def _drive(self, store: Store, lease: Lease, stop: asyncio.Event) -> None:
+    async def _drive(self, store: Store, lease: Lease, stop: asyncio.Event, watch: SignoffWatch | None = None) -> None:
         name = str(lease.release_id)
         keep = False  # an error keeps the lease until it expires: the release is retried, not hammered
         try:
@@ -82,7 +88,7 @@ class Worker:
             plan, workdir = materialize(found, self.home)
             opts = submit.options_of(found, db_url=self.db_url, workdir=workdir)
             view = self.view(found) if self.view else _log_view(found)
-            summary = await drive(plan, opts, view, store, lease, stop=stop, opener=self.opener)
+            summary = await drive(plan, opts, view, store, lease, stop=stop, opener=self.opener, watch=watch)
             self._ended(name, f"finished: {summary.get('outcome')}")
         except Stopped:
             self._ended(name, "stopped: the worker is stopping; its lease is given up")

@@ -113,11 +113,16 @@ def fence(store: Store, lease: Lease, key: str) -> None:
                         key=f"{lease.release_id}:{lease.epoch}:{key}", at=now))
 
 
-def renew(store: Store, lease: Lease) -> None:
+def renew(store: Store, lease: Lease, *, plan_clock: float | None = None) -> None:
+    """Extend ``lease`` (raises ``LeaseLost``); with ``plan_clock``, also record how far the release's plan
+    time is (a driver's heartbeat when it has nothing else to save)."""
     with store.session() as s:
         row = store.lock(s, lease.release_id)
         check(row, lease)
-        row.lease_until = now_utc() + timedelta(seconds=lease.seconds)
+        now = now_utc()
+        row.lease_until = now + timedelta(seconds=lease.seconds)
+        if plan_clock is not None:
+            row.plan_clock, row.updated_at = plan_clock, now
 
 
 def let_go(store: Store, lease: Lease) -> None:

@@ -1,0 +1,225 @@
+"""How far the control plane scales: releases per worker, with three workers, `why` on a big store, failover.
+
+    python bench/scale.py --quick                  # a table (under 5 minutes on 2 cores)
+    python bench/scale.py --quick --output json    # the object below
+    python bench/scale.py --db postgresql+psycopg://postgres@127.0.0.1:5432/test
+
+* ``perWorker``: the most releases one `launchdeck worker` process keeps at a 10-second evaluation
+  cadence on PostgreSQL, with the synthetic in-process target (``launchdeck.bench.synthetic``): the
+  largest count tried whose p99 tick lag (how late an evaluation ran against when it was due) stays
+  under 1 s, with at least 90% of the due evaluations done. Counts are tried in order (250, 500, 1000,
+  2000, 5000, …) and the search stops at the first that fails.
+* ``threeWorkers``: the same with three worker processes (each with a third of the capacity), and
+  ``ratio`` = threeWorkers / perWorker.
+* ``why``: ``GET /api/v1/releases/{name}/why?all=true`` p50 / p95 on a store of 10^4 releases x 100
+  decisions (10^6), on SQLite and on PostgreSQL (``bench/scale_why.py``).
+* ``leaseSeconds``, ``takeoverSeconds``: two workers, one holding 100 releases is killed with SIGKILL;
+  seconds from the kill until every one of its releases has been taken over and written to again by
+  the other; ``staleWrites``: router writes sent under a lease that was no longer the release's (every
+  write asks the store at send time), plus effect epochs that went back.
+
+Each measurement gets a fresh database on the PostgreSQL server of ``--db`` (default
+``$LAUNCHDECK_TEST_DB`` or postgresql+psycopg://postgres@127.0.0.1:5432/test), dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import scale_fleet as fleet  # noqa: E402
+
+DEFAULT_SERVER = os.environ.get("LAUNCHDECK_TEST_DB") or "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+GOAL_LAG_S = 1.0
+MIN_COVERAGE = 0.9
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q / 100 * len(ordered)) - 1))]
+
+
+def read_lags(out: Path, since: float, until: float) -> list[float]:
+    lags: list[float] = []
+    for path in out.glob("lag-*.json"):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        lags += [lag for wall, lag in data["samples"] if since <= wall < until]
+    return lags
+
+
+def capacity_level(server: str, n: int, workers: int, *, window: float, warmup: float,
+                   profile: Path | None = None) -> dict[str, Any]:
+    """Drive ``n`` releases with ``workers`` processes; the tick lag over ``window`` seconds once all run."""
+    with fleet.fresh_database(server) as db, tempfile.TemporaryDirectory(prefix="ld-scale-") as tmp:
+        out = Path(tmp)
+        t0 = time.monotonic()
+        fleet.submit_releases(db, n, out / "plans")
+        submitted = time.monotonic() - t0
+        per = math.ceil(n / workers)
+        procs = [fleet.start_worker(db, out, capacity=per, profile=profile) for _ in range(workers)]
+        try:
+            ramp_deadline = time.monotonic() + max(60.0, n * 0.05)
+            started = 0
+            while time.monotonic() < ramp_deadline:
+                _, started = fleet.driving(db)
+                if started >= n or any(p.poll() is not None for p in procs):
+                    break
+                time.sleep(1.0)
+            ramp = time.monotonic() - t0 - submitted
+            time.sleep(warmup)
+            pg = fleet.backends(db)
+            since, cpu0, pg0, load0 = time.time(), fleet.cpu_seconds([p.pid for p in procs]), fleet.cpu_seconds(pg), \
+                os.getloadavg()[0]
+            time.sleep(window)
+            until = time.time()
+            cpu = (fleet.cpu_seconds([p.pid for p in procs]) - cpu0) / (until - since)
+            pg_cpu = (fleet.cpu_seconds(pg) - pg0) / (until - since)
+            load = (load0 + os.getloadavg()[0]) / 2
+            time.sleep(2.5)  # the workers write their samples every 2 s
+            lags = read_lags(out, since, until)
+        finally:
+            fleet.stop_workers(procs)
+    expected = n * window / fleet.INTERVAL_S
+    coverage = len(lags) / expected if expected else 0.0
+    p99 = percentile(lags, 99)
+    ok = started >= n and p99 is not None and p99 < GOAL_LAG_S and coverage >= MIN_COVERAGE
+    return {"releases": n, "workers": workers, "started": started, "evaluations": len(lags),
+            "coverage": round(coverage, 3), "p50LagS": _r(percentile(lags, 50)), "p99LagS": _r(p99),
+            "maxLagS": _r(max(lags) if lags else None), "workerCpu": round(cpu, 2), "postgresCpu": round(pg_cpu, 2),
+            "loadAverage": round(load, 1), "submitSeconds": round(submitted, 1), "rampSeconds": round(ramp, 1),
+            "ok": ok}
+
+
+def _r(v: float | None) -> float | None:
+    return None if v is None else round(v, 3)
+
+
+def search(server: str, levels: list[int], workers: int, *, window: float, warmup: float,
+           log: Any) -> tuple[int, list[dict[str, Any]]]:
+    """The largest of ``levels`` (tried in order, stopping at the first failure) that ``workers`` keep up with."""
+    best, rows = 0, []
+    for n in levels:
+        row = capacity_level(server, n, workers, window=window, warmup=warmup)
+        rows.append(row)
+        print(f"  {workers} worker(s), {n} releases: p99 lag {row['p99LagS']} s, {row['coverage']:.0%} of the "
+              f"evaluations, worker CPU {row['workerCpu']}, load {row['loadAverage']}: "
+              f"{'ok' if row['ok'] else 'FAILED'}", file=log, flush=True)
+        if not row["ok"]:
+            break
+        best = n
+    return best, rows
+
+
+def why_both(server: str, releases: int, samples: int, log: Any) -> dict[str, Any]:
+    """`why` p50/p95 on SQLite and on PostgreSQL, each filled with ``releases`` x 100 decisions (filled
+    at the same time, in two processes, then timed one after the other)."""
+    import scale_why as why
+
+    out: dict[str, Any] = {}
+    with fleet.fresh_database(server) as pg, tempfile.TemporaryDirectory(prefix="ld-why-") as tmp:
+        urls = {"sqlite": f"sqlite:///{tmp}/why.db", "postgresql": pg}
+        filled = why.fill_all(urls, releases)
+        for name, url in urls.items():
+            why.check_sample(url, releases)
+            timing = why.measure(url, releases, samples)
+            p50, p95 = percentile(timing["seconds"], 50), percentile(timing["seconds"], 95)
+            out[name] = {"p50Ms": _ms(p50), "p95Ms": _ms(p95), "via": timing["via"], "fillSeconds": filled[name],
+                         "decisions": releases * why.PER_RELEASE, "samples": len(timing["seconds"])}
+            print(f"  why on {name} ({timing['via']}): p50 {out[name]['p50Ms']} ms, p95 {out[name]['p95Ms']} ms "
+                  f"(filled in {filled[name]} s)", file=log, flush=True)
+    return out
+
+
+def _ms(v: float | None) -> float | None:
+    return None if v is None else round(v * 1000, 2)
+
+
+def goals(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    why = result.get("why", {})
+    p95s = [why[db]["p95Ms"] for db in ("sqlite", "postgresql") if db in why]
+    lease, takeover = result.get("leaseSeconds"), result.get("takeoverSeconds")
+    return {
+        "perWorker>=5000": {"value": result.get("perWorker"), "met": (result.get("perWorker") or 0) >= 5000},
+        "ratio>=2.5": {"value": result.get("ratio"), "met": (result.get("ratio") or 0) >= 2.5},
+        "whyP95<20ms": {"value": max(p95s) if p95s else None, "met": bool(p95s) and max(p95s) < 20},
+        "takeover<=2xLease": {"value": takeover, "met": takeover is not None and lease is not None
+                              and takeover <= 2 * lease},
+        "staleWrites==0": {"value": result.get("staleWrites"), "met": result.get("staleWrites") == 0},
+    }
+
+
+def table(result: dict[str, Any]) -> str:
+    g = result["goals"]
+    rows = [("releases per worker (p99 tick lag < 1 s)", result.get("perWorker"), ">= 5,000", "perWorker>=5000"),
+            ("releases with 3 workers", result.get("threeWorkers"), "", None),
+            ("ratio 3 workers / 1", result.get("ratio"), ">= 2.5", "ratio>=2.5")]
+    for db in ("sqlite", "postgresql"):
+        w = result.get("why", {}).get(db)
+        if w:
+            rows.append((f"why p50 / p95 ms, {db} ({w['decisions']:,} decisions, {w['via']})",
+                         f"{w['p50Ms']} / {w['p95Ms']}", "p95 < 20", "whyP95<20ms"))
+    rows += [("takeover after SIGKILL, s (lease {:g} s)".format(result.get("leaseSeconds") or 0),
+              result.get("takeoverSeconds"), "<= 2 leases", "takeover<=2xLease"),
+             ("stale router writes", result.get("staleWrites"), "0", "staleWrites==0")]
+    width = max(len(r[0]) for r in rows)
+    lines = [f"{'measure':<{width}}  {'value':>14}  {'goal':<12} met"]
+    for label, value, goal, key in rows:
+        met = "" if key is None or key not in g else ("yes" if g[key]["met"] else "NO")
+        lines.append(f"{label:<{width}}  {str(value if value is not None else '-'):>14}  {goal:<12} {met}")
+    lines.append(f"({result['cores']} cores, load average {result.get('loadAverage')} during the run; "
+                 f"{result['seconds']:.0f} s)")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="coarse search, short windows (under 5 minutes)")
+    parser.add_argument("--output", choices=("table", "json"), default="table")
+    parser.add_argument("--db", default=DEFAULT_SERVER, help="a PostgreSQL URL; fresh databases are made there")
+    parser.add_argument("--levels", default=None, help="release counts to try, comma-separated "
+                        "(default 250,500,1000,2000,5000,10000)")
+    parser.add_argument("--only", default="capacity,why,failover", help="which parts (comma-separated)")
+    parser.add_argument("--why-releases", type=int, default=10_000, help="releases in the why store (x100 decisions)")
+    parser.add_argument("--lease", type=float, default=15.0, help="the failover's lease seconds (default 15)")
+    args = parser.parse_args(argv)
+    parts = set(args.only.split(","))
+    levels = [int(x) for x in args.levels.split(",")] if args.levels else [250, 500, 1000, 2000, 5000, 10_000]
+    window, warmup, samples = (15.0, 3.0, 300) if args.quick else (60.0, 15.0, 2000)
+    started, load0 = time.monotonic(), os.getloadavg()[0]
+    log = sys.stderr
+    result: dict[str, Any] = {"cores": os.cpu_count(), "quick": args.quick}
+    if "capacity" in parts:
+        per, rows = search(args.db, levels, 1, window=window, warmup=warmup, log=log)
+        three, rows3 = search(args.db, [n for n in levels if n >= max(per, levels[0])], 3, window=window,
+                              warmup=warmup, log=log)
+        result.update({"perWorker": per, "threeWorkers": three, "ratio": round(three / per, 2) if per else None,
+                       "capacityRuns": rows + rows3})
+    if "why" in parts:
+        result["why"] = why_both(args.db, args.why_releases, samples, log)
+    if "failover" in parts:
+        import scale_failover
+
+        fo = scale_failover.failover(args.db, lease=args.lease)
+        print(f"  failover: takeover {fo['takeoverSeconds']} s, stale writes {fo['staleWrites']}", file=log, flush=True)
+        result.update({"leaseSeconds": fo["leaseSeconds"], "takeoverSeconds": fo["takeoverSeconds"],
+                       "staleWrites": fo["staleWrites"], "failover": fo})
+    result["loadAverage"] = round((load0 + os.getloadavg()[0]) / 2, 1)
+    result["seconds"] = round(time.monotonic() - started, 1)
+    result["goals"] = goals(result)
+    print(json.dumps(result, indent=2) if args.output == "json" else table(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
