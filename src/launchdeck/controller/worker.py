@@ -1,5 +1,9 @@
 """`launchdeck worker`: drive every due release of the store, from any tenant, until stopped.
 
+A worker that loses its database loses its releases with it: their next commit or fence fails, so
+nothing more moves, and each lease expires; it claims again (and so drives again) only once the
+database answers.
+
 A worker claims releases whose lease is free or expired (``store.leases.claim_due``), drives each in
 a task of its own through the same ``runner.drive`` that `launchdeck run` uses, and claims more as
 they become due: a release submitted by the API, one whose `run` was killed, one whose worker died.
@@ -26,7 +30,7 @@ from launchdeck.controller import driver, submit
 from launchdeck.controller.people import SignoffWatch
 from launchdeck.controller.runner import drive
 from launchdeck.controller.session import Stopped, View
-from launchdeck.errors import LaunchdeckError, LeaseLost, UsageError
+from launchdeck.errors import LaunchdeckError, LeaseLost, StoreError, UsageError
 from launchdeck.plan import LoadedPlan, load_plan
 from launchdeck.store import leases
 from launchdeck.store.leases import Lease
@@ -64,20 +68,30 @@ class Worker:
             log.info("worker %s drives releases from %s", self.holder, store.url)
             watch = SignoffWatch(store, self.holder)
             watching = asyncio.create_task(watch.run(stop))
-            try:
-                while not stop.is_set():
-                    for lease in leases.claim_due(store, self.holder, self.lease_seconds,
-                                                  limit=min(CLAIM_BATCH, self.capacity - len(self.driving))):
-                        self.driving[lease.release_id] = asyncio.create_task(self._drive(store, lease, stop, watch))
-                    with suppress(TimeoutError):
-                        await asyncio.wait_for(stop.wait(), self.poll_seconds)
-                    for rid in [r for r, t in self.driving.items() if t.done()]:
-                        self.driving.pop(rid)
-                if self.driving:
-                    await asyncio.gather(*self.driving.values(), return_exceptions=True)
-                    self.driving.clear()
-            finally:
-                watching.cancel()
+            unreachable: str | None = None
+            while not stop.is_set():
+                try:
+                    claimed = leases.claim_due(store, self.holder, self.lease_seconds,
+                                               limit=min(CLAIM_BATCH, self.capacity - len(self.driving)))
+                except StoreError as e:  # no database, no lease: nothing is driven until it is back
+                    claimed = []
+                    if unreachable is None:
+                        log.warning("cannot claim releases: %s; retrying every %gs", e.message, self.poll_seconds)
+                    unreachable = e.message
+                else:
+                    if unreachable is not None:
+                        log.info("the database answers again; claiming releases")
+                    unreachable = None
+                for lease in claimed:
+                    self.driving[lease.release_id] = asyncio.create_task(self._drive(store, lease, stop, watch))
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self.poll_seconds)
+                for rid in [r for r, t in self.driving.items() if t.done()]:
+                    self.driving.pop(rid)
+            if self.driving:
+                await asyncio.gather(*self.driving.values(), return_exceptions=True)
+                self.driving.clear()
+            watching.cancel()
 
     async def _drive(self, store: Store, lease: Lease, stop: asyncio.Event, watch: SignoffWatch | None = None) -> None:
         name = str(lease.release_id)
