@@ -127,15 +127,16 @@ _SHAPE = {bucket_of(15.0): 30, bucket_of(20.0): 25, bucket_of(30.0): 30, bucket_
 
 @dataclass
 class SyntheticMetrics:
-    """Healthy numbers at once: ``rps`` requests a second shared by the router's weight, ``error_rate``
-    of them failed, latencies of a fixed shape."""
+    """Healthy numbers at once: ``rps`` requests a second of plan time shared by the router's weight,
+    ``error_rate`` of them failed, latencies of a fixed shape."""
 
     router: SyntheticRouter
     rps: float = 100.0
     error_rate: float = 0.001
+    time_scale: float = 1.0
 
     async def observe(self, version: str, start: float, end: float) -> WindowStats:
-        seconds = max(0.0, end - start)
+        seconds = max(0.0, end - start) * self.time_scale
         share = self.router.weight / 100.0 if version == "canary" else 1.0 - self.router.weight / 100.0
         requests = int(self.rps * share * seconds)
         unit = requests / 100.0
@@ -157,7 +158,7 @@ class SyntheticTarget:
                        workdir: Path = Path(".")) -> Target:
         self.opened += 1
         router = SyntheticRouter(current_lease.get(), self.log, self.check)
-        return Target(router, SyntheticMetrics(router, rps=self.rps), None, None)
+        return Target(router, SyntheticMetrics(router, rps=self.rps, time_scale=time_scale), None, None)
 
 
 @dataclass
