@@ -3,11 +3,17 @@
     LaunchdeckError                  what went wrong, and `hint`: what to do about it
     ├── PlanError                    a plan file that cannot be read or is invalid (exit 2)
     ├── UsageError                   a wrong flag, an unknown release, a refused sign-off (exit 2)
+    │   ├── NotFound                 no such release or plan (nor one of another tenant): HTTP 404
+    │   ├── Refused                  a person acting in a role they do not hold, an API role too low: 403
+    │   └── Conflict                 the release's state does not allow it (already ended, running): 409
     ├── EvidenceError                a bundle that does not verify, a missing or bad key
     ├── TargetError                  a router or metrics source that failed or did not obey
     │   └── WeightNotApplied         a router that reports another weight than the one set
     ├── NotifyError                  a channel that could not take a message
     └── StoreError                   the database is unreachable or holds something unexpected
+
+The server answers each with an HTTP status (``server/problems.py``): NotFound 404, Refused 403,
+Conflict 409, any other UsageError or PlanError 422, StoreError 503.
 
 Third-party errors are wrapped with ``raise ... from e`` so the user reads one clear line.
 An error the user fixes by changing what they typed (a ``--db`` URL that cannot be opened, a bundle
@@ -66,6 +72,18 @@ class PlanError(LaunchdeckError):
 
 class UsageError(LaunchdeckError):
     exit_code = 2
+
+
+class NotFound(UsageError):
+    """What was asked for does not exist -- or belongs to another tenant, which is said the same way."""
+
+
+class Refused(UsageError):
+    """The person may not do this: they do not hold the plan role they act in, or their API role is too low."""
+
+
+class Conflict(UsageError):
+    """The request is fine but the release's state does not allow it now (it ended, or it is already running)."""
 
 
 class EvidenceError(LaunchdeckError):

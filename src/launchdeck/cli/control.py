@@ -21,32 +21,17 @@ WhoOption = Annotated[str, typer.Option("--as", help="Your name, as listed under
 ReasonOption = Annotated[str, typer.Option("--reason", help="Why (kept in the decision log and the evidence).")]
 
 
-def _checked(db: str, release: str, who: str, role: str, action: str) -> tuple[Any, Any]:
-    from launchdeck.runbook import roles
-
-    store = _existing_store(db)
-    found = store.require(name=release)
-    refused = roles.refusal({r: set(p) for r, p in found.state.get("roles", {}).items()}, who, role)
-    if refused:
-        raise UsageError(f"{action} refused: {refused}", hint="act with a role the plan gives you")
-    return store, found
-
-
 @app.command()
 def kill(release: Annotated[str, typer.Argument()], role: RoleOption, who: WhoOption, reason: ReasonOption = "",
          db: DbOption = DEFAULT_URL) -> None:
     """Pull the kill switch: every request to stable now, then the rollback steps (even with no run alive)."""
-    from launchdeck.controller import driver
+    from launchdeck.services import actions
 
-    store, found = _checked(db, release, who, role, "kill")
-    if found.outcome and found.outcome != "held":
-        raise UsageError(f"release {release} already finished ({found.outcome}); there is nothing to kill",
-                         hint=f"see `launchdeck status {release}`")
-    store.add_signoff(release_id=found.id, who=who, role=role, decision="kill", reason=reason)
-    if driver.alive(found):
-        d = found.state["driver"]
-        typer.echo(f"kill switch requested by {who} ({role}) for {release}; the run driving it "
-                   f"(pid {d['pid']} on {d['host']}) applies it at its next tick")
+    store = _existing_store(db)
+    found = store.require(name=release)
+    done = actions.request_kill(store, found, who=who, role=role, reason=reason)
+    if done.driven:
+        typer.echo(done.message)
         return
     failed, message = _kill_without_driver(found, db)
     typer.echo(message)
@@ -80,34 +65,20 @@ def _kill_without_driver(found: Any, db: str) -> tuple[bool, str]:
 def pause(release: Annotated[str, typer.Argument()], role: RoleOption, who: WhoOption, reason: ReasonOption = "",
           db: DbOption = DEFAULT_URL) -> None:
     """Keep the canary at its weight, with no time limit, until `resume` (gates are still judged)."""
-    store, found = _checked(db, release, who, role, "pause")
-    phase = found.state["engine"]["phase"]
-    if found.outcome or phase not in ("stage", "deciding", "held"):
-        raise UsageError(f"release {release} is {found.outcome or phase}; only a running release can be paused")
-    store.add_signoff(release_id=found.id, who=who, role=role, decision="pause", reason=reason)
-    typer.echo(f"pause requested by {who} ({role}) for {release}; resume with "
-               f"`launchdeck resume {release} --role {role} --as {who}`")
+    from launchdeck.services import actions
+
+    store = _existing_store(db)
+    typer.echo(actions.pause(store, store.require(name=release), who=who, role=role, reason=reason).message)
 
 
 @app.command()
 def resume(release: Annotated[str, typer.Argument()], role: RoleOption, who: WhoOption, reason: ReasonOption = "",
            db: DbOption = DEFAULT_URL) -> None:
     """Resume a paused release, or continue a held one (as `approve --decision continue`)."""
-    store, found = _checked(db, release, who, role, "resume")
-    engine = found.state["engine"]
-    held = found.outcome == "held" or engine["phase"] == "held"
-    if not held and not engine.get("paused_by"):
-        raise UsageError(f"release {release} is neither paused nor held ({found.outcome or engine['phase']})",
-                         hint=f"see `launchdeck status {release}`")
-    if found.outcome and not held:
-        raise UsageError(f"release {release} already finished ({found.outcome})")
-    store.add_signoff(release_id=found.id, who=who, role=role, decision="continue" if held else "resume",
-                      reason=reason)
-    if found.outcome == "held":
-        typer.echo(f"recorded: {who} ({role}) continues {release}; it ended held, so run its plan again to go on: "
-                   f"`launchdeck run {found.plan_path}`")
-    else:
-        typer.echo(f"recorded: {who} ({role}) resumes {release}; the run driving it goes on at its next tick")
+    from launchdeck.services import actions
+
+    store = _existing_store(db)
+    typer.echo(actions.resume(store, store.require(name=release), who=who, role=role, reason=reason).message)
 
 
 @app.command()

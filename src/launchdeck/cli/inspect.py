@@ -12,6 +12,7 @@ import typer
 
 from launchdeck.cli.common import DEFAULT_URL, EXIT_CODES, DbOption, Output, _existing_store, app
 from launchdeck.errors import UsageError
+from launchdeck.services.reading import decision_object, listing, status_object
 
 OutputOption = Annotated[Output, typer.Option("--output", help="json: machine-readable output on stdout.")]
 
@@ -20,7 +21,7 @@ OutputOption = Annotated[Output, typer.Option("--output", help="json: machine-re
 def list_(output: OutputOption = Output.text, db: DbOption = DEFAULT_URL) -> None:
     """Every release in the store, newest first; earlier runs kept as name#id are marked archived."""
     with _existing_store(db) as store:
-        rows = [_listing(r) for r in store.releases()]
+        rows = [listing(r) for r in store.releases()]
     if output is Output.json:
         typer.echo(json.dumps(rows))
         return
@@ -58,32 +59,18 @@ def why(release: Annotated[str, typer.Argument()],
         found = store.require(name=release)
         rows = [d for d in store.decisions(release_id=found.id) if all_ or d.kind != "evaluation"]
     if output is Output.json:
-        typer.echo(json.dumps([{"seq": d.seq, "planAt": d.plan_at, "wallAt": d.wall_at.isoformat(), "kind": d.kind,
-                                "gate": d.gate, "reason": d.reason, "inputs": d.inputs} for d in rows]))
+        typer.echo(json.dumps([decision_object(d) for d in rows]))
         return
     for d in rows:
         typer.echo(f"#{d.seq:<4} t+{d.plan_at:>7.0f}s {d.kind:<18} {d.reason}")
 
 
-# -- the state object -----------------------------------------------------------------------------------
-
-
-def state_object(found: Any) -> dict[str, Any]:
-    """What `status --output json` prints: the release's state as a person or a script needs it."""
-    e = found.state.get("engine", {})
-    return {"release": found.name, "id": found.id, "tenant": found.tenant, "phase": e.get("phase"),
-            "stage": e.get("stage", 0) + 1, "weight": e.get("weight", 0.0), "outcome": found.outcome,
-            "reason": e.get("reason") or None, "firedGate": e.get("fired_gate"),
-            "stagesPassed": e.get("stages_passed", 0), "planTime": found.plan_clock,
-            "timeScale": found.state.get("timeScale"), "startedAt": found.state.get("startedAt"),
-            "updatedAt": found.updated_at.isoformat() if found.updated_at else None, "archived": found.archived,
-            "gates": {n: {"status": g.get("status"), "reason": g.get("reason", "")} for n, g in e.get("gates", {}).items()},
-            "waiting": found.state.get("waiting") if not found.outcome else None}
+# -- the state, for a person (the object `--output json` prints is built in services.reading) -------------
 
 
 def status_lines(found: Any, wall_now: float) -> list[str]:
     """`status` for a person: the headline, each gate with its reason, and what the release waits for."""
-    s = state_object(found)
+    s = status_object(found)
     head = (f"{s['release']}: {s['phase']} stage {s['stage']} weight {s['weight']:g}% outcome {s['outcome'] or '-'} "
             f"(plan time {s['planTime']:.0f}s)")
     from launchdeck.core.durations import in_text
@@ -112,7 +99,7 @@ def waiting_line(release: str, data: dict[str, Any] | None, wall_now: float) -> 
 
 def _show_once(found: Any, output: Output) -> None:
     if output is Output.json:
-        typer.echo(json.dumps(state_object(found)))
+        typer.echo(json.dumps(status_object(found)))
     else:
         typer.echo("\n".join(status_lines(found, time.time())))
 
@@ -132,7 +119,7 @@ def _watch(store: Any, release: str, output: Output, every: float) -> int:
     try:
         while True:
             found = store.require(name=release)
-            text = (json.dumps(state_object(found)) if output is Output.json
+            text = (json.dumps(status_object(found)) if output is Output.json
                     else "\n".join(status_lines(found, time.time())))
             if text != shown:
                 shown = text
@@ -153,14 +140,6 @@ def _watch(store: Any, release: str, output: Output, every: float) -> int:
 
 
 # -- helpers ----------------------------------------------------------------------------------------------
-
-
-def _listing(r: Any) -> dict[str, Any]:
-    e = r.state.get("engine", {})
-    return {"name": r.name, "id": r.id, "tenant": r.tenant, "phase": e.get("phase", "starting"),
-            "stage": e.get("stage", 0) + 1, "weight": e.get("weight", 0.0), "outcome": r.outcome,
-            "planTime": r.plan_clock, "updatedAt": r.updated_at.isoformat() if r.updated_at else None,
-            "archived": r.archived}
 
 
 def _interval(text: str) -> float:

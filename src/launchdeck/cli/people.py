@@ -20,25 +20,15 @@ def approve(release: Annotated[str, typer.Argument(help="The release name (metad
             reason: Annotated[str, typer.Option("--reason")] = "",
             db: DbOption = DEFAULT_URL) -> None:
     """Sign off a stage or decide (continue / roll back) while a run waits."""
-    from launchdeck.controller import people
+    from launchdeck.services import actions
 
     if sum(x is not None for x in (stage, decision, checklist)) != 1:
         raise UsageError("give exactly one of --stage N, --checklist NAME or --decision rollback|continue",
                          hint="e.g. launchdeck approve REL --role sre --as sam --stage 1")
     store = _existing_store(db)
-    found = store.require(name=release)
-    if found.outcome and found.outcome != "held":  # a held release goes on when its plan is run again
-        raise UsageError(f"release {release} already ended ({found.outcome}); nothing waits for a decision")
-    # The same rule as the approvals file's: the person, role, stage and checklist must be the plan's.
-    refused = people.check_signoff(people.rules_stored(found.state), who=who, role=role, stage=stage,
-                                   checklist=checklist, decision=decision.value if decision else None)
-    if refused:
-        raise UsageError(f"sign-off refused: {refused}",
-                         hint="sign as the plan lists the person, role, stage and checklist")
-    store.add_signoff(release_id=found.id, who=who, role=role, stage=stage, checklist=checklist,
-                      decision=decision.value if decision else None, reason=reason)
-    what = f"stage {stage}" if stage else f"checklist {checklist}" if checklist else f"decision '{decision.value}'" if decision else ""
-    typer.echo(f"recorded: {who} ({role}) {what} for {release}")
+    done = actions.approve(store, store.require(name=release), who=who, role=role, stage=stage, checklist=checklist,
+                           decision=decision.value if decision else None, reason=reason)
+    typer.echo(done.message)
 
 
 @app.command()
@@ -79,13 +69,7 @@ def no_go(release: Annotated[str, typer.Argument()], who: Annotated[str, typer.O
 
 
 def _go_decision(release: str, who: str, choice: str, reason: str, db: str) -> None:
+    from launchdeck.services import actions
 
     store = _existing_store(db)
-    found = store.require(name=release)
-    held = sorted(r for r, people in found.state.get("roles", {}).items() if who in people)
-    if not held:
-        raise UsageError(f"{who} holds no role in {release}'s plan", hint="the go/no-go is decided by the plan's people")
-    store.add_signoff(release_id=found.id, who=who, role=",".join(held), decision=choice, reason=reason)
-    typer.echo(f"recorded: {choice.upper()} by {who} ({', '.join(held)}) for {release}")
-
-
+    typer.echo(actions.go_decision(store, store.require(name=release), who=who, choice=choice, reason=reason).message)

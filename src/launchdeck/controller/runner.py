@@ -169,7 +169,8 @@ def _create(store: Store, plan: LoadedPlan, opts: RunOptions, previous: str | No
     info = {"engine": ReleaseState().to_json(), "workdir": str(opts.workdir.resolve()), **stored_rules(spec),
             "rollback": {"steps": []}, "totals": [0, 0], "timeScale": opts.time_scale, "startedAt": iso(),
             "plannedStart": (opts.start_at or datetime.now(UTC)).isoformat(timespec="seconds"),
-            **({"previousRun": previous} if previous else {})}
+            **({"previousRun": previous} if previous else {}),
+            **({"service": plan.doc.metadata.service} if plan.doc.metadata.service else {})}  # the API filters on it
     md = plan.doc.metadata
     return store.create(tenant=md.tenant, name=md.name, plan_path=str(plan.path.resolve()), plan_digest=plan.digest,
                         state=info)
