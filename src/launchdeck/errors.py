@@ -5,7 +5,8 @@
     ├── UsageError                   a wrong flag, an unknown release, a refused sign-off (exit 2)
     │   ├── NotFound                 no such release or plan (nor one of another tenant): HTTP 404
     │   ├── Refused                  a person acting in a role they do not hold, an API role too low: 403
-    │   └── Conflict                 the release's state does not allow it (already ended, running): 409
+    │   ├── Conflict                 the release's state does not allow it (already ended, running): 409
+    │   └── Unauthenticated          no API token, or one unknown or revoked: 401
     ├── EvidenceError                a bundle that does not verify, a missing or bad key
     ├── TargetError                  a router or metrics source that failed or did not obey
     │   └── WeightNotApplied         a router that reports another weight than the one set
@@ -13,7 +14,7 @@
     └── StoreError                   the database is unreachable or holds something unexpected
 
 The server answers each with an HTTP status (``server/problems.py``): NotFound 404, Refused 403,
-Conflict 409, any other UsageError or PlanError 422, StoreError 503.
+Conflict 409, Unauthenticated 401, any other UsageError or PlanError 422, StoreError 503.
 
 Third-party errors are wrapped with ``raise ... from e`` so the user reads one clear line.
 An error the user fixes by changing what they typed (a ``--db`` URL that cannot be opened, a bundle
@@ -84,6 +85,10 @@ class Refused(UsageError):
 
 class Conflict(UsageError):
     """The request is fine but the release's state does not allow it now (it ended, or it is already running)."""
+
+
+class Unauthenticated(UsageError):
+    """An API request without a token, or with one the store does not know or that was revoked."""
 
 
 class EvidenceError(LaunchdeckError):

@@ -9,7 +9,7 @@ the release acts on it at its next tick. The CLI (``launchdeck approve``, ``kill
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from launchdeck.errors import Conflict, Refused, UsageError
 
@@ -38,6 +38,13 @@ class Recorded:
 
     def to_json(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items()}
+
+
+class Action(Protocol):
+    """An action by a person in a plan role: ``request_kill``, ``pause`` and ``resume``."""
+
+    def __call__(self, store: Store, release: StoredRelease, *, who: str, role: str, reason: str = "",
+                 source: str = "cli") -> Recorded: ...
 
 
 def approve(store: Store, release: StoredRelease, *, who: str, role: str, stage: int | None = None,

@@ -30,8 +30,8 @@ def find(store: Store, *, name: str, tenant: str | None) -> StoredRelease:
     return found
 
 
-def page(store: Store, *, tenant: str, limit: int = 50, cursor: str | None = None, phase: str | None = None,
-         outcome: str | None = None, service: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+def releases(store: Store, *, tenant: str, limit: int = 50, cursor: str | None = None, phase: str | None = None,
+             outcome: str | None = None, service: str | None = None) -> tuple[list[StoredRelease], str | None]:
     """A page of the tenant's releases, newest first, and the cursor of the next page (None: no more)."""
     before = None
     if cursor:
@@ -44,7 +44,13 @@ def page(store: Store, *, tenant: str, limit: int = 50, cursor: str | None = Non
                 and (service is None or r.state.get("service") == service))
 
     rows, after = queries.release_page(store, tenant=tenant, limit=limit, before_id=before, outcome=outcome, keep=keep)
-    return [{**listing(r), "service": r.state.get("service")} for r in rows], (str(after) if after else None)
+    return rows, (str(after) if after else None)
+
+
+def page(store: Store, *, tenant: str, **filters: Any) -> tuple[list[dict[str, Any]], str | None]:
+    """``releases`` as `launchdeck list --output json` objects (with each release's service)."""
+    rows, after = releases(store, tenant=tenant, **filters)
+    return [{**listing(r), "service": r.state.get("service")} for r in rows], after
 
 
 def plan_of(store: Store, found: StoredRelease) -> LoadedPlan | None:

@@ -6,6 +6,7 @@ the store or imports SQLAlchemy, so the CLI's quick commands still start fast.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -81,3 +82,14 @@ def _verdict(kind: str, inputs: dict[str, Any]) -> str:
         if inputs.get(key):
             return str(inputs[key])
     return kind.rsplit(".", 1)[-1]
+
+
+def finite(value: Any) -> Any:
+    """``value`` with every NaN or infinity (an input may hold one) as None: JSON has neither."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite(v) for v in value]
+    return value

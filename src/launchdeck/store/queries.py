@@ -87,3 +87,9 @@ def messages_pending(store: Store) -> int:
     """Messages decided but not yet delivered, over every release."""
     with store.session() as s:
         return s.scalar(select(func.count()).select_from(MessageRow).where(MessageRow.sent_at.is_(None))) or 0
+
+
+def release_by_id(store: Store, release_id: int) -> StoredRelease | None:
+    with store.session() as s:
+        row = s.get(ReleaseRow, release_id)
+        return _stored(row) if row is not None else None
