@@ -11,7 +11,10 @@
     ├── TargetError                  a router or metrics source that failed or did not obey
     │   └── WeightNotApplied         a router that reports another weight than the one set
     ├── NotifyError                  a channel that could not take a message
-    └── StoreError                   the database is unreachable or holds something unexpected
+    ├── StoreError                   the database is unreachable or holds something unexpected
+    └── LeaseError                   a release another process drives
+        ├── LeaseHeld                another live process holds the release's lease (exit 4)
+        └── LeaseLost                this process no longer holds it: it must stop acting at once
 
 The server answers each with an HTTP status (``server/problems.py``): NotFound 404, Refused 403,
 Conflict 409, Unauthenticated 401, any other UsageError or PlanError 422, StoreError 503.
@@ -109,3 +112,17 @@ class NotifyError(LaunchdeckError):
 
 class StoreError(LaunchdeckError):
     pass
+
+
+class LeaseError(LaunchdeckError):
+    pass
+
+
+class LeaseHeld(LeaseError):
+    """Another live process drives the release; this one must not (exit 4, like a refusal)."""
+
+    exit_code = 4
+
+
+class LeaseLost(LeaseError):
+    """The lease moved to another holder (or its epoch changed): no write of this holder may land."""

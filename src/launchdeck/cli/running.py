@@ -48,7 +48,9 @@ def run(plan: Annotated[Path, typer.Argument(help="Plan file (YAML).")],
         fresh: Annotated[bool, typer.Option("--fresh", help="Start over even if an unfinished run exists.")] = False,
         seed: Annotated[Optional[int], typer.Option("--seed", help="Seed the local fleet's randomness.")] = None,
         start_at: Annotated[Optional[str], typer.Option("--start-at", help="Planned start (ISO 8601); checklists are due relative to it.")] = None,
-        follow: Annotated[bool, typer.Option("--follow", help="Stay on after promotion through the post-launch checkpoints.")] = False) -> None:
+        follow: Annotated[bool, typer.Option("--follow", help="Stay on after promotion through the post-launch checkpoints.")] = False,
+        wait: Annotated[bool, typer.Option("--wait", help="If another process drives the release, wait for it to finish or stop.")] = False,
+        detach: Annotated[bool, typer.Option("--detach", help="Submit the release and return; a worker drives it.")] = False) -> None:
     """Run (or resume) a release to its outcome."""
     from launchdeck.controller import people, preflight
     from launchdeck.controller.runner import RunOptions
@@ -65,7 +67,31 @@ def run(plan: Annotated[Path, typer.Argument(help="Plan file (YAML).")],
     specs = [s for _, s in loaded.services] if loaded.is_train else [loaded.doc.spec]
     preflight.require_writable(*specs, workdir=opts.workdir)
     typer.echo(f"release store: {location(db)}", err=output is Output.json)
-    _run_and_report(loaded, opts, output)
+    if detach:
+        _submit_detached(loaded, opts, output)
+        return
+    _run_and_report(loaded, opts, output, wait=wait)
+
+
+def _submit_detached(loaded: Any, opts: Any, output: Output) -> None:
+    from launchdeck.controller.submit import submit
+    from launchdeck.controller.view import PlainView
+    from launchdeck.errors import UsageError
+    from launchdeck.store.repo import Store
+
+    if loaded.is_train:
+        raise UsageError("a release train is driven by its own `launchdeck run`; --detach takes a release plan")
+    with Store(opts.db_url) as store:
+        release = submit(store, loaded, opts, PlainView(sys.stderr))
+    if output is Output.json:
+        typer.echo(json.dumps({"release": release.name, "id": release.id, "tenant": release.tenant,
+                               "submittedBy": release.submitted_by, "outcome": release.outcome}))
+        return
+    if release.outcome:
+        typer.echo(f"{release.name} already finished ({release.outcome}); `launchdeck status {release.name}`")
+        return
+    typer.echo(f"submitted {release.name}: a worker on this store drives it (`launchdeck worker --db {opts.db_url}`); "
+               f"follow it with `launchdeck status {release.name} --watch`")
 
 
 @app.command()
@@ -112,7 +138,8 @@ def _run_stack_demo(kind: str, scenario: str, opts: Any, output: Output) -> dict
     return summary
 
 
-def _run_and_report(loaded: Any, opts: Any, output: Output, exit_at_end: bool = True) -> dict[str, Any]:
+def _run_and_report(loaded: Any, opts: Any, output: Output, exit_at_end: bool = True,
+                    wait: bool = False) -> dict[str, Any]:
     import asyncio
 
     from launchdeck.controller.runner import run_release
@@ -126,7 +153,7 @@ def _run_and_report(loaded: Any, opts: Any, output: Output, exit_at_end: bool = 
             summary = asyncio.run(run_train(loaded, opts, lambda name: PlainView(stream, every=10.0, prefix=f"[{name}]")))
         else:
             view = LiveView(stream) if stream.isatty() else PlainView(stream)
-            summary = asyncio.run(run_release(loaded, opts, view))
+            summary = asyncio.run(run_release(loaded, opts, view, wait=wait))
     except KeyboardInterrupt:
         if isinstance(view, LiveView):
             view.close()
@@ -184,11 +211,12 @@ def prepare(plan: Annotated[Path, typer.Argument(help="Plan file (YAML).")],
             start_at: Annotated[Optional[str], typer.Option("--start-at", help="Planned start (ISO 8601).")] = None,
             db: DbOption = DEFAULT_URL) -> None:
     """Register a release before its run, so checklists and go/no-go can be signed ahead."""
-    from launchdeck.controller.runner import RunOptions, prepare_release
+    from launchdeck.controller.runner import RunOptions
+    from launchdeck.controller.submit import prepare
     from launchdeck.plan import load_plan
 
     loaded = load_plan(plan)
-    release = prepare_release(loaded, RunOptions(db_url=db, start_at=_parse_start(start_at)))
+    release = prepare(loaded, RunOptions(db_url=db, start_at=_parse_start(start_at)))
     typer.echo(f"prepared {release.name}; sign checklists with `launchdeck approve {release.name} --checklist NAME "
                f"--role R --as NAME`, see what is missing with `launchdeck checklist {release.name}`")
 

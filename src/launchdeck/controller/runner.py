@@ -9,47 +9,112 @@ from __future__ import annotations
 
 import asyncio
 import time
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, suppress
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 from launchdeck.adapters.routers import Router
 from launchdeck.controller import evidence as bundles
-from launchdeck.controller import driver, failpoints, lifecycle, preflight
+from launchdeck.controller import driver, failpoints, lifecycle, preflight, submit
 from launchdeck.controller.clock import PlanClock
-from launchdeck.controller.messages import Dispatcher, iso
-from launchdeck.controller.people import gather, load_approvals_file, stored_rules
-from launchdeck.controller.session import (Run, RunOptions, View, commit, deliver, snapshot, status_line,
+from launchdeck.controller.messages import Dispatcher
+from launchdeck.controller.people import gather
+from launchdeck.controller.session import (Run, RunOptions, Stopped, View, commit, deliver, fence, snapshot, status_line,
                                            write_evidence)
-from launchdeck.controller.target import open_target, thin_windows
+from launchdeck.controller.target import TargetOpener, open_target, thin_windows
 from launchdeck.controller.wrapup import report_finished, wrap_up, write_missing_stage_bundles
 from launchdeck.core import engine
 from launchdeck.core.engine import Decision, Observations, SetWeight, StartRollback, WriteEvidence
 from launchdeck.core.state import ReleaseState
-from launchdeck.errors import LaunchdeckError, UsageError, WeightNotApplied
+from launchdeck.errors import LaunchdeckError, LeaseHeld, WeightNotApplied
 from launchdeck.plan import LoadedPlan, model, to_policy
 from launchdeck.plan.noise import noisy_gates
+from launchdeck.store import leases
+from launchdeck.store.leases import Lease
 from launchdeck.store.repo import NewDecision, Store, StoredRelease
 
-__all__ = ["RunOptions", "View", "new_run", "prepare_release", "roll_back", "run_release", "wrap_up"]
+__all__ = ["RunOptions", "View", "drive", "new_run", "roll_back", "run_release", "wrap_up"]
 
 VERIFY_ATTEMPTS = 5
 
 
-async def run_release(plan: LoadedPlan, opts: RunOptions, view: View) -> dict[str, Any]:
-    """Run (or resume) the plan's release to its outcome and return the summary object."""
+async def run_release(plan: LoadedPlan, opts: RunOptions, view: View, *, wait: bool = False) -> dict[str, Any]:
+    """Submit the plan's release and drive it here to its outcome (`launchdeck run`); return the summary.
+
+    Raises ``LeaseHeld`` (exit 4) when another live process drives it, unless ``wait``: then it waits
+    for that process to finish or stop, and reports or goes on.
+    """
     assert isinstance(plan.doc, model.ReleaseDoc), "trains run through controller.train"
+    preflight.require_writable(plan.doc.spec, workdir=opts.workdir)  # before anything is recorded, let alone moved
     with Store(opts.db_url) as store:
-        return await _run(plan, opts, view, store)
+        release = submit.submit(store, plan, opts, view)
+        lease = await _hold(store, release, view, wait=wait)
+        try:
+            return await drive(plan, opts, view, store, lease)
+        finally:
+            with suppress(LaunchdeckError):
+                leases.let_go(store, lease)
 
 
-async def _run(plan: LoadedPlan, opts: RunOptions, view: View, store: Store) -> dict[str, Any]:
-    assert isinstance(plan.doc, model.ReleaseDoc)
-    spec = plan.doc.spec
-    preflight.require_writable(spec, workdir=opts.workdir)  # before anything is recorded, let alone moved
-    release, state, meta = _open_release(store, plan, opts, view)
+async def _hold(store: Store, release: StoredRelease, view: View, *, wait: bool) -> Lease:
+    said = False
+    while True:
+        lease = leases.claim(store, release.id, driver.holder_id(), driver.LEASE_SECONDS, dead=driver.dead)
+        if lease is not None:
+            return lease
+        current = store.find(name=release.name, tenant=release.tenant) or release
+        who = driver.describe(current)
+        if not wait:
+            raise LeaseHeld(f"release {release.name} is being driven by {who} (its lease is live); a second driver "
+                            "would pass every stage twice",
+                            hint=f"follow it with `launchdeck status {release.name} --watch`, or add --wait to wait "
+                                 "for it to finish or stop")
+        if not said:
+            view.note(f"release {release.name} is being driven by {who}; waiting for it to finish or stop")
+            said = True
+        await asyncio.sleep(1.0)
+
+
+async def drive(plan: LoadedPlan, opts: RunOptions, view: View, store: Store, lease: Lease,
+                stop: asyncio.Event | None = None, opener: TargetOpener | None = None) -> dict[str, Any]:
+    """Drive a submitted release while holding ``lease``: the one tick code path, for `run` and workers.
+
+    ``stop`` set: the current tick finishes and ``Stopped`` is raised (the caller gives the lease up).
+    ``opener`` opens the target instead of the plan's own (the scale benchmark's in-process target).
+    A lost lease raises ``LeaseLost`` from the first commit or fence after it: nothing more is written
+    or sent.
+    """
+    found = store.find_id(lease.release_id)
+    release, state, meta = _session(found, view)
     run = new_run(plan, opts, view, store, release, state, meta)
+    run.lease, run.stop = lease, stop
+    run.opener = opener or open_target
+    run.effects = len([e for e in leases.effects(store, release.id) if e.epoch == lease.epoch])
+    keeper = asyncio.create_task(_keep_lease(run))
+    try:
+        return await _drive(run)
+    finally:
+        keeper.cancel()
+
+
+async def _keep_lease(run: Run) -> None:
+    """Renew the lease when no commit or fence did lately (a long smoke test, a slow rollback step)."""
+    assert run.lease is not None
+    every = run.lease.seconds / 3
+    while True:
+        await asyncio.sleep(every)
+        if time.monotonic() - run.renewed_at >= every:
+            try:
+                await asyncio.to_thread(leases.renew, run.store, run.lease)
+            except LaunchdeckError:
+                return  # lost, or the database is away: the next commit or fence says so and stops the run
+            run.renewed_at = time.monotonic()
+
+
+async def _drive(run: Run) -> dict[str, Any]:
+    plan, opts, view, spec = run.plan, run.opts, run.view, run.spec
+    release, state, meta = run.release, run.state, run.meta
     if state.phase == "done" and state.outcome != "held":
         return await report_finished(run)
     run.meta["driver"] = driver.me()
@@ -65,7 +130,7 @@ async def _run(plan: LoadedPlan, opts: RunOptions, view: View, store: Store) -> 
         if state.phase != "done":
             for warning in thin_windows(spec, opts.time_scale) + noisy_gates(spec, opts.time_scale):
                 view.note(f"warning: {warning}")
-            run.target = await open_target(spec, plan.doc.metadata, stack=stack, time_scale=opts.time_scale,
+            run.target = await run.opener(spec, plan.doc.metadata, stack=stack, time_scale=opts.time_scale,
                                            plan_offset=release.plan_clock, seed=opts.seed, workdir=opts.workdir)
             if state.phase != "starting":
                 await _set_weight(run, 0.0 if state.phase == "rolling_back" else state.weight)
@@ -127,67 +192,22 @@ def _planned_start(run: Run) -> datetime:
     return datetime.fromisoformat(run.meta.get("plannedStart") or run.meta["startedAt"])
 
 
-def _open_release(store: Store, plan: LoadedPlan, opts: RunOptions,
-                  view: View) -> tuple[StoredRelease, ReleaseState, dict[str, Any]]:
-    meta = plan.doc.metadata
-    found = store.find(name=meta.name, tenant=meta.tenant)
-    if found and opts.fresh:
-        store.archive(release_id=found.id)
-        view.note(f"an earlier run of {meta.name} ({found.outcome or 'unfinished'}) is kept as {meta.name}#{found.id}")
-        previous, found = f"{meta.name}#{found.id}", None
-    else:
-        previous = None
-    if found and found.plan_digest != plan.digest:
-        raise UsageError(f"release {meta.name} was started from a different version of the plan",
-                         hint="run the plan it was started with to resume it or see its outcome, or add --fresh "
-                              "to start a new run")
-    if found and found.outcome and found.outcome != "held":
-        return found, ReleaseState.from_json(found.state["engine"]), dict(found.state)
-    if found:
-        if found.outcome == "held":
-            view.note(f"{meta.name} ended held at {found.state['engine']['weight']:g}%; it is held again, live, "
-                      "for a person to decide: `launchdeck resume` / `approve --decision continue|rollback`")
-        else:
-            view.note(f"resuming {meta.name} at plan time {found.plan_clock:.0f}s "
-                      f"({found.state['engine']['phase']}, stage {found.state['engine']['stage'] + 1})")
-        resumed = dict(found.state)
-        resumed.pop("wrapup", None)  # a held release's wrap-up is done again when it ends again
-        # This process's recorder starts from zero: carry the canary totals counted before the restart.
-        resumed["carried"] = list(resumed.get("totals", [0, 0]))
-        return found, ReleaseState.from_json(found.state["engine"]), resumed
-    # Every entry is checked (like `approve`) before the release is recorded: a refused file leaves nothing.
-    approved = load_approvals_file(opts.approvals, plan.doc.spec, meta.service) if opts.approvals else []
-    release = _create(store, plan, opts, previous=previous)
-    for a in approved:
-        store.add_signoff(release_id=release.id, source="approvals-file", **a)
-    return release, ReleaseState(), dict(release.state)
-
-
-def _create(store: Store, plan: LoadedPlan, opts: RunOptions, previous: str | None = None) -> StoredRelease:
-    spec = plan.doc.spec
-    assert isinstance(spec, model.ReleaseSpec)
-    info = {"engine": ReleaseState().to_json(), "workdir": str(opts.workdir.resolve()), **stored_rules(spec),
-            "rollback": {"steps": []}, "totals": [0, 0], "timeScale": opts.time_scale, "startedAt": iso(),
-            "plannedStart": (opts.start_at or datetime.now(UTC)).isoformat(timespec="seconds"),
-            **({"previousRun": previous} if previous else {}),
-            **({"service": plan.doc.metadata.service} if plan.doc.metadata.service else {})}  # the API filters on it
-    md = plan.doc.metadata
-    return store.create(tenant=md.tenant, name=md.name, plan_path=str(plan.path.resolve()), plan_digest=plan.digest,
-                        state=info)
-
-
-def prepare_release(plan: LoadedPlan, opts: RunOptions) -> StoredRelease:
-    """Register a release ahead of its run (for checklists and go/no-go); `run` then picks it up."""
-    if plan.is_train:
-        raise UsageError("prepare takes a release plan; a train prepares each service when it runs")
-    with Store(opts.db_url) as store:
-        found = store.find(name=plan.name, tenant=plan.doc.metadata.tenant)
-        if found and not found.outcome:
-            raise UsageError(f"release {plan.name} is already prepared or running",
-                             hint=f"see `launchdeck checklist {plan.name}` or `launchdeck status {plan.name}`")
-        if found:
-            store.archive(release_id=found.id)
-        return _create(store, plan, opts)
+def _session(found: StoredRelease, view: View) -> tuple[StoredRelease, ReleaseState, dict[str, Any]]:
+    """The release as a driving session starts from: a new one as recorded, a finished one as it ended,
+    an unfinished one resumed where it was (with the totals counted before the restart)."""
+    state = ReleaseState.from_json(found.state["engine"])
+    if found.outcome and found.outcome != "held":
+        return found, state, dict(found.state)
+    if found.outcome == "held":
+        view.note(f"{found.name} ended held at {state.weight:g}%; it is held again, live, for a person to decide: "
+                  "`launchdeck resume` / `approve --decision continue|rollback`")
+    elif state.phase != "starting" or found.plan_clock > 0:
+        view.note(f"resuming {found.name} at plan time {found.plan_clock:.0f}s ({state.phase}, stage {state.stage + 1})")
+    resumed = dict(found.state)
+    resumed.pop("wrapup", None)  # a held release's wrap-up is done again when it ends again
+    # This process's recorder starts from zero: carry the canary totals counted before the restart.
+    resumed["carried"] = list(resumed.get("totals", [0, 0]))
+    return found, state, resumed
 
 
 async def _loop(run: Run) -> None:
@@ -229,6 +249,8 @@ async def _loop(run: Run) -> None:
         run.view.tick(snapshot(run, now))
         for d in decisions:
             failpoints.reached(f"decision.{d.kind}")
+        if run.stop is not None and run.stop.is_set() and run.state.phase != "done":
+            raise Stopped(run.release.name)
         if run.state.phase not in ("done", "rolling_back"):
             await asyncio.sleep(tick)
 
@@ -311,6 +333,7 @@ async def _set_weight(run: Run, weight: float) -> float:
     assert run.target is not None
     router: Router = run.target.router
     for _ in range(VERIFY_ATTEMPTS):
+        fence(run, f"set-weight:{weight:g}")
         await router.set_weight(weight)
         seen = await router.current_weight()
         if abs(seen - weight) < 1e-6:
@@ -329,6 +352,7 @@ async def roll_back(run: Run) -> None:
         if step in info["steps"]:
             continue
         if step in actions:
+            fence(run, f"rollback:{step}")
             await actions[step]()
             what = {"kill-switch": "kill switch on: every request goes to stable",
                     "drain-canary": "canary drained"}[step]

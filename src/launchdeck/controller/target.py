@@ -7,6 +7,7 @@ import time
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from launchdeck.adapters.metrics import MetricsSource
 from launchdeck.adapters.metrics import factory as metrics
@@ -61,6 +62,12 @@ class Target:
         seen = self.observed.setdefault(stats.version, [0, 0])
         seen[0] += stats.requests
         seen[1] += stats.errors
+
+
+class TargetOpener(Protocol):
+    async def __call__(self, spec: model.ReleaseSpec, metadata: model.Metadata, *, stack: AsyncExitStack,
+                       time_scale: float, plan_offset: float, seed: int | None = None,
+                       workdir: Path = Path(".")) -> Target: ...
 
 
 async def open_target(spec: model.ReleaseSpec, metadata: model.Metadata, *, stack: AsyncExitStack,

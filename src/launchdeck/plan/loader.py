@@ -31,6 +31,8 @@ class LoadedPlan:
     digest: str
     doc: model.ReleaseDoc | model.TrainDoc
     services: tuple[tuple[model.ServiceEntry, model.ReleaseSpec], ...] = ()
+    text: str | None = None
+    """The file's text, exactly what ``digest`` covers (None for a train's service: derived, not read)."""
 
     @property
     def name(self) -> str:
@@ -72,7 +74,7 @@ def _load(raw: bytes, path: Path, bounds: limits.Limits) -> LoadedPlan:
     kind = src.data.get("kind")
     digest = "sha256:" + hashlib.sha256(raw).hexdigest()
     if kind == "ReleaseTrain":
-        return _load_train(path, digest, src)
+        return _load_train(path, digest, src, text)
     try:
         doc = model.ReleaseDoc.model_validate(src.data)
     except pydantic.ValidationError as e:
@@ -84,7 +86,7 @@ def _load(raw: bytes, path: Path, bounds: limits.Limits) -> LoadedPlan:
     problems = [_problem(src, p, m, f) for p, m, f in rules.check_release(doc.spec)]
     if problems:
         raise PlanError(problems)
-    return LoadedPlan(path, digest, doc)
+    return LoadedPlan(path, digest, doc, text=text)
 
 
 def _salvage(cls: type[pydantic.BaseModel], data: Any, error: pydantic.ValidationError) -> Any:
@@ -109,7 +111,7 @@ def _salvage(cls: type[pydantic.BaseModel], data: Any, error: pydantic.Validatio
     return None
 
 
-def _load_train(path: Path, digest: str, src: yamlsrc.Located) -> LoadedPlan:
+def _load_train(path: Path, digest: str, src: yamlsrc.Located, src_text: str) -> LoadedPlan:
     doc = _validate(model.TrainDoc, src.data, src, ())
     spec_raw: dict[str, Any] = src.data["spec"]
     problems: list[PlanProblem] = []
@@ -138,7 +140,7 @@ def _load_train(path: Path, digest: str, src: yamlsrc.Located) -> LoadedPlan:
     problems += _cycles(doc.spec.services, src)
     if problems:
         raise PlanError(_unique(problems))
-    return LoadedPlan(path, digest, doc, tuple(services))
+    return LoadedPlan(path, digest, doc, tuple(services), text=src_text)
 
 
 def _locate_merged(path: tuple[str | int, ...], service_at: tuple[str | int, ...],

@@ -44,7 +44,8 @@ def create_app(db_url: str, *, embedded_worker: bool, data_dir: Path | None = No
     """The API on the store at ``db_url``. Releases it starts work in ``data_dir/<tenant>/<name>/``
     (default: ``./launchdeck-data``). Event streams read the store every ``poll_seconds``."""
     store = Store(db_url)  # opened now: a bad --db is said before the server starts listening
-    worker = EmbeddedWorker(db_url) if embedded_worker else None
+    data_dir = (data_dir or Path.cwd() / "launchdeck-data").resolve()
+    worker = EmbeddedWorker(db_url, home=data_dir) if embedded_worker else None
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -61,7 +62,7 @@ def create_app(db_url: str, *, embedded_worker: bool, data_dir: Path | None = No
                   description="Releases, plans, people's actions and provenance. Authenticate with "
                               "`Authorization: Bearer <token>` (`launchdeck tokens create`).")
     app.state.store = store
-    app.state.data_dir = (data_dir or Path.cwd() / "launchdeck-data").resolve()
+    app.state.data_dir = data_dir
     app.state.poll_seconds = poll_seconds
     app.state.ping_seconds = ping_seconds
     app.state.metrics = metrics.registry_for(store)
@@ -130,8 +131,8 @@ class BodyLimit:
 class EmbeddedWorker:
     """One ``Worker`` in a thread with its own event loop, started and stopped with the app."""
 
-    def __init__(self, db_url: str) -> None:
-        self.db_url = db_url
+    def __init__(self, db_url: str, *, home: Path) -> None:
+        self.db_url, self.home = db_url, home
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
@@ -164,4 +165,4 @@ class EmbeddedWorker:
 
         self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
         self._ready.set()
-        await Worker(self.db_url).run(self._stop)
+        await Worker(self.db_url, home=self.home).run(self._stop)

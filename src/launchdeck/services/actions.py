@@ -93,10 +93,11 @@ def request_kill(store: Store, release: StoredRelease, *, who: str, role: str, r
                        hint=f"see `launchdeck status {release.name}`")
     store.add_signoff(release_id=release.id, who=who, role=role, decision="kill", reason=reason, source=source)
     driven = _driven(release)
-    if driven and "driver" in release.state:
-        d = release.state["driver"]
+    if driven:
+        from launchdeck.controller import driver
+
         message = (f"kill switch requested by {who} ({role}) for {release.name}; the run driving it "
-                   f"(pid {d['pid']} on {d['host']}) applies it at its next tick")
+                   f"({driver.describe(release)}) applies it at its next tick")
     else:
         message = (f"kill switch recorded by {who} ({role}) for {release.name}; whatever drives it next rolls "
                    "it back at once")

@@ -15,7 +15,7 @@ from typing import Any
 from launchdeck.errors import LaunchdeckError, NotFound, UsageError
 from launchdeck.plan import LoadedPlan, load_plan, load_plan_text, model, to_policy
 from launchdeck.services.reading import decision_object, listing, provenance
-from launchdeck.store import bundles, plans, queries
+from launchdeck.store import bundles, queries
 from launchdeck.store.repo import Store, StoredRelease
 
 _FIND_HINT = "use the release's name (its plan's metadata.name); GET /api/v1/releases lists them"
@@ -56,7 +56,7 @@ def page(store: Store, *, tenant: str, **filters: Any) -> tuple[list[dict[str, A
 def plan_of(store: Store, found: StoredRelease) -> LoadedPlan | None:
     """The plan the release was started with: its submitted text, or its file while unchanged; None when
     neither is at hand (the file moved or changed)."""
-    text = plans.release_plan_text(store, release_id=found.id)
+    text = found.plan_text
     try:
         if text is not None:
             loaded = load_plan_text(text, source=Path(found.plan_path).name)

@@ -1,4 +1,4 @@
-"""Plans registered through the API, one row per version (tenant, name, digest), and each release's plan text.
+"""Plans registered through the API, one row per version (tenant, name, digest).
 
 Registering the same text again changes nothing; a changed text is a new version, and a release
 started from a registered plan takes its newest version.
@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 
 from launchdeck.store.repo import Store, now_utc
-from launchdeck.store.tables import PlanRow, ReleaseRow
+from launchdeck.store.tables import PlanRow
 
 
 @dataclass(frozen=True)
@@ -58,12 +58,6 @@ def plans(store: Store, *, tenant: str) -> list[RegisteredPlan]:
         newest = select(func.max(PlanRow.id)).where(PlanRow.tenant == tenant).group_by(PlanRow.name)
         rows = s.scalars(select(PlanRow).where(PlanRow.id.in_(newest)).order_by(PlanRow.name))
         return [_plan(row, counts[row.name]) for row in rows]
-
-
-def release_plan_text(store: Store, *, release_id: int) -> str | None:
-    """The plan text a release was submitted with (None: it was run from a file)."""
-    with store.session() as s:
-        return s.scalar(select(ReleaseRow.plan_text).where(ReleaseRow.id == release_id))
 
 
 def _plan(row: PlanRow, version: int) -> RegisteredPlan:
