@@ -7,8 +7,10 @@ at scrape time (releases by phase, messages pending) are the server's (``server/
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
 
+# The `_created` timestamp series double every counter's lines and no dashboard reads them.
+disable_created_metrics()
 REGISTRY = CollectorRegistry(auto_describe=True)
 
 TICKS = Counter("launchdeck_ticks", "Ticks driven (one release observed, decided and committed).",

@@ -82,7 +82,7 @@ def from_error(e: LaunchdeckError) -> JSONResponse:
     if isinstance(e, PlanError):
         items = [{"file": p.file, "line": p.line, "path": p.path, "message": p.message, "fix": p.fix}
                  for p in e.problems]
-    detail = e.message.split("\n", 1)[0] if isinstance(e, PlanError) else e.message
+    detail = e.message.split("\n", 1)[0].rstrip(":") if isinstance(e, PlanError) else e.message
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     if status >= 500:
         log.warning("%s: %s", title, e.message)

@@ -148,6 +148,10 @@ def _check_role(release: StoredRelease, who: str, role: str, action: str) -> Non
 
 
 def _driven(release: StoredRelease) -> bool:
+    """A process holds the release's live lease (this one too: the server's embedded worker)."""
+    from datetime import UTC, datetime
+
     from launchdeck.controller import driver
 
-    return driver.alive(release)
+    holder, until = release.lease_holder, release.lease_until
+    return holder is not None and until is not None and until > datetime.now(UTC) and not driver.dead(holder)

@@ -91,7 +91,8 @@ def stages(store: Store, found: StoredRelease) -> list[dict[str, Any]]:
         if i < passed:
             status = "passed"
         elif i == current and engine.get("phase") not in (None, "starting"):
-            status = found.outcome or engine.get("phase", "stage")
+            phase = engine.get("phase", "stage")
+            status = found.outcome or ("current" if phase == "stage" else phase)
         else:
             status = "not reached"
         out.append({"stage": i + 1, "weight": spec.weight if spec else None, "hold": spec.hold if spec else None,
@@ -131,7 +132,11 @@ def decisions(store: Store, found: StoredRelease, *, all_: bool = False) -> list
 def why(store: Store, found: StoredRelease, *, all_: bool = False) -> list[dict[str, Any]]:
     """Every decision with its rule, inputs, verdict and people."""
     rows = queries.decisions_after(store, release_id=found.id, quiet=() if all_ else _QUIET)
-    return [provenance(d) for d in rows]
+    signed: dict[int, list[tuple[str, str]]] = {}
+    for s in store.signoffs(release_id=found.id):
+        if s.stage is not None:
+            signed.setdefault(s.stage, []).append((s.who, s.role))
+    return [provenance(d, stage_signoffs=signed) for d in rows]
 
 
 def messages(store: Store, found: StoredRelease) -> list[dict[str, Any]]:

@@ -7,6 +7,7 @@ the store or imports SQLAlchemy, so the CLI's quick commands still start fast.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -64,11 +65,17 @@ RULES = {
 }
 
 
-def provenance(d: DecisionRow) -> dict[str, Any]:
-    """A decision with its rule, inputs, verdict and the people in it: ``GET …/why`` and GraphQL's ``why``."""
+def provenance(d: DecisionRow, *, stage_signoffs: Mapping[int, list[tuple[str, str]]] | None = None) -> dict[str, Any]:
+    """A decision with its rule, inputs, verdict and the people in it: ``GET …/why`` and GraphQL's ``why``.
+    A passed stage names who signed it off (``stage_signoffs``: stage → (who, role) sign-offs)."""
     inputs = d.inputs or {}
-    people = [{"who": inputs["who"], "role": inputs.get("role")}] if inputs.get("who") else \
-        [{"who": None, "role": r} for r in inputs.get("roles", [])]
+    if inputs.get("who"):
+        people = [{"who": inputs["who"], "role": inputs.get("role")}]
+    else:
+        roles = inputs.get("roles", [])
+        signed = (stage_signoffs or {}).get(inputs.get("stage", 0), []) if d.kind == "stage.passed" else []
+        people = [{"who": who, "role": role} for who, role in signed if role in roles] or \
+            [{"who": None, "role": r} for r in roles]
     return {**decision_object(d), "rule": inputs.get("rule") or RULES.get(d.kind, d.kind),
             "verdict": _verdict(d.kind, inputs), "people": people}
 

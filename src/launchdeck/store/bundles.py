@@ -36,7 +36,7 @@ def listed(store: Store, *, release_id: int) -> list[StoredBundle]:
     """The release's bundles, in the order they were written, without their bodies."""
     with store.session() as s:
         rows = s.execute(select(EvidenceRow.name, EvidenceRow.label, EvidenceRow.created_at, EvidenceRow.body)
-                         .where(EvidenceRow.release_id == release_id).order_by(EvidenceRow.id)).tuples()
+                         .where(EvidenceRow.release_id == release_id).order_by(EvidenceRow.id))
         return [StoredBundle(name, label, at, len(body.encode("utf-8"))) for name, label, at, body in rows]
 
 

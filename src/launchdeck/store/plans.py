@@ -54,7 +54,7 @@ def plans(store: Store, *, tenant: str) -> list[RegisteredPlan]:
     """The newest version of each of the tenant's plans, by name."""
     with store.session() as s:
         counts = dict(s.execute(select(PlanRow.name, func.count()).where(PlanRow.tenant == tenant)
-                                .group_by(PlanRow.name)).tuples().all())
+                                .group_by(PlanRow.name)).all())
         newest = select(func.max(PlanRow.id)).where(PlanRow.tenant == tenant).group_by(PlanRow.name)
         rows = s.scalars(select(PlanRow).where(PlanRow.id.in_(newest)).order_by(PlanRow.name))
         return [_plan(row, counts[row.name]) for row in rows]

@@ -76,9 +76,9 @@ def releases_by_phase(store: Store) -> dict[tuple[str, str], int]:
     with store.session() as s:
         counts: Counter[tuple[str, str]] = Counter()
         for outcome, n in s.execute(select(ReleaseRow.outcome, func.count()).where(ReleaseRow.outcome.is_not(None))
-                                    .group_by(ReleaseRow.outcome)).tuples():
+                                    .group_by(ReleaseRow.outcome)):
             counts["done", str(outcome)] += n
-        for (state,) in s.execute(select(ReleaseRow.state).where(ReleaseRow.outcome.is_(None))).tuples():
+        for (state,) in s.execute(select(ReleaseRow.state).where(ReleaseRow.outcome.is_(None))):
             counts[str((state or {}).get("engine", {}).get("phase", "starting")), ""] += 1
         return dict(counts)
 
