@@ -1,7 +1,7 @@
 """The one error tree every launchdeck failure belongs to.
 
     LaunchdeckError                  what went wrong, and `hint`: what to do about it
-    ├── PlanError                    a plan file that cannot be read or is invalid (exit 2)
+    ├── PlanError                    a plan (or approvals) that cannot be read or is invalid, each problem located (exit 2)
     ├── UsageError                   a wrong flag, an unknown release, a refused sign-off (exit 2)
     │   ├── NotFound                 no such release or plan (nor one of another tenant): HTTP 404
     │   ├── Refused                  a person acting in a role they do not hold, an API role too low: 403
@@ -67,11 +67,11 @@ class PlanError(LaunchdeckError):
 
     exit_code = 2
 
-    def __init__(self, problems: list[PlanProblem]) -> None:
+    def __init__(self, problems: list[PlanProblem], *, what: str = "the plan", hint: str = "") -> None:
         self.problems = problems
         noun = "problem" if len(problems) == 1 else "problems"
         body = "\n".join(str(p) for p in problems)
-        super().__init__(f"{len(problems)} {noun} in the plan:\n{body}")
+        super().__init__(f"{len(problems)} {noun} in {what}:\n{body}", hint=hint)
 
 
 class UsageError(LaunchdeckError):

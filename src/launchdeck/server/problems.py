@@ -53,7 +53,7 @@ _KINDS: tuple[tuple[type[LaunchdeckError], int, str, str], ...] = (
     (NotFound, 404, "not-found", "Not found"),
     (Refused, 403, "refused", "Refused"),
     (Conflict, 409, "conflict", "Conflict"),
-    (PlanError, 422, "invalid-plan", "Invalid plan"),
+    (PlanError, 422, "invalid-input", "Invalid plan or approvals"),
     (UsageError, 422, "invalid-request", "Invalid request"),
     (StoreError, 503, "store-unavailable", "Release store unavailable"),
 )

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from launchdeck.errors import Conflict, UsageError
+from launchdeck.errors import Conflict, PlanError, UsageError
 from launchdeck.services import plans as plan_texts
 from launchdeck.store.repo import Store, StoredRelease
 
@@ -58,6 +58,13 @@ def submit(store: Store, request: Submission, *, tenant: str, person: str, data_
         phase = running.state.get("engine", {}).get("phase", "starting")
         raise Conflict(f"release {loaded.name} is already running ({phase})",
                        hint=f"follow it at /api/v1/releases/{loaded.name}/events, or kill it first")
+    # Every approval is checked as `run --approvals` checks a file, before anything is recorded or written.
+    entries = [people.Approval(i + 1, **{k: v for k, v in a.items() if v is not None})
+               for i, a in enumerate(request.approvals)]
+    refused = people.approvals_problems("approvals", entries, loaded)
+    if refused:
+        raise PlanError(refused, what="the approvals; nothing was recorded",
+                        hint="each problem names its entry (approvals:N is the Nth); correct it or leave it out")
     workdir = data_dir / tenant / loaded.name
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / PLAN_FILE).write_text(text, encoding="utf-8")
@@ -67,7 +74,6 @@ def submit(store: Store, request: Submission, *, tenant: str, person: str, data_
         approvals = workdir / APPROVALS_FILE
         approvals.write_text(yaml.safe_dump([{k: v for k, v in a.items() if v is not None} for a in request.approvals],
                                             sort_keys=False), encoding="utf-8")
-        people.check_approvals_file(approvals, loaded)  # every entry, as `run --approvals` checks them
     opts = RunOptions(time_scale=request.time_scale, db_url=store.url, workdir=workdir, approvals=approvals,
                       fresh=running is not None, seed=request.seed, start_at=request.start_at)
     preflight.require_writable(loaded.doc.spec, workdir=workdir)  # type: ignore[union-attr]
