@@ -1,6 +1,7 @@
 """The API under test: ``api`` is the real app (``create_app``) on a fresh store, served by uvicorn on a
 loopback port (real HTTP), with tokens for two tenants (see ld_server.PEOPLE). Its server
 runs no worker: a release started here stays as submitted, so what the tests see is only what they did.
+One server serves the whole session; each test names its own releases.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from launchdeck.server.app import create_app
 from launchdeck.store.repo import Store
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     root = tmp_path_factory.mktemp("api")
     app = create_app(f"sqlite:///{root / 'launchdeck.db'}", embedded_worker=False, data_dir=root / "data")

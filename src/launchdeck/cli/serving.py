@@ -43,7 +43,30 @@ def server(host: Annotated[str, typer.Option("--host", help="Address to listen o
     typer.echo(f"launchdeck server: listening on http://{shown}:{bound[1]} (API docs at /docs); release store: "
                f"{location(db)}; {'no worker: run `launchdeck worker`' if no_worker else 'one worker in this process'}",
                err=True)
-    uvicorn.Server(uvicorn.Config(api, log_level="info", timeout_graceful_shutdown=10)).run(sockets=[sock])
+    _server(uvicorn.Config(api, log_level="info", timeout_graceful_shutdown=10)).run(sockets=[sock])
+    typer.echo("launchdeck server: stopped", err=True)
+
+
+def _server(config: Any) -> Any:
+    """A uvicorn server that stops on SIGTERM or Ctrl-C, lets the worker finish its tick and hand its leases
+    over, and exits 0 (uvicorn itself re-raises the signal once it has shut down)."""
+    import contextlib
+    import signal
+    from collections.abc import Iterator
+
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            before = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+            try:
+                yield
+            finally:
+                for sig, handler in before.items():
+                    signal.signal(sig, handler)
+
+    return Server(config)
 
 
 def _listen(host: str, port: int) -> Any:

@@ -52,12 +52,12 @@ async def stream(store: Store, release_id: int, *, after: int = 0, poll_seconds:
     is another release)."""
     seq, saved_at = after, None
     while True:
-        found, rows = await run_in_threadpool(_read, store, release_id, seq)
+        found, rows, signed = await run_in_threadpool(_read, store, release_id, seq)
         if found is None:
             return
         for d in rows:
             seq = d.seq
-            yield ServerSentEvent(event="decision", id=str(d.seq), data=_json(provenance(d)))
+            yield ServerSentEvent(event="decision", id=str(d.seq), data=_json(provenance(d, stage_signoffs=signed)))
         if len(rows) == BATCH:
             continue  # more history to send before the state is current
         if found.updated_at != saved_at:
@@ -72,11 +72,19 @@ async def stream(store: Store, release_id: int, *, after: int = 0, poll_seconds:
         await anyio.sleep(poll_seconds)
 
 
-def _read(store: Store, release_id: int, after: int) -> tuple[StoredRelease | None, list[DecisionRow]]:
+def _read(store: Store, release_id: int,
+          after: int) -> tuple[StoredRelease | None, list[DecisionRow], dict[int, list[tuple[str, str]]]]:
+    """The release, its decisions after ``after``, and (when a stage passed among them) who signed each stage."""
     # The release first, then its decisions: a tick commits both together, so whatever the release row
     # says (its outcome included) is covered by the decisions read after it.
     found = queries.release_by_id(store, release_id)
-    return found, queries.decisions_after(store, release_id=release_id, after_seq=after, limit=BATCH)
+    rows = queries.decisions_after(store, release_id=release_id, after_seq=after, limit=BATCH)
+    signed: dict[int, list[tuple[str, str]]] = {}
+    if any(d.kind == "stage.passed" for d in rows):
+        for s in store.signoffs(release_id=release_id):
+            if s.stage is not None:
+                signed.setdefault(s.stage, []).append((s.who, s.role))
+    return found, rows, signed
 
 
 def _json(value: Any) -> str:
