@@ -63,6 +63,10 @@ class Api:
     root: Path
     tokens: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def url(self) -> str:
+        return str(self.client.base_url).rstrip("/")
+
     def headers(self, who: str | None) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[who]}"} if who else {}
 

@@ -57,7 +57,7 @@ _KINDS: tuple[tuple[type[LaunchdeckError], int, str, str], ...] = (
     (UsageError, 422, "invalid-request", "Invalid request"),
     (StoreError, 503, "store-unavailable", "Release store unavailable"),
 )
-_HTTP = {400: ("bad-request", "Bad request"), 401: ("unauthenticated", "Not authenticated"),
+_HTTP = {401: ("unauthenticated", "Not authenticated"),
          404: ("not-found", "Not found"), 405: ("method-not-allowed", "Method not allowed"),
          413: ("too-large", "Request too large"), 415: ("unsupported-media-type", "Unsupported media type"),
          500: ("internal", "Internal error"), 503: ("unavailable", "Unavailable")}
@@ -106,6 +106,9 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, e: StarletteHTTPException) -> JSONResponse:
+        if e.status_code == 400:  # a body FastAPI could not decode (not UTF-8): invalid, like bad JSON
+            return problem(422, "invalid-request", "Invalid request", "the body is not JSON text (UTF-8)",
+                           hint="send a JSON body; see the request's schema at /docs")
         slug, title = _HTTP.get(e.status_code, ("http-error", "HTTP error"))
         detail = e.detail if isinstance(e.detail, str) else title
         if e.status_code == 404:

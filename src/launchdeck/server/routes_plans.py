@@ -15,7 +15,7 @@ from launchdeck.store import plans as stored
 from launchdeck.store.plans import RegisteredPlan
 
 router = APIRouter(prefix="/api/v1/plans", tags=["plans"], responses=problems.responses(401, 403, 422, 503))
-PlanName = Annotated[str, Path(max_length=200, description="The plan's metadata.name.")]
+PlanName = Annotated[str, Path(max_length=200, pattern=r"^[a-z0-9][a-z0-9._-]*$", description="The plan's metadata.name.")]
 
 
 @router.post("/validate", response_model=Validated)

@@ -92,7 +92,7 @@ def evidence(name: ReleaseName, who: Viewer, store: StoreDep) -> list[BundleOut]
 
 @router.get("/{name}/evidence/{bundle}", response_class=Response,
             responses={200: {"description": "The bundle (a DSSE envelope)", "content": {"application/json": {}}}})
-def evidence_bundle(name: ReleaseName, bundle: Annotated[str, Path(max_length=300)], who: Viewer,
+def evidence_bundle(name: ReleaseName, bundle: Annotated[str, Path(max_length=300, pattern=r"^[A-Za-z0-9._#-]+$")], who: Viewer,
                     store: StoreDep) -> Response:
     """Download one bundle, byte for byte as it was signed (check it with `launchdeck evidence verify`)."""
     found = details.find(store, name=name, tenant=who.tenant)

@@ -17,6 +17,10 @@ from pydantic.alias_generators import to_camel
 def _no_nul(value: str) -> str:
     if "\x00" in value:
         raise ValueError("text may not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("text must be valid Unicode (it holds an unpaired surrogate)") from None
     return value
 
 

@@ -24,7 +24,7 @@ _QUIET = ("evaluation",)
 
 def find(store: Store, *, name: str, tenant: str | None) -> StoredRelease:
     """The release called ``name`` in ``tenant`` (any tenant when None), else NotFound."""
-    found = store.find(name=name, tenant=tenant) if name else None
+    found = store.find(name=name, tenant=tenant) if name and "\x00" not in name else None
     if found is None or (tenant is not None and found.tenant != tenant):
         raise NotFound(f"no release named '{name}'", hint=_FIND_HINT)
     return found

@@ -64,7 +64,7 @@ def register(store: Store, text: str, *, tenant: str, by: str) -> tuple[Register
 
 
 def registered(store: Store, *, tenant: str, name: str) -> RegisteredPlan:
-    found = plans.latest(store, tenant=tenant, name=name) if name else None
+    found = plans.latest(store, tenant=tenant, name=name) if name and "\x00" not in name else None
     if found is None:
         raise NotFound(f"no registered plan named '{name}'",
                        hint="register it with POST /api/v1/plans, or start the release with planText")
