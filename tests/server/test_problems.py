@@ -47,6 +47,10 @@ def test_a_body_over_the_limit_is_refused_unread(api: Api) -> None:
     assert_problem(answer, 413, "over the limit")
 
 
-def test_health_and_readiness(api: Api) -> None:
+def test_health_readiness_and_the_apis_own_docs(api: Api) -> None:
     assert api.get("/healthz", who=None).json() == {"status": "ok"}
     assert api.get("/readyz", who=None).json() == {"status": "ready"}
+    docs = api.get("/docs", who=None)
+    assert docs.status_code == 200 and docs.headers["content-type"].startswith("text/html")
+    schema = api.get("/openapi.json", who=None).json()
+    assert "/api/v1/releases/{name}/signoffs" in schema["paths"] and "Problem" in schema["components"]["schemas"]
