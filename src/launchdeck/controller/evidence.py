@@ -4,6 +4,9 @@ bundle is written to the plan's evidence folder and kept in the store (``store.b
 
 from __future__ import annotations
 
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +23,27 @@ def ensure_key(path: Path) -> tuple[Any, str | None]:
     ``evidence.trust``); the second value says what was done, for the user."""
     notes = []
     if not path.exists():
-        evidence.generate(path)
-        notes.append(f"no signing key at {path}: generated a new Ed25519 key pair ({path}, {path}.pub)")
+        with _generating(path):  # releases of one folder started together (a worker) make one key, not a race
+            if not path.exists():
+                evidence.generate(path)
+                notes.append(f"no signing key at {path}: generated a new Ed25519 key pair ({path}, {path}.pub)")
     key = evidence.load_private(path)
     trusted = trust.trust_own_key(key.public_key(), path)
     if trusted:
         notes.append(trusted)
     return key, "; ".join(notes) or None
+
+
+@contextmanager
+def _generating(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock beside the key (``.NAME.lock``) while it is made; other processes wait."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.parent / f".{path.name}.lock", "a+b") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def write(*, store: Store, release: StoredRelease, key: Any, directory: Path, label: str | None,

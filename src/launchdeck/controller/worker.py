@@ -1,5 +1,9 @@
 """`launchdeck worker`: drive every due release of the store, from any tenant, until stopped.
 
+A worker that loses its database loses its releases with it: their next commit or fence fails, so
+nothing more moves, and each lease expires; it claims again (and so drives again) only once the
+database answers.
+
 A worker claims releases whose lease is free or expired (``store.leases.claim_due``), drives each in
 a task of its own through the same ``runner.drive`` that `launchdeck run` uses, and claims more as
 they become due: a release submitted by the API, one whose `run` was killed, one whose worker died.
@@ -25,7 +29,7 @@ from typing import Any
 from launchdeck.controller import driver, submit
 from launchdeck.controller.runner import drive
 from launchdeck.controller.session import Stopped, View
-from launchdeck.errors import LaunchdeckError, LeaseLost, UsageError
+from launchdeck.errors import LaunchdeckError, LeaseLost, StoreError, UsageError
 from launchdeck.plan import LoadedPlan, load_plan
 from launchdeck.store import leases
 from launchdeck.store.leases import Lease
@@ -36,6 +40,8 @@ log = logging.getLogger("launchdeck.worker")
 #: How often a worker looks for due releases (seconds). A takeover happens within one lease period
 #: plus this, after the holder's last renewal.
 POLL_SECONDS = 1.0
+#: At most this many releases claimed per look, so workers starting together share the work.
+CLAIM_BATCH = 100
 
 
 @dataclass
@@ -59,9 +65,21 @@ class Worker:
     async def run(self, stop: asyncio.Event) -> None:
         with Store(self.db_url) as store:
             log.info("worker %s drives releases from %s", self.holder, store.url)
+            unreachable: str | None = None
             while not stop.is_set():
-                for lease in leases.claim_due(store, self.holder, self.lease_seconds,
-                                              limit=self.capacity - len(self.driving)):
+                try:
+                    claimed = leases.claim_due(store, self.holder, self.lease_seconds,
+                                               limit=min(CLAIM_BATCH, self.capacity - len(self.driving)))
+                except StoreError as e:  # no database, no lease: nothing is driven until it is back
+                    claimed = []
+                    if unreachable is None:
+                        log.warning("cannot claim releases: %s; retrying every %gs", e.message, self.poll_seconds)
+                    unreachable = e.message
+                else:
+                    if unreachable is not None:
+                        log.info("the database answers again; claiming releases")
+                    unreachable = None
+                for lease in claimed:
                     self.driving[lease.release_id] = asyncio.create_task(self._drive(store, lease, stop))
                 with suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), self.poll_seconds)
