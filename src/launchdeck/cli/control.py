@@ -14,22 +14,28 @@ from typing import Annotated, Any, Optional
 import typer
 
 from launchdeck.cli.common import DEFAULT_URL, DbOption, Output, _existing_store, _run_workdir, app
+from launchdeck.cli.remote import ServerOption, TokenOption, act, person, remote
 from launchdeck.errors import UsageError
 
 RoleOption = Annotated[str, typer.Option("--role", help="The role you act for.")]
-WhoOption = Annotated[str, typer.Option("--as", help="Your name, as listed under roles.")]
+WhoOption = Annotated[Optional[str], typer.Option("--as", help="Your name, as listed under roles (not with --server: the token's person).")]
 ReasonOption = Annotated[str, typer.Option("--reason", help="Why (kept in the decision log and the evidence).")]
 
 
 @app.command()
-def kill(release: Annotated[str, typer.Argument()], role: RoleOption, who: WhoOption, reason: ReasonOption = "",
-         db: DbOption = DEFAULT_URL) -> None:
+def kill(release: Annotated[str, typer.Argument()], role: RoleOption, who: WhoOption = None, reason: ReasonOption = "",
+         db: DbOption = DEFAULT_URL, server: ServerOption = None, token: TokenOption = None) -> None:
     """Pull the kill switch: every request to stable now, then the rollback steps (even with no run alive)."""
     from launchdeck.services import actions
 
+    api = remote(server, token)
+    name = person(who, api)
+    if api is not None:  # whatever drives the release applies it; with none, the next worker to claim it does
+        act(api, release, "kill", {"role": role, "reason": reason})
+        return
     store = _existing_store(db)
     found = store.require(name=release)
-    done = actions.request_kill(store, found, who=who, role=role, reason=reason)
+    done = actions.request_kill(store, found, who=name, role=role, reason=reason)
     if done.driven:
         typer.echo(done.message)
         return
@@ -62,23 +68,35 @@ def _kill_without_driver(found: Any, db: str) -> tuple[bool, str]:
 
 
 @app.command()
-def pause(release: Annotated[str, typer.Argument()], role: RoleOption, who: WhoOption, reason: ReasonOption = "",
-          db: DbOption = DEFAULT_URL) -> None:
+def pause(release: Annotated[str, typer.Argument()], role: RoleOption, who: WhoOption = None,
+          reason: ReasonOption = "", db: DbOption = DEFAULT_URL, server: ServerOption = None,
+          token: TokenOption = None) -> None:
     """Keep the canary at its weight, with no time limit, until `resume` (gates are still judged)."""
     from launchdeck.services import actions
 
+    api = remote(server, token)
+    name = person(who, api)
+    if api is not None:
+        act(api, release, "pause", {"role": role, "reason": reason})
+        return
     store = _existing_store(db)
-    typer.echo(actions.pause(store, store.require(name=release), who=who, role=role, reason=reason).message)
+    typer.echo(actions.pause(store, store.require(name=release), who=name, role=role, reason=reason).message)
 
 
 @app.command()
-def resume(release: Annotated[str, typer.Argument()], role: RoleOption, who: WhoOption, reason: ReasonOption = "",
-           db: DbOption = DEFAULT_URL) -> None:
+def resume(release: Annotated[str, typer.Argument()], role: RoleOption, who: WhoOption = None,
+           reason: ReasonOption = "", db: DbOption = DEFAULT_URL, server: ServerOption = None,
+           token: TokenOption = None) -> None:
     """Resume a paused release, or continue a held one (as `approve --decision continue`)."""
     from launchdeck.services import actions
 
+    api = remote(server, token)
+    name = person(who, api)
+    if api is not None:
+        act(api, release, "resume", {"role": role, "reason": reason})
+        return
     store = _existing_store(db)
-    typer.echo(actions.resume(store, store.require(name=release), who=who, role=role, reason=reason).message)
+    typer.echo(actions.resume(store, store.require(name=release), who=name, role=role, reason=reason).message)
 
 
 @app.command()
