@@ -114,6 +114,11 @@ def test_a_release_started_over_the_api_is_followed_to_its_outcome(server: tuple
         (cwd / "downloaded.bundle.json").write_bytes(body.content)
         audit = http.get(f"/api/v1/releases/{RELEASE}/audit", headers=sam).json()
         assert audit["ok"], audit
+        counted = {line.split()[0]: float(line.split()[1]) for line in http.get("/metrics").text.splitlines()
+                   if line and not line.startswith("#")}
+        assert counted["launchdeck_ticks_total"] > 0  # the embedded worker counts what it drives
+        assert counted["launchdeck_tick_lag_seconds_count"] >= len([e for e in seen if e.event == "decision"
+                                                                     and e.data["kind"] == "evaluation"])
     env = {**os.environ, "LAUNCHDECK_DB": f"sqlite:///{cwd / 'launchdeck.db'}"}
     assert cli(cwd, env, "evidence", "verify", "downloaded.bundle.json").startswith("OK downloaded.bundle.json")
     assert (cwd / "launchdeck-data" / "acme" / RELEASE / "plan.yaml").is_file()
