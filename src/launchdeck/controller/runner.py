@@ -27,7 +27,8 @@ from launchdeck.controller.wrapup import report_finished, wrap_up, write_missing
 from launchdeck.core import engine
 from launchdeck.core.engine import Decision, Observations, SetWeight, StartRollback, WriteEvidence
 from launchdeck.core.state import ReleaseState
-from launchdeck.errors import LaunchdeckError, LeaseHeld, WeightNotApplied
+from launchdeck import telemetry
+from launchdeck.errors import LaunchdeckError, LeaseHeld, TargetError, WeightNotApplied
 from launchdeck.plan import LoadedPlan, model, to_policy
 from launchdeck.plan.noise import noisy_gates
 from launchdeck.store import leases
@@ -87,6 +88,8 @@ async def drive(plan: LoadedPlan, opts: RunOptions, view: View, store: Store, le
     A lost lease raises ``LeaseLost`` from the first commit or fence after it: nothing more is written
     or sent.
     """
+    if lease.taken_from is not None:
+        telemetry.LEASE_TAKEOVERS.inc()
     found = store.find_id(lease.release_id)
     release, state, meta = _session(found, view)
     run = new_run(plan, opts, view, store, release, state, meta)
@@ -224,8 +227,11 @@ async def _loop(run: Run) -> None:
             await roll_back(run)
             continue
         now = run.clock.now()
+        telemetry.TICKS.inc()
         observations = None
         if engine.evaluation_due(run.policy, run.state, now):
+            due = run.state.last_eval_at if run.state.last_eval_at is not None else run.state.stage_started_at
+            telemetry.TICK_LAG.observe(max(0.0, now - due - run.policy.analysis.interval) / run.opts.time_scale)
             await _check_weight(run, now)
             observations = await _observe(run)
         people, run.people_mark = read(run.store, run.release.id, run.policy, run.state, run.signoffs, run.watch,
@@ -311,12 +317,16 @@ async def _observe(run: Run) -> Observations:
     end = time.time()
     window = run.clock.wall(run.policy.analysis.window)
     metrics = run.target.metrics
-    obs = Observations(
-        canary=await metrics.observe("canary", end - window, end),
-        stable=await metrics.observe("stable", end - window, end),
-        canary_slice=await metrics.observe("canary", run.last_eval_wall, end),
-        stable_slice=await metrics.observe("stable", run.last_eval_wall, end),
-    )
+    try:
+        obs = Observations(
+            canary=await metrics.observe("canary", end - window, end),
+            stable=await metrics.observe("stable", end - window, end),
+            canary_slice=await metrics.observe("canary", run.last_eval_wall, end),
+            stable_slice=await metrics.observe("stable", run.last_eval_wall, end),
+        )
+    except LaunchdeckError:
+        telemetry.METRICS_SOURCE_ERRORS.labels(run.spec.target.metrics.type).inc()
+        raise
     run.last_eval_wall = end
     run.target.count(obs.canary_slice)
     run.target.count(obs.stable_slice)
@@ -353,12 +363,17 @@ async def _set_weight(run: Run, weight: float) -> float:
     """Set the canary's weight and read it back; a weight that did not take is never reported done."""
     assert run.target is not None
     router: Router = run.target.router
-    for _ in range(VERIFY_ATTEMPTS):
-        fence(run, f"set-weight:{weight:g}")
-        await router.set_weight(weight)
-        seen = await router.current_weight()
-        if abs(seen - weight) < 1e-6:
-            return seen
+    try:
+        for _ in range(VERIFY_ATTEMPTS):
+            fence(run, f"set-weight:{weight:g}")
+            await router.set_weight(weight)
+            seen = await router.current_weight()
+            if abs(seen - weight) < 1e-6:
+                return seen
+    except TargetError:
+        telemetry.ROUTER_ERRORS.labels(router.type).inc()
+        raise
+    telemetry.ROUTER_ERRORS.labels(router.type).inc()
     raise WeightNotApplied(f"router {router.type} reports canary weight {seen:g}% after setting {weight:g}%",
                            hint="check the router; the release state still holds the weight it wanted")
 
