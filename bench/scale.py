@@ -69,7 +69,7 @@ def capacity_level(server: str, n: int, workers: int, *, window: float, warmup: 
         per = math.ceil(n / workers)
         procs = [fleet.start_worker(db, out, capacity=per, profile=profile) for _ in range(workers)]
         try:
-            ramp_deadline = time.monotonic() + max(60.0, n * 0.05)
+            ramp_deadline = time.monotonic() + min(600.0, max(60.0, n * 0.1))
             started = 0
             while time.monotonic() < ramp_deadline:
                 _, started = fleet.driving(db)

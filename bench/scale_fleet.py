@@ -198,6 +198,12 @@ async def _work(args: argparse.Namespace) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
+    if args.profile:  # SIGUSR1 starts a cProfile of the steady state, SIGUSR2 writes it to --profile
+        import cProfile
+
+        profiler = cProfile.Profile()
+        loop.add_signal_handler(signal.SIGUSR1, profiler.enable)
+        loop.add_signal_handler(signal.SIGUSR2, lambda: (profiler.disable(), profiler.dump_stats(args.profile)))
 
     async def dump() -> None:
         while True:
@@ -224,21 +230,10 @@ def main(argv: list[str] | None = None) -> int:
     w.add_argument("--lease", type=float, default=15.0)
     w.add_argument("--capacity", type=int, default=10_000)
     w.add_argument("--check", action="store_true", help="ask the store, at every router write, if the lease holds")
-    w.add_argument("--profile", default=None, help="write a cProfile of the whole process here")
+    w.add_argument("--profile", default=None, help="where SIGUSR2 writes the cProfile SIGUSR1 started")
     args = parser.parse_args(argv)
-    if args.profile:
-        import cProfile
-
-        profiler = cProfile.Profile()
-        profiler.enable()
-        try:
-            asyncio.run(_work(args))
-        finally:
-            profiler.disable()
-            profiler.dump_stats(args.profile)
-    else:
-        with suppress(KeyboardInterrupt):
-            asyncio.run(_work(args))
+    with suppress(KeyboardInterrupt):
+        asyncio.run(_work(args))
     return 0
 
 

@@ -3,8 +3,6 @@ of a run, and what the store holds read each tick and checked against the plan's
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,11 +11,10 @@ from typing import Any
 from launchdeck.core.engine import PersonDecision
 from launchdeck.core.policy import Policy
 from launchdeck.core.state import ReleaseState
-from launchdeck.errors import LaunchdeckError, PlanError, PlanProblem, UsageError
+from launchdeck.errors import PlanError, PlanProblem, UsageError
 from launchdeck.plan import LoadedPlan, limits, model, yamlsrc
 from launchdeck.runbook import roles, signoffs
 from launchdeck.store.repo import Store
-from launchdeck.store.watch import Mark, signoff_marks
 
 
 @dataclass
@@ -59,41 +56,12 @@ def gather(store: Store, release_id: int, policy: Policy, state: ReleaseState) -
     return people
 
 
-class SignoffWatch:
-    """For a worker: which of its releases have new (or newly consumed) sign-offs, looked up for all of
-    them at once every ``every`` seconds (``store.watch``), so each release reads its sign-offs only
-    when they changed instead of on every tick."""
-
-    def __init__(self, store: Store, holder: str, every: float = 0.25) -> None:
-        self.store, self.holder, self.every = store, holder, every
-        self.marks: dict[int, Mark] | None = None
-        """The last look's marks; None before the first look and after a failed one (then every
-        release reads its sign-offs each tick, as without a watch)."""
-
-    def look(self) -> None:
-        try:
-            self.marks = signoff_marks(self.store, holder=self.holder)
-        except LaunchdeckError:
-            self.marks = None  # the database is away: each release's own read says so
-
-    def mark(self, release_id: int) -> object:
-        """The release's mark as of the last look; a value equal to nothing else when not known."""
-        if self.marks is None:
-            return object()
-        return self.marks.get(release_id, (0, 0, 0))
-
-    async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            started = time.monotonic()
-            self.look()
-            await asyncio.sleep(max(0.0, self.every - (time.monotonic() - started)))
-
-
 def read(store: Store, release_id: int, policy: Policy, state: ReleaseState, signoffs: frozenset[tuple[int, str]],
-         watch: SignoffWatch | None, seen: object) -> tuple[People, object]:
+         watch: Any, seen: object) -> tuple[People, object]:
     """The tick's people input and the watch's mark it was read at: the sign-offs as gathered, or, when the
     watch's mark for the release has not moved since the last read (``seen``), the same valid sign-offs
-    with nothing new to act on (whatever was acted on was consumed when it was read)."""
+    with nothing new to act on (whatever was acted on was consumed when it was read). ``watch`` is a worker's
+    ``controller.shift.SignoffWatch`` (None: read every tick)."""
     mark = watch.mark(release_id) if watch is not None else None
     if watch is not None and mark == seen:
         return People(signoffs=signoffs), seen

@@ -19,9 +19,10 @@ from launchdeck.controller import evidence as bundles
 from launchdeck.controller import driver, failpoints, lifecycle, preflight, submit
 from launchdeck.controller.clock import PlanClock
 from launchdeck.controller.messages import Dispatcher
-from launchdeck.controller.people import SignoffWatch, read
-from launchdeck.controller.session import (Run, RunOptions, Stopped, View, beat, commit, deliver, fence, snapshot,
-                                           status_line, write_evidence)
+from launchdeck.controller.people import read
+from launchdeck.controller.shift import Shift, kept
+from launchdeck.controller.session import (Run, RunOptions, Stopped, View, beat, beat_every, commit, commit_aside,
+                                           deliver, fence, snapshot, status_line, write_evidence)
 from launchdeck.controller.target import TargetOpener, open_target, thin_windows
 from launchdeck.controller.wrapup import report_finished, wrap_up, write_missing_stage_bundles
 from launchdeck.core import engine
@@ -79,12 +80,13 @@ async def _hold(store: Store, release: StoredRelease, view: View, *, wait: bool)
 
 async def drive(plan: LoadedPlan, opts: RunOptions, view: View, store: Store, lease: Lease,
                 stop: asyncio.Event | None = None, opener: TargetOpener | None = None,
-                watch: SignoffWatch | None = None) -> dict[str, Any]:
+                shift: Shift | None = None) -> dict[str, Any]:
     """Drive a submitted release while holding ``lease``: the one tick code path, for `run` and workers.
 
     ``stop`` set: the current tick finishes and ``Stopped`` is raised (the caller gives the lease up).
     ``opener`` opens the target instead of the plan's own (the scale benchmark's in-process target).
-    ``watch`` (a worker's) says when the release's sign-offs changed; without it they are read every tick.
+    ``shift`` (a worker's) keeps the lease and says when the sign-offs changed, for all the worker's releases
+    at once; without it the lease is renewed here and the sign-offs are read every tick.
     A lost lease raises ``LeaseLost`` from the first commit or fence after it: nothing more is written
     or sent.
     """
@@ -95,27 +97,10 @@ async def drive(plan: LoadedPlan, opts: RunOptions, view: View, store: Store, le
     run = new_run(plan, opts, view, store, release, state, meta)
     run.lease, run.stop = lease, stop
     run.opener = opener or open_target
-    run.watch = watch
+    run.shift = shift
     run.effects = len([e for e in leases.effects(store, release.id) if e.epoch == lease.epoch])
-    keeper = asyncio.create_task(_keep_lease(run))
-    try:
+    with kept(run, shift):
         return await _drive(run)
-    finally:
-        keeper.cancel()
-
-
-async def _keep_lease(run: Run) -> None:
-    """Renew the lease when no commit or fence did lately (a long smoke test, a slow rollback step)."""
-    assert run.lease is not None
-    every = run.lease.seconds / 3
-    while True:
-        await asyncio.sleep(every)
-        if time.monotonic() - run.renewed_at >= every:
-            try:
-                await asyncio.to_thread(leases.renew, run.store, run.lease)
-            except LaunchdeckError:
-                return  # lost, or the database is away: the next commit or fence says so and stops the run
-            run.renewed_at = time.monotonic()
 
 
 async def _drive(run: Run) -> dict[str, Any]:
@@ -216,10 +201,24 @@ def _session(found: StoredRelease, view: View) -> tuple[StoredRelease, ReleaseSt
     return found, state, resumed
 
 
+#: The longest a release waits between ticks: in `launchdeck run`, and in a worker (which drives thousands;
+#: an evaluation is never waited for: a tick wakes when it is due).
+TICK_S, WORKER_TICK_S = 0.25, 1.0
+
+
 async def _loop(run: Run) -> None:
-    tick = max(0.02, min(0.25, run.policy.analysis.interval / run.opts.time_scale / 4))
-    heartbeat = _heartbeat(run)
+    longest = WORKER_TICK_S if run.shift is not None else TICK_S
+    tick = max(0.02, min(longest, run.policy.analysis.interval / run.opts.time_scale / 4))
+    heartbeat = beat_every(run)
     run.last_eval_wall = time.time()
+    run.looping = True
+    try:
+        await _ticks(run, tick, heartbeat)
+    finally:
+        run.looping = False
+
+
+async def _ticks(run: Run, tick: float, heartbeat: float | None) -> None:
     smoke_failure: str | None = None
     first = True  # a session's first tick commits: the store names its new driver at once
     while run.state.phase != "done":
@@ -234,8 +233,8 @@ async def _loop(run: Run) -> None:
             telemetry.TICK_LAG.observe(max(0.0, now - due - run.policy.analysis.interval) / run.opts.time_scale)
             await _check_weight(run, now)
             observations = await _observe(run)
-        people, run.people_mark = read(run.store, run.release.id, run.policy, run.state, run.signoffs, run.watch,
-                                       run.people_mark)
+        people, run.people_mark = read(run.store, run.release.id, run.policy, run.state, run.signoffs,
+                                       run.shift.watch if run.shift else None, run.people_mark)
         signed_before, run.signoffs = run.signoffs, people.signoffs
         room_before = run.warroom.kept()
         step = engine.decide(run.policy, run.state, now, engine.Inputs(
@@ -253,9 +252,9 @@ async def _loop(run: Run) -> None:
         stopping = run.stop is not None and run.stop.is_set()  # hand the release over exactly where it is
         if (decisions or refused or people.consumed or step.state != run.state or people.signoffs != signed_before
                 or run.warroom.kept() != room_before or stopping or first):
-            commit(run, step.state, decisions, now, extra=refused)
+            await commit_aside(run, step.state, decisions, now, extra=refused)
             first = False
-        elif time.monotonic() - run.saved_at >= heartbeat:
+        elif heartbeat is not None and time.monotonic() - run.saved_at >= heartbeat:
             beat(run, now)
         for used in people.consumed:
             run.store.consume(signoff_id=used)
@@ -271,15 +270,15 @@ async def _loop(run: Run) -> None:
         if run.stop is not None and run.stop.is_set() and run.state.phase != "done":
             raise Stopped(run.release.name)
         if run.state.phase not in ("done", "rolling_back"):
-            await asyncio.sleep(tick)
+            await asyncio.sleep(_pause(run, tick))
 
 
-def _heartbeat(run: Run) -> float:
-    """Wall seconds after which a tick that changed nothing commits anyway: the saved plan time (where a
-    resumed run goes on from) stays within half an evaluation interval, and the lease is renewed by the
-    commit well before it runs out. A tick that changed something always commits."""
-    every = run.policy.analysis.interval / 2 / run.opts.time_scale
-    return min(every, run.lease.seconds / 3) if run.lease is not None else every
+def _pause(run: Run, tick: float) -> float:
+    """Wall seconds until the next tick: ``tick``, or less when the next evaluation is due sooner."""
+    due = engine.next_evaluation_at(run.policy, run.state)
+    if due is None:
+        return tick
+    return max(0.0, min(tick, (due - run.clock.now()) / run.opts.time_scale + 0.001))
 
 
 async def _announce_start(run: Run) -> None:

@@ -8,8 +8,10 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -92,8 +94,10 @@ class Run:
     """How the target is opened (``controller.target.open_target`` unless a caller gives another)."""
     saved_at: float = 0.0
     """``time.monotonic()`` of the last commit: a tick that changed nothing commits again only after a while."""
-    watch: Any = None
-    """The worker's ``people.SignoffWatch``, if any: sign-offs are then read only when they changed."""
+    shift: Any = None
+    """The worker's ``controller.shift.Shift``, if any: it keeps the lease and watches the sign-offs."""
+    looping: bool = False
+    """In the tick loop: the plan time is the release's (a shift's heartbeat records it)."""
     people_mark: object = None
     """The watch's mark for this release when its sign-offs were last read."""
     outbox_gen: int = 0
@@ -108,7 +112,24 @@ class Stopped(Exception):
 
 
 def commit(run: Run, state: ReleaseState, decisions: list[Decision], now: float,
-            extra: list[NewDecision] | None = None) -> None:
+           extra: list[NewDecision] | None = None) -> None:
+    save, messages = _prepare(run, state, decisions, now, extra)
+    save()
+    _saved(run, messages)
+
+
+async def commit_aside(run: Run, state: ReleaseState, decisions: list[Decision], now: float,
+                       extra: list[NewDecision] | None = None) -> None:
+    """``commit`` with the database's round trips on a thread, so a worker's other releases tick meanwhile
+    (and their commits share the database's flushes). The session waits for it, as for ``commit``."""
+    save, messages = _prepare(run, state, decisions, now, extra)
+    await asyncio.to_thread(save)
+    _saved(run, messages)
+
+
+def _prepare(run: Run, state: ReleaseState, decisions: list[Decision], now: float,
+             extra: list[NewDecision] | None) -> tuple[Callable[[], None], bool]:
+    """The tick's outcome applied to the session, and the one transaction that records it (to call)."""
     run.state = state
     for d in decisions:
         if d.kind == "evaluation":
@@ -124,8 +145,12 @@ def commit(run: Run, state: ReleaseState, decisions: list[Decision], now: float,
     run.meta["engine"] = state.to_json()
     run.meta["waiting"] = asked.state_json(run.release.name) if asked else None
     rows = [NewDecision(d.at, d.kind, d.reason, d.gate, d.inputs) for d in decisions] + (extra or [])
-    run.store.save(release_id=run.release.id, state=run.meta, plan_clock=now, outcome=state.outcome
-                   if state.phase == "done" else None, decisions=rows, messages=messages, lease=run.lease)
+    return partial(run.store.save, release_id=run.release.id, state=dict(run.meta), plan_clock=now,
+                   outcome=state.outcome if state.phase == "done" else None, decisions=rows, messages=messages,
+                   lease=run.lease), bool(messages)
+
+
+def _saved(run: Run, messages: bool) -> None:
     run.renewed_at = run.saved_at = time.monotonic()
     if messages:
         run.outbox_gen += 1
@@ -139,6 +164,17 @@ def beat(run: Run, now: float) -> None:
         return
     leases.renew(run.store, run.lease, plan_clock=now)
     run.renewed_at = run.saved_at = time.monotonic()
+
+
+def beat_every(run: Run) -> float | None:
+    """Wall seconds after which a tick that changed nothing records the plan time anyway (``session.beat``):
+    the saved plan time, where a resumed run goes on from, stays within half an evaluation interval, and
+    the lease is renewed well before it runs out. None: the worker's shift does it often enough for all
+    its releases at once. A tick that changed something always commits."""
+    every = run.policy.analysis.interval / 2 / run.opts.time_scale
+    if run.shift is not None:
+        return every if every < run.shift.every else None
+    return min(every, run.lease.seconds / 3) if run.lease is not None else every
 
 
 def fence(run: Run, step: str) -> None:

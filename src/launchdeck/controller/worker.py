@@ -27,9 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from launchdeck.controller import driver, submit
-from launchdeck.controller.people import SignoffWatch
 from launchdeck.controller.runner import drive
 from launchdeck.controller.session import Stopped, View
+from launchdeck.controller.shift import Shift
 from launchdeck.errors import LaunchdeckError, LeaseLost, StoreError, UsageError
 from launchdeck.plan import LoadedPlan, load_plan
 from launchdeck.store import leases
@@ -66,8 +66,8 @@ class Worker:
     async def run(self, stop: asyncio.Event) -> None:
         with Store(self.db_url) as store:
             log.info("worker %s drives releases from %s", self.holder, store.url)
-            watch = SignoffWatch(store, self.holder)
-            watching = asyncio.create_task(watch.run(stop))
+            shift = Shift(store, self.holder, self.lease_seconds)
+            shifting = asyncio.create_task(shift.run(stop))
             unreachable: str | None = None
             while not stop.is_set():
                 try:
@@ -83,7 +83,7 @@ class Worker:
                         log.info("the database answers again; claiming releases")
                     unreachable = None
                 for lease in claimed:
-                    self.driving[lease.release_id] = asyncio.create_task(self._drive(store, lease, stop, watch))
+                    self.driving[lease.release_id] = asyncio.create_task(self._drive(store, lease, stop, shift))
                 with suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), self.poll_seconds)
                 for rid in [r for r, t in self.driving.items() if t.done()]:
@@ -91,9 +91,9 @@ class Worker:
             if self.driving:
                 await asyncio.gather(*self.driving.values(), return_exceptions=True)
                 self.driving.clear()
-            watching.cancel()
+            shifting.cancel()
 
-    async def _drive(self, store: Store, lease: Lease, stop: asyncio.Event, watch: SignoffWatch | None = None) -> None:
+    async def _drive(self, store: Store, lease: Lease, stop: asyncio.Event, shift: Shift | None = None) -> None:
         name = str(lease.release_id)
         keep = False  # an error keeps the lease until it expires: the release is retried, not hammered
         try:
@@ -102,7 +102,7 @@ class Worker:
             plan, workdir = materialize(found, self.home)
             opts = submit.options_of(found, db_url=self.db_url, workdir=workdir)
             view = self.view(found) if self.view else _log_view(found)
-            summary = await drive(plan, opts, view, store, lease, stop=stop, opener=self.opener, watch=watch)
+            summary = await drive(plan, opts, view, store, lease, stop=stop, opener=self.opener, shift=shift)
             self._ended(name, f"finished: {summary.get('outcome')}")
         except Stopped:
             self._ended(name, "stopped: the worker is stopping; its lease is given up")

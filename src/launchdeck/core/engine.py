@@ -93,10 +93,16 @@ class Step:
 
 
 def evaluation_due(policy: Policy, state: ReleaseState, now: float) -> bool:
+    due = next_evaluation_at(policy, state)
+    return due is not None and now >= due
+
+
+def next_evaluation_at(policy: Policy, state: ReleaseState) -> float | None:
+    """The plan time the next evaluation is due at (None: the release is not being judged now)."""
     if state.phase not in ("stage", "deciding", "held"):
-        return False
+        return None
     last = state.last_eval_at if state.last_eval_at is not None else state.stage_started_at
-    return now - last >= policy.analysis.interval
+    return last + policy.analysis.interval
 
 
 def decide(policy: Policy, state: ReleaseState, now: float, inputs: Inputs = Inputs()) -> Step:

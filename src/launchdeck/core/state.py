@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal
 
 from launchdeck.core.observation import WindowStats
@@ -75,7 +75,11 @@ class ReleaseState:
         return replace(self, gates={**self.gates, name: track})
 
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
+        # Field by field rather than asdict(): asdict deep-copies the version counts (latency histograms)
+        # only for them to be replaced below, and this runs at every commit of every release.
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["gates"] = {name: asdict(track) for name, track in self.gates.items()}
+        data["window"] = asdict(self.window) if self.window else None
         for name in _STATS:
             stats = getattr(self, name)
             data[name] = stats.to_json() if stats else None

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import Float, bindparam, func, select, update
 
 from launchdeck.errors import LeaseLost
 from launchdeck.store.tables import EffectRow, ReleaseRow
@@ -125,6 +125,25 @@ def renew(store: Store, lease: Lease, *, plan_clock: float | None = None) -> Non
         row.lease_until = now + timedelta(seconds=lease.seconds)
         if plan_clock is not None:
             row.plan_clock, row.updated_at = plan_clock, now
+
+
+def renew_many(store: Store, beats: list[tuple[Lease, float | None]]) -> None:
+    """Renew many leases in one transaction (a worker's heartbeat for all the releases it drives), each with
+    its release's plan time when one is given. A lease that is no longer its release's (another holder,
+    another epoch) is left alone, and its driver finds out at its next commit or fence."""
+    if not beats:
+        return
+    now = now_utc()
+    table = ReleaseRow.__table__
+    renew = (update(table)
+             .where(table.c.id == bindparam("b_id"), table.c.lease_holder == bindparam("b_holder"),
+                    table.c.lease_epoch == bindparam("b_epoch"))
+             .values(lease_until=bindparam("b_until"), updated_at=now,
+                     plan_clock=func.coalesce(bindparam("b_clock", type_=Float()), table.c.plan_clock)))
+    with store.session() as s:
+        s.connection().execute(renew, [{"b_id": lease.release_id, "b_holder": lease.holder, "b_epoch": lease.epoch,
+                                        "b_until": now + timedelta(seconds=lease.seconds), "b_clock": clock}
+                                       for lease, clock in beats])
 
 
 def let_go(store: Store, lease: Lease) -> None:

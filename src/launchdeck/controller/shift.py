@@ -1,0 +1,131 @@
+"""What a worker does once for all the releases it drives, instead of once per release: look at their
+sign-offs, and keep their leases.
+
+A worker may drive thousands of releases, each in a task of its own running ``runner.drive``. Two things
+every release needs all the time would otherwise cost a database round trip per release, many times a
+second across the worker:
+
+* people's input: ``SignoffWatch`` asks, in one query for every release the worker holds, which ones have
+  sign-offs added or consumed since (``store.watch``); a release reads its sign-offs only then;
+* its lease: ``Shift`` renews every lease it keeps in one statement every third of a lease
+  (``store.leases.renew_many``), with the plan time of each release in its tick loop (where a resumed
+  run goes on from). A lease another holder took meanwhile is not renewed: its driver learns it at its
+  next commit or fence (``LeaseLost``), as with a lease renewed on its own.
+
+`launchdeck run` drives one release and does both for it alone (``kept`` without a shift; a read per tick).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from launchdeck.errors import LaunchdeckError
+from launchdeck.store import leases
+from launchdeck.store.repo import Store
+from launchdeck.store.watch import Mark, signoff_marks
+
+if TYPE_CHECKING:
+    from launchdeck.controller.session import Run
+
+log = logging.getLogger("launchdeck.worker")
+
+
+class SignoffWatch:
+    """Which of a worker's releases have new (or newly consumed) sign-offs, looked up for all of them at
+    once every ``every`` seconds."""
+
+    def __init__(self, store: Store, holder: str, every: float = 0.25) -> None:
+        self.store, self.holder, self.every = store, holder, every
+        self.marks: dict[int, Mark] | None = None
+        """The last look's marks; None before the first look and after a failed one (then every release
+        reads its sign-offs each tick, as without a watch)."""
+
+    def look(self) -> None:
+        try:
+            self.marks = signoff_marks(self.store, holder=self.holder)
+        except LaunchdeckError:
+            self.marks = None  # the database is away: each release's own read says so
+
+    def mark(self, release_id: int) -> object:
+        """The release's mark as of the last look; a value equal to nothing else when not known."""
+        if self.marks is None:
+            return object()
+        return self.marks.get(release_id, (0, 0, 0))
+
+
+class Shift:
+    """A worker's shared duties for the releases it drives (see the module's docstring)."""
+
+    def __init__(self, store: Store, holder: str, lease_seconds: float) -> None:
+        self.store = store
+        self.watch = SignoffWatch(store, holder)
+        self.every = lease_seconds / 3
+        """How often the leases are renewed (seconds)."""
+        self.runs: dict[int, Run] = {}
+        """The sessions whose lease it keeps, by ``id()`` (a session is not hashable)."""
+
+    def keep(self, run: Run) -> None:
+        self.runs[id(run)] = run
+
+    def drop(self, run: Run) -> None:
+        self.runs.pop(id(run), None)
+
+    def renew(self) -> None:
+        """Renew every kept lease now, with the plan time of each release in its tick loop."""
+        kept = [r for r in self.runs.values() if r.lease is not None]
+        beats = [(r.lease, r.clock.now() if r.looping else None) for r in kept]
+        try:
+            leases.renew_many(self.store, beats)  # type: ignore[arg-type]
+        except LaunchdeckError as e:  # the database is away: each release's next commit or fence says so
+            log.warning("cannot renew the leases of %d releases: %s", len(kept), e.message)
+            return
+        now = time.monotonic()
+        for r in kept:
+            r.renewed_at = r.saved_at = now
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Look at the sign-offs every ``watch.every`` seconds and renew the leases every ``every``, until stopped."""
+        renewed = time.monotonic()
+        while not stop.is_set():
+            started = time.monotonic()
+            self.watch.look()
+            if started - renewed >= self.every:
+                self.renew()
+                renewed = started
+            await asyncio.sleep(max(0.0, self.watch.every - (time.monotonic() - started)))
+
+
+@contextmanager
+def kept(run: Run, shift: Shift | None) -> Iterator[None]:
+    """While driving: the release's lease kept by the worker's shift, or, without one, by a task of its own."""
+    if shift is not None:
+        shift.keep(run)
+        try:
+            yield
+        finally:
+            shift.drop(run)
+        return
+    keeper = asyncio.create_task(_keep_alone(run))
+    try:
+        yield
+    finally:
+        keeper.cancel()
+
+
+async def _keep_alone(run: Run) -> None:
+    """Renew the lease when no commit or fence did lately (a long smoke test, a slow rollback step)."""
+    assert run.lease is not None
+    every = run.lease.seconds / 3
+    while True:
+        await asyncio.sleep(every)
+        if time.monotonic() - run.renewed_at >= every:
+            try:
+                await asyncio.to_thread(leases.renew, run.store, run.lease)
+            except LaunchdeckError:
+                return  # lost, or the database is away: the next commit or fence says so and stops the run
+            run.renewed_at = time.monotonic()
