@@ -1,4 +1,5 @@
-"""Before and after the canary: the staging soak, and post-launch checkpoints with `run --follow`.
+"""Before, during and after the canary: the staging soak, the smoke test after each weight change, and
+post-launch checkpoints with `run --follow`.
 
 Soak: before any production stage the new version runs on its own, with its own synthetic traffic
 (users stay on the stable version), for the soak's duration; at each listed clock time (plan time
@@ -114,3 +115,22 @@ async def follow(run: Run, promoted_at: float) -> None:
         decisions += run.warroom.after(decisions, run.state, now, why)
         commit(run, run.state, decisions, now)
         await deliver(run)
+
+
+async def smoke(run: Run, weight: float) -> str | None:
+    """Run the plan's smoke test after a weight change; the failure, if any, acts as an immediate gate."""
+    assert run.spec.smoke is not None
+    command, timeout = run.spec.smoke.run, run.clock.wall(run.spec.smoke.timeout)
+    proc = await asyncio.create_subprocess_shell(command, cwd=run.opts.workdir, stdout=asyncio.subprocess.PIPE,
+                                                 stderr=asyncio.subprocess.STDOUT)
+    try:
+        out, _ = await asyncio.wait_for(proc.communicate(), timeout=max(timeout, 1.0))
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        return f"`{command}` ran over {run.spec.smoke.timeout:g}s of plan time at {weight:g}%"
+    if proc.returncode != 0:
+        tail = out.decode(errors="replace").strip().splitlines()[-1:] or [""]
+        return f"`{command}` exited {proc.returncode} at {weight:g}%" + (f": {tail[0]}" if tail[0] else "")
+    run.view.note(f"smoke test passed at {weight:g}%: {command}")
+    return None

@@ -247,7 +247,7 @@ async def _ticks(run: Run, tick: float, heartbeat: float | None) -> None:
             if isinstance(action, SetWeight):
                 await _set_weight(run, action.weight)
                 if run.spec.smoke and action.weight > 0:
-                    smoke_failure = await _smoke(run, action.weight)
+                    smoke_failure = await lifecycle.smoke(run, action.weight)
         refused = [NewDecision(now, "signoff.refused", r, None, {}) for r in people.refusals]
         stopping = run.stop is not None and run.stop.is_set()  # hand the release over exactly where it is
         if (decisions or refused or people.consumed or step.state != run.state or people.signoffs != signed_before
@@ -290,25 +290,6 @@ async def _announce_start(run: Run) -> None:
                                           "release.started")], 0.0)
         failpoints.reached("decision.release.started")
         await deliver(run)
-
-
-async def _smoke(run: Run, weight: float) -> str | None:
-    """Run the plan's smoke test after a weight change; the failure, if any, acts as an immediate gate."""
-    assert run.spec.smoke is not None
-    command, timeout = run.spec.smoke.run, run.clock.wall(run.spec.smoke.timeout)
-    proc = await asyncio.create_subprocess_shell(command, cwd=run.opts.workdir, stdout=asyncio.subprocess.PIPE,
-                                                 stderr=asyncio.subprocess.STDOUT)
-    try:
-        out, _ = await asyncio.wait_for(proc.communicate(), timeout=max(timeout, 1.0))
-    except TimeoutError:
-        proc.kill()
-        await proc.wait()
-        return f"`{command}` ran over {run.spec.smoke.timeout:g}s of plan time at {weight:g}%"
-    if proc.returncode != 0:
-        tail = out.decode(errors="replace").strip().splitlines()[-1:] or [""]
-        return f"`{command}` exited {proc.returncode} at {weight:g}%" + (f": {tail[0]}" if tail[0] else "")
-    run.view.note(f"smoke test passed at {weight:g}%: {command}")
-    return None
 
 
 async def _observe(run: Run) -> Observations:
