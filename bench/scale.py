@@ -31,6 +31,9 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -50,99 +53,130 @@ def percentile(values: list[float], q: float) -> float | None:
     return ordered[min(len(ordered) - 1, max(0, math.ceil(q / 100 * len(ordered)) - 1))]
 
 
-def read_lags(out: Path, since: float, until: float) -> list[float]:
+def read_lags(out: Path, since: float, until: float) -> tuple[list[float], float]:
+    """The lags of the evaluations done in [since, until), and how many were due then (from each release's
+    stage start: its evaluations are due every interval after it)."""
     lags: list[float] = []
+    due = 0.0
     for path in out.glob("lag-*.json"):
         data = json.loads(path.read_text(encoding="utf-8"))
         lags += [lag for wall, lag in data["samples"] if since <= wall < until]
-    return lags
+        every = data["interval"]
+        for start in data["starts"]:
+            first = max(1, math.ceil((since - start) / every))
+            last = math.ceil((until - start) / every) - 1
+            due += max(0, last - first + 1)
+    return lags, due
 
 
-def capacity_level(server: str, n: int, workers: int, *, window: float, warmup: float,
-                   profile: Path | None = None) -> dict[str, Any]:
-    """Drive ``n`` releases with ``workers`` processes; the tick lag over ``window`` seconds once all run."""
+def search(server: str, levels: list[int], workers: int, *, window: float, warmup: float,
+           log: Any) -> tuple[int, list[dict[str, Any]]]:
+    """The largest of ``levels`` (tried in order, stopping at the first failure) that ``workers`` keep up with.
+
+    The workers run from the first level to the last on one database; each level adds releases up to its
+    count, waits until every one is in its first stage and ``warmup`` more seconds, then measures over
+    ``window`` seconds."""
+    best, rows = 0, []
     with fleet.fresh_database(server) as db, tempfile.TemporaryDirectory(prefix="ld-scale-") as tmp:
         out = Path(tmp)
-        t0 = time.monotonic()
-        fleet.submit_releases(db, n, out / "plans")
-        submitted = time.monotonic() - t0
-        per = math.ceil(n / workers)
-        procs = [fleet.start_worker(db, out, capacity=per, profile=profile) for _ in range(workers)]
+        procs = [fleet.start_worker(db, out) for _ in range(workers)]
         try:
-            ramp_deadline = time.monotonic() + min(600.0, max(60.0, n * 0.1))
-            started = 0
-            while time.monotonic() < ramp_deadline:
-                _, started = fleet.driving(db)
-                if started >= n or any(p.poll() is not None for p in procs):
+            before = 0
+            for n in levels:
+                row = _level(db, out, procs, before, n, window=window, warmup=warmup)
+                rows.append(row)
+                before = n
+                print(f"  {workers} worker(s), {n} releases: p99 lag {row['p99LagS']} s, {row['coverage']:.0%} of "
+                      f"the evaluations due, worker CPU {row['workerCpu']}, load {row['loadAverage']}: "
+                      f"{'ok' if row['ok'] else 'FAILED'}", file=log, flush=True)
+                if not row["ok"]:
                     break
-                time.sleep(1.0)
-            ramp = time.monotonic() - t0 - submitted
-            time.sleep(warmup)
-            pg = fleet.backends(db)
-            since, cpu0, pg0, load0 = time.time(), fleet.cpu_seconds([p.pid for p in procs]), fleet.cpu_seconds(pg), \
-                os.getloadavg()[0]
-            time.sleep(window)
-            until = time.time()
-            cpu = (fleet.cpu_seconds([p.pid for p in procs]) - cpu0) / (until - since)
-            pg_cpu = (fleet.cpu_seconds(pg) - pg0) / (until - since)
-            load = (load0 + os.getloadavg()[0]) / 2
-            time.sleep(2.5)  # the workers write their samples every 2 s
-            lags = read_lags(out, since, until)
+                best = n
         finally:
             fleet.stop_workers(procs)
-    expected = n * window / fleet.INTERVAL_S
-    coverage = len(lags) / expected if expected else 0.0
+    return best, rows
+
+
+def _level(db: str, out: Path, procs: list[Any], before: int, n: int, *, window: float,
+           warmup: float) -> dict[str, Any]:
+    t0 = time.monotonic()
+    fleet.submit_releases(db, n - before, out / "plans", start=before)
+    submitted = time.monotonic() - t0
+    deadline = time.monotonic() + max(60.0, (n - before) * 0.2)
+    started = 0
+    while time.monotonic() < deadline and not any(p.poll() is not None for p in procs):
+        started = fleet.driving(db)[1]
+        if started >= n:
+            break
+        time.sleep(1.0)
+    ramp = time.monotonic() - t0 - submitted
+    time.sleep(warmup)
+    pids = [p.pid for p in procs]
+    pg0, cpu0, load0 = fleet.cpu_by_pid(fleet.backends(db)), fleet.cpu_seconds(pids), os.getloadavg()[0]
+    since = time.time()
+    time.sleep(window)
+    until = time.time()
+    cpu = (fleet.cpu_seconds(pids) - cpu0) / (until - since)
+    pg_cpu = fleet.cpu_between(pg0, fleet.cpu_by_pid(fleet.backends(db))) / (until - since)
+    load = (load0 + os.getloadavg()[0]) / 2
+    time.sleep(2.5)  # the workers write their samples every 2 s
+    lags, due = read_lags(out, since, until)
+    coverage = len(lags) / due if due else 0.0
     p99 = percentile(lags, 99)
     ok = started >= n and p99 is not None and p99 < GOAL_LAG_S and coverage >= MIN_COVERAGE
-    return {"releases": n, "workers": workers, "started": started, "evaluations": len(lags),
-            "coverage": round(coverage, 3), "p50LagS": _r(percentile(lags, 50)), "p99LagS": _r(p99),
-            "maxLagS": _r(max(lags) if lags else None), "workerCpu": round(cpu, 2), "postgresCpu": round(pg_cpu, 2),
-            "loadAverage": round(load, 1), "submitSeconds": round(submitted, 1), "rampSeconds": round(ramp, 1),
-            "ok": ok}
+    return {"releases": n, "workers": len(procs), "perProcess": fleet.holders(db), "started": started,
+            "evaluations": len(lags), "due": round(due), "coverage": round(coverage, 3),
+            "p50LagS": _r(percentile(lags, 50)), "p99LagS": _r(p99), "maxLagS": _r(max(lags) if lags else None),
+            "workerCpu": round(cpu, 2), "postgresCpu": round(pg_cpu, 2), "loadAverage": round(load, 1),
+            "submitSeconds": round(submitted, 1), "rampSeconds": round(ramp, 1), "ok": ok}
 
 
 def _r(v: float | None) -> float | None:
     return None if v is None else round(v, 3)
 
 
-def search(server: str, levels: list[int], workers: int, *, window: float, warmup: float,
-           log: Any) -> tuple[int, list[dict[str, Any]]]:
-    """The largest of ``levels`` (tried in order, stopping at the first failure) that ``workers`` keep up with."""
-    best, rows = 0, []
-    for n in levels:
-        row = capacity_level(server, n, workers, window=window, warmup=warmup)
-        rows.append(row)
-        print(f"  {workers} worker(s), {n} releases: p99 lag {row['p99LagS']} s, {row['coverage']:.0%} of the "
-              f"evaluations, worker CPU {row['workerCpu']}, load {row['loadAverage']}: "
-              f"{'ok' if row['ok'] else 'FAILED'}", file=log, flush=True)
-        if not row["ok"]:
-            break
-        best = n
-    return best, rows
-
-
-def why_both(server: str, releases: int, samples: int, log: Any) -> dict[str, Any]:
-    """`why` p50/p95 on SQLite and on PostgreSQL, each filled with ``releases`` x 100 decisions (filled
-    at the same time, in two processes, then timed one after the other)."""
+@contextmanager
+def why_stores(server: str, releases: int) -> Iterator[tuple[dict[str, str], dict[str, float]]]:
+    """An SQLite and a PostgreSQL store, each filled with ``releases`` x 100 decisions at the same time (one
+    process each): their URLs and the seconds each fill took. Both are deleted on the way out."""
     import scale_why as why
 
-    out: dict[str, Any] = {}
     with fleet.fresh_database(server) as pg, tempfile.TemporaryDirectory(prefix="ld-why-") as tmp:
         urls = {"sqlite": f"sqlite:///{tmp}/why.db", "postgresql": pg}
         filled = why.fill_all(urls, releases)
-        for name, url in urls.items():
+        for url in urls.values():
             why.check_sample(url, releases)
-            timing = why.measure(url, releases, samples)
-            p50, p95 = percentile(timing["seconds"], 50), percentile(timing["seconds"], 95)
-            out[name] = {"p50Ms": _ms(p50), "p95Ms": _ms(p95), "via": timing["via"], "fillSeconds": filled[name],
-                         "decisions": releases * why.PER_RELEASE, "samples": len(timing["seconds"])}
-            print(f"  why on {name} ({timing['via']}): p50 {out[name]['p50Ms']} ms, p95 {out[name]['p95Ms']} ms "
-                  f"(filled in {filled[name]} s)", file=log, flush=True)
+        yield urls, filled
+
+
+def time_why(urls: dict[str, str], filled: dict[str, float], releases: int, samples: int,
+             log: Any) -> dict[str, Any]:
+    import scale_why as why
+
+    out: dict[str, Any] = {}
+    for name, url in urls.items():
+        timing = why.measure(url, releases, samples)
+        p50, p95 = percentile(timing["seconds"], 50), percentile(timing["seconds"], 95)
+        out[name] = {"p50Ms": _ms(p50), "p95Ms": _ms(p95), "via": timing["via"],
+                     "serverCpuMs": timing.get("cpuMs"), "fillSeconds": filled[name],
+                     "decisions": releases * why.PER_RELEASE, "samples": len(timing["seconds"])}
+        print(f"  why on {name} ({timing['via']}): p50 {out[name]['p50Ms']} ms, p95 {out[name]['p95Ms']} ms, "
+              f"server CPU {timing.get('cpuMs')} ms per answer (filled in {filled[name]} s)", file=log, flush=True)
     return out
 
 
 def _ms(v: float | None) -> float | None:
     return None if v is None else round(v * 1000, 2)
+
+
+def _failover(server: str, lease: float, log: Any) -> dict[str, Any]:
+    import scale_failover
+
+    fo = scale_failover.failover(server, lease=lease)
+    print(f"  failover: takeover {fo['takeoverSeconds']} s (lease {lease:g} s), stale writes {fo['staleWrites']}",
+          file=log, flush=True)
+    return {"leaseSeconds": fo["leaseSeconds"], "takeoverSeconds": fo["takeoverSeconds"],
+            "staleWrites": fo["staleWrites"], "failover": fo}
 
 
 def goals(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -169,6 +203,8 @@ def table(result: dict[str, Any]) -> str:
         if w:
             rows.append((f"why p50 / p95 ms, {db} ({w['decisions']:,} decisions, {w['via']})",
                          f"{w['p50Ms']} / {w['p95Ms']}", "p95 < 20", "whyP95<20ms"))
+            if w.get("serverCpuMs") is not None:
+                rows.append((f"  server CPU ms per why, {db}", w["serverCpuMs"], "", None))
     rows += [("takeover after SIGKILL, s (lease {:g} s)".format(result.get("leaseSeconds") or 0),
               result.get("takeoverSeconds"), "<= 2 leases", "takeover<=2xLease"),
              ("stale router writes", result.get("staleWrites"), "0", "staleWrites==0")]
@@ -188,32 +224,35 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", choices=("table", "json"), default="table")
     parser.add_argument("--db", default=DEFAULT_SERVER, help="a PostgreSQL URL; fresh databases are made there")
     parser.add_argument("--levels", default=None, help="release counts to try, comma-separated "
-                        "(default 250,500,1000,2000,5000,10000)")
+                        "(default 250,500,1000,2000,5000,10000; --quick 500,1000,2000,5000,10000)")
     parser.add_argument("--only", default="capacity,why,failover", help="which parts (comma-separated)")
     parser.add_argument("--why-releases", type=int, default=10_000, help="releases in the why store (x100 decisions)")
     parser.add_argument("--lease", type=float, default=15.0, help="the failover's lease seconds (default 15)")
     args = parser.parse_args(argv)
     parts = set(args.only.split(","))
-    levels = [int(x) for x in args.levels.split(",")] if args.levels else [250, 500, 1000, 2000, 5000, 10_000]
-    window, warmup, samples = (15.0, 3.0, 300) if args.quick else (60.0, 15.0, 2000)
+    default = [500, 1000, 2000, 5000, 10_000] if args.quick else [250, 500, 1000, 2000, 5000, 10_000]
+    levels = [int(x) for x in args.levels.split(",")] if args.levels else default
+    window, warmup, samples = (10.0, 3.0, 300) if args.quick else (60.0, 15.0, 2000)
     started, load0 = time.monotonic(), os.getloadavg()[0]
     log = sys.stderr
     result: dict[str, Any] = {"cores": os.cpu_count(), "quick": args.quick}
     if "capacity" in parts:
         per, rows = search(args.db, levels, 1, window=window, warmup=warmup, log=log)
         three, rows3 = search(args.db, [n for n in levels if n >= max(per, levels[0])], 3, window=window,
-                              warmup=warmup, log=log)
+                              warmup=warmup, log=log)  # from what one worker keeps up with, upwards
         result.update({"perWorker": per, "threeWorkers": three, "ratio": round(three / per, 2) if per else None,
                        "capacityRuns": rows + rows3})
-    if "why" in parts:
-        result["why"] = why_both(args.db, args.why_releases, samples, log)
-    if "failover" in parts:
-        import scale_failover
-
-        fo = scale_failover.failover(args.db, lease=args.lease)
-        print(f"  failover: takeover {fo['takeoverSeconds']} s, stale writes {fo['staleWrites']}", file=log, flush=True)
-        result.update({"leaseSeconds": fo["leaseSeconds"], "takeoverSeconds": fo["takeoverSeconds"],
-                       "staleWrites": fo["staleWrites"], "failover": fo})
+    # The failover waits on leases most of the time: it runs while the why stores fill (their disk writes can
+    # only slow its takeover down), and is over before `why` is timed.
+    with ThreadPoolExecutor(1) as pool:
+        failing = pool.submit(_failover, args.db, args.lease, log) if "failover" in parts else None
+        if "why" in parts:
+            with why_stores(args.db, args.why_releases) as (urls, filled):
+                if failing is not None:
+                    result.update(failing.result())
+                result["why"] = time_why(urls, filled, args.why_releases, samples, log)
+        elif failing is not None:
+            result.update(failing.result())
     result["loadAverage"] = round((load0 + os.getloadavg()[0]) / 2, 1)
     result["seconds"] = round(time.monotonic() - started, 1)
     result["goals"] = goals(result)

@@ -74,7 +74,7 @@ def fresh_database(server: str, prefix: str = "launchdeck_scale") -> Iterator[st
         admin.dispose()
 
 
-def submit_releases(db_url: str, n: int, folder: Path, prefix: str = "scale") -> list[str]:
+def submit_releases(db_url: str, n: int, folder: Path, prefix: str = "scale", start: int = 0) -> list[str]:
     """``n`` releases submitted for driving, each from a plan file of its own in ``folder``.
 
     The first goes through ``controller.submit.submit`` (what `run --detach` and the API do); the
@@ -87,7 +87,7 @@ def submit_releases(db_url: str, n: int, folder: Path, prefix: str = "scale") ->
     from launchdeck.store.tables import ReleaseRow
 
     folder.mkdir(parents=True, exist_ok=True)
-    names = [f"{prefix}-{i:05d}" for i in range(n)]
+    names = [f"{prefix}-{i:05d}" for i in range(start, start + n)]
     paths = []
     for name in names:
         path = folder / f"{name}.yaml"
@@ -125,17 +125,41 @@ def driving(db_url: str) -> tuple[int, int]:
         engine.dispose()
 
 
-def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU seconds the processes used so far (those that are gone count 0)."""
+def cpu_by_pid(pids: list[int]) -> dict[int, float]:
+    """User + system CPU seconds each process used so far (those that are gone are left out)."""
     tick = os.sysconf("SC_CLK_TCK")
-    total = 0
+    out = {}
     for pid in pids:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        total += int(fields[11]) + int(fields[12])
-    return total / tick
+        out[pid] = (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    return sum(cpu_by_pid(pids).values())
+
+
+def cpu_between(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds used between two ``cpu_by_pid`` readings by the processes alive at the second (one
+    started in between counts from zero)."""
+    return sum(t - before.get(pid, 0.0) for pid, t in after.items())
+
+
+def holders(db_url: str) -> list[int]:
+    """How many releases each lease holder holds, most first."""
+    from launchdeck.store.tables import ReleaseRow
+
+    engine = create_engine(db_url)
+    try:
+        with engine.connect() as c:
+            return sorted((n for _, n in c.execute(select(ReleaseRow.lease_holder, func.count())
+                                                   .where(ReleaseRow.lease_holder.is_not(None))
+                                                   .group_by(ReleaseRow.lease_holder))), reverse=True)
+    finally:
+        engine.dispose()
 
 
 def backends(db_url: str) -> list[int]:

@@ -30,8 +30,11 @@ def token(url: str, tenant: str) -> str:
     return made.stdout.strip().splitlines()[0]
 
 
-def time_why(url: str, releases: int, samples: int, *, tenant: str, seed: int = 1) -> list[float]:
-    """Seconds per ``why`` answer for ``samples`` random releases (after ``WARM_UP`` untimed ones)."""
+def time_why(url: str, releases: int, samples: int, *, tenant: str, seed: int = 1) -> tuple[list[float], float]:
+    """Seconds per ``why`` answer for ``samples`` random releases (after ``WARM_UP`` untimed ones), and the
+    server's CPU seconds per answer (what other load on the machine does not inflate)."""
+    import scale_fleet as fleet
+
     bearer = token(url, tenant)
     said = tempfile.NamedTemporaryFile(prefix="ld-server-", suffix=".log")  # its access log goes here, not to a pipe
     server = subprocess.Popen([sys.executable, "-m", "launchdeck", "server", "--no-worker", "--port", "0", "--db", url],
@@ -42,6 +45,8 @@ def time_why(url: str, releases: int, samples: int, *, tenant: str, seed: int = 
         out: list[float] = []
         with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {bearer}"}, timeout=30.0) as client:
             for k in range(samples + WARM_UP):
+                if k == WARM_UP:
+                    cpu0 = fleet.cpu_seconds([server.pid])
                 name = f"why-{rng.randint(1, releases):05d}"
                 t = time.perf_counter()
                 answer = client.get(f"/api/v1/releases/{name}/why", params={"all": "true"})
@@ -50,7 +55,7 @@ def time_why(url: str, releases: int, samples: int, *, tenant: str, seed: int = 
                 assert len(answer.json()) == 100, f"{name}: {len(answer.json())} decisions"
                 if k >= WARM_UP:
                     out.append(elapsed)
-        return out
+        return out, (fleet.cpu_seconds([server.pid]) - cpu0) / samples
     finally:
         server.terminate()
         try:

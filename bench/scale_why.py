@@ -237,5 +237,6 @@ def measure(url: str, releases: int, samples: int) -> dict[str, Any]:
     if importlib.util.find_spec("launchdeck.server") is not None:
         import scale_http
 
-        return {"via": "http", "seconds": scale_http.time_why(url, releases, samples, tenant=TENANT)}
+        seconds, cpu = scale_http.time_why(url, releases, samples, tenant=TENANT)
+        return {"via": "http", "seconds": seconds, "cpuMs": round(cpu * 1000, 2)}
     return {"via": "store", "seconds": time_store(url, releases, samples)}

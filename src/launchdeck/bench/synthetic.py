@@ -182,6 +182,8 @@ class LagSamples:
     samples: list[tuple[float, float]] = field(default_factory=list)
     evaluations: int = 0
     releases: set[str] = field(default_factory=set)
+    starts: dict[int, float] = field(default_factory=dict)
+    """Wall time each release's current stage started at, by view: from it the evaluations due in a window."""
 
     def view(self, found: StoredRelease) -> TickLag:
         self.releases.add(found.name)
@@ -193,7 +195,8 @@ class LagSamples:
     def dump(self, path: Path) -> None:
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps({"pid": os.getpid(), "interval": self.interval, "samples": self.samples,
-                                   "releases": len(self.releases)}), encoding="utf-8")
+                                   "releases": len(self.releases), "starts": list(self.starts.values())}),
+                       encoding="utf-8")
         tmp.replace(path)
 
 
@@ -213,6 +216,7 @@ class TickLag:
     def decision(self, d: Decision) -> None:
         if d.kind == "stage.started":
             self.last = d.at
+            self.samples.starts[id(self)] = time.time()
         elif d.kind == "evaluation":
             if self.last is not None:
                 self.samples.samples.append((time.time(), d.at - (self.last + self.samples.interval)))
