@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from alembic.util import CommandError
-from sqlalchemy import select, update
+from sqlalchemy import Row, select, update
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -224,8 +224,9 @@ class Store:
         return row
 
     @staticmethod
-    def _last_decision(s: Session, release_id: int) -> DecisionRow | None:
-        return s.scalars(select(DecisionRow).where(DecisionRow.release_id == release_id)
+    def _last_decision(s: Session, release_id: int) -> Row[tuple[int, str]] | None:
+        """The last decision's sequence number and hash (``.seq``, ``.hash``), without reading the rest."""
+        return s.execute(select(DecisionRow.seq, DecisionRow.hash).where(DecisionRow.release_id == release_id)
                          .order_by(DecisionRow.seq.desc()).limit(1)).first()
 
     # -- signed heads of the log ---------------------------------------------------------------
