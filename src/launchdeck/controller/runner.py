@@ -172,15 +172,17 @@ async def _refuse(run: Run, reason: str, event: str | None) -> dict[str, Any]:
 
 
 def _preflight(run: Run) -> str | None:
-    """Freeze windows, then checks; every result is kept for the evidence. Returns why it refused."""
+    """Freeze windows, then checks and the supply chain; every result is kept for the evidence. Returns why
+    it refused."""
     why = preflight.frozen(run.spec.preflight, datetime.now(UTC))
-    results = preflight.run_checks(run.spec.preflight, run.opts.workdir) if why is None else []
+    results = [] if why is not None else (preflight.run_checks(run.spec.preflight, run.opts.workdir)
+                                           + preflight.supply_chain(run.spec.preflight, run.opts.workdir))
     run.meta["checks"] = [r.to_json() for r in results]
     for r in results:
         run.view.note(f"preflight check {r.name}: {'passed' if r.passed else 'FAILED'} — {r.detail}")
     failed = [r for r in results if not r.passed]
     if why is None and failed:
-        why = "preflight check failed: " + "; ".join(f"{r.name}: {r.detail}" for r in failed)
+        why = "preflight check failed: " + "; ".join(r.refusal() for r in failed)
     if why is None:
         why = preflight.unsigned_checklists(run.spec, run.store, run.release.id, planned_start=_planned_start(run))
     if why is None:

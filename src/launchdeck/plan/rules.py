@@ -42,6 +42,7 @@ def check_release(spec: ReleaseSpec, base: tuple[str | int, ...] = ("spec",)) ->
     yield from _notifications(spec, base)
     yield from _target(spec, base)
     yield from _criteria(spec, base)
+    yield from _supply_chain(spec, base)
 
 
 def _gates(spec: ReleaseSpec, base: tuple[str | int, ...]) -> Iterator[Problem]:
@@ -206,3 +207,19 @@ def _criteria(spec: ReleaseSpec, base: tuple[str | int, ...]) -> Iterator[Proble
         if threshold.relative:
             yield (at + ("threshold",), f"'{criterion.threshold}' is a relative change, but a criterion has no baseline",
                    "write an absolute limit like 0.5% or 350ms")
+
+
+def _supply_chain(spec: ReleaseSpec, base: tuple[str | int, ...]) -> Iterator[Problem]:
+    """Checks made against the artefact need one; provenance is read from the signed attestation."""
+    chain = spec.preflight.supply_chain
+    if chain is None:
+        return
+    at = base + ("preflight", "supplyChain")
+    needing = [name for name, part in (("signature", chain.signature), ("sbom", chain.sbom),
+                                       ("vulnerabilities", chain.vulnerabilities)) if part is not None]
+    if needing and chain.artifact is None:
+        yield (at, f"{', '.join(needing)} {'is' if len(needing) == 1 else 'are'} checked against the artefact, and "
+               "there is none", "add artifact: {digest: sha256:<64 hex>} (an image) or artifact: {file: PATH}")
+    if chain.provenance is not None and (chain.signature is None or chain.signature.attestation is None):
+        yield (at + ("provenance",), "provenance is read from a signed SLSA attestation, and there is none",
+               "add signature.attestation: {envelope: PATH, keys: [PUBLIC KEY]}")

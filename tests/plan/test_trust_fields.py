@@ -1,0 +1,65 @@
+"""Plan fields of issue 12 (supply chain, event gates, command hooks, load tests): each mistake comes back
+located, with what to write instead."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from launchdeck.errors import PlanError
+from launchdeck.plan import load_plan
+
+BASE = """\
+apiVersion: launchdeck/v1
+kind: Release
+metadata: {name: demo-v1, version: v1}
+spec:
+  stages:
+    - {weight: 50%, hold: 10m}
+"""
+
+
+def problems(tmp_path: Path, extra: str, base: str = BASE) -> str:
+    path = tmp_path / "plan.yaml"
+    path.write_text(base + extra)
+    with pytest.raises(PlanError) as caught:
+        load_plan(path)
+    return str(caught.value)
+
+
+def loads(tmp_path: Path, extra: str, base: str = BASE) -> object:
+    path = tmp_path / "plan.yaml"
+    path.write_text(base + extra)
+    return load_plan(path).doc
+
+
+def test_checks_against_the_artefact_need_one(tmp_path: Path) -> None:
+    text = problems(tmp_path, """\
+  preflight:
+    supplyChain:
+      sbom: {path: sbom.json}
+      provenance: {builders: [b], sources: [s]}
+""")
+    assert "sbom is checked against the artefact, and there is none" in text
+    assert "provenance is read from a signed SLSA attestation, and there is none" in text
+
+
+def test_a_sigstore_bundle_names_one_way_to_trust_it(tmp_path: Path) -> None:
+    text = problems(tmp_path, """\
+  preflight:
+    supplyChain:
+      artifact: {digest: "sha256:%s"}
+      signature: {sigstore: {bundle: b.json}}
+""" % ("a" * 64))
+    assert "exactly one of `trustedRoot`" in text
+
+
+def test_an_allow_list_entry_needs_a_reason_and_an_expiry(tmp_path: Path) -> None:
+    text = problems(tmp_path, """\
+  preflight:
+    supplyChain:
+      artifact: {digest: "sha256:%s"}
+      vulnerabilities: {report: grype.json, allow: [{id: CVE-2024-3094}]}
+""" % ("a" * 64))
+    assert "reason" in text and "expires" in text
