@@ -63,3 +63,28 @@ def test_an_allow_list_entry_needs_a_reason_and_an_expiry(tmp_path: Path) -> Non
       vulnerabilities: {report: grype.json, allow: [{id: CVE-2024-3094}]}
 """ % ("a" * 64))
     assert "reason" in text and "expires" in text
+
+
+def test_an_event_gate_compiles_to_the_event_judge_and_its_fault_rate_is_per_second(tmp_path: Path) -> None:
+    from launchdeck.plan import to_policy
+
+    doc = loads(tmp_path, """\
+  target:
+    versions:
+      canary: {faults: [{from: 2m, events: {cross_tenant_denied: 30/m}}]}
+  gates:
+    - {name: cross-tenant, event: cross_tenant_denied}
+""")
+    gate = to_policy(doc.spec).gates[0]  # type: ignore[attr-defined]
+    assert (gate.test, gate.metric, gate.severity) == ("event", "cross_tenant_denied", "immediate")
+    assert doc.spec.target.versions.canary.faults[0].events == {"cross_tenant_denied": 0.5}  # type: ignore[attr-defined]
+
+
+def test_an_event_gate_takes_no_metric_and_a_gate_needs_one_or_the_other(tmp_path: Path) -> None:
+    text = problems(tmp_path, """\
+  gates:
+    - {name: a, event: cross_tenant_denied, metric: error_rate, for: 1m}
+    - {name: b, severity: immediate}
+""")
+    assert "spec.gates[0]: an event gate fires on any occurrence of its event\n    fix: drop metric, for" in text
+    assert "spec.gates[1]: a gate needs a metric (with op and threshold) or an event\n    fix: write metric" in text

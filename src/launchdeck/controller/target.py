@@ -11,7 +11,7 @@ from typing import Protocol
 
 from launchdeck.adapters.metrics import MetricsSource
 from launchdeck.adapters.metrics import factory as metrics
-from launchdeck.adapters.metrics.local import LocalMetrics
+from launchdeck.adapters.metrics.local import AppEvents, LocalMetrics
 from launchdeck.adapters.routers import factory as routers
 from launchdeck.adapters.routers import Router
 from launchdeck.core.observation import WindowStats
@@ -77,8 +77,8 @@ async def open_target(spec: model.ReleaseSpec, metadata: model.Metadata, *, stac
     router_type = spec.target.router.type
     if not (router_type == "local" or (router_type == "flag" and not spec.target.router.path)):
         # A real target: launchdeck moves its traffic and reads its numbers; the users make the load.
-        return Target(routers.build(spec.target.router, base=workdir), metrics.build(spec.target.metrics, metadata),
-                      None, None)
+        return Target(routers.build(spec.target.router, base=workdir),
+                      metrics.build(spec.target.metrics, metadata, events=event_names(spec)), None, None)
     versions = {name: (_behaviour(v), _faults(v, plan_offset))
                 for name, v in (("stable", spec.target.versions.stable), ("canary", spec.target.versions.canary))}
     fleet = await stack.enter_async_context(Fleet(versions, time_scale=time_scale, seed=seed))
@@ -91,7 +91,14 @@ async def open_target(spec: model.ReleaseSpec, metadata: model.Metadata, *, stac
     await stack.enter_async_context(load)
     faults = spec.target.versions.canary.faults
     first = min((f.from_ for f in faults), default=None)
-    return Target(router, LocalMetrics(recorder), recorder, first, fleet, spec.target.load)
+    app_events = AppEvents({name: fleet.url(name) for name in ("stable", "canary")})
+    source = LocalMetrics(recorder, app_events=app_events, events=event_names(spec))
+    return Target(router, source, recorder, first, fleet, spec.target.load)
+
+
+def event_names(spec: model.ReleaseSpec) -> list[str]:
+    """The events the plan's event gates count."""
+    return [g.event for g in spec.gates if g.event is not None]
 
 
 def _behaviour(v: model.VersionSpec) -> Behaviour:
@@ -108,7 +115,7 @@ def _faults(v: model.VersionSpec, plan_offset: float) -> tuple[Fault, ...]:
             continue
         out.append(Fault(start_s=max(0.0, f.from_ - plan_offset), end_s=end, error_rate=f.error_rate,
                          latency_median_ms=f.latency.median if f.latency else None,
-                         latency_p95_ms=f.latency.p95 if f.latency else None))
+                         latency_p95_ms=f.latency.p95 if f.latency else None, events=tuple(f.events.items())))
     return tuple(out)
 
 

@@ -261,6 +261,8 @@ class _Builder:
                                       min_requests=a.min_requests, canary_total=s.canary_total,
                                       baseline_total=s.stable_total)
                 track = replace(track, evidence=evidence)
+            elif gate.test == "event":
+                v = judges.event(gate, obs.canary_slice)
             elif gate.test == "mann-whitney":
                 v = mannwhitney.judge(gate, obs.canary, baseline, alpha=a.alpha, min_requests=a.min_requests)
             else:

@@ -168,3 +168,20 @@ def sequential(gate: Gate, evidence: Evidence, canary: WindowStats, baseline: Wi
                        f"window (need {min_requests}); evidence {ev:.3g} < {bound:.3g}", **common)  # type: ignore[arg-type]
     return Verdict(gate.name, "pass", f"{gate.name}: no significant increase of {what} over {limit} — {est} over "
                    f"the window; evidence {ev:.3g} < 1/alpha = {bound:.3g} {over}", **common)  # type: ignore[arg-type]
+
+
+def event(gate: Gate, canary_slice: WindowStats) -> Verdict:
+    """An event gate: any occurrence of the event (``gate.metric``) reported by the canary since the previous
+    evaluation fires it, however few requests there were; judged on the slice so each occurrence is
+    judged once, and a gate that was let continue is not fired again by the same occurrences."""
+    name = gate.metric
+    count = canary_slice.events.get(name)
+    samples = {"canary": canary_slice.requests}
+    if count is None:
+        return Verdict(gate.name, "inconclusive", f"{gate.name}: the metrics source could not count {name} events; "
+                       "not judged", samples=samples)
+    if count > 0:
+        return Verdict(gate.name, "breach", f"{gate.name}: {count:g} {name} event(s) from the canary since the "
+                       "previous evaluation; any occurrence fires this gate", canary=count, limit=0.0, samples=samples)
+    return Verdict(gate.name, "pass", f"{gate.name}: no {name} events from the canary since the previous evaluation",
+                   canary=0.0, limit=0.0, samples=samples)

@@ -25,6 +25,9 @@ SignedDuration = Annotated[
 ]
 Ratio = Annotated[float, BeforeValidator(units.parse_ratio), WithJsonSchema(_RATIO_SCHEMA)]
 Weight = Annotated[float, BeforeValidator(units.parse_weight), WithJsonSchema(_RATIO_SCHEMA)]
+Rate = Annotated[float, BeforeValidator(units.parse_rate),
+                 WithJsonSchema({"type": ["string", "number"], "pattern": r"^\d+(\.\d+)?/(s|m|h)$",
+                                 "description": "occurrences per second of plan time: 5/s, 30/m, 2/h"})]
 LatencyMs = Annotated[float, BeforeValidator(units.parse_latency_ms), WithJsonSchema(_LATENCY_SCHEMA)]
 ThresholdText = Annotated[
     str, BeforeValidator(lambda v: v if isinstance(v, str) else repr(v) if isinstance(v, bool) else str(v)),

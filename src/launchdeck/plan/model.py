@@ -19,6 +19,7 @@ from launchdeck.plan.fields import (
     Method,
     Model,
     Op,
+    Rate,
     Ratio,
     RollbackStep,
     Severity,
@@ -28,7 +29,7 @@ from launchdeck.plan.fields import (
 )
 from launchdeck.plan.supply_model import SupplyChainSpec
 
-__all__ = ["Duration", "Event", "LatencyMs", "Method", "Model", "Op", "Ratio", "RollbackStep", "Severity",
+__all__ = ["Duration", "Event", "LatencyMs", "Method", "Model", "Op", "Rate", "Ratio", "RollbackStep", "Severity",
            "SignedDuration", "ThresholdText", "Weight"]
 
 
@@ -68,6 +69,9 @@ class MetricsSpec(Model):
     labels: dict[str, str] = {}
     """The `version` label of each side in the metrics: {stable: v1, canary: v2}; by default
     metadata.previousVersion and metadata.version."""
+    events: dict[str, str] = {}
+    """PromQL counting each event gate's event for ``{{version}}`` over ``{{window}}``; by default the sample
+    app's ``app_events_total{version, event}``."""
 
 
 class LatencySpec(Model):
@@ -86,6 +90,7 @@ class FaultSpec(Model):
     to: Duration | None = None
     error_rate: Ratio | None = None
     latency: LatencySpec | None = None
+    events: dict[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.:-]*$")], Rate] = {}
 
 
 class VersionSpec(Model):
@@ -132,14 +137,31 @@ class AnalysisSpec(Model):
 
 
 class GateSpec(Model):
+    """A metric gate (``metric``, ``op``, ``threshold``), or an event gate (``event``): any occurrence of the
+    event the canary reports fires it, with no minimum sample."""
+
     name: str
-    metric: str
-    op: Op
-    threshold: ThresholdText
+    metric: str | None = None
+    op: Op | None = None
+    threshold: ThresholdText | None = None
+    event: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_.:-]*$")
     vs: Literal["baseline"] | None = None
     for_: Duration | None = Field(default=None, alias="for")
     severity: Severity = "immediate"
     test: Method | None = None
+
+    @model_validator(mode="after")
+    def _metric_or_event(self) -> "GateSpec":
+        if self.event is not None:
+            extra = [name for name, value in (("metric", self.metric), ("op", self.op), ("threshold", self.threshold),
+                                              ("vs", self.vs), ("for", self.for_), ("test", self.test))
+                     if value is not None]
+            if extra:
+                raise ValueError(f"an event gate fires on any occurrence of its event; drop {', '.join(extra)}")
+        elif self.metric is None or self.op is None or self.threshold is None:
+            raise ValueError("a gate needs a metric (with op and threshold) or an event; write metric: error_rate, "
+                             "op: \">=\", threshold: 2%, or event: cross_tenant_denied (fired by any occurrence)")
+        return self
 
 
 class SmokeSpec(Model):

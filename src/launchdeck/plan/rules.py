@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 from launchdeck.core.observation import STANDARD_METRICS
 from launchdeck.plan import units
-from launchdeck.plan.model import ReleaseSpec
+from launchdeck.plan.model import GateSpec, ReleaseSpec
 
 Problem = tuple[tuple[str | int, ...], str, str]
 _SECRET_FIELDS = ("webhook", "secret", "routing_key")
@@ -46,33 +46,14 @@ def check_release(spec: ReleaseSpec, base: tuple[str | int, ...] = ("spec",)) ->
 
 
 def _gates(spec: ReleaseSpec, base: tuple[str | int, ...]) -> Iterator[Problem]:
-    metrics = _defined_metrics(spec)
     names: set[str] = set()
     for i, gate in enumerate(spec.gates):
         at = base + ("gates", i)
         if gate.name in names:
             yield at + ("name",), f"gate name '{gate.name}' is used twice", "give each gate its own name"
         names.add(gate.name)
-        if gate.metric not in metrics:
-            yield _undefined_metric(at, gate.metric, metrics)
-            continue
-        try:
-            threshold = units.parse_threshold(gate.threshold, gate.metric)
-        except ValueError as e:
-            yield at + ("threshold",), str(e), "write e.g. 2% for rates, 350ms for latency, +20% with vs: baseline"
-            continue
-        if threshold.relative and gate.vs != "baseline":
-            yield (at + ("threshold",), f"'{gate.threshold}' is a relative change but the gate has no `vs`",
-                   "add `vs: baseline`, or write an absolute threshold like 2%")
-        if gate.vs == "baseline" and not threshold.relative:
-            yield (at + ("threshold",), f"with `vs: baseline` the threshold must be a relative change, not '{gate.threshold}'",
-                   "write a change like +20% or -10%, or drop `vs`")
-        if gate.test in ("sequential", "mann-whitney") and gate.metric not in _JUDGED:
-            yield (at + ("test",), f"`test: {gate.test}` judges error rates, availability and latency "
-                   f"quantiles, not {gate.metric}", "drop `test` to use the threshold judge")
-        if gate.test in ("sequential", "mann-whitney") and gate.metric.startswith("latency") and not threshold.relative:
-            yield (at + ("test",), f"`test: {gate.test}` on latency compares with the baseline",
-                   "write a relative threshold like +20% with vs: baseline, or drop `test`")
+        if gate.event is None:  # an event gate has no metric, unit or judge to check: any occurrence fires it
+            yield from _metric_gate(spec, gate, at)
         policy = spec.rollback.policy
         if gate.severity == "urgent" and policy.urgent is None:
             yield (at + ("severity",), "an urgent gate needs rollback.policy.urgent (window, authority, default)",
@@ -80,6 +61,31 @@ def _gates(spec: ReleaseSpec, base: tuple[str | int, ...]) -> Iterator[Problem]:
         if gate.severity == "conditional" and policy.conditional is None:
             yield (at + ("severity",), "a conditional gate needs rollback.policy.conditional (window, authority, default)",
                    "add rollback.policy.conditional, or make the gate immediate")
+
+
+def _metric_gate(spec: ReleaseSpec, gate: GateSpec, at: tuple[str | int, ...]) -> Iterator[Problem]:
+    assert gate.metric is not None and gate.threshold is not None
+    metrics = _defined_metrics(spec)
+    if gate.metric not in metrics:
+        yield _undefined_metric(at, gate.metric, metrics)
+        return
+    try:
+        threshold = units.parse_threshold(gate.threshold, gate.metric)
+    except ValueError as e:
+        yield at + ("threshold",), str(e), "write e.g. 2% for rates, 350ms for latency, +20% with vs: baseline"
+        return
+    if threshold.relative and gate.vs != "baseline":
+        yield (at + ("threshold",), f"'{gate.threshold}' is a relative change but the gate has no `vs`",
+               "add `vs: baseline`, or write an absolute threshold like 2%")
+    if gate.vs == "baseline" and not threshold.relative:
+        yield (at + ("threshold",), f"with `vs: baseline` the threshold must be a relative change, not '{gate.threshold}'",
+               "write a change like +20% or -10%, or drop `vs`")
+    if gate.test in ("sequential", "mann-whitney") and gate.metric not in _JUDGED:
+        yield (at + ("test",), f"`test: {gate.test}` judges error rates, availability and latency "
+               f"quantiles, not {gate.metric}", "drop `test` to use the threshold judge")
+    if gate.test in ("sequential", "mann-whitney") and gate.metric.startswith("latency") and not threshold.relative:
+        yield (at + ("test",), f"`test: {gate.test}` on latency compares with the baseline",
+               "write a relative threshold like +20% with vs: baseline, or drop `test`")
 
 
 def _stages(spec: ReleaseSpec, base: tuple[str | int, ...]) -> Iterator[Problem]:
