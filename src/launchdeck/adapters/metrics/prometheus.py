@@ -32,6 +32,9 @@ exports no latency histograms (only moving averages), so that set takes its late
 from the application's own ``http_request_duration_seconds`` histogram; pass
 ``app_latency=False`` to leave latency out.
 
+Event gates' events (``events``: name → template) are counted the same way into ``WindowStats.events``;
+:func:`event_query` is the default, the sample app's ``app_events_total{version, event}``.
+
 What comes back: :class:`~launchdeck.core.observation.WindowStats` with ``values`` holding every
 queried metric. ``requests``/``errors`` are the rounded ``increase()`` results (0 when unknown).
 ``share`` is this version's part of the requests of all versions in ``version_labels`` (0 when
