@@ -88,3 +88,30 @@ def test_an_event_gate_takes_no_metric_and_a_gate_needs_one_or_the_other(tmp_pat
 """)
     assert "spec.gates[0]: an event gate fires on any occurrence of its event\n    fix: drop metric, for" in text
     assert "spec.gates[1]: a gate needs a metric (with op and threshold) or an event\n    fix: write metric" in text
+
+
+def test_command_hooks_name_known_placeholders_and_unique_steps(tmp_path: Path) -> None:
+    text = problems(tmp_path, """\
+  target:
+    router:
+      type: command
+      commands: {set: "deploy --canary {{weight}} --image {{imgae}}", read: "status", parse: "(a)(b)"}
+    metrics: {type: prometheus, url: "http://127.0.0.1:9090"}
+  rollback:
+    steps:
+      - kill-switch
+      - {name: restore-db, run: "pitr-restore {{release}}", verify: "pitr-status {{stage}}"}
+      - {name: restore-db, run: "true"}
+      - {name: verify, run: "true"}
+""")
+    assert "spec.target.router.commands.set: unknown placeholder {{imgae}}" in text
+    assert "the pattern has 2 groups" in text
+    assert "spec.rollback.steps[1].verify: unknown placeholder {{stage}}" in text
+    assert "spec.rollback.steps[2].name: step name 'restore-db' is used twice" in text
+    assert "spec.rollback.steps[3].name: step name 'verify' is used twice (or is a built-in step's)" in text
+
+
+def test_a_command_router_needs_its_commands_and_may_rehearse_on_the_local_fleet(tmp_path: Path) -> None:
+    assert "a command router needs `commands`" in problems(tmp_path, "  target: {router: {type: command}}\n")
+    doc = loads(tmp_path, "  target: {router: {type: command, commands: {set: 's {{weight}}', read: r}}}\n")
+    assert doc.spec.target.on_embedded_fleet()  # type: ignore[attr-defined]

@@ -27,6 +27,7 @@ from launchdeck.plan.fields import (
     ThresholdText,
     Weight,
 )
+from launchdeck.plan.hooks_model import CommandsSpec, RunStepSpec
 from launchdeck.plan.supply_model import SupplyChainSpec
 
 __all__ = ["Duration", "Event", "LatencyMs", "Method", "Model", "Op", "Rate", "Ratio", "RollbackStep", "Severity",
@@ -46,9 +47,10 @@ class RouterSpec(Model):
     """Where traffic is split. Fields by type: haproxy (socket, backend, servers: server names),
     nginx (config, include, upstream, servers: addresses, pidFile), flag (flag; with `path` a flagd
     flag file, without it the embedded router splits by user), gateway-api (route, namespace,
-    servers: backend service names), istio (route: the VirtualService, namespace, servers: hosts)."""
+    servers: backend service names), istio (route: the VirtualService, namespace, servers: hosts),
+    command (commands: the set and read commands of any platform's CLI)."""
 
-    type: Literal["local", "haproxy", "nginx", "flag", "gateway-api", "istio"] = "local"
+    type: Literal["local", "haproxy", "nginx", "flag", "gateway-api", "istio", "command"] = "local"
     flag: str | None = None
     path: str | None = None
     socket: str | None = None
@@ -60,6 +62,7 @@ class RouterSpec(Model):
     upstream: str | None = None
     namespace: str | None = None
     route: str | None = None
+    commands: CommandsSpec | None = None
 
 
 class MetricsSpec(Model):
@@ -114,6 +117,14 @@ class TargetSpec(Model):
     metrics: MetricsSpec = MetricsSpec()
     versions: VersionsSpec = VersionsSpec()
     load: LoadSpec = LoadSpec()
+
+    def on_embedded_fleet(self) -> bool:
+        """The release runs on the embedded local fleet (sample apps, router and load inside `launchdeck run`):
+        the local router, the embedded flag router, or a command router rehearsed on the fleet (its
+        commands drive the embedded router; the local metrics source measures it)."""
+        router = self.router
+        return (router.type == "local" or (router.type == "flag" and not router.path)
+                or (router.type == "command" and self.metrics.type == "local"))
 
 
 class StageSpec(Model):
@@ -187,7 +198,8 @@ class RollbackPolicySpec(Model):
 
 class RollbackSpec(Model):
     policy: RollbackPolicySpec = RollbackPolicySpec()
-    steps: list[RollbackStep] = ["kill-switch", "traffic-to-stable", "drain-canary", "verify", "announce"]
+    steps: list[RollbackStep | RunStepSpec] = ["kill-switch", "traffic-to-stable", "drain-canary", "verify",
+                                                "announce"]
 
 
 class KillSwitchSpec(Model):

@@ -7,10 +7,12 @@ runs, so a plan with several mistakes gets all of them in one answer.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterator
 
 from launchdeck.core.observation import STANDARD_METRICS
 from launchdeck.plan import units
+from launchdeck.plan.hooks_model import ROUTER_PLACEHOLDERS, STEP_PLACEHOLDERS
 from launchdeck.plan.model import GateSpec, ReleaseSpec
 
 Problem = tuple[tuple[str | int, ...], str, str]
@@ -43,6 +45,7 @@ def check_release(spec: ReleaseSpec, base: tuple[str | int, ...] = ("spec",)) ->
     yield from _target(spec, base)
     yield from _criteria(spec, base)
     yield from _supply_chain(spec, base)
+    yield from _hooks(spec, base)
 
 
 def _gates(spec: ReleaseSpec, base: tuple[str | int, ...]) -> Iterator[Problem]:
@@ -179,7 +182,7 @@ def _target(spec: ReleaseSpec, base: tuple[str | int, ...]) -> Iterator[Problem]
             yield at, f"a {router.type} router needs `{field}`", f"add {field}: {what}"
     if router.type in _ROUTER_NEEDS and not {"stable", "canary"} <= set(router.servers or {}):
         yield at, f"a {router.type} router needs `servers` for stable and canary", "add servers: {stable: ..., canary: ...}"
-    embedded = router.type == "local" or (router.type == "flag" and not router.path)
+    embedded = spec.target.on_embedded_fleet()
     if embedded and metrics.type != "local":
         yield (base + ("target", "metrics"), f"the embedded {router.type} router measures its own traffic",
                "use metrics: {type: local}, or a real router (haproxy, nginx, flag with path) with prometheus")
@@ -229,3 +232,49 @@ def _supply_chain(spec: ReleaseSpec, base: tuple[str | int, ...]) -> Iterator[Pr
     if chain.provenance is not None and (chain.signature is None or chain.signature.attestation is None):
         yield (at + ("provenance",), "provenance is read from a signed SLSA attestation, and there is none",
                "add signature.attestation: {envelope: PATH, keys: [PUBLIC KEY]}")
+
+
+_PLACEHOLDER = re.compile(r"\{\{\s*([^}]*?)\s*\}\}")
+
+
+def _hooks(spec: ReleaseSpec, base: tuple[str | int, ...]) -> Iterator[Problem]:
+    """The command router's commands and the rollback's run steps: known placeholders, a parse pattern
+    that compiles, step names that are unique and not a built-in step's."""
+    router = spec.target.router
+    at = base + ("target", "router")
+    if router.type == "command" and router.commands is None:
+        yield (at, "a command router needs `commands` (at least `set` and `read`)",
+               "add commands: {set: \"kubectl … {{weight}}\", read: \"kubectl get …\"}")
+    if router.type != "command" and router.commands is not None:
+        yield at + ("commands",), f"`commands` belongs to a command router, not {router.type}", "use type: command"
+    if router.commands is not None:
+        c = router.commands
+        for field in ("set", "read", "kill", "drain"):
+            yield from _placeholders(at + ("commands", field), getattr(c, field), ROUTER_PLACEHOLDERS)
+        if c.parse is not None:
+            try:
+                groups = re.compile(c.parse).groups
+            except re.error as e:
+                yield at + ("commands", "parse"), f"the pattern does not compile: {e}", "write a Python regular expression"
+            else:
+                if groups > 1:
+                    yield (at + ("commands", "parse"), f"the pattern has {groups} groups",
+                           "capture the weight in one group, e.g. 'canary=(\\d+)'")
+    names = {"kill-switch", "traffic-to-stable", "drain-canary", "verify", "announce"}
+    for i, step in enumerate(spec.rollback.steps):
+        if isinstance(step, str):
+            continue
+        where = base + ("rollback", "steps", i)
+        if step.name in names:
+            yield (where + ("name",), f"step name '{step.name}' is used twice (or is a built-in step's)",
+                   "give each run step its own name: it is how a finished step is recorded")
+        names.add(step.name)
+        yield from _placeholders(where + ("run",), step.run, STEP_PLACEHOLDERS)
+        yield from _placeholders(where + ("verify",), step.verify, STEP_PLACEHOLDERS)
+
+
+def _placeholders(at: tuple[str | int, ...], command: str | None, known: tuple[str, ...]) -> Iterator[Problem]:
+    for name in _PLACEHOLDER.findall(command or ""):
+        if name not in known:
+            yield (at, f"unknown placeholder {{{{{name}}}}}",
+                   "use " + ", ".join(f"{{{{{k}}}}}" for k in known))
