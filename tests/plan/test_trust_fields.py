@@ -115,3 +115,25 @@ def test_a_command_router_needs_its_commands_and_may_rehearse_on_the_local_fleet
     assert "a command router needs `commands`" in problems(tmp_path, "  target: {router: {type: command}}\n")
     doc = loads(tmp_path, "  target: {router: {type: command, commands: {set: 's {{weight}}', read: r}}}\n")
     assert doc.spec.target.on_embedded_fleet()  # type: ignore[attr-defined]
+
+
+def test_load_test_gates_need_a_stage_that_runs_one_and_an_absolute_limit(tmp_path: Path) -> None:
+    text = problems(tmp_path, """\
+  gates:
+    - {name: p95, source: loadtest, metric: latency_p95_ms, op: ">", threshold: +20%, vs: baseline}
+    - {name: odd, source: loadtest, metric: cpu, op: ">", threshold: 1}
+""")
+    assert "no stage runs a load test, so this gate would never be judged" in text
+    assert "a load-test gate has no baseline to be relative to" in text
+    assert "a load test does not measure 'cpu'" in text
+
+
+def test_a_stage_runs_one_load_test_tool_and_needs_a_host_off_the_local_fleet(tmp_path: Path) -> None:
+    assert "exactly one of `locust`" in problems(tmp_path, """\
+    - {weight: 100%, loadTest: {locust: locustfile.py, k6: summary.json}}
+""")
+    real = BASE.replace("spec:\n", "spec:\n  target:\n    router: {type: command, commands: {set: s, read: r}}\n"
+                        "    metrics: {type: prometheus, url: 'http://127.0.0.1:9090'}\n")
+    assert "a Locust load test of a real target needs its `host`" in problems(tmp_path, """\
+    - {weight: 100%, loadTest: {locust: locustfile.py}}
+""", base=real)

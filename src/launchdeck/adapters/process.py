@@ -101,6 +101,9 @@ async def run(command: str, *, values: Mapping[str, str], cwd: Path, timeout: fl
         _kill_group(proc.pid)
         out, _ = await proc.communicate()
         code = None
+    except asyncio.CancelledError:  # the run stops (a rollback, a worker stopping): so does what it started
+        _kill_group(proc.pid)
+        raise
     text = out.decode("utf-8", errors="replace")[-OUTPUT_CHARS:]
     return Ran(command, code, redact(text, secrets), time.monotonic() - started)
 

@@ -14,7 +14,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from launchdeck.controller import driver, failpoints, lifecycle, preflight, submit
+from launchdeck.controller import driver, failpoints, lifecycle, loadtests, preflight, submit
 from launchdeck.controller import evidence as bundles
 from launchdeck.controller.clock import PlanClock
 from launchdeck.controller.messages import Dispatcher
@@ -151,6 +151,7 @@ async def _drive(run: Run) -> dict[str, Any]:
                                            plan_offset=release.plan_clock, seed=opts.seed, workdir=opts.workdir)
             if state.phase != "starting":
                 await set_weight(run, 0.0 if state.phase == "rolling_back" else state.weight)
+            stack.push_async_callback(loadtests.stop, run)
             run.clock = PlanClock(opts.time_scale, release.plan_clock)  # plan time starts with the target up
             write_missing_stage_bundles(run)
             await _announce_start(run)
@@ -235,9 +236,13 @@ async def _loop(run: Run) -> None:
     smoke_failure: str | None = None
     while run.state.phase != "done":
         if run.state.phase == "rolling_back":
+            await loadtests.stop(run)  # no more load on a canary being rolled back
             await roll_back(run)
             continue
         now = run.clock.now()
+        if run.state.phase == "stage":
+            loadtests.start(run, run.state.stage)
+        loadtests.collect(run, now)
         observations = None
         if engine.evaluation_due(run.policy, run.state, now):
             await _check_weight(run, now)
@@ -314,6 +319,7 @@ async def _observe(run: Run) -> Observations:
         stable=await metrics.observe("stable", end - window, end),
         canary_slice=await metrics.observe("canary", run.last_eval_wall, end),
         stable_slice=await metrics.observe("stable", run.last_eval_wall, end),
+        loadtest=loadtests.result(run, run.state.stage),
     )
     run.last_eval_wall = end
     run.target.count(obs.canary_slice)

@@ -90,6 +90,8 @@ class Run:
     """Set by a worker stopping: the session ends after the current tick (``Stopped``)."""
     opener: Any = None
     """How the target is opened (``controller.target.open_target`` unless a caller gives another)."""
+    loadtests: dict[int, asyncio.Task[Any]] = field(default_factory=dict)
+    """Each stage's load test under way (``controller.loadtests``), by stage index."""
 
 
 class Stopped(Exception):

@@ -46,11 +46,12 @@ def limit_of(gate: Gate, baseline_value: float | None) -> float | None:
 
 
 def threshold(gate: Gate, canary: WindowStats, baseline: WindowStats | None, *, min_requests: int,
-              baseline_note: str = "") -> Verdict:
+              baseline_note: str = "", subject: str = "canary") -> Verdict:
+    """``subject`` names whose figures these are in the reason (the canary's; a load test's)."""
     samples = {"canary": canary.requests, "stable": baseline.requests if baseline else 0}
     if canary.requests < min_requests:
         return Verdict(gate.name, "inconclusive",
-                       f"{gate.name}: only {canary.requests} canary requests in the window "
+                       f"{gate.name}: only {canary.requests} {subject} requests in the window "
                        f"(need {min_requests}); not judged", samples=samples)
     value = canary.metric(gate.metric)
     if value is None or math.isnan(value):
@@ -74,8 +75,8 @@ def threshold(gate: Gate, canary: WindowStats, baseline: WindowStats | None, *, 
                f"{baseline_note})" if gate.relative else fmt(gate.metric, limit))
     verb = "breaches" if breached else "within"
     rel = gate.op if breached else _negate(gate.op)
-    reason = (f"{gate.name}: canary {gate.metric} {fmt(gate.metric, value)} {rel} {against}; "
-              f"{verb} the gate over {canary.requests} canary requests")
+    reason = (f"{gate.name}: {subject} {gate.metric} {fmt(gate.metric, value)} {rel} {against}; "
+              f"{verb} the gate over {canary.requests} {subject} requests")
     return Verdict(gate.name, "breach" if breached else "pass", reason, canary=value,
                    baseline=base_value, limit=limit, samples=samples)
 

@@ -110,3 +110,18 @@ class WindowStats:
             values=dict(data.get("values") or {}),  # type: ignore[call-overload]
             events=dict(data.get("events") or {}),  # type: ignore[call-overload]
         )
+
+
+@dataclass(frozen=True)
+class LoadTestResult:
+    """The current stage's load test as the engine sees it: still running (neither ``stats`` nor
+    ``failed``), finished (``stats``: requests, failures and the figures the tool measured, in
+    ``values``), or failed to run (``failed``: why)."""
+
+    stats: WindowStats | None = None
+    failed: str | None = None
+    tool: str = "load test"
+
+    @property
+    def running(self) -> bool:
+        return self.stats is None and self.failed is None

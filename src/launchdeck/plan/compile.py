@@ -25,6 +25,8 @@ def judge_of(gate: model.GateSpec, spec: model.ReleaseSpec) -> str:
     """
     if gate.event is not None:
         return "event"
+    if gate.source == "loadtest":
+        return "threshold"  # a load test's figures, judged once it has run: no baseline, no stream of slices
     if gate.test:
         return gate.test
     assert gate.metric is not None and gate.threshold is not None and gate.op is not None
@@ -55,7 +57,7 @@ def to_policy(spec: model.ReleaseSpec) -> policy.Policy:
         gates.append(policy.Gate(
             name=g.name, metric=g.metric, op=g.op, threshold=threshold.value,
             threshold_text=threshold.text, relative=threshold.relative, for_seconds=g.for_,
-            severity=g.severity, test=judge_of(g, spec),
+            severity=g.severity, test=judge_of(g, spec), source=g.source,
         ))
     # analysis.alpha is the release's false-rollback budget: split evenly across its sequential gates,
     # so the chance that any of them fires on a healthy canary stays under alpha (Bonferroni).

@@ -27,7 +27,7 @@ from launchdeck.plan.fields import (
     ThresholdText,
     Weight,
 )
-from launchdeck.plan.hooks_model import CommandsSpec, RunStepSpec
+from launchdeck.plan.hooks_model import CommandsSpec, LoadTestSpec, RunStepSpec
 from launchdeck.plan.supply_model import SupplyChainSpec
 
 __all__ = ["Duration", "Event", "LatencyMs", "Method", "Model", "Op", "Rate", "Ratio", "RollbackStep", "Severity",
@@ -131,6 +131,7 @@ class StageSpec(Model):
     weight: Weight
     hold: Duration = 0.0
     approve: list[str] = []
+    load_test: LoadTestSpec | None = None
 
 
 class AnalysisSpec(Model):
@@ -160,6 +161,7 @@ class GateSpec(Model):
     for_: Duration | None = Field(default=None, alias="for")
     severity: Severity = "immediate"
     test: Method | None = None
+    source: Literal["target", "loadtest"] = "target"
 
     @model_validator(mode="after")
     def _metric_or_event(self) -> "GateSpec":
@@ -167,6 +169,8 @@ class GateSpec(Model):
             extra = [name for name, value in (("metric", self.metric), ("op", self.op), ("threshold", self.threshold),
                                               ("vs", self.vs), ("for", self.for_), ("test", self.test))
                      if value is not None]
+            if self.source != "target":
+                extra.append("source")
             if extra:
                 raise ValueError(f"an event gate fires on any occurrence of its event; drop {', '.join(extra)}")
         elif self.metric is None or self.op is None or self.threshold is None:

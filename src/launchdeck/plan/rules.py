@@ -46,6 +46,7 @@ def check_release(spec: ReleaseSpec, base: tuple[str | int, ...] = ("spec",)) ->
     yield from _criteria(spec, base)
     yield from _supply_chain(spec, base)
     yield from _hooks(spec, base)
+    yield from _load_tests(spec, base)
 
 
 def _gates(spec: ReleaseSpec, base: tuple[str | int, ...]) -> Iterator[Problem]:
@@ -55,7 +56,9 @@ def _gates(spec: ReleaseSpec, base: tuple[str | int, ...]) -> Iterator[Problem]:
         if gate.name in names:
             yield at + ("name",), f"gate name '{gate.name}' is used twice", "give each gate its own name"
         names.add(gate.name)
-        if gate.event is None:  # an event gate has no metric, unit or judge to check: any occurrence fires it
+        if gate.event is None and gate.source == "loadtest":
+            yield from _load_test_gate(gate, at)
+        elif gate.event is None:  # an event gate has no metric, unit or judge to check: any occurrence fires it
             yield from _metric_gate(spec, gate, at)
         policy = spec.rollback.policy
         if gate.severity == "urgent" and policy.urgent is None:
@@ -278,3 +281,41 @@ def _placeholders(at: tuple[str | int, ...], command: str | None, known: tuple[s
         if name not in known:
             yield (at, f"unknown placeholder {{{{{name}}}}}",
                    "use " + ", ".join(f"{{{{{k}}}}}" for k in known))
+
+
+#: What a load test measures, and so what a `source: loadtest` gate may judge.
+LOAD_TEST_METRICS = ("error_rate", "availability", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms",
+                     "throughput_rps", "requests")
+
+
+def _load_test_gate(gate: GateSpec, at: tuple[str | int, ...]) -> Iterator[Problem]:
+    assert gate.metric is not None and gate.threshold is not None
+    if gate.metric not in LOAD_TEST_METRICS:
+        yield (at + ("metric",), f"a load test does not measure '{gate.metric}'",
+               _suggest(gate.metric, list(LOAD_TEST_METRICS)))
+        return
+    try:
+        threshold = units.parse_threshold(gate.threshold, gate.metric)
+    except ValueError as e:
+        yield at + ("threshold",), str(e), "write e.g. 1% for rates, 300ms for latency"
+        return
+    if threshold.relative or gate.vs is not None:
+        yield (at + ("threshold",), "a load-test gate has no baseline to be relative to",
+               "write an absolute limit like 300ms, and drop `vs`")
+    if gate.test not in (None, "threshold"):
+        yield at + ("test",), f"a load-test gate is judged by threshold, not {gate.test}", "drop `test`"
+
+
+def _load_tests(spec: ReleaseSpec, base: tuple[str | int, ...]) -> Iterator[Problem]:
+    """Load-test gates need a stage that runs one; a load test off the local fleet needs a host."""
+    tested = [i for i, stage in enumerate(spec.stages) if stage.load_test is not None]
+    for i, gate in enumerate(spec.gates):
+        if gate.source == "loadtest" and not tested:
+            yield (base + ("gates", i, "source"), "no stage runs a load test, so this gate would never be judged",
+                   "add loadTest: {locust: locustfile.py} to a stage")
+    if not spec.target.on_embedded_fleet():
+        for i in tested:
+            load = spec.stages[i].load_test
+            if load is not None and load.locust is not None and load.host is None:
+                yield (base + ("stages", i, "loadTest"), "a Locust load test of a real target needs its `host`",
+                       "add host: https://canary.example.com (the URL the load is sent to)")
