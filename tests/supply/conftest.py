@@ -1,11 +1,11 @@
-"""Fixtures for the supply-chain tests: a release folder that passes every check (release_files.py)."""
+"""Fixtures for the supply-chain tests: a release folder that passes every check (tests/supply_chain_files.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from release_files import ReleaseFiles
+from supply_chain_files import ReleaseFiles
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import json
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ed25519
-from release_files import BUILDER, DIGEST, ReleaseFiles
+from supply_chain_files import BUILDER, DIGEST, ReleaseFiles
 
 from launchdeck.errors import SupplyChainError
 from launchdeck.plan.supply_model import AttestationSpec, ProvenanceSpec

@@ -8,7 +8,7 @@ import json
 from datetime import date
 from typing import Any
 
-from release_files import DIGEST, FAKE_AWS_KEY, ReleaseFiles, grype_report
+from supply_chain_files import DIGEST, FAKE_AWS_KEY, ReleaseFiles, grype_report
 
 from launchdeck import supply
 from launchdeck.plan.supply_model import SupplyChainSpec

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from release_files import DIGEST, ReleaseFiles, cyclonedx_sbom
+from supply_chain_files import DIGEST, ReleaseFiles, cyclonedx_sbom
 
 from launchdeck.errors import SupplyChainError
 from launchdeck.plan.supply_model import SbomSpec

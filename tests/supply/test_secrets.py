@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from release_files import FAKE_AWS_KEY, ReleaseFiles
+from supply_chain_files import FAKE_AWS_KEY, ReleaseFiles
 
 from launchdeck.errors import SupplyChainError
 from launchdeck.plan.supply_model import SecretsSpec

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
-from release_files import DIGEST, DIGEST_HEX, ReleaseFiles, pem
+from supply_chain_files import DIGEST, DIGEST_HEX, ReleaseFiles, pem
 from synthetic_sigstore import SyntheticSigstore, key_bundle
 
 from launchdeck.errors import SupplyChainError

@@ -7,7 +7,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from release_files import DIGEST, grype_report, osv_report, trivy_report
+from supply_chain_files import DIGEST, grype_report, osv_report, trivy_report
 
 from launchdeck.errors import SupplyChainError
 from launchdeck.plan.supply_model import AllowSpec, VulnerabilitiesSpec
