@@ -13,7 +13,7 @@ import asyncio
 from contextlib import suppress
 
 from launchdeck.adapters.loadtest import Report, k6, locust
-from launchdeck.controller.session import Run, commit
+from launchdeck.controller.session import Run, commit, fence
 from launchdeck.core.engine import Decision
 from launchdeck.core.observation import LoadTestResult
 from launchdeck.errors import LaunchdeckError
@@ -26,6 +26,7 @@ def start(run: Run, stage: int) -> None:
     if spec is None or _recorded(run, stage) is not None or stage in run.loadtests:
         return
     host = spec.host or (run.target.fleet.url("canary") if run.target and run.target.fleet else "")
+    fence(run, f"loadtest:stage-{stage + 1}")  # load sent to a target is an effect: not from a driver that lost it
     run.view.note(f"stage {stage + 1}: {_tool(spec)} load test started" + (f" against {host}" if spec.locust else ""))
     secrets = run.dispatcher.secrets if run.dispatcher else []
     run.loadtests[stage] = asyncio.create_task(_execute(spec, host, run, secrets))
