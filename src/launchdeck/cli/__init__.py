@@ -13,7 +13,7 @@ import sys
 
 import typer
 
-from launchdeck.cli import running, people, control, inspect, proof, messages, team, tools  # noqa: F401,I001  (they register commands, in help order)
+from launchdeck.cli import running, people, control, inspect, proof, messages, team, tools, serving  # noqa: F401,I001  (they register commands, in help order)
 from launchdeck.cli.common import app
 from launchdeck.errors import LaunchdeckError
 

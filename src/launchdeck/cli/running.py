@@ -11,6 +11,7 @@ import typer
 
 from launchdeck.cli.common import (DEFAULT_URL, DbOption, Output, Scenario, Stack, app,
                                    exit_code, _parse_start)
+from launchdeck.cli.remote import ServerOption, TokenOption, remote
 
 
 @app.command()
@@ -50,8 +51,10 @@ def run(plan: Annotated[Path, typer.Argument(help="Plan file (YAML).")],
         start_at: Annotated[Optional[str], typer.Option("--start-at", help="Planned start (ISO 8601); checklists are due relative to it.")] = None,
         follow: Annotated[bool, typer.Option("--follow", help="Stay on after promotion through the post-launch checkpoints.")] = False,
         wait: Annotated[bool, typer.Option("--wait", help="If another process drives the release, wait for it to finish or stop.")] = False,
-        detach: Annotated[bool, typer.Option("--detach", help="Submit the release and return; a worker drives it.")] = False) -> None:
+        detach: Annotated[bool, typer.Option("--detach", help="Submit the release and return; a worker drives it.")] = False,
+        server: ServerOption = None, token: TokenOption = None) -> None:
     """Run (or resume) a release to its outcome."""
+    from launchdeck.errors import UsageError
     from launchdeck.controller import people, preflight
     from launchdeck.controller.runner import RunOptions
     from launchdeck.plan import load_plan
@@ -66,11 +69,37 @@ def run(plan: Annotated[Path, typer.Argument(help="Plan file (YAML).")],
         people.check_approvals_file(approvals, loaded)
     specs = [s for _, s in loaded.services] if loaded.is_train else [loaded.doc.spec]
     preflight.require_writable(*specs, workdir=opts.workdir)
+    api = remote(server, token)
+    if api is not None:
+        if not detach:
+            raise UsageError("with --server a release is driven by the server's workers: add --detach",
+                             hint=f"launchdeck run {plan} --detach --server {server}")
+        _submit_to_server(api, loaded, opts, output)
+        return
     typer.echo(f"release store: {location(db)}", err=output is Output.json)
     if detach:
         _submit_detached(loaded, opts, output)
         return
     _run_and_report(loaded, opts, output, wait=wait)
+
+
+def _submit_to_server(api: Any, loaded: Any, opts: Any, output: Output) -> None:
+    from launchdeck.controller.people import load_approvals_file
+    from launchdeck.errors import UsageError
+
+    if loaded.is_train or loaded.text is None:
+        raise UsageError("the server takes release plans; a release train is driven by its own `launchdeck run`")
+    approvals = (load_approvals_file(opts.approvals, loaded.doc.spec, loaded.doc.metadata.service)
+                 if opts.approvals else [])
+    started = api.call("POST", "/releases", {
+        "planText": loaded.text, "timeScale": opts.time_scale, "seed": opts.seed,
+        "startAt": opts.start_at.isoformat() if opts.start_at else None,
+        "approvals": [{k: v for k, v in a.items() if v is not None} for a in approvals]})
+    if output is Output.json:
+        typer.echo(json.dumps(started))
+        return
+    typer.echo(f"submitted {started['name']} to {api.url} (by {started['submittedBy']}): {started['url']}\n"
+               f"follow it: launchdeck status {started['name']} --watch --server {api.url}")
 
 
 def _submit_detached(loaded: Any, opts: Any, output: Output) -> None:

@@ -1,5 +1,6 @@
 """Assembles and signs the release's evidence: plan digest, decisions with inputs, sign-offs, outcome, and
-the signed head of the decision log (``controller.audit``) as it stood when the bundle was written."""
+the signed head of the decision log (``controller.audit``) as it stood when the bundle was written. Each
+bundle is written to the plan's evidence folder and kept in the store (``store.bundles``) for the API."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from launchdeck import evidence
 from launchdeck.comms.render import redact
 from launchdeck.controller import audit
 from launchdeck.evidence import trust
+from launchdeck.store import bundles as stored
 from launchdeck.store.repo import Store, StoredRelease
 
 
@@ -70,8 +72,12 @@ def write(*, store: Store, release: StoredRelease, key: Any, directory: Path, la
         predicate = _redacted(predicate, secrets)
     predicate["logHead"] = head  # after redaction: it is signed as it stands
     digest = release.plan_digest.split(":", 1)[1]
-    return evidence.write_bundle(directory / name, subject_name=Path(release.plan_path).name, subject_digest=digest,
+    path = evidence.write_bundle(directory / name, subject_name=Path(release.plan_path).name, subject_digest=digest,
                                  predicate=predicate, private_key=key)
+    # Kept in the store too, so the API serves it whichever machine the run was on.
+    stored.keep(store, release_id=release.id, name=name, label=label or audit.FINAL,
+                body=path.read_text(encoding="utf-8"))
+    return path
 
 
 def file_name(release: StoredRelease, label: str | None) -> str:

@@ -16,13 +16,14 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from launchdeck import telemetry
 from launchdeck.adapters import process
 from launchdeck.adapters.routers import Router
 from launchdeck.controller import failpoints
 from launchdeck.controller.session import Run, commit, fence, snapshot, status_line
 from launchdeck.core import engine
 from launchdeck.core.engine import Decision
-from launchdeck.errors import WeightNotApplied
+from launchdeck.errors import TargetError, WeightNotApplied
 from launchdeck.plan.hooks_model import RunStepSpec
 
 VERIFY_ATTEMPTS = 5
@@ -32,12 +33,17 @@ async def set_weight(run: Run, weight: float) -> float:
     """Set the canary's weight and read it back; a weight that did not take is never reported done."""
     assert run.target is not None
     router: Router = run.target.router
-    for _ in range(VERIFY_ATTEMPTS):
-        fence(run, f"set-weight:{weight:g}")
-        await router.set_weight(weight)
-        seen = await router.current_weight()
-        if abs(seen - weight) < 1e-6:
-            return seen
+    try:
+        for _ in range(VERIFY_ATTEMPTS):
+            fence(run, f"set-weight:{weight:g}")
+            await router.set_weight(weight)
+            seen = await router.current_weight()
+            if abs(seen - weight) < 1e-6:
+                return seen
+    except TargetError:
+        telemetry.ROUTER_ERRORS.labels(router.type).inc()
+        raise
+    telemetry.ROUTER_ERRORS.labels(router.type).inc()
     raise WeightNotApplied(f"router {router.type} reports canary weight {seen:g}% after setting {weight:g}%",
                            hint="check the router; the release state still holds the weight it wanted")
 

@@ -46,6 +46,7 @@ from launchdeck.core.engine import (
     WriteEvidence,
 )
 from launchdeck.core.state import ReleaseState
+from launchdeck import telemetry
 from launchdeck.errors import LaunchdeckError, LeaseHeld
 from launchdeck.plan import LoadedPlan, model, to_policy
 from launchdeck.plan.noise import noisy_gates
@@ -102,6 +103,8 @@ async def drive(plan: LoadedPlan, opts: RunOptions, view: View, store: Store, le
     A lost lease raises ``LeaseLost`` from the first commit or fence after it: nothing more is written
     or sent.
     """
+    if lease.taken_from is not None:
+        telemetry.LEASE_TAKEOVERS.inc()
     found = store.find_id(lease.release_id)
     release, state, meta = _session(found, view)
     run = new_run(plan, opts, view, store, release, state, meta)
@@ -240,11 +243,14 @@ async def _loop(run: Run) -> None:
             await roll_back(run)
             continue
         now = run.clock.now()
+        telemetry.TICKS.inc()
         if run.state.phase == "stage":
             loadtests.start(run, run.state.stage)
         loadtests.collect(run, now)
         observations = None
         if engine.evaluation_due(run.policy, run.state, now):
+            due = run.state.last_eval_at if run.state.last_eval_at is not None else run.state.stage_started_at
+            telemetry.TICK_LAG.observe(max(0.0, now - due - run.policy.analysis.interval) / run.opts.time_scale)
             await _check_weight(run, now)
             observations = await _observe(run)
         people = gather(run.store, run.release.id, run.policy, run.state)
@@ -314,13 +320,17 @@ async def _observe(run: Run) -> Observations:
     end = time.time()
     window = run.clock.wall(run.policy.analysis.window)
     metrics = run.target.metrics
-    obs = Observations(
-        canary=await metrics.observe("canary", end - window, end),
-        stable=await metrics.observe("stable", end - window, end),
-        canary_slice=await metrics.observe("canary", run.last_eval_wall, end),
-        stable_slice=await metrics.observe("stable", run.last_eval_wall, end),
-        loadtest=loadtests.result(run, run.state.stage),
-    )
+    try:
+        obs = Observations(
+            canary=await metrics.observe("canary", end - window, end),
+            stable=await metrics.observe("stable", end - window, end),
+            canary_slice=await metrics.observe("canary", run.last_eval_wall, end),
+            stable_slice=await metrics.observe("stable", run.last_eval_wall, end),
+            loadtest=loadtests.result(run, run.state.stage),
+        )
+    except LaunchdeckError:
+        telemetry.METRICS_SOURCE_ERRORS.labels(run.spec.target.metrics.type).inc()
+        raise
     run.last_eval_wall = end
     run.target.count(obs.canary_slice)
     run.target.count(obs.stable_slice)

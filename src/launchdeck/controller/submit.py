@@ -32,11 +32,13 @@ def local_person() -> str:
 
 
 def submit(store: Store, plan: LoadedPlan, opts: RunOptions, view: View, *,
-           submitted_by: str | None = None) -> StoredRelease:
-    """The release for this plan, recorded and due to be driven (see the module's docstring)."""
+           submitted_by: str | None = None, tenant: str | None = None) -> StoredRelease:
+    """The release for this plan, recorded and due to be driven (see the module's docstring). ``tenant``:
+    the tenant it belongs to (the API's token's) instead of the plan's ``metadata.tenant``."""
     assert isinstance(plan.doc, model.ReleaseDoc)
     meta = plan.doc.metadata
-    found = store.find(name=meta.name, tenant=meta.tenant)
+    tenant = tenant or meta.tenant
+    found = store.find(name=meta.name, tenant=tenant)
     if found and opts.fresh:
         if not found.outcome and driver.alive(found):
             raise LeaseHeld(f"release {meta.name} is being driven by {driver.describe(found)}; --fresh would start "
@@ -53,25 +55,27 @@ def submit(store: Store, plan: LoadedPlan, opts: RunOptions, view: View, *,
     if found is None:
         # Every entry is checked (like `approve`) before the release is recorded: a refused file leaves nothing.
         approved = load_approvals_file(opts.approvals, plan.doc.spec, meta.service) if opts.approvals else []
-        found = create(store, plan, opts, previous=previous)
+        found = create(store, plan, opts, previous=previous, tenant=tenant)
         for a in approved:
             store.add_signoff(release_id=found.id, source="approvals-file", **a)
     if found.submitted_by is None and not found.outcome:
         if plan.text is not None:  # a train's service is driven by the train's own run only
             store.submit(release_id=found.id, submitted_by=submitted_by or local_person(), plan_text=plan.text)
-            found = store.find(name=meta.name, tenant=meta.tenant) or found
+            found = store.find(name=meta.name, tenant=tenant) or found
     return found
 
 
-def create(store: Store, plan: LoadedPlan, opts: RunOptions, previous: str | None = None) -> StoredRelease:
+def create(store: Store, plan: LoadedPlan, opts: RunOptions, previous: str | None = None,
+           tenant: str | None = None) -> StoredRelease:
     spec = plan.doc.spec
     assert isinstance(spec, model.ReleaseSpec)
+    md = plan.doc.metadata
     info = {"engine": ReleaseState().to_json(), "workdir": str(opts.workdir.resolve()), **stored_rules(spec),
             "rollback": {"steps": []}, "totals": [0, 0], "timeScale": opts.time_scale, "startedAt": iso(),
             "plannedStart": (opts.start_at or datetime.now(UTC)).isoformat(timespec="seconds"),
-            "options": options_json(opts), **({"previousRun": previous} if previous else {})}
-    md = plan.doc.metadata
-    return store.create(tenant=md.tenant, name=md.name, plan_path=str(plan.path.resolve()), plan_digest=plan.digest,
+            "options": options_json(opts), **({"previousRun": previous} if previous else {}),
+            **({"service": md.service} if md.service else {})}  # the API lists releases by service
+    return store.create(tenant=tenant or md.tenant, name=md.name, plan_path=str(plan.path.resolve()), plan_digest=plan.digest,
                         state=info)
 
 

@@ -46,9 +46,23 @@ class LoadedPlan:
 def load_plan(path: str | Path) -> LoadedPlan:
     """Read and validate a plan file; raise PlanError listing every problem found."""
     path = Path(path)
-    file = str(path)
     bounds = limits.limits_from_env()
-    raw = limits.read_file(path, "plan", bounds)
+    return _load(limits.read_file(path, "plan", bounds), path, bounds)
+
+
+def load_plan_text(text: str, source: str = "plan.yaml") -> LoadedPlan:
+    """Validate a plan given as text (the API's), with the same problems as ``load_plan``, located in
+    ``source``. Its digest is that of the text's UTF-8 bytes, as if it were a file holding them."""
+    bounds = limits.limits_from_env()
+    raw = text.encode("utf-8", errors="surrogatepass")
+    if len(raw) > bounds.max_bytes:
+        raise limits.refused(source, f"the plan is {len(raw):,} bytes, over the limit of {bounds.max_bytes:,}",
+                             "a plan is a few KB: check this is the right text")
+    return _load(raw, Path(source), bounds)
+
+
+def _load(raw: bytes, path: Path, bounds: limits.Limits) -> LoadedPlan:
+    file = str(path)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:

@@ -42,6 +42,8 @@ class Lease:
     holder: str
     epoch: int
     seconds: float
+    taken_from: str | None = None
+    """The holder this lease was taken over from (its lease had expired, or it was dead), if any."""
 
 
 @dataclass(frozen=True)
@@ -142,6 +144,7 @@ def effects(store: Store, release_id: int) -> list[EffectRow]:
 
 
 def _take(row: ReleaseRow, who: str, seconds: float, now: datetime) -> Lease:
+    before = row.lease_holder if row.lease_holder != who else None
     row.lease_epoch = (row.lease_epoch or 0) + 1
     row.lease_holder, row.lease_until = who, now + timedelta(seconds=seconds)
-    return Lease(row.id, who, row.lease_epoch, seconds)
+    return Lease(row.id, who, row.lease_epoch, seconds, taken_from=before)

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from launchdeck.errors import StoreError, UsageError
+from launchdeck.errors import NotFound, StoreError
 from launchdeck.store import claims, connect, leases, migrations
 from launchdeck.store.chain import (GENESIS, Signature, canonical_payload, chain_hash, check_chain, decision_body,
                                    head_payload)
@@ -133,7 +133,7 @@ class Store:
         with self.session() as s:
             row = s.get(ReleaseRow, release_id)
             if row is None:
-                raise UsageError(f"no release with id {release_id} in {_safe(self.url)}")
+                raise NotFound(f"no release with id {release_id} in {_safe(self.url)}")
             return _stored(row)
 
     def releases(self, *, tenant: str | None = None) -> list[StoredRelease]:
@@ -147,8 +147,8 @@ class Store:
     def require(self, *, name: str) -> StoredRelease:
         found = self.find(name=name)
         if found is None:
-            raise UsageError(f"no release named '{name}' in {_safe(self.url)}",
-                             hint="use the plan's metadata.name, and the same --db as the run")
+            raise NotFound(f"no release named '{name}' in {_safe(self.url)}",
+                           hint="use the plan's metadata.name, and the same --db as the run")
         return found
 
     def create(self, *, tenant: str, name: str, plan_path: str, plan_digest: str,
