@@ -68,7 +68,7 @@ def test_the_kustomization_applies_every_manifest_but_the_example_secret() -> No
 
 def test_the_image_is_this_version_of_launchdeck() -> None:
     assert {container(d)["image"] for d in DEPLOYMENTS.values()} == {"launchdeck"}
-    assert KUSTOMIZATION["images"] == [{"name": "launchdeck", "newTag": __version__}]
+    assert [(i["name"], i["newTag"]) for i in KUSTOMIZATION["images"]] == [("launchdeck", __version__)]
 
 
 @pytest.mark.parametrize("role", DEPLOYMENTS)
