@@ -148,3 +148,14 @@ def test_a_broken_entry_is_named_with_its_line(trusted_file: Path) -> None:
                             encoding="utf-8")
     with pytest.raises(EvidenceError, match=r"trusted-keys:4: not a PEM public key"):
         trust.read_file(trusted_file)
+
+
+def test_an_entry_cut_short_by_a_killed_run_is_skipped_and_the_next_one_still_trusted(signer: Path,
+                                                                                        trusted_file: Path) -> None:
+    trusted_file.parent.mkdir(parents=True)
+    pem = Path(f"{signer}.pub").read_text(encoding="utf-8").splitlines()
+    trusted_file.write_text("# added by launchdeck run (killed while writing)\n" + "\n".join(pem[:2]) + "\n",
+                            encoding="utf-8")
+    public = keys.load_private(signer).public_key()
+    assert trust.trust_own_key(public, signer) is not None
+    assert trust.read_file(trusted_file) == [keys.key_id(public)]
