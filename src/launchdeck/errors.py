@@ -12,6 +12,7 @@
     │   └── WeightNotApplied         a router that reports another weight than the one set
     ├── NotifyError                  a channel that could not take a message
     ├── StoreError                   the database is unreachable or holds something unexpected
+    ├── SupplyChainError             an artefact, signature, SBOM or scan that fails a preflight check
     └── LeaseError                   a release another process drives
         ├── LeaseHeld                another live process holds the release's lease (exit 4)
         └── LeaseLost                this process no longer holds it: it must stop acting at once
@@ -112,6 +113,15 @@ class NotifyError(LaunchdeckError):
 
 class StoreError(LaunchdeckError):
     pass
+
+
+class SupplyChainError(LaunchdeckError):
+    """A supply-chain check that fails: the message says what, the hint how to fix it. Preflight records it
+    as a failed check and refuses the release (exit 4); ``data`` goes into the evidence with it."""
+
+    def __init__(self, message: str, *, hint: str = "", data: dict[str, object] | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.data = dict(data or {})
 
 
 class LeaseError(LaunchdeckError):

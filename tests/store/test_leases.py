@@ -100,9 +100,14 @@ def test_only_submitted_unfinished_releases_with_a_free_lease_are_due(store: Sto
     store.save(release_id=finished.id, state=STATE, plan_clock=1.0, outcome="promoted", decisions=[], messages=[])
     held = _submitted(store, "driven")
     assert leases.claim(store, held.id, "cli", 15) is not None
+    cut_short = _submitted(store, "wrap-up cut short")  # its driver died after the outcome, holding the lease
+    died = leases.claim(store, cut_short.id, "dead", 15)
+    store.save(release_id=cut_short.id, state=STATE, plan_clock=1.0, outcome="promoted", decisions=[], messages=[],
+               lease=died)
+    _expire(store, cut_short.id)
 
     claimed = leases.claim_due(store, "w1", 15, limit=10)
-    assert [c.release_id for c in claimed] == [due.id]
+    assert sorted(c.release_id for c in claimed) == [due.id, cut_short.id]
     assert leases.claim_due(store, "w2", 15, limit=10) == []
 
 

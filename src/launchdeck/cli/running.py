@@ -9,6 +9,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from launchdeck.cli import quick
 from launchdeck.cli.common import (DEFAULT_URL, DbOption, Output, Scenario, Stack, app,
                                    exit_code, _parse_start)
 from launchdeck.cli.remote import ServerOption, TokenOption, remote
@@ -18,18 +19,7 @@ from launchdeck.cli.remote import ServerOption, TokenOption, remote
 def validate(plan: Annotated[Path, typer.Argument(help="Plan file (YAML).")],
              time_scale: Annotated[float, typer.Option("--time-scale", min=0.001, help="Check the windows as `run --time-scale N` would fill them.")] = 1.0) -> None:
     """Check a plan; report every problem at once with file:line and what to write instead."""
-    from launchdeck.plan import load_plan
-    from launchdeck.plan.noise import noisy_gates
-
-    loaded = load_plan(plan)
-    kind = "release train" if loaded.is_train else "release"
-    extra = f" with {len(loaded.services)} services" if loaded.is_train else ""
-    typer.echo(f"{plan}: valid {kind} '{loaded.name}'{extra} ({loaded.digest[:19]}…)")
-    # Warnings, not problems: the plan is valid and validate exits 0.
-    specs = [(f"[{entry.name}] ", spec) for entry, spec in loaded.services] if loaded.is_train else [("", loaded.doc.spec)]
-    for prefix, spec in specs:
-        for warning in noisy_gates(spec, time_scale):
-            typer.echo(f"warning: {prefix}{warning}", err=True)
+    quick.validate(plan, time_scale)
 
 
 @app.command()

@@ -9,16 +9,17 @@ with no run there is nothing to move, and the user is told so.
 
 from __future__ import annotations
 
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from contextlib import suppress
-
 from launchdeck.adapters.routers import factory as routers
 from launchdeck.controller import driver
+from launchdeck.controller.messages import secret_values
 from launchdeck.controller.people import gather
-from launchdeck.controller.runner import new_run, roll_back, wrap_up
+from launchdeck.controller.rollback import roll_back
+from launchdeck.controller.runner import new_run, wrap_up
 from launchdeck.controller.session import Run, RunOptions, View, commit
 from launchdeck.controller.target import Target
 from launchdeck.core import engine
@@ -42,8 +43,7 @@ class KillResult:
 
 
 def embedded_router(spec: model.ReleaseSpec) -> bool:
-    router = spec.target.router
-    return router.type == "local" or (router.type == "flag" and not router.path)
+    return spec.target.on_embedded_fleet()
 
 
 async def kill_undriven(plan: LoadedPlan, opts: RunOptions, view: View, *, plan_file: Path) -> KillResult:
@@ -83,7 +83,9 @@ async def _kill(plan: LoadedPlan, opts: RunOptions, view: View, store: Store, le
         return KillResult(False, f"nothing moved: {name} is {what}, so no traffic goes to its canary "
                                  "through launchdeck. The kill is recorded.")
     try:
-        run.target = Target(routers.build(spec.target.router, base=opts.workdir), None, None, None)  # type: ignore[arg-type]
+        router = routers.build(spec.target.router, base=opts.workdir, metadata=plan.doc.metadata,
+                               secrets=secret_values(spec))
+        run.target = Target(router, None, None, None)  # type: ignore[arg-type]
         if run.state.phase != "rolling_back":
             _decide_kill(run)
         await roll_back(run)

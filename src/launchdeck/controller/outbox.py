@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from launchdeck.adapters.notify import Notifier
+from launchdeck.adapters.notify.factory import make_channel
 from launchdeck.comms import render
 from launchdeck.comms.render import Message
-from launchdeck.adapters.notify.factory import make_channel
 from launchdeck.controller.messages import secret_values
 from launchdeck.core.backoff import ChannelHealth, Failed, Random, Recovered
 from launchdeck.errors import LaunchdeckError, StoreError, UsageError

@@ -14,22 +14,44 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from launchdeck.adapters.routers import Router
+from launchdeck.controller import driver, failpoints, lifecycle, loadtests, preflight, submit
 from launchdeck.controller import evidence as bundles
-from launchdeck.controller import driver, failpoints, lifecycle, preflight, submit
 from launchdeck.controller.clock import PlanClock
 from launchdeck.controller.messages import Dispatcher
 from launchdeck.controller.people import read
+from launchdeck.controller.rollback import roll_back, set_weight
+from launchdeck.controller.session import (
+    Run,
+    RunOptions,
+    Stopped,
+    View,
+    beat,
+    beat_every,
+    commit,
+    commit_aside,
+    deliver,
+    snapshot,
+    status_line,
+    write_evidence,
+)
 from launchdeck.controller.shift import Shift, kept
-from launchdeck.controller.session import (Run, RunOptions, Stopped, View, beat, beat_every, commit, commit_aside,
-                                           deliver, fence, snapshot, status_line, write_evidence)
 from launchdeck.controller.target import TargetOpener, open_target, thin_windows
-from launchdeck.controller.wrapup import report_finished, wrap_up, write_missing_stage_bundles
+from launchdeck.controller.wrapup import (
+    report_finished,
+    wrap_up,
+    write_missing_stage_bundles,
+)
 from launchdeck.core import engine
-from launchdeck.core.engine import Decision, Observations, SetWeight, StartRollback, WriteEvidence
+from launchdeck.core.engine import (
+    Decision,
+    Observations,
+    SetWeight,
+    StartRollback,
+    WriteEvidence,
+)
 from launchdeck.core.state import ReleaseState
 from launchdeck import telemetry
-from launchdeck.errors import LaunchdeckError, LeaseHeld, TargetError, WeightNotApplied
+from launchdeck.errors import LaunchdeckError, LeaseHeld
 from launchdeck.plan import LoadedPlan, model, to_policy
 from launchdeck.plan.noise import noisy_gates
 from launchdeck.store import leases
@@ -37,8 +59,6 @@ from launchdeck.store.leases import Lease
 from launchdeck.store.repo import NewDecision, Store, StoredRelease
 
 __all__ = ["RunOptions", "View", "drive", "new_run", "roll_back", "run_release", "wrap_up"]
-
-VERIFY_ATTEMPTS = 5
 
 
 async def run_release(plan: LoadedPlan, opts: RunOptions, view: View, *, wait: bool = False) -> dict[str, Any]:
@@ -124,7 +144,8 @@ async def _drive(run: Run) -> dict[str, Any]:
             run.target = await run.opener(spec, plan.doc.metadata, stack=stack, time_scale=opts.time_scale,
                                            plan_offset=release.plan_clock, seed=opts.seed, workdir=opts.workdir)
             if state.phase != "starting":
-                await _set_weight(run, 0.0 if state.phase == "rolling_back" else state.weight)
+                await set_weight(run, 0.0 if state.phase == "rolling_back" else state.weight)
+            stack.push_async_callback(loadtests.stop, run)
             run.clock = PlanClock(opts.time_scale, release.plan_clock)  # plan time starts with the target up
             write_missing_stage_bundles(run)
             await _announce_start(run)
@@ -163,15 +184,17 @@ async def _refuse(run: Run, reason: str, event: str | None) -> dict[str, Any]:
 
 
 def _preflight(run: Run) -> str | None:
-    """Freeze windows, then checks; every result is kept for the evidence. Returns why it refused."""
+    """Freeze windows, then checks and the supply chain; every result is kept for the evidence. Returns why
+    it refused."""
     why = preflight.frozen(run.spec.preflight, datetime.now(UTC))
-    results = preflight.run_checks(run.spec.preflight, run.opts.workdir) if why is None else []
+    results = [] if why is not None else (preflight.run_checks(run.spec.preflight, run.opts.workdir)
+                                           + preflight.supply_chain(run.spec.preflight, run.opts.workdir))
     run.meta["checks"] = [r.to_json() for r in results]
     for r in results:
         run.view.note(f"preflight check {r.name}: {'passed' if r.passed else 'FAILED'} — {r.detail}")
     failed = [r for r in results if not r.passed]
     if why is None and failed:
-        why = "preflight check failed: " + "; ".join(f"{r.name}: {r.detail}" for r in failed)
+        why = "preflight check failed: " + "; ".join(r.refusal() for r in failed)
     if why is None:
         why = preflight.unsigned_checklists(run.spec, run.store, run.release.id, planned_start=_planned_start(run))
     if why is None:
@@ -223,10 +246,14 @@ async def _ticks(run: Run, tick: float, heartbeat: float | None) -> None:
     first = True  # a session's first tick commits: the store names its new driver at once
     while run.state.phase != "done":
         if run.state.phase == "rolling_back":
+            await loadtests.stop(run)  # no more load on a canary being rolled back
             await roll_back(run)
             continue
         now = run.clock.now()
         telemetry.TICKS.inc()
+        if run.state.phase == "stage":
+            loadtests.start(run, run.state.stage)
+        loadtests.collect(run, now)
         observations = None
         if engine.evaluation_due(run.policy, run.state, now):
             due = run.state.last_eval_at if run.state.last_eval_at is not None else run.state.stage_started_at
@@ -245,7 +272,7 @@ async def _ticks(run: Run, tick: float, heartbeat: float | None) -> None:
         decisions += run.warroom.after(decisions, step.state, now, status_line(run, step.state, now))
         for action in step.actions:
             if isinstance(action, SetWeight):
-                await _set_weight(run, action.weight)
+                await set_weight(run, action.weight)
                 if run.spec.smoke and action.weight > 0:
                     smoke_failure = await lifecycle.smoke(run, action.weight)
         refused = [NewDecision(now, "signoff.refused", r, None, {}) for r in people.refusals]
@@ -303,6 +330,7 @@ async def _observe(run: Run) -> Observations:
             stable=await metrics.observe("stable", end - window, end),
             canary_slice=await metrics.observe("canary", run.last_eval_wall, end),
             stable_slice=await metrics.observe("stable", run.last_eval_wall, end),
+            loadtest=loadtests.result(run, run.state.stage),
         )
     except LaunchdeckError:
         telemetry.METRICS_SOURCE_ERRORS.labels(run.spec.target.metrics.type).inc()
@@ -332,70 +360,8 @@ async def _check_weight(run: Run, now: float) -> None:
         return
     if abs(seen - run.state.weight) < 1e-6:
         return
-    await _set_weight(run, run.state.weight)
+    await set_weight(run, run.state.weight)
     commit(run, run.state, [Decision(now, "weight.reapplied", f"router {run.target.router.type} served canary "
                                      f"{seen:g}% instead of {run.state.weight:g}% (restarted or changed by hand); "
                                      f"{run.state.weight:g}% applied again and verified", None, None,
                                      {"seen": seen, "wanted": run.state.weight})], now)
-
-
-async def _set_weight(run: Run, weight: float) -> float:
-    """Set the canary's weight and read it back; a weight that did not take is never reported done."""
-    assert run.target is not None
-    router: Router = run.target.router
-    try:
-        for _ in range(VERIFY_ATTEMPTS):
-            fence(run, f"set-weight:{weight:g}")
-            await router.set_weight(weight)
-            seen = await router.current_weight()
-            if abs(seen - weight) < 1e-6:
-                return seen
-    except TargetError:
-        telemetry.ROUTER_ERRORS.labels(router.type).inc()
-        raise
-    telemetry.ROUTER_ERRORS.labels(router.type).inc()
-    raise WeightNotApplied(f"router {router.type} reports canary weight {seen:g}% after setting {weight:g}%",
-                           hint="check the router; the release state still holds the weight it wanted")
-
-
-async def roll_back(run: Run) -> None:
-    assert run.target is not None
-    router = run.target.router
-    info = run.meta.setdefault("rollback", {"steps": []})
-    started = info.get("decidedWall") or time.perf_counter()
-    actions = {"kill-switch": router.kill, "drain-canary": router.drain}
-    for step in run.spec.rollback.steps:
-        if step in info["steps"]:
-            continue
-        if step in actions:
-            fence(run, f"rollback:{step}")
-            await actions[step]()
-            what = {"kill-switch": "kill switch on: every request goes to stable",
-                    "drain-canary": "canary drained"}[step]
-        elif step in ("traffic-to-stable", "verify"):
-            seen = await _set_weight(run, 0.0)
-            what = f"router {router.type} reports canary weight {seen:g}%"
-        else:
-            what = "rollback announced"
-        info["steps"].append(step)
-        commit(run, run.state, [Decision(run.clock.now(), "rollback.step", f"{step}: {what}", None,
-                                          run.state.fired_gate, {"step": step})], run.clock.now())
-        failpoints.reached("rollback.step")
-    seen = await _set_weight(run, 0.0)  # the contract: a rollback always ends on a verified 0
-    if "seconds" not in info:
-        info["seconds"] = round(time.perf_counter() - started, 4) if info.get("decidedWall") else None
-    now = run.clock.now()
-    step = engine.rollback_completed(run.state, now, f"rollback complete: {run.state.reason}; "
-                                     f"router {router.type} reports canary weight {seen:g}%")
-    decisions = list(step.decisions)
-    decisions += run.warroom.after(decisions, step.state, now, status_line(run, step.state, now))
-    commit(run, step.state, decisions, now)
-    run.view.tick(snapshot(run, now))
-
-
-
-
-
-
-
-

@@ -105,6 +105,8 @@ class Run:
     outbox_clean: int = -1
     """The ``outbox_gen`` at which a delivery pass left the outbox empty: until another commit adds
     messages there is nothing to send, and no tick needs to look (-1: not looked yet)."""
+    loadtests: dict[int, asyncio.Task[Any]] = field(default_factory=dict)
+    """Each stage's load test under way (``controller.loadtests``), by stage index."""
 
 
 class Stopped(Exception):

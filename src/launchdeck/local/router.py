@@ -7,6 +7,11 @@ cannot be reached counts as a 502 for the version that was chosen. Two ways to s
 by user (``X-User-Id`` hashed with the flag name into a bucket 0..99.99; the user is on canary iff
 the bucket is below the weight, so users stay on their variant as the weight grows). Implements
 the :class:`~launchdeck.adapters.routers.Router` protocol.
+
+With ``admin=True`` it also serves a small admin API on a second loopback port (:attr:`admin_url`):
+``GET /weight`` prints the canary weight it applies, ``PUT /weight`` (the body is a number of percent)
+sets it, ``POST /kill`` and ``POST /drain`` do what the kill switch and a drain do. A plan's ``command``
+router rehearsed on the local fleet drives the router through it (``$LAUNCHDECK_LOCAL_ROUTER``).
 """
 
 from __future__ import annotations
@@ -72,6 +77,7 @@ class LocalRouter:
         port: int = 0,
         max_connections: int = 100,
         timeout_s: float = 10.0,
+        admin: bool = False,
     ) -> None:
         self._upstreams = {STABLE: stable_url.rstrip("/"), CANARY: canary_url.rstrip("/")}
         self.recorder = recorder
@@ -87,6 +93,9 @@ class LocalRouter:
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
         self._url: str | None = None
+        self._admin = admin
+        self._admin_runner: web.AppRunner | None = None
+        self._admin_url: str | None = None
 
     # -- Router protocol -------------------------------------------------------------------
 
@@ -145,6 +154,13 @@ class LocalRouter:
             raise TargetError("the local router is not started")
         return self._url
 
+    @property
+    def admin_url(self) -> str:
+        """Base URL of the admin API (started with ``admin=True``)."""
+        if self._admin_url is None:
+            raise TargetError("the local router's admin API is not started")
+        return self._admin_url
+
     def choose(self, user_id: str | None) -> str:
         """The variant for one request; by user, requests without a user id go to stable."""
         weight = self.applied_weight
@@ -180,12 +196,20 @@ class LocalRouter:
             raise TargetError(f"the local router cannot listen on {where}: {e}") from e
         self._runner = runner
         self._url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+        if self._admin:
+            admin = web.AppRunner(self._admin_app(), access_log=None)
+            await admin.setup()
+            await web.TCPSite(admin, "127.0.0.1", 0).start()
+            self._admin_runner = admin
+            self._admin_url = f"http://127.0.0.1:{admin.addresses[0][1]}"
 
     async def stop(self) -> None:
         """Stop listening (in-flight requests get a short grace period), then close the pool."""
-        runner, session = self._runner, self._session
-        self._runner = self._session = None
-        self._url = None
+        runner, session, admin = self._runner, self._session, self._admin_runner
+        self._runner = self._session = self._admin_runner = None
+        self._url = self._admin_url = None
+        if admin is not None:
+            await admin.cleanup()
         if runner is not None:
             await runner.cleanup()
         if session is not None:
@@ -197,6 +221,34 @@ class LocalRouter:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.stop()
+
+    # -- the admin API ---------------------------------------------------------------------
+
+    def _admin_app(self) -> web.Application:
+        async def weight(request: web.Request) -> web.Response:
+            if request.method == "PUT":
+                try:
+                    await self.set_weight(float((await request.text()).strip()))
+                except ValueError:
+                    return web.Response(status=400, text="the body must be a number of percent\n")
+                except TargetError as e:
+                    return web.Response(status=409, text=e.message + "\n")
+            return web.Response(text=f"{self.applied_weight:g}\n")
+
+        async def kill(request: web.Request) -> web.Response:
+            await self.kill()
+            return web.Response(text="0\n")
+
+        async def drain(request: web.Request) -> web.Response:
+            await self.drain()
+            return web.Response(text="0\n")
+
+        app = web.Application()
+        app.router.add_route("GET", "/weight", weight)
+        app.router.add_route("PUT", "/weight", weight)
+        app.router.add_post("/kill", kill)
+        app.router.add_post("/drain", drain)
+        return app
 
     # -- the proxy -------------------------------------------------------------------------
 

@@ -85,7 +85,9 @@ def claim(store: Store, release_id: int, who: str, seconds: float, *,
 
 
 def claim_due(store: Store, who: str, seconds: float, *, limit: int) -> list[Lease]:
-    """Up to ``limit`` submitted, unfinished releases whose lease is free or expired, now leased to ``who``."""
+    """Up to ``limit`` submitted releases whose lease is free or expired, now leased to ``who``: unfinished
+    ones, and finished ones whose driver died before it gave the lease up (their wrap-up, the final
+    evidence and the last messages, may be missing; the new driver finishes it and moves nothing)."""
     if limit <= 0:
         return []
     with store.session() as s:
@@ -93,7 +95,9 @@ def claim_due(store: Store, who: str, seconds: float, *, limit: int) -> list[Lea
             s.connection().exec_driver_sql("BEGIN IMMEDIATE")
         now = now_utc()
         q = (select(ReleaseRow)
-             .where(ReleaseRow.outcome.is_(None), ReleaseRow.submitted_by.is_not(None),
+             .where(ReleaseRow.submitted_by.is_not(None),
+                    # unfinished, or finished by a driver that died before its wrap-up gave the lease up
+                    ReleaseRow.outcome.is_(None) | ReleaseRow.lease_holder.is_not(None),
                     (ReleaseRow.lease_until.is_(None)) | (ReleaseRow.lease_until < now))
              .order_by(ReleaseRow.lease_until.asc().nulls_first(), ReleaseRow.id)
              .limit(limit).with_for_update(skip_locked=True))

@@ -8,6 +8,7 @@ message is never lost between deciding and sending. The log's head is signed at 
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,7 +16,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from alembic.util import CommandError
 from sqlalchemy import Row, select, update
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
@@ -329,13 +329,20 @@ def _open_error(url: str, e: Exception) -> Exception:
         return StoreError(f"cannot use the database {_safe(url)}: {_scrub(str(e), url)}",
                           hint="point --db / LAUNCHDECK_DB at launchdeck's own database, or at an empty one",
                           bad_input=True)
-    if isinstance(e, CommandError):
+    if _is_alembic_command_error(e):
         return StoreError(f"cannot use the database {_safe(url)}: its schema is at a revision this launchdeck does "
                           f"not know ({_scrub(str(e), url)})",
                           hint="a database written by a newer launchdeck needs that version (or newer); otherwise "
                                "point --db / LAUNCHDECK_DB at launchdeck's own database",
                           bad_input=True)
     return e
+
+
+def _is_alembic_command_error(e: Exception) -> bool:
+    """Alembic's CommandError (a revision it cannot find), without importing Alembic to ask: when it
+    was never loaded (the database was already up to date), nothing can have raised it."""
+    util = sys.modules.get("alembic.util")
+    return util is not None and isinstance(e, util.CommandError)
 
 
 def _reason(e: SQLAlchemyError, url: str) -> str:
