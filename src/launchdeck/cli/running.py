@@ -17,7 +17,7 @@ from launchdeck.cli.common import (DEFAULT_URL, DbOption, Output, Scenario, Stac
 def validate(plan: Annotated[Path, typer.Argument(help="Plan file (YAML).")],
              time_scale: Annotated[float, typer.Option("--time-scale", min=0.001, help="Check the windows as `run --time-scale N` would fill them.")] = 1.0) -> None:
     """Check a plan; report every problem at once with file:line and what to write instead."""
-    from launchdeck.plan import load_plan
+    from launchdeck.plan import baseline, load_plan
     from launchdeck.plan.noise import noisy_gates
 
     loaded = load_plan(plan)
@@ -27,7 +27,7 @@ def validate(plan: Annotated[Path, typer.Argument(help="Plan file (YAML).")],
     # Warnings, not problems: the plan is valid and validate exits 0.
     specs = [(f"[{entry.name}] ", spec) for entry, spec in loaded.services] if loaded.is_train else [("", loaded.doc.spec)]
     for prefix, spec in specs:
-        for warning in noisy_gates(spec, time_scale):
+        for warning in noisy_gates(spec, time_scale) + baseline.notes(spec):
             typer.echo(f"warning: {prefix}{warning}", err=True)
 
 

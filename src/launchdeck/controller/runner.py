@@ -28,7 +28,7 @@ from launchdeck.core import engine
 from launchdeck.core.engine import Decision, Observations, SetWeight, StartRollback, WriteEvidence
 from launchdeck.core.state import ReleaseState
 from launchdeck.errors import LaunchdeckError, UsageError, WeightNotApplied
-from launchdeck.plan import LoadedPlan, model, to_policy
+from launchdeck.plan import LoadedPlan, baseline, model, to_policy
 from launchdeck.plan.noise import noisy_gates
 from launchdeck.store.repo import NewDecision, Store, StoredRelease
 
@@ -63,7 +63,7 @@ async def _run(plan: LoadedPlan, opts: RunOptions, view: View, store: Store) -> 
             return await _refuse(run, refusal, "preflight.failed")
     async with AsyncExitStack() as stack:
         if state.phase != "done":
-            for warning in thin_windows(spec, opts.time_scale) + noisy_gates(spec, opts.time_scale):
+            for warning in thin_windows(spec, opts.time_scale) + noisy_gates(spec, opts.time_scale) + baseline.notes(spec):
                 view.note(f"warning: {warning}")
             run.target = await open_target(spec, plan.doc.metadata, stack=stack, time_scale=opts.time_scale,
                                            plan_offset=release.plan_clock, seed=opts.seed, workdir=opts.workdir)

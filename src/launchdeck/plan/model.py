@@ -149,6 +149,9 @@ class AnalysisSpec(Model):
     hold_timeout: Duration = 1800.0
     warmup: Duration = 0.0
     """Latency gates are not judged during the canary's first ``warmup`` (a fresh instance is slow)."""
+    baseline: Literal["stable", "same-age"] = "stable"
+    """What gates ``vs: baseline`` compare with: the stable fleet, or a fresh copy of the stable version
+    started with the canary at the canary's weight (Kayenta's baseline; see plan/baseline.py)."""
 
 
 class GateSpec(Model):
@@ -156,7 +159,9 @@ class GateSpec(Model):
     metric: str
     op: Op
     threshold: ThresholdText
-    vs: Literal["baseline"] | None = None
+    vs: Literal["baseline", "stable"] | None = None
+    """``baseline``: the analysis' baseline (the stable fleet, or the same-age baseline); ``stable``:
+    the stable fleet whatever the analysis' baseline is."""
     for_: Duration | None = Field(default=None, alias="for")
     severity: Severity = "immediate"
     test: Method | None = None
