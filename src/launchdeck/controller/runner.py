@@ -14,7 +14,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from launchdeck.adapters.routers import Router
+from launchdeck.adapters.routers import Router, Split
 from launchdeck.controller import evidence as bundles
 from launchdeck.controller import driver, failpoints, lifecycle, preflight
 from launchdeck.controller.clock import PlanClock
@@ -267,18 +267,25 @@ async def _observe(run: Run) -> Observations:
     end = time.time()
     window = run.clock.wall(run.policy.analysis.window)
     metrics = run.target.metrics
+    same_age = run.policy.analysis.baseline == "same-age"
     obs = Observations(
         canary=await metrics.observe("canary", end - window, end),
         stable=await metrics.observe("stable", end - window, end),
         canary_slice=await metrics.observe("canary", run.last_eval_wall, end),
         stable_slice=await metrics.observe("stable", run.last_eval_wall, end),
+        baseline=await metrics.observe("baseline", end - window, end) if same_age else None,
+        baseline_slice=await metrics.observe("baseline", run.last_eval_wall, end) if same_age else None,
     )
     run.last_eval_wall = end
-    run.target.count(obs.canary_slice)
-    run.target.count(obs.stable_slice)
-    for version, stats in (("canary", obs.canary), ("stable", obs.stable)):
+    windows = {"canary": obs.canary, "stable": obs.stable, "baseline": obs.baseline}
+    for version, stats in windows.items():
+        if stats is None:
+            continue
         run.numbers[version] = {"error_rate": stats.metric("error_rate"), "p95_ms": stats.metric("latency_p95_ms"),
                                 "requests": stats.requests}
+    for piece in (obs.canary_slice, obs.stable_slice, obs.baseline_slice):
+        if piece is not None:
+            run.target.count(piece)
     return obs
 
 
@@ -291,30 +298,40 @@ async def _check_weight(run: Run, now: float) -> None:
     assert run.target is not None
     if run.state.phase not in ("stage", "deciding", "held"):
         return
+    want = _split(run, run.state.weight)
     try:
-        seen = await run.target.router.current_weight()
+        seen = await run.target.router.current_split()
     except LaunchdeckError as e:
         run.view.note(f"cannot read the router's weight: {e.message}; judging continues, will retry")
         return
-    if abs(seen - run.state.weight) < 1e-6:
+    if seen.matches(want):
         return
     await _set_weight(run, run.state.weight)
-    commit(run, run.state, [Decision(now, "weight.reapplied", f"router {run.target.router.type} served canary "
-                                     f"{seen:g}% instead of {run.state.weight:g}% (restarted or changed by hand); "
+    commit(run, run.state, [Decision(now, "weight.reapplied", f"router {run.target.router.type} served {seen} "
+                                     f"instead of {want} (restarted or changed by hand); "
                                      f"{run.state.weight:g}% applied again and verified", None, None,
-                                     {"seen": seen, "wanted": run.state.weight})], now)
+                                     {"seen": seen.canary, "wanted": run.state.weight,
+                                      **({"seenBaseline": seen.baseline, "wantedBaseline": want.baseline}
+                                         if want.baseline or seen.baseline else {})})], now)
+
+
+def _split(run: Run, weight: float) -> Split:
+    """The shares the router serves at the canary's ``weight``: a same-age baseline's comes from stable's."""
+    return Split(weight, run.policy.baseline_weight(weight))
 
 
 async def _set_weight(run: Run, weight: float) -> float:
-    """Set the canary's weight and read it back; a weight that did not take is never reported done."""
+    """Set the canary's weight (and the same-age baseline's) and read them back; a weight that did not take
+    is never reported done."""
     assert run.target is not None
     router: Router = run.target.router
+    want = _split(run, weight)
     for _ in range(VERIFY_ATTEMPTS):
-        await router.set_weight(weight)
-        seen = await router.current_weight()
-        if abs(seen - weight) < 1e-6:
-            return seen
-    raise WeightNotApplied(f"router {router.type} reports canary weight {seen:g}% after setting {weight:g}%",
+        await router.set_weight(want.canary, want.baseline)
+        seen = await router.current_split()
+        if seen.matches(want):
+            return seen.canary
+    raise WeightNotApplied(f"router {router.type} reports {seen} after setting {want}",
                            hint="check the router; the release state still holds the weight it wanted")
 
 

@@ -112,6 +112,8 @@ class VersionSpec(Model):
     error_rate: Ratio = 0.0
     latency: LatencySpec = LatencySpec(median=40.0, p95=120.0)
     faults: list[FaultSpec] = []
+    warmup: Duration = 0.0
+    """How long a fresh process of this version is slower than warm (the stable fleet counts as warm)."""
 
 
 class VersionsSpec(Model):

@@ -51,7 +51,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from launchdeck.adapters.routers import check_percent
+from launchdeck.adapters.routers import Split, check_percent, no_baseline
 from launchdeck.errors import TargetError, WeightNotApplied
 
 #: ``$schema`` written into new flag files.
@@ -136,8 +136,9 @@ class FlagRouter:
             "targeting": {"fractional": [[self.stable, stable_w], [self.canary, canary_w]]},
         }
 
-    async def set_weight(self, canary_percent: float) -> None:
+    async def set_weight(self, canary_percent: float, baseline_percent: float = 0.0) -> None:
         """Give ``canary_percent`` of users the canary variant (the flag is enabled)."""
+        no_baseline("flag", baseline_percent)
         definition = self.flag_definition(canary_percent)
         await asyncio.to_thread(self._write_flag, definition)
 
@@ -208,6 +209,9 @@ class FlagRouter:
         """Percent of the sample users the SDK evaluation sends to the canary."""
         got = await self.assignments()
         return 100.0 * sum(v == self.canary for v in got.values()) / len(got)
+
+    async def current_split(self) -> Split:
+        return Split(await self.current_weight())
 
     async def current_weight(self) -> float:
         """The configured weight, once the SDK's evaluation agrees with it (else WeightNotApplied)."""

@@ -46,7 +46,7 @@ import errno
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from launchdeck.adapters.routers import check_percent
+from launchdeck.adapters.routers import Split, check_percent, no_baseline
 from launchdeck.errors import TargetError, WeightNotApplied
 
 STABLE, CANARY = "stable", "canary"
@@ -134,8 +134,9 @@ class HAProxyRouter:
         canary = round(p / 100.0 * self.scale)
         return canary, self.scale - canary
 
-    async def set_weight(self, canary_percent: float) -> None:
+    async def set_weight(self, canary_percent: float, baseline_percent: float = 0.0) -> None:
         """Set both servers' weights, make the canary ``ready`` if p > 0, read back and verify."""
+        no_baseline("haproxy", baseline_percent)
         p = check_percent(canary_percent)
         canary, stable = self.weights_for(p)
         async with self._lock:
@@ -155,6 +156,9 @@ class HAProxyRouter:
                 "operator, an agent-check); check `show servers state "
                 f"{self.backend}` on {self.socket}",
             )
+
+    async def current_split(self) -> Split:
+        return Split(await self.current_weight())
 
     async def current_weight(self) -> float:
         """The canary's share of new requests as HAProxy reports it now (see module docs)."""

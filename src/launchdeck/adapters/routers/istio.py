@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from launchdeck.adapters.routers import check_percent
+from launchdeck.adapters.routers import check_percent, no_baseline
 from launchdeck.adapters.routers.kubernetes import CustomObjectRouter, name_of, pick, resource_version
 from launchdeck.errors import TargetError
 
@@ -135,7 +135,8 @@ class IstioRouter(CustomObjectRouter):
     def type(self) -> str:
         return "istio"
 
-    async def set_weight(self, canary_percent: float) -> None:
+    async def set_weight(self, canary_percent: float, baseline_percent: float = 0.0) -> None:
+        no_baseline("istio", baseline_percent)
         istio_weights(canary_percent)  # refuse fractional percentages before any request
         await super().set_weight(canary_percent)
 

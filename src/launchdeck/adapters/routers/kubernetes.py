@@ -45,7 +45,7 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from launchdeck.adapters.routers import check_percent
+from launchdeck.adapters.routers import Split, check_percent, no_baseline
 from launchdeck.errors import TargetError, WeightNotApplied
 
 _ATTEMPTS = 3
@@ -205,10 +205,14 @@ class CustomObjectRouter:
                 )
             return
 
-    async def set_weight(self, canary_percent: float) -> None:
+    async def set_weight(self, canary_percent: float, baseline_percent: float = 0.0) -> None:
         """Patch the canary's weight to ``canary_percent``; TargetError if refused."""
+        no_baseline(self.type, baseline_percent)
         check_percent(canary_percent)
         await asyncio.to_thread(self._set_weight, canary_percent)
+
+    async def current_split(self) -> Split:
+        return Split(await self.current_weight())
 
     async def current_weight(self) -> float:
         """The canary's weight as the API server stores it now."""

@@ -64,7 +64,7 @@ from pathlib import Path
 
 import aiohttp
 
-from launchdeck.adapters.routers import check_percent
+from launchdeck.adapters.routers import Split, check_percent, no_baseline
 from launchdeck.adapters.routers.nginx_workers import await_old_workers, workers_of
 from launchdeck.errors import TargetError, WeightNotApplied
 
@@ -141,11 +141,15 @@ class NginxRouter:
     def type(self) -> str:
         return "nginx"
 
-    async def set_weight(self, canary_percent: float) -> None:
+    async def set_weight(self, canary_percent: float, baseline_percent: float = 0.0) -> None:
         """Write, test, reload, and return once nginx serves the new weights (see module docs)."""
+        no_baseline("nginx", baseline_percent)
         p = check_percent(canary_percent)
         async with self._lock:
             await self._apply(p)
+
+    async def current_split(self) -> Split:
+        return Split(await self.current_weight())
 
     async def current_weight(self) -> float:
         """The canary's share in the configuration the running nginx serves."""
