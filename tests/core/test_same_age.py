@@ -154,3 +154,14 @@ def test_the_baselines_counts_survive_a_restart() -> None:
     assert state.same_age_reference is not None and state.baseline_total == 1500
     again = ReleaseState.from_json(json.loads(json.dumps(state.to_json())))
     assert again == state
+
+
+def test_until_the_baseline_has_a_window_of_its_own_its_yardstick_is_the_fleets() -> None:
+    p = policy(p95("baseline"))
+    fleet_window = stats("stable", 54, share=0.9)
+    state = replace(engine.decide(p, ReleaseState(), 0.0).state, baseline=fleet_window)
+    o = fleet(canary=warming)(0.0)
+    state, sides = comparison.observe(p, state, o.stable, o.stable_slice, o.baseline, o.baseline_slice)
+    assert sides["baseline"].reference is fleet_window
+    _, sides = comparison.observe(p, state, o.stable, o.stable_slice, o.baseline, o.baseline_slice)
+    assert sides["baseline"].reference == o.baseline

@@ -4,7 +4,10 @@ baseline (a fresh copy of the stable version started with the canary, ``analysis
 For each side the engine keeps three things between evaluations:
 
 * its last well-fed window: the sequential latency judge's yardstick, a quantile from an *earlier*
-  window, so the reference never depends on the slice being judged;
+  window, so the reference never depends on the slice being judged. Until the same-age baseline has
+  one (its first window), the stable fleet's serves: any threshold fixed before the slice keeps the
+  test valid (under the null, no threshold makes a slow request likelier to come from the canary),
+  and judging latency from the first slice spares the release a window of blindness;
 * its counts summed over the current stage;
 * those counts frozen once they reach ``minRequests`` while the side still serves traffic. When it
   serves nothing (the stable fleet at 100%, or at 50% beside a same-age baseline; the baseline at
@@ -47,6 +50,7 @@ def observe(policy: Policy, state: ReleaseState, stable: WindowStats, stable_sli
     """The state with each side's new counts, and the sides gates compare with (``baseline`` only when
     the same-age baseline was observed)."""
     a, s = policy.analysis, state
+    stable_reference = s.baseline
     serving = policy.stable_weight(s.weight) > 0
     in_stage, frozen = _counted(s.stable_in_stage, s.frozen_baseline, stable_slice, serving, a.min_requests)
     sides = {"stable": _side("stable", stable, stable_slice, s.baseline, frozen, s.stable_total + stable_slice.requests,
@@ -58,7 +62,8 @@ def observe(policy: Policy, state: ReleaseState, stable: WindowStats, stable_sli
     serving = policy.baseline_weight(s.weight) > 0
     in_stage, frozen = _counted(s.same_age_in_stage, s.same_age_frozen, baseline_slice, serving, a.min_requests)
     total = s.baseline_total + baseline_slice.requests
-    sides["baseline"] = _side("baseline", baseline, baseline_slice, s.same_age_reference, frozen, total, serving)
+    reference = s.same_age_reference or stable_reference
+    sides["baseline"] = _side("baseline", baseline, baseline_slice, reference, frozen, total, serving)
     s = replace(s, baseline_total=total, same_age_in_stage=in_stage, same_age_frozen=frozen,
                 same_age_reference=baseline if baseline.requests >= a.min_requests else s.same_age_reference)
     return s, sides
