@@ -62,7 +62,8 @@ async def kill_undriven(plan: LoadedPlan, opts: RunOptions, view: View, *, plan_
             return KillResult(False, f"nothing moved: {name} is {what}, so no traffic goes to its canary "
                                      "through launchdeck. The kill is recorded.")
         try:
-            run.target = Target(routers.build(spec.target.router, base=opts.workdir), None, None, None)  # type: ignore[arg-type]
+            router = routers.build(spec.target.router, base=opts.workdir, same_age=spec.analysis.baseline == "same-age")
+            run.target = Target(router, None, None, None)  # type: ignore[arg-type]
             if run.state.phase != "rolling_back":
                 _decide_kill(run)
             await roll_back(run)

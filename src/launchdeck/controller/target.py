@@ -70,8 +70,8 @@ async def open_target(spec: model.ReleaseSpec, metadata: model.Metadata, *, stac
     router_type = spec.target.router.type
     if not (router_type == "local" or (router_type == "flag" and not spec.target.router.path)):
         # A real target: launchdeck moves its traffic and reads its numbers; the users make the load.
-        return Target(routers.build(spec.target.router, base=workdir), metrics.build(spec.target.metrics, metadata),
-                      None, None)
+        router = routers.build(spec.target.router, base=workdir, same_age=spec.analysis.baseline == "same-age")
+        return Target(router, metrics.build(spec.target.metrics, metadata), None, None)
     stable, canary = spec.target.versions.stable, spec.target.versions.canary
     # The stable fleet has been serving for hours: warm. The canary starts fresh, and so does a same-age
     # baseline, the stable version started with it (stable's behaviour, faults and warm-up).

@@ -12,11 +12,12 @@ from launchdeck.plan import model
 FILE_FIELDS = ("path", "socket", "config", "include", "pid_file")
 
 
-def build(spec: model.RouterSpec, *, base: Path = Path(".")) -> Router:
+def build(spec: model.RouterSpec, *, base: Path = Path("."), same_age: bool = False) -> Router:
     """A router for a real target. The embedded ``local`` router is built with its fleet instead.
 
     ``base`` is the plan file's folder: a relative flag file, socket or nginx file is found there,
-    wherever launchdeck is started from."""
+    wherever launchdeck is started from. ``servers.baseline`` gives a router its same-age baseline's
+    server; ``same_age`` (``analysis.baseline: same-age``) gives the flag router its third variant."""
     spec = anchored(spec, base)
     servers = dict(spec.servers or {})
     if spec.type == "haproxy":
@@ -33,19 +34,22 @@ def build(spec: model.RouterSpec, *, base: Path = Path(".")) -> Router:
         from launchdeck.adapters.routers.flag import FlagRouter
 
         assert spec.path and spec.flag
-        return FlagRouter(spec.path, spec.flag)
+        # A boolean flag has two values: with a baseline the flag names the deployment each user gets.
+        return FlagRouter(spec.path, spec.flag, variants=("stable", "canary", "baseline")) if same_age \
+            else FlagRouter(spec.path, spec.flag)
     if spec.type == "gateway-api":
         from launchdeck.adapters.routers.gateway_api import GatewayAPIRouter
 
         assert spec.route
         return GatewayAPIRouter(spec.route, spec.namespace or "default", stable=servers["stable"],
-                                canary=servers["canary"])
+                                canary=servers["canary"], baseline=servers.get("baseline"))
     if spec.type == "istio":
         from launchdeck.adapters.routers.istio import IstioDestination, IstioRouter
 
         assert spec.route
+        baseline = IstioDestination(servers["baseline"]) if "baseline" in servers else None
         return IstioRouter(spec.route, spec.namespace or "default", stable=IstioDestination(servers["stable"]),
-                           canary=IstioDestination(servers["canary"]))
+                           canary=IstioDestination(servers["canary"]), baseline=baseline)
     raise TargetError(f"router type {spec.type!r} is built with the embedded fleet, not here")
 
 
