@@ -67,7 +67,7 @@ def run_once(name: str, index: int, time_scale: float) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=5, help="runs of each variant (default 5)")
-    parser.add_argument("--time-scale", type=float, default=40.0, help="as `launchdeck run` (default 40)")
+    parser.add_argument("--time-scale", type=float, default=20.0, help="as `launchdeck run` (default 20)")
     parser.add_argument("--variants", default=",".join(EXPECTED), help="comma-separated (default: all three)")
     parser.add_argument("--output", choices=("table", "json"), default="table")
     args = parser.parse_args(argv)

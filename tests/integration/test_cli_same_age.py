@@ -31,7 +31,7 @@ def variant(name: str) -> dict[str, Any]:
 def run(ld: Launchdeck, name: str) -> tuple[int, dict[str, Any], list[dict[str, Any]]]:
     plan = ld.cwd / f"{name}.yaml"
     plan.write_text(yaml.safe_dump(variant(name), sort_keys=False), encoding="utf-8")
-    result = ld("run", plan, "--time-scale", "40", "--output", "json", timeout=180)
+    result = ld("run", plan, "--time-scale", "20", "--output", "json", timeout=180)
     why = ld("why", "checkout-v2", "--all", "--output", "json")
     return result.returncode, result.summary, json.loads(why.stdout)
 
