@@ -20,6 +20,24 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
+# -- running in parallel: `./dev test` runs pytest-xdist workers (`--dist worksteal`) ----------------------
+#
+# Most of the suite's time is CLI runs playing plans in wall time, so a few workers share the two cores
+# well. Each worker has its own PostgreSQL database (postgres_test_database), its own tmp_path and
+# trusted-keys file, and every server a test starts takes a free port: nothing is shared between them.
+# worksteal hands each worker a contiguous block (a module's tests, and its module-scoped fixture, stay
+# together) and lets an idle worker take half of a busy one's queue.
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m selects on the mark
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the tests that store releases on the selected backend (`-m "integration and releases"`: the
+    tests CI runs again with every release in PostgreSQL)."""
+    for item in items:
+        if "store_backend" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.releases)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def trusted_keys_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """`launchdeck run` adds its signing key to the user's trusted-keys file: the suite's runs (in-process

@@ -1,13 +1,24 @@
 """The one error tree every launchdeck failure belongs to.
 
     LaunchdeckError                  what went wrong, and `hint`: what to do about it
-    ├── PlanError                    a plan file that cannot be read or is invalid (exit 2)
+    ├── PlanError                    a plan (or approvals) that cannot be read or is invalid, each problem located (exit 2)
     ├── UsageError                   a wrong flag, an unknown release, a refused sign-off (exit 2)
+    │   ├── NotFound                 no such release or plan (nor one of another tenant): HTTP 404
+    │   ├── Refused                  a person acting in a role they do not hold, an API role too low: 403
+    │   ├── Conflict                 the release's state does not allow it (already ended, running): 409
+    │   └── Unauthenticated          no API token, or one unknown or revoked: 401
     ├── EvidenceError                a bundle that does not verify, a missing or bad key
     ├── TargetError                  a router or metrics source that failed or did not obey
     │   └── WeightNotApplied         a router that reports another weight than the one set
     ├── NotifyError                  a channel that could not take a message
-    └── StoreError                   the database is unreachable or holds something unexpected
+    ├── StoreError                   the database is unreachable or holds something unexpected
+    ├── SupplyChainError             an artefact, signature, SBOM or scan that fails a preflight check
+    └── LeaseError                   a release another process drives
+        ├── LeaseHeld                another live process holds the release's lease (exit 4)
+        └── LeaseLost                this process no longer holds it: it must stop acting at once
+
+The server answers each with an HTTP status (``server/problems.py``): NotFound 404, Refused 403,
+Conflict 409, Unauthenticated 401, any other UsageError or PlanError 422, StoreError 503.
 
 Third-party errors are wrapped with ``raise ... from e`` so the user reads one clear line.
 An error the user fixes by changing what they typed (a ``--db`` URL that cannot be opened, a bundle
@@ -57,15 +68,31 @@ class PlanError(LaunchdeckError):
 
     exit_code = 2
 
-    def __init__(self, problems: list[PlanProblem]) -> None:
+    def __init__(self, problems: list[PlanProblem], *, what: str = "the plan", hint: str = "") -> None:
         self.problems = problems
         noun = "problem" if len(problems) == 1 else "problems"
         body = "\n".join(str(p) for p in problems)
-        super().__init__(f"{len(problems)} {noun} in the plan:\n{body}")
+        super().__init__(f"{len(problems)} {noun} in {what}:\n{body}", hint=hint)
 
 
 class UsageError(LaunchdeckError):
     exit_code = 2
+
+
+class NotFound(UsageError):
+    """What was asked for does not exist -- or belongs to another tenant, which is said the same way."""
+
+
+class Refused(UsageError):
+    """The person may not do this: they do not hold the plan role they act in, or their API role is too low."""
+
+
+class Conflict(UsageError):
+    """The request is fine but the release's state does not allow it now (it ended, or it is already running)."""
+
+
+class Unauthenticated(UsageError):
+    """An API request without a token, or with one the store does not know or that was revoked."""
 
 
 class EvidenceError(LaunchdeckError):
@@ -86,3 +113,26 @@ class NotifyError(LaunchdeckError):
 
 class StoreError(LaunchdeckError):
     pass
+
+
+class SupplyChainError(LaunchdeckError):
+    """A supply-chain check that fails: the message says what, the hint how to fix it. Preflight records it
+    as a failed check and refuses the release (exit 4); ``data`` goes into the evidence with it."""
+
+    def __init__(self, message: str, *, hint: str = "", data: dict[str, object] | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.data = dict(data or {})
+
+
+class LeaseError(LaunchdeckError):
+    pass
+
+
+class LeaseHeld(LeaseError):
+    """Another live process drives the release; this one must not (exit 4, like a refusal)."""
+
+    exit_code = 4
+
+
+class LeaseLost(LeaseError):
+    """The lease moved to another holder (or its epoch changed): no write of this holder may land."""

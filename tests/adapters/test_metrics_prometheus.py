@@ -15,13 +15,14 @@ import pytest
 from launchdeck.adapters.metrics.prometheus import (
     DEFAULT_QUERIES,
     PrometheusMetrics,
+    event_query,
     haproxy_queries,
     render,
     window_duration,
 )
 from launchdeck.errors import TargetError
 from launchdeck.local.fleet import Fleet
-from launchdeck.local.sample_app import Behaviour
+from launchdeck.local.sample_app import Behaviour, Fault
 from launchdeck.stacks.prometheus import PrometheusServer, config_yaml
 
 LABELS = {"stable": "stable", "canary": "canary"}
@@ -272,7 +273,7 @@ async def wait_until_scraped(prometheus: PrometheusServer, n: int, timeout_s: fl
 def scene() -> Iterator[Scene]:
     versions = {
         "stable": (Behaviour(0.0, 5.0, 20.0), ()),
-        "canary": (Behaviour(0.5, 5.0, 20.0), ()),
+        "canary": (Behaviour(0.5, 5.0, 20.0), (Fault(0.0, events=(("cross_tenant_denied", 50.0),)),)),
     }
     fleet = Fleet(versions, time_scale=1.0, seed=7)
     prometheus: PrometheusServer | None = None
@@ -325,6 +326,20 @@ def test_real_prometheus_error_rates_latency_and_counts(scene: Scene) -> None:
         assert canary.metric("error_rate") == pytest.approx(0.5, abs=0.15)
         assert canary.metric("availability") == pytest.approx(0.5, abs=0.15)
         assert canary.errors == pytest.approx(canary.requests * 0.5, rel=0.35)
+
+    asyncio.run(main())
+
+
+@pytest.mark.integration
+@needs_prometheus
+def test_real_prometheus_counts_the_events_only_the_canary_reports(scene: Scene) -> None:
+    async def main() -> None:
+        source = PrometheusMetrics(scene.prometheus.url, version_labels=LABELS,
+                                   events={"cross_tenant_denied": event_query("cross_tenant_denied")})
+        canary = await source.observe("canary", scene.start, time.time())
+        stable = await source.observe("stable", scene.start, time.time())
+        assert (canary.events["cross_tenant_denied"] or 0) > 0
+        assert stable.events == {"cross_tenant_denied": 0.0}  # no such series: nothing reported, not no data
 
     asyncio.run(main())
 

@@ -39,7 +39,7 @@ def test_watch_shows_each_change_once_and_exits_with_the_outcome(monkeypatch: py
     monkeypatch.setattr(inspect.time, "sleep", lambda _s: None)
     store = Polled(release("stage", 0, 20, waiting=WAITING), release("stage", 0, 20, waiting=WAITING),
                    release("stage", 1, 100), release("done", 1, 100, "rolled_back"))
-    assert inspect._watch(store, "pay", Output.text, 0.2) == 3
+    assert inspect._watch(lambda: inspect._local_status(store, "pay"), Output.text, 0.2) == 3
     shown = capsys.readouterr().out.strip().split("\n\n")
     assert [block.splitlines()[0] for block in shown] == [
         "pay: stage stage 1 weight 20% outcome - (plan time 120s)",
@@ -52,6 +52,6 @@ def test_watch_as_json_prints_one_state_object_per_change(monkeypatch: pytest.Mo
                                                           capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setattr(inspect.time, "sleep", lambda _s: None)
     store = Polled(release("stage", 0, 20), release("done", 0, 20, "held"))
-    assert inspect._watch(store, "pay", Output.json, 0.2) == 4
+    assert inspect._watch(lambda: inspect._local_status(store, "pay"), Output.json, 0.2) == 4
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 2 and '"outcome": "held"' in lines[1] and '"waiting": null' in lines[1]

@@ -2,7 +2,8 @@
 
 Start-up time itself is measured by `bench/startup.py` (timings do not belong in tests); what can be
 checked here is the cause of a slow start: a module-level import of the store, the engine, the
-message renderer or the live view creeping back into the path of these commands.
+message renderer or the live view creeping back into the path of these commands, or Typer into the
+path of `validate PLAN` and `--version`, which are answered before it (`cli/quick.py`).
 """
 
 from __future__ import annotations
@@ -42,3 +43,11 @@ def test_quick_commands_import_nothing_heavy(argv: tuple[str, ...]) -> None:
     assert code == 0
     heavy = sorted(m for m in modules if any(m == h or m.startswith(h + ".") for h in HEAVY))
     assert heavy == [], f"`launchdeck {' '.join(argv)}` imported {heavy}"
+
+
+@pytest.mark.parametrize("argv", [("--version",), ("validate", str(EXAMPLE))], ids=["version", "validate"])
+def test_validate_and_version_answer_before_typer_is_imported(argv: tuple[str, ...]) -> None:
+    code, modules = modules_after(*argv)
+    assert code == 0
+    late = sorted(m for m in modules if m.split(".")[0] in ("typer", "click"))
+    assert late == [], f"`launchdeck {' '.join(argv)}` imported {late}"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -10,7 +12,7 @@ from launchdeck.core import intervals, judges
 from launchdeck.core.observation import WindowStats
 from launchdeck.core.policy import Gate
 from launchdeck.core.sequential import Evidence
-from launchdeck.core.sketch import LatencyHistogram
+from launchdeck.core.sketch import LatencyHistogram, bucket_mid_ms
 
 
 @pytest.mark.parametrize(("k", "n"), [(0, 40), (3, 200), (21, 1000), (50, 50)])
@@ -38,6 +40,18 @@ def test_quantile_interval_covers_the_true_p95_at_least_95_percent_of_the_time(n
         assert est is not None and est.low <= est.value <= est.high  # high is inf when n is too small
         covered += est.low <= 120.0 * 1.02 and est.high >= 120.0 / 1.02  # within the histogram's resolution
     assert covered / 400 >= 0.92
+
+
+@pytest.mark.parametrize("q", [0.5, 0.95, 0.99])
+def test_quantile_interval_ranks_are_scipys_binomial_quantiles(q: float) -> None:
+    # One sample per bucket, so the interval's ends name their ranks: l = Binomial(n, q)'s 2.5%
+    # quantile and u = its 97.5% quantile + 1, as scipy.stats.binom.ppf gives them.
+    for n in [*range(1, 300), 1000, 4321, 15000]:
+        est = intervals.quantile(LatencyHistogram({rank: 1 for rank in range(1, n + 1)}), q)
+        lo_rank, hi_rank = int(stats.binom.ppf(0.025, n, q)), int(stats.binom.ppf(0.975, n, q)) + 1
+        assert est is not None, n
+        assert est.low == (bucket_mid_ms(lo_rank) if lo_rank >= 1 else 0.0), n
+        assert est.high == (bucket_mid_ms(hi_rank) if hi_rank <= n else math.inf), n
 
 
 def test_small_samples_leave_the_lower_side_open() -> None:

@@ -148,3 +148,11 @@ def test_a_broken_entry_is_named_with_its_line(trusted_file: Path) -> None:
                             encoding="utf-8")
     with pytest.raises(EvidenceError, match=r"trusted-keys:4: not a PEM public key"):
         trust.read_file(trusted_file)
+
+
+def test_an_entry_cut_short_is_skipped_when_a_whole_one_follows(signer: Path, trusted_file: Path) -> None:
+    trusted_file.parent.mkdir(parents=True)
+    pem = Path(f"{signer}.pub").read_text(encoding="utf-8")
+    cut = "\n".join(pem.splitlines()[:2]) + "\n"
+    trusted_file.write_text("# a run killed while adding its key\n" + cut + "# the next run's\n" + pem, encoding="utf-8")
+    assert trust.read_file(trusted_file) == [keys.key_id(keys.load_private(signer).public_key())]

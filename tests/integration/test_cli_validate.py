@@ -119,7 +119,7 @@ def test_schema_is_json_schema(ld: Launchdeck) -> None:
     ("run", "plan.yaml", "--time-scal", "60"),
     ("run", "plan.yaml", "--time-scale", "fast"),
     ("validate",),
-    ("approve", "some-release", "--role", "sre"),
+    ("kill", "some-release", "--as", "sam"),
     ("status", "x", "--what"),
 ], ids=["misspelt-flag", "bad-number", "missing-argument", "missing-option", "unknown-option"])
 def test_wrong_usage_exits_2_without_traceback(ld: Launchdeck, argv: tuple[str, ...]) -> None:

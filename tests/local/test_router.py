@@ -205,6 +205,29 @@ def test_the_proxy_forwards_method_path_query_headers_and_body() -> None:
     assert run(scenario) == (201, "POST /api/orders?id=7&x=%2F t1 hello", "yes")
 
 
+def test_the_admin_api_sets_reads_and_kills_the_weight() -> None:
+    async def main() -> None:
+        async with (
+            serving(SampleService("stable", INSTANT).app()) as stable,
+            serving(SampleService("canary", INSTANT).app()) as canary,
+            LocalRouter(stable, canary, Recorder(), admin=True) as router,
+            aiohttp.ClientSession() as client,
+        ):
+            async with client.put(router.admin_url + "/weight", data="25") as r:
+                assert r.status == 200 and (await r.text()).strip() == "25"
+            assert await router.current_weight() == 25
+            async with client.put(router.admin_url + "/weight", data="a lot") as r:
+                assert r.status == 400
+            async with client.post(router.admin_url + "/kill") as r:
+                assert r.status == 200
+            async with client.put(router.admin_url + "/weight", data="10") as r:
+                assert r.status == 409 and "kill switch" in await r.text()
+            async with client.get(router.admin_url + "/weight") as r:
+                assert (await r.text()).strip() == "0"
+
+    asyncio.run(main())
+
+
 @asynccontextmanager
 async def routed_with_baseline(*, by_user: bool = False, retired: list[str] | None = None,
                                ) -> AsyncIterator[LocalRouter]:

@@ -115,9 +115,18 @@ def test_a_future_fault_starts_and_ends_on_the_scaled_plan_clock() -> None:
 
 
 def test_faults_survive_a_round_trip_through_json() -> None:
-    faults = (Fault(0, None, 1.0, None, None), Fault(30.5, 90, None, 200.0, 800.0))
+    faults = (Fault(0, None, 1.0, None, None), Fault(30.5, 90, None, 200.0, 800.0),
+              Fault(60, None, events=(("cross_tenant_denied", 5.0),)))
 
     assert faults_from_json(faults_to_json(faults)) == faults
+
+
+def test_events_are_due_at_their_rate_over_the_faults_active_plan_time() -> None:
+    faults = (Fault(10, 20, events=(("cross_tenant_denied", 5.0),)), Fault(15, None, events=(("residency", 0.5),)))
+    service = SampleService("canary", Behaviour(), faults)
+    assert service.events_due(5) == {"cross_tenant_denied": 0, "residency": 0}
+    assert service.events_due(12.5) == {"cross_tenant_denied": 12, "residency": 0}
+    assert service.events_due(100) == {"cross_tenant_denied": 50, "residency": 42}
 
 
 @pytest.mark.parametrize(

@@ -89,6 +89,12 @@ def test_a_real_router_without_a_baseline_server_is_refused(tmp_path: Path) -> N
     assert load_plan(write(tmp_path, fixed)).name == "api-v2"
 
 
+def test_the_command_router_which_sets_one_weight_is_refused(tmp_path: Path) -> None:
+    command = "  target: {router: {type: command, commands: {set: 'set {{weight}}', read: 'read'}}}\n"
+    found = problems(tmp_path, SAME_AGE + command)
+    assert any("cannot route three ways" in m and "analysis.baseline: stable" in f for _, m, f in found)
+
+
 def test_a_baseline_server_may_not_be_the_stable_one(tmp_path: Path) -> None:
     text = (SAME_AGE + HAPROXY).replace("canary: v2}}", "canary: v2, baseline: v1}}").replace(
         '9090"}', '9090", labels: {baseline: v1}}')

@@ -428,7 +428,7 @@ def test_the_migrations_ship_inside_the_package() -> None:
     assert sorted(p.name for p in (scripts / "versions").glob("*.py")) == ["0001_initial_tables.py",
                                                                           "0002_signed_log_heads.py",
                                                                           "0003_control_plane.py"]
-    assert migrations.heads() == {"0003"}
+    assert migrations.heads() == {"0003"} == {migrations.HEAD}
 
 
 # -- a database that cannot be opened ------------------------------------------------------------------

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
+from launchdeck.cli import quick
 from launchdeck.errors import UsageError
 from launchdeck.store.defaults import DEFAULT_URL  # noqa: F401  (re-exported: every command's --db default)
 
@@ -30,21 +31,9 @@ bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks that print a tabl
 app.add_typer(bench_app, name="bench")
 
 
-def installed_version() -> str:
-    """The installed distribution's version; the package's own when run from a source tree."""
-    from importlib import metadata
-
-    try:
-        return metadata.version("launchdeck")
-    except metadata.PackageNotFoundError:
-        from launchdeck import __version__
-
-        return __version__
-
-
 def _print_version(value: bool) -> None:
     if value:
-        typer.echo(f"launchdeck {installed_version()}")
+        quick.print_version()
         raise typer.Exit(0)
 
 

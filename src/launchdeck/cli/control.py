@@ -14,39 +14,30 @@ from typing import Annotated, Any, Optional
 import typer
 
 from launchdeck.cli.common import DEFAULT_URL, DbOption, Output, _existing_store, _run_workdir, app
+from launchdeck.cli.remote import ServerOption, TokenOption, act, person, remote
 from launchdeck.errors import UsageError
 
 RoleOption = Annotated[str, typer.Option("--role", help="The role you act for.")]
-WhoOption = Annotated[str, typer.Option("--as", help="Your name, as listed under roles.")]
+WhoOption = Annotated[Optional[str], typer.Option("--as", help="Your name, as listed under roles (not with --server: the token's person).")]
 ReasonOption = Annotated[str, typer.Option("--reason", help="Why (kept in the decision log and the evidence).")]
 
 
-def _checked(db: str, release: str, who: str, role: str, action: str) -> tuple[Any, Any]:
-    from launchdeck.runbook import roles
+@app.command()
+def kill(release: Annotated[str, typer.Argument()], role: RoleOption, who: WhoOption = None, reason: ReasonOption = "",
+         db: DbOption = DEFAULT_URL, server: ServerOption = None, token: TokenOption = None) -> None:
+    """Pull the kill switch: every request to stable now, then the rollback steps (even with no run alive)."""
+    from launchdeck.services import actions
 
+    api = remote(server, token)
+    name = person(who, api)
+    if api is not None:  # whatever drives the release applies it; with none, the next worker to claim it does
+        act(api, release, "kill", {"role": role, "reason": reason})
+        return
     store = _existing_store(db)
     found = store.require(name=release)
-    refused = roles.refusal({r: set(p) for r, p in found.state.get("roles", {}).items()}, who, role)
-    if refused:
-        raise UsageError(f"{action} refused: {refused}", hint="act with a role the plan gives you")
-    return store, found
-
-
-@app.command()
-def kill(release: Annotated[str, typer.Argument()], role: RoleOption, who: WhoOption, reason: ReasonOption = "",
-         db: DbOption = DEFAULT_URL) -> None:
-    """Pull the kill switch: every request to stable now, then the rollback steps (even with no run alive)."""
-    from launchdeck.controller import driver
-
-    store, found = _checked(db, release, who, role, "kill")
-    if found.outcome and found.outcome != "held":
-        raise UsageError(f"release {release} already finished ({found.outcome}); there is nothing to kill",
-                         hint=f"see `launchdeck status {release}`")
-    store.add_signoff(release_id=found.id, who=who, role=role, decision="kill", reason=reason)
-    if driver.alive(found):
-        d = found.state["driver"]
-        typer.echo(f"kill switch requested by {who} ({role}) for {release}; the run driving it "
-                   f"(pid {d['pid']} on {d['host']}) applies it at its next tick")
+    done = actions.request_kill(store, found, who=name, role=role, reason=reason)
+    if done.driven:
+        typer.echo(done.message)
         return
     failed, message = _kill_without_driver(found, db)
     typer.echo(message)
@@ -77,37 +68,35 @@ def _kill_without_driver(found: Any, db: str) -> tuple[bool, str]:
 
 
 @app.command()
-def pause(release: Annotated[str, typer.Argument()], role: RoleOption, who: WhoOption, reason: ReasonOption = "",
-          db: DbOption = DEFAULT_URL) -> None:
+def pause(release: Annotated[str, typer.Argument()], role: RoleOption, who: WhoOption = None,
+          reason: ReasonOption = "", db: DbOption = DEFAULT_URL, server: ServerOption = None,
+          token: TokenOption = None) -> None:
     """Keep the canary at its weight, with no time limit, until `resume` (gates are still judged)."""
-    store, found = _checked(db, release, who, role, "pause")
-    phase = found.state["engine"]["phase"]
-    if found.outcome or phase not in ("stage", "deciding", "held"):
-        raise UsageError(f"release {release} is {found.outcome or phase}; only a running release can be paused")
-    store.add_signoff(release_id=found.id, who=who, role=role, decision="pause", reason=reason)
-    typer.echo(f"pause requested by {who} ({role}) for {release}; resume with "
-               f"`launchdeck resume {release} --role {role} --as {who}`")
+    from launchdeck.services import actions
+
+    api = remote(server, token)
+    name = person(who, api)
+    if api is not None:
+        act(api, release, "pause", {"role": role, "reason": reason})
+        return
+    store = _existing_store(db)
+    typer.echo(actions.pause(store, store.require(name=release), who=name, role=role, reason=reason).message)
 
 
 @app.command()
-def resume(release: Annotated[str, typer.Argument()], role: RoleOption, who: WhoOption, reason: ReasonOption = "",
-           db: DbOption = DEFAULT_URL) -> None:
+def resume(release: Annotated[str, typer.Argument()], role: RoleOption, who: WhoOption = None,
+           reason: ReasonOption = "", db: DbOption = DEFAULT_URL, server: ServerOption = None,
+           token: TokenOption = None) -> None:
     """Resume a paused release, or continue a held one (as `approve --decision continue`)."""
-    store, found = _checked(db, release, who, role, "resume")
-    engine = found.state["engine"]
-    held = found.outcome == "held" or engine["phase"] == "held"
-    if not held and not engine.get("paused_by"):
-        raise UsageError(f"release {release} is neither paused nor held ({found.outcome or engine['phase']})",
-                         hint=f"see `launchdeck status {release}`")
-    if found.outcome and not held:
-        raise UsageError(f"release {release} already finished ({found.outcome})")
-    store.add_signoff(release_id=found.id, who=who, role=role, decision="continue" if held else "resume",
-                      reason=reason)
-    if found.outcome == "held":
-        typer.echo(f"recorded: {who} ({role}) continues {release}; it ended held, so run its plan again to go on: "
-                   f"`launchdeck run {found.plan_path}`")
-    else:
-        typer.echo(f"recorded: {who} ({role}) resumes {release}; the run driving it goes on at its next tick")
+    from launchdeck.services import actions
+
+    api = remote(server, token)
+    name = person(who, api)
+    if api is not None:
+        act(api, release, "resume", {"role": role, "reason": reason})
+        return
+    store = _existing_store(db)
+    typer.echo(actions.resume(store, store.require(name=release), who=name, role=role, reason=reason).message)
 
 
 @app.command()

@@ -6,12 +6,16 @@ import json
 import sys
 import time
 from datetime import datetime
+from collections.abc import Callable
 from typing import Annotated, Any
+from urllib.parse import quote
 
 import typer
 
 from launchdeck.cli.common import DEFAULT_URL, EXIT_CODES, DbOption, Output, _existing_store, app
+from launchdeck.cli.remote import ServerOption, TokenOption, remote
 from launchdeck.errors import UsageError
+from launchdeck.services.reading import decision_object, listing, status_object
 
 OutputOption = Annotated[Output, typer.Option("--output", help="json: machine-readable output on stdout.")]
 
@@ -20,7 +24,7 @@ OutputOption = Annotated[Output, typer.Option("--output", help="json: machine-re
 def list_(output: OutputOption = Output.text, db: DbOption = DEFAULT_URL) -> None:
     """Every release in the store, newest first; earlier runs kept as name#id are marked archived."""
     with _existing_store(db) as store:
-        rows = [_listing(r) for r in store.releases()]
+        rows = [listing(r) for r in store.releases()]
     if output is Output.json:
         typer.echo(json.dumps(rows))
         return
@@ -38,52 +42,53 @@ def status(release: Annotated[str, typer.Argument()], output: OutputOption = Out
            watch: Annotated[bool, typer.Option("--watch", help="Refresh until the release ends (exit status: its "
                                                                "outcome's) or Ctrl-C.")] = False,
            interval: Annotated[str, typer.Option("--interval", help="How often --watch reads the store.")] = "1s",
-           db: DbOption = DEFAULT_URL) -> None:
+           db: DbOption = DEFAULT_URL, server: ServerOption = None, token: TokenOption = None) -> None:
     """Where a release is: phase, stage, weight, gates, and what it waits for from people."""
     every = _interval(interval)
+    api = remote(server, token)
+    if api is not None:
+        fetch: Callable[[], dict[str, Any]] = lambda: api.call("GET", f"/releases/{quote(release, safe='')}")
+        _show(fetch, output, every, watch)
+        return
     with _existing_store(db) as store:
-        found = store.require(name=release)
-        if not watch:
-            _show_once(found, output)
-            return
-        raise typer.Exit(_watch(store, release, output, every))
+        store.require(name=release)
+        _show(lambda: _local_status(store, release), output, every, watch)
 
 
 @app.command()
 def why(release: Annotated[str, typer.Argument()],
         all_: Annotated[bool, typer.Option("--all", help="Include every evaluation.")] = False,
-        output: OutputOption = Output.text, db: DbOption = DEFAULT_URL) -> None:
+        output: OutputOption = Output.text, db: DbOption = DEFAULT_URL, server: ServerOption = None,
+        token: TokenOption = None) -> None:
     """The release's decisions in order, each with its reason (as JSON: with the inputs it was decided on)."""
-    with _existing_store(db) as store:
-        found = store.require(name=release)
-        rows = [d for d in store.decisions(release_id=found.id) if all_ or d.kind != "evaluation"]
+    api = remote(server, token)
+    if api is not None:
+        rows = [d for d in api.call("GET", f"/releases/{quote(release, safe='')}/decisions")
+                if all_ or d["kind"] != "evaluation"]
+    else:
+        with _existing_store(db) as store:
+            found = store.require(name=release)
+            rows = [decision_object(d) for d in store.decisions(release_id=found.id) if all_ or d.kind != "evaluation"]
     if output is Output.json:
-        typer.echo(json.dumps([{"seq": d.seq, "planAt": d.plan_at, "wallAt": d.wall_at.isoformat(), "kind": d.kind,
-                                "gate": d.gate, "reason": d.reason, "inputs": d.inputs} for d in rows]))
+        typer.echo(json.dumps(rows))
         return
     for d in rows:
-        typer.echo(f"#{d.seq:<4} t+{d.plan_at:>7.0f}s {d.kind:<18} {d.reason}")
+        typer.echo(f"#{d['seq']:<4} t+{d['planAt']:>7.0f}s {d['kind']:<18} {d['reason']}")
 
 
-# -- the state object -----------------------------------------------------------------------------------
+def _local_status(store: Any, release: str) -> dict[str, Any]:
+    found = store.require(name=release)
+    s = status_object(found)
+    s["_window"] = found.state.get("engine", {}).get("window")  # for a state written before waits were kept
+    return s
 
 
-def state_object(found: Any) -> dict[str, Any]:
-    """What `status --output json` prints: the release's state as a person or a script needs it."""
-    e = found.state.get("engine", {})
-    return {"release": found.name, "id": found.id, "tenant": found.tenant, "phase": e.get("phase"),
-            "stage": e.get("stage", 0) + 1, "weight": e.get("weight", 0.0), "outcome": found.outcome,
-            "reason": e.get("reason") or None, "firedGate": e.get("fired_gate"),
-            "stagesPassed": e.get("stages_passed", 0), "planTime": found.plan_clock,
-            "timeScale": found.state.get("timeScale"), "startedAt": found.state.get("startedAt"),
-            "updatedAt": found.updated_at.isoformat() if found.updated_at else None, "archived": found.archived,
-            "gates": {n: {"status": g.get("status"), "reason": g.get("reason", "")} for n, g in e.get("gates", {}).items()},
-            "waiting": found.state.get("waiting") if not found.outcome else None}
+# -- the state, for a person (the object `--output json` prints is built in services.reading) -------------
 
 
-def status_lines(found: Any, wall_now: float) -> list[str]:
-    """`status` for a person: the headline, each gate with its reason, and what the release waits for."""
-    s = state_object(found)
+def status_lines(s: dict[str, Any], wall_now: float) -> list[str]:
+    """`status` for a person, from the status object: the headline, each gate with its reason, and what the
+    release waits for."""
     head = (f"{s['release']}: {s['phase']} stage {s['stage']} weight {s['weight']:g}% outcome {s['outcome'] or '-'} "
             f"(plan time {s['planTime']:.0f}s)")
     from launchdeck.core.durations import in_text
@@ -92,7 +97,7 @@ def status_lines(found: Any, wall_now: float) -> list[str]:
     if s["outcome"] and s["reason"]:
         lines.append(f"  {s['outcome']}: {in_text(s['reason'])}")
     waiting = waiting_line(s["release"], s["waiting"], wall_now)
-    window = found.state.get("engine", {}).get("window")
+    window = s.get("_window")
     if waiting:
         lines.append(f"  {waiting}")
     elif window and not s["outcome"]:  # a state written before waits were kept
@@ -110,14 +115,19 @@ def waiting_line(release: str, data: dict[str, Any] | None, wall_now: float) -> 
     return wait.describe(wait.Waiting.from_json(data), release, deadline_wall=deadline, wall_now=wall_now)
 
 
-def _show_once(found: Any, output: Output) -> None:
-    if output is Output.json:
-        typer.echo(json.dumps(state_object(found)))
-    else:
-        typer.echo("\n".join(status_lines(found, time.time())))
+def _show(fetch: Callable[[], dict[str, Any]], output: Output, every: float, watch: bool) -> None:
+    if not watch:
+        s = fetch()
+        if output is Output.json:
+            s.pop("_window", None)
+            typer.echo(json.dumps(s))
+        else:
+            typer.echo("\n".join(status_lines(s, time.time())))
+        return
+    raise typer.Exit(_watch(fetch, output, every))
 
 
-def _watch(store: Any, release: str, output: Output, every: float) -> int:
+def _watch(fetch: Callable[[], dict[str, Any]], output: Output, every: float) -> int:
     """Show the release's status each time it changes until it ends; returns its outcome's exit status.
 
     Plain output (a pipe, CI, --output json) prints each change once; a terminal redraws in place."""
@@ -131,9 +141,10 @@ def _watch(store: Any, release: str, output: Output, every: float) -> int:
     shown: str | None = None
     try:
         while True:
-            found = store.require(name=release)
-            text = (json.dumps(state_object(found)) if output is Output.json
-                    else "\n".join(status_lines(found, time.time())))
+            s = fetch()
+            if output is Output.json:
+                s.pop("_window", None)
+            text = json.dumps(s) if output is Output.json else "\n".join(status_lines(s, time.time()))
             if text != shown:
                 shown = text
                 if live is not None:
@@ -142,8 +153,8 @@ def _watch(store: Any, release: str, output: Output, every: float) -> int:
                     live.update(Text(text), refresh=True)
                 else:
                     typer.echo(text + ("" if output is Output.json else "\n"))
-            if found.outcome:
-                return EXIT_CODES.get(found.outcome, 1)
+            if s["outcome"]:
+                return EXIT_CODES.get(s["outcome"], 1)
             time.sleep(every)
     except KeyboardInterrupt:
         return 130
@@ -153,14 +164,6 @@ def _watch(store: Any, release: str, output: Output, every: float) -> int:
 
 
 # -- helpers ----------------------------------------------------------------------------------------------
-
-
-def _listing(r: Any) -> dict[str, Any]:
-    e = r.state.get("engine", {})
-    return {"name": r.name, "id": r.id, "tenant": r.tenant, "phase": e.get("phase", "starting"),
-            "stage": e.get("stage", 0) + 1, "weight": e.get("weight", 0.0), "outcome": r.outcome,
-            "planTime": r.plan_clock, "updatedAt": r.updated_at.isoformat() if r.updated_at else None,
-            "archived": r.archived}
 
 
 def _interval(text: str) -> float:

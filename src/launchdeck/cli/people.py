@@ -7,38 +7,35 @@ from typing import Annotated, Optional
 import typer
 
 from launchdeck.cli.common import DEFAULT_URL, Choice, DbOption, _existing_store, app
+from launchdeck.cli.remote import Remote, ServerOption, TokenOption, act, person, remote
 from launchdeck.errors import UsageError
 
 
 @app.command()
 def approve(release: Annotated[str, typer.Argument(help="The release name (metadata.name).")],
             role: Annotated[str, typer.Option("--role", help="The role you sign for.")],
-            who: Annotated[str, typer.Option("--as", help="Your name, as listed under roles.")],
+            who: Annotated[Optional[str], typer.Option("--as", help="Your name, as listed under roles (not with --server: the token's person).")] = None,
             stage: Annotated[Optional[int], typer.Option("--stage", min=1, help="Sign off leaving stage N.")] = None,
             checklist: Annotated[Optional[str], typer.Option("--checklist", help="Sign a checklist (e.g. T-1h).")] = None,
             decision: Annotated[Optional[Choice], typer.Option("--decision", help="Decide an open decision window or hold.")] = None,
             reason: Annotated[str, typer.Option("--reason")] = "",
-            db: DbOption = DEFAULT_URL) -> None:
+            db: DbOption = DEFAULT_URL, server: ServerOption = None, token: TokenOption = None) -> None:
     """Sign off a stage or decide (continue / roll back) while a run waits."""
-    from launchdeck.controller import people
+    from launchdeck.services import actions
 
     if sum(x is not None for x in (stage, decision, checklist)) != 1:
         raise UsageError("give exactly one of --stage N, --checklist NAME or --decision rollback|continue",
                          hint="e.g. launchdeck approve REL --role sre --as sam --stage 1")
+    api = remote(server, token)
+    name = person(who, api)
+    if api is not None:
+        act(api, release, "signoffs", {"role": role, "stage": stage, "checklist": checklist, "reason": reason,
+                                       "decision": decision.value if decision else None})
+        return
     store = _existing_store(db)
-    found = store.require(name=release)
-    if found.outcome and found.outcome != "held":  # a held release goes on when its plan is run again
-        raise UsageError(f"release {release} already ended ({found.outcome}); nothing waits for a decision")
-    # The same rule as the approvals file's: the person, role, stage and checklist must be the plan's.
-    refused = people.check_signoff(people.rules_stored(found.state), who=who, role=role, stage=stage,
-                                   checklist=checklist, decision=decision.value if decision else None)
-    if refused:
-        raise UsageError(f"sign-off refused: {refused}",
-                         hint="sign as the plan lists the person, role, stage and checklist")
-    store.add_signoff(release_id=found.id, who=who, role=role, stage=stage, checklist=checklist,
-                      decision=decision.value if decision else None, reason=reason)
-    what = f"stage {stage}" if stage else f"checklist {checklist}" if checklist else f"decision '{decision.value}'" if decision else ""
-    typer.echo(f"recorded: {who} ({role}) {what} for {release}")
+    done = actions.approve(store, store.require(name=release), who=name, role=role, stage=stage, checklist=checklist,
+                           decision=decision.value if decision else None, reason=reason)
+    typer.echo(done.message)
 
 
 @app.command()
@@ -65,27 +62,27 @@ def checklist(release: Annotated[str, typer.Argument()], db: DbOption = DEFAULT_
 
 
 @app.command("go")
-def go_(release: Annotated[str, typer.Argument()], who: Annotated[str, typer.Option("--as")],
-        reason: Annotated[str, typer.Option("--reason")] = "", db: DbOption = DEFAULT_URL) -> None:
+def go_(release: Annotated[str, typer.Argument()], who: Annotated[Optional[str], typer.Option("--as")] = None,
+        reason: Annotated[str, typer.Option("--reason")] = "", db: DbOption = DEFAULT_URL,
+        server: ServerOption = None, token: TokenOption = None) -> None:
     """Record a GO decision (who, when, why, and the roles they hold in the plan)."""
-    _go_decision(release, who, "go", reason, db)
+    _go_decision(release, who, "go", reason, db, remote(server, token))
 
 
 @app.command("no-go")
-def no_go(release: Annotated[str, typer.Argument()], who: Annotated[str, typer.Option("--as")],
-          reason: Annotated[str, typer.Option("--reason")] = "", db: DbOption = DEFAULT_URL) -> None:
+def no_go(release: Annotated[str, typer.Argument()], who: Annotated[Optional[str], typer.Option("--as")] = None,
+          reason: Annotated[str, typer.Option("--reason")] = "", db: DbOption = DEFAULT_URL,
+          server: ServerOption = None, token: TokenOption = None) -> None:
     """Record a NO-GO: a release not started is refused; a running one is rolled back."""
-    _go_decision(release, who, "no-go", reason, db)
+    _go_decision(release, who, "no-go", reason, db, remote(server, token))
 
 
-def _go_decision(release: str, who: str, choice: str, reason: str, db: str) -> None:
+def _go_decision(release: str, who: str | None, choice: str, reason: str, db: str, api: Remote | None) -> None:
+    from launchdeck.services import actions
 
+    name = person(who, api)
+    if api is not None:
+        act(api, release, choice, {"reason": reason})
+        return
     store = _existing_store(db)
-    found = store.require(name=release)
-    held = sorted(r for r, people in found.state.get("roles", {}).items() if who in people)
-    if not held:
-        raise UsageError(f"{who} holds no role in {release}'s plan", hint="the go/no-go is decided by the plan's people")
-    store.add_signoff(release_id=found.id, who=who, role=",".join(held), decision=choice, reason=reason)
-    typer.echo(f"recorded: {choice.upper()} by {who} ({', '.join(held)}) for {release}")
-
-
+    typer.echo(actions.go_decision(store, store.require(name=release), who=name, choice=choice, reason=reason).message)

@@ -9,26 +9,17 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from launchdeck.cli import quick
 from launchdeck.cli.common import (DEFAULT_URL, DbOption, Output, Scenario, Stack, app,
                                    exit_code, _parse_start)
+from launchdeck.cli.remote import ServerOption, TokenOption, remote
 
 
 @app.command()
 def validate(plan: Annotated[Path, typer.Argument(help="Plan file (YAML).")],
              time_scale: Annotated[float, typer.Option("--time-scale", min=0.001, help="Check the windows as `run --time-scale N` would fill them.")] = 1.0) -> None:
     """Check a plan; report every problem at once with file:line and what to write instead."""
-    from launchdeck.plan import baseline, load_plan
-    from launchdeck.plan.noise import noisy_gates
-
-    loaded = load_plan(plan)
-    kind = "release train" if loaded.is_train else "release"
-    extra = f" with {len(loaded.services)} services" if loaded.is_train else ""
-    typer.echo(f"{plan}: valid {kind} '{loaded.name}'{extra} ({loaded.digest[:19]}…)")
-    # Warnings, not problems: the plan is valid and validate exits 0.
-    specs = [(f"[{entry.name}] ", spec) for entry, spec in loaded.services] if loaded.is_train else [("", loaded.doc.spec)]
-    for prefix, spec in specs:
-        for warning in noisy_gates(spec, time_scale) + baseline.notes(spec):
-            typer.echo(f"warning: {prefix}{warning}", err=True)
+    quick.validate(plan, time_scale)
 
 
 @app.command()
@@ -48,8 +39,12 @@ def run(plan: Annotated[Path, typer.Argument(help="Plan file (YAML).")],
         fresh: Annotated[bool, typer.Option("--fresh", help="Start over even if an unfinished run exists.")] = False,
         seed: Annotated[Optional[int], typer.Option("--seed", help="Seed the local fleet's randomness.")] = None,
         start_at: Annotated[Optional[str], typer.Option("--start-at", help="Planned start (ISO 8601); checklists are due relative to it.")] = None,
-        follow: Annotated[bool, typer.Option("--follow", help="Stay on after promotion through the post-launch checkpoints.")] = False) -> None:
+        follow: Annotated[bool, typer.Option("--follow", help="Stay on after promotion through the post-launch checkpoints.")] = False,
+        wait: Annotated[bool, typer.Option("--wait", help="If another process drives the release, wait for it to finish or stop.")] = False,
+        detach: Annotated[bool, typer.Option("--detach", help="Submit the release and return; a worker drives it.")] = False,
+        server: ServerOption = None, token: TokenOption = None) -> None:
     """Run (or resume) a release to its outcome."""
+    from launchdeck.errors import UsageError
     from launchdeck.controller import people, preflight
     from launchdeck.controller.runner import RunOptions
     from launchdeck.plan import load_plan
@@ -64,8 +59,58 @@ def run(plan: Annotated[Path, typer.Argument(help="Plan file (YAML).")],
         people.check_approvals_file(approvals, loaded)
     specs = [s for _, s in loaded.services] if loaded.is_train else [loaded.doc.spec]
     preflight.require_writable(*specs, workdir=opts.workdir)
+    api = remote(server, token)
+    if api is not None:
+        if not detach:
+            raise UsageError("with --server a release is driven by the server's workers: add --detach",
+                             hint=f"launchdeck run {plan} --detach --server {server}")
+        _submit_to_server(api, loaded, opts, output)
+        return
     typer.echo(f"release store: {location(db)}", err=output is Output.json)
-    _run_and_report(loaded, opts, output)
+    if detach:
+        _submit_detached(loaded, opts, output)
+        return
+    _run_and_report(loaded, opts, output, wait=wait)
+
+
+def _submit_to_server(api: Any, loaded: Any, opts: Any, output: Output) -> None:
+    from launchdeck.controller.people import load_approvals_file
+    from launchdeck.errors import UsageError
+
+    if loaded.is_train or loaded.text is None:
+        raise UsageError("the server takes release plans; a release train is driven by its own `launchdeck run`")
+    approvals = (load_approvals_file(opts.approvals, loaded.doc.spec, loaded.doc.metadata.service)
+                 if opts.approvals else [])
+    started = api.call("POST", "/releases", {
+        "planText": loaded.text, "timeScale": opts.time_scale, "seed": opts.seed,
+        "startAt": opts.start_at.isoformat() if opts.start_at else None,
+        "approvals": [{k: v for k, v in a.items() if v is not None} for a in approvals]})
+    if output is Output.json:
+        typer.echo(json.dumps(started))
+        return
+    typer.echo(f"submitted {started['name']} to {api.url} (by {started['submittedBy']}): {started['url']}\n"
+               f"follow it: launchdeck status {started['name']} --watch --server {api.url}")
+
+
+def _submit_detached(loaded: Any, opts: Any, output: Output) -> None:
+    from launchdeck.controller.submit import submit
+    from launchdeck.controller.view import PlainView
+    from launchdeck.errors import UsageError
+    from launchdeck.store.repo import Store
+
+    if loaded.is_train:
+        raise UsageError("a release train is driven by its own `launchdeck run`; --detach takes a release plan")
+    with Store(opts.db_url) as store:
+        release = submit(store, loaded, opts, PlainView(sys.stderr))
+    if output is Output.json:
+        typer.echo(json.dumps({"release": release.name, "id": release.id, "tenant": release.tenant,
+                               "submittedBy": release.submitted_by, "outcome": release.outcome}))
+        return
+    if release.outcome:
+        typer.echo(f"{release.name} already finished ({release.outcome}); `launchdeck status {release.name}`")
+        return
+    typer.echo(f"submitted {release.name}: a worker on this store drives it (`launchdeck worker --db {opts.db_url}`); "
+               f"follow it with `launchdeck status {release.name} --watch`")
 
 
 @app.command()
@@ -112,7 +157,8 @@ def _run_stack_demo(kind: str, scenario: str, opts: Any, output: Output) -> dict
     return summary
 
 
-def _run_and_report(loaded: Any, opts: Any, output: Output, exit_at_end: bool = True) -> dict[str, Any]:
+def _run_and_report(loaded: Any, opts: Any, output: Output, exit_at_end: bool = True,
+                    wait: bool = False) -> dict[str, Any]:
     import asyncio
 
     from launchdeck.controller.runner import run_release
@@ -126,7 +172,7 @@ def _run_and_report(loaded: Any, opts: Any, output: Output, exit_at_end: bool = 
             summary = asyncio.run(run_train(loaded, opts, lambda name: PlainView(stream, every=10.0, prefix=f"[{name}]")))
         else:
             view = LiveView(stream) if stream.isatty() else PlainView(stream)
-            summary = asyncio.run(run_release(loaded, opts, view))
+            summary = asyncio.run(run_release(loaded, opts, view, wait=wait))
     except KeyboardInterrupt:
         if isinstance(view, LiveView):
             view.close()
@@ -184,11 +230,12 @@ def prepare(plan: Annotated[Path, typer.Argument(help="Plan file (YAML).")],
             start_at: Annotated[Optional[str], typer.Option("--start-at", help="Planned start (ISO 8601).")] = None,
             db: DbOption = DEFAULT_URL) -> None:
     """Register a release before its run, so checklists and go/no-go can be signed ahead."""
-    from launchdeck.controller.runner import RunOptions, prepare_release
+    from launchdeck.controller.runner import RunOptions
+    from launchdeck.controller.submit import prepare
     from launchdeck.plan import load_plan
 
     loaded = load_plan(plan)
-    release = prepare_release(loaded, RunOptions(db_url=db, start_at=_parse_start(start_at)))
+    release = prepare(loaded, RunOptions(db_url=db, start_at=_parse_start(start_at)))
     typer.echo(f"prepared {release.name}; sign checklists with `launchdeck approve {release.name} --checklist NAME "
                f"--role R --as NAME`, see what is missing with `launchdeck checklist {release.name}`")
 

@@ -194,7 +194,8 @@ class Message:
     title: str
     release: str = ""
     key: str = ""
-    """Stable per message across retries (``release#outbox id``): receivers can drop duplicates."""
+    """Stable per message across retries (``release:epoch:outbox id``, ``controller.outbox.idempotency_key``):
+    receivers can drop duplicates."""
 
 
 class MissingValueError(NotifyError, jinja2.UndefinedError):

@@ -1,8 +1,12 @@
 """Assembles and signs the release's evidence: plan digest, decisions with inputs, sign-offs, outcome, and
-the signed head of the decision log (``controller.audit``) as it stood when the bundle was written."""
+the signed head of the decision log (``controller.audit``) as it stood when the bundle was written. Each
+bundle is written to the plan's evidence folder and kept in the store (``store.bundles``) for the API."""
 
 from __future__ import annotations
 
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +14,7 @@ from launchdeck import evidence
 from launchdeck.comms.render import redact
 from launchdeck.controller import audit
 from launchdeck.evidence import trust
+from launchdeck.store import bundles as stored
 from launchdeck.store.repo import Store, StoredRelease
 
 
@@ -18,13 +23,27 @@ def ensure_key(path: Path) -> tuple[Any, str | None]:
     ``evidence.trust``); the second value says what was done, for the user."""
     notes = []
     if not path.exists():
-        evidence.generate(path)
-        notes.append(f"no signing key at {path}: generated a new Ed25519 key pair ({path}, {path}.pub)")
+        with _generating(path):  # releases of one folder started together (a worker) make one key, not a race
+            if not path.exists():
+                evidence.generate(path)
+                notes.append(f"no signing key at {path}: generated a new Ed25519 key pair ({path}, {path}.pub)")
     key = evidence.load_private(path)
     trusted = trust.trust_own_key(key.public_key(), path)
     if trusted:
         notes.append(trusted)
     return key, "; ".join(notes) or None
+
+
+@contextmanager
+def _generating(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock beside the key (``.NAME.lock``) while it is made; other processes wait."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.parent / f".{path.name}.lock", "a+b") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def write(*, store: Store, release: StoredRelease, key: Any, directory: Path, label: str | None,
@@ -53,8 +72,12 @@ def write(*, store: Store, release: StoredRelease, key: Any, directory: Path, la
         predicate = _redacted(predicate, secrets)
     predicate["logHead"] = head  # after redaction: it is signed as it stands
     digest = release.plan_digest.split(":", 1)[1]
-    return evidence.write_bundle(directory / name, subject_name=Path(release.plan_path).name, subject_digest=digest,
+    path = evidence.write_bundle(directory / name, subject_name=Path(release.plan_path).name, subject_digest=digest,
                                  predicate=predicate, private_key=key)
+    # Kept in the store too, so the API serves it whichever machine the run was on.
+    stored.keep(store, release_id=release.id, name=name, label=label or audit.FINAL,
+                body=path.read_text(encoding="utf-8"))
+    return path
 
 
 def file_name(release: StoredRelease, label: str | None) -> str:

@@ -3,7 +3,7 @@
 ``LAUNCHDECK_FAILPOINT=<name>`` (optionally ``<name>@<n>``: at the n-th time it is reached) makes the
 run die at that point exactly as a power cut or ``kill -9`` would: no cleanup, no flush, no finally.
 The points sit at the boundaries the crash-safety promise is about (after ``release.started``, after a
-stage passes, between rollback steps, right after the outcome commit, during wrap-up). Unset, a
+stage passes, between rollback steps, after a rollback step's command ran and before it is recorded, right after the outcome commit, during wrap-up). Unset, a
 point costs one dictionary lookup.
 """
 

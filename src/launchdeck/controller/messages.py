@@ -22,12 +22,16 @@ from launchdeck.store.repo import NewMessage
 
 
 def secret_values(spec: model.ReleaseSpec) -> list[str]:
-    """The values behind every ``env:`` reference in the plan, to be redacted wherever text leaves."""
+    """The values behind every ``env:`` reference in the plan and every variable a command hook lists in
+    ``secretEnv``, to be redacted wherever text leaves (messages, command output, evidence)."""
     refs = []
     for channel in spec.notifications.channels.values():
         for value in (channel.webhook, channel.secret, channel.routing_key, channel.url):
             if value and value.startswith("env:"):
                 refs.append(os.environ.get(value[4:], ""))
+    names = list(spec.target.router.commands.secret_env) if spec.target.router.commands else []
+    names += [name for step in spec.rollback.steps if not isinstance(step, str) for name in step.secret_env]
+    refs += [os.environ.get(name, "") for name in names]
     return [r for r in refs if r]
 
 

@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from launchdeck.adapters.notify import Notifier
+from launchdeck.adapters.notify.factory import make_channel
 from launchdeck.comms import render
 from launchdeck.comms.render import Message
-from launchdeck.adapters.notify.factory import make_channel
 from launchdeck.controller.messages import secret_values
 from launchdeck.core.backoff import ChannelHealth, Failed, Random, Recovered
 from launchdeck.errors import LaunchdeckError, StoreError, UsageError
@@ -84,7 +84,7 @@ async def _send_pending(*, store: Store, release_id: int, release_name: str, cha
             continue
         try:
             await channel.send(Message(row.event, row.channel, row.locale, row.text, row.title,
-                                       release=release_name, key=f"{release_name}#{row.id}"))
+                                       release=release_name, key=idempotency_key(release_name, row.epoch, row.id)))
         except LaunchdeckError as e:
             error = render.redact(e.message, list(secrets))
             store.mark_failed(message_id=row.id, error=error)
@@ -113,6 +113,12 @@ def failing_line(channel: str, failed: Failed, health: ChannelHealth) -> str:
 def recovered_line(back: Recovered) -> str:
     return (f"channel {back.channel} recovered after {back.failures} failed attempt(s) over {back.down_for:.0f}s: "
             f"{back.delivered} held-back message(s) went through")
+
+
+def idempotency_key(release: str, epoch: int | None, message_id: int) -> str:
+    """The message's idempotency key: release, the lease epoch it was decided under, and its outbox id.
+    The same at every retry of the message, by any process; receivers drop a key they have seen."""
+    return f"{release}:{epoch or 0}:{message_id}"
 
 
 def undelivered(store: Store, release_id: int) -> dict[str, Any]:

@@ -135,14 +135,19 @@ def load_approvals_file(path: Path, spec: model.ReleaseSpec, service: str | None
 def check_approvals_file(path: Path, plan: LoadedPlan) -> None:
     """Refuse an approvals file with any entry the plan would refuse (every service of a train)."""
     approvals, problems = read_approvals(path)
+    problems += approvals_problems(str(path), approvals, plan)
+    if problems:
+        raise _refused(path, problems)
+
+
+def approvals_problems(file: str, approvals: list[Approval], plan: LoadedPlan) -> list[PlanProblem]:
+    """What the plan refuses among these sign-offs (every service of a train), each at its entry's line."""
     if plan.is_train:
         targets: list[tuple[str | None, model.ReleaseSpec]] = [(e.name, s) for e, s in plan.services]
     else:
         assert isinstance(plan.doc, model.ReleaseDoc)
         targets = [(plan.doc.metadata.service, plan.doc.spec)]
-    problems += _problems(str(path), approvals, targets, train=plan.is_train)
-    if problems:
-        raise _refused(path, problems)
+    return _problems(file, approvals, targets, train=plan.is_train)
 
 
 def read_approvals(path: Path) -> tuple[list[Approval], list[PlanProblem]]:

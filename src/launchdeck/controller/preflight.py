@@ -1,14 +1,15 @@
 """Preflight before a release starts: where it will write, freeze windows and checks (`run` exit code,
-`http` status), checklists and no-go."""
+`http` status), the supply chain (``launchdeck.supply``), checklists and no-go."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import tempfile
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -25,9 +26,21 @@ class CheckResult:
     name: str
     passed: bool
     detail: str
+    fix: str = ""
+    """How to make a failed check pass (supply-chain checks say it)."""
+    data: dict[str, Any] = field(default_factory=dict)
+    """What the check found, for the evidence (digests, counts, signers)."""
 
     def to_json(self) -> dict[str, object]:
-        return {"name": self.name, "passed": self.passed, "detail": self.detail}
+        out: dict[str, object] = {"name": self.name, "passed": self.passed, "detail": self.detail}
+        if self.fix:
+            out["fix"] = self.fix
+        if self.data:
+            out["data"] = self.data
+        return out
+
+    def refusal(self) -> str:
+        return f"{self.name}: {self.detail}" + (f" (fix: {self.fix})" if self.fix else "")
 
 
 def unwritable(spec: model.ReleaseSpec, *, workdir: Path) -> list[str]:
@@ -129,6 +142,17 @@ def run_checks(spec: model.PreflightSpec, workdir: Path) -> list[CheckResult]:
             except httpx.HTTPError as e:
                 results.append(CheckResult(check.name, False, f"GET {check.http} failed: {e.__class__.__name__}"))
     return results
+
+
+def supply_chain(spec: model.PreflightSpec, workdir: Path, now: datetime | None = None) -> list[CheckResult]:
+    """The supply-chain checks the plan lists (``launchdeck.supply``), each as a check result."""
+    if spec.supply_chain is None:
+        return []
+    from launchdeck import supply
+
+    today = (now or datetime.now(UTC)).astimezone(UTC).date()
+    return [CheckResult(f"supplyChain.{r.name}", r.passed, r.detail, r.fix, r.data)
+            for r in supply.check(spec.supply_chain, workdir=workdir, today=today)]
 
 
 def checklist_status(spec: model.ReleaseSpec, store: Store, release_id: int, *, planned_start: datetime,

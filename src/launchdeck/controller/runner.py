@@ -9,47 +9,132 @@ from __future__ import annotations
 
 import asyncio
 import time
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, suppress
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from launchdeck.adapters.routers import Router, Split
+from launchdeck.controller import driver, failpoints, lifecycle, loadtests, preflight, submit
 from launchdeck.controller import evidence as bundles
-from launchdeck.controller import driver, failpoints, lifecycle, preflight
 from launchdeck.controller.clock import PlanClock
-from launchdeck.controller.messages import Dispatcher, iso
-from launchdeck.controller.people import gather, load_approvals_file, stored_rules
-from launchdeck.controller.session import (Run, RunOptions, View, commit, deliver, snapshot, status_line,
-                                           write_evidence)
-from launchdeck.controller.target import open_target, thin_windows
-from launchdeck.controller.wrapup import report_finished, wrap_up, write_missing_stage_bundles
+from launchdeck.controller.messages import Dispatcher
+from launchdeck.controller.people import gather
+from launchdeck.controller.rollback import roll_back, set_weight, split_for
+from launchdeck.controller.session import (
+    Run,
+    RunOptions,
+    Stopped,
+    View,
+    commit,
+    deliver,
+    snapshot,
+    status_line,
+    write_evidence,
+)
+from launchdeck.controller.target import TargetOpener, open_target, thin_windows
+from launchdeck.controller.wrapup import (
+    report_finished,
+    wrap_up,
+    write_missing_stage_bundles,
+)
 from launchdeck.core import engine
-from launchdeck.core.engine import Decision, Observations, SetWeight, StartRollback, WriteEvidence
+from launchdeck.core.engine import (
+    Decision,
+    Observations,
+    SetWeight,
+    StartRollback,
+    WriteEvidence,
+)
 from launchdeck.core.state import ReleaseState
-from launchdeck.errors import LaunchdeckError, UsageError, WeightNotApplied
+from launchdeck import telemetry
+from launchdeck.errors import LaunchdeckError, LeaseHeld
 from launchdeck.plan import LoadedPlan, baseline, model, to_policy
 from launchdeck.plan.noise import noisy_gates
+from launchdeck.store import leases
+from launchdeck.store.leases import Lease
 from launchdeck.store.repo import NewDecision, Store, StoredRelease
 
-__all__ = ["RunOptions", "View", "new_run", "prepare_release", "roll_back", "run_release", "wrap_up"]
-
-VERIFY_ATTEMPTS = 5
+__all__ = ["RunOptions", "View", "drive", "new_run", "roll_back", "run_release", "wrap_up"]
 
 
-async def run_release(plan: LoadedPlan, opts: RunOptions, view: View) -> dict[str, Any]:
-    """Run (or resume) the plan's release to its outcome and return the summary object."""
+async def run_release(plan: LoadedPlan, opts: RunOptions, view: View, *, wait: bool = False) -> dict[str, Any]:
+    """Submit the plan's release and drive it here to its outcome (`launchdeck run`); return the summary.
+
+    Raises ``LeaseHeld`` (exit 4) when another live process drives it, unless ``wait``: then it waits
+    for that process to finish or stop, and reports or goes on.
+    """
     assert isinstance(plan.doc, model.ReleaseDoc), "trains run through controller.train"
+    preflight.require_writable(plan.doc.spec, workdir=opts.workdir)  # before anything is recorded, let alone moved
     with Store(opts.db_url) as store:
-        return await _run(plan, opts, view, store)
+        release = submit.submit(store, plan, opts, view)
+        lease = await _hold(store, release, view, wait=wait)
+        try:
+            return await drive(plan, opts, view, store, lease)
+        finally:
+            with suppress(LaunchdeckError):
+                leases.let_go(store, lease)
 
 
-async def _run(plan: LoadedPlan, opts: RunOptions, view: View, store: Store) -> dict[str, Any]:
-    assert isinstance(plan.doc, model.ReleaseDoc)
-    spec = plan.doc.spec
-    preflight.require_writable(spec, workdir=opts.workdir)  # before anything is recorded, let alone moved
-    release, state, meta = _open_release(store, plan, opts, view)
+async def _hold(store: Store, release: StoredRelease, view: View, *, wait: bool) -> Lease:
+    said = False
+    while True:
+        lease = leases.claim(store, release.id, driver.holder_id(), driver.LEASE_SECONDS, dead=driver.dead)
+        if lease is not None:
+            return lease
+        current = store.find(name=release.name, tenant=release.tenant) or release
+        who = driver.describe(current)
+        if not wait:
+            raise LeaseHeld(f"release {release.name} is being driven by {who} (its lease is live); a second driver "
+                            "would pass every stage twice",
+                            hint=f"follow it with `launchdeck status {release.name} --watch`, or add --wait to wait "
+                                 "for it to finish or stop")
+        if not said:
+            view.note(f"release {release.name} is being driven by {who}; waiting for it to finish or stop")
+            said = True
+        await asyncio.sleep(1.0)
+
+
+async def drive(plan: LoadedPlan, opts: RunOptions, view: View, store: Store, lease: Lease,
+                stop: asyncio.Event | None = None, opener: TargetOpener | None = None) -> dict[str, Any]:
+    """Drive a submitted release while holding ``lease``: the one tick code path, for `run` and workers.
+
+    ``stop`` set: the current tick finishes and ``Stopped`` is raised (the caller gives the lease up).
+    ``opener`` opens the target instead of the plan's own (the scale benchmark's in-process target).
+    A lost lease raises ``LeaseLost`` from the first commit or fence after it: nothing more is written
+    or sent.
+    """
+    if lease.taken_from is not None:
+        telemetry.LEASE_TAKEOVERS.inc()
+    found = store.find_id(lease.release_id)
+    release, state, meta = _session(found, view)
     run = new_run(plan, opts, view, store, release, state, meta)
+    run.lease, run.stop = lease, stop
+    run.opener = opener or open_target
+    run.effects = len([e for e in leases.effects(store, release.id) if e.epoch == lease.epoch])
+    keeper = asyncio.create_task(_keep_lease(run))
+    try:
+        return await _drive(run)
+    finally:
+        keeper.cancel()
+
+
+async def _keep_lease(run: Run) -> None:
+    """Renew the lease when no commit or fence did lately (a long smoke test, a slow rollback step)."""
+    assert run.lease is not None
+    every = run.lease.seconds / 3
+    while True:
+        await asyncio.sleep(every)
+        if time.monotonic() - run.renewed_at >= every:
+            try:
+                await asyncio.to_thread(leases.renew, run.store, run.lease)
+            except LaunchdeckError:
+                return  # lost, or the database is away: the next commit or fence says so and stops the run
+            run.renewed_at = time.monotonic()
+
+
+async def _drive(run: Run) -> dict[str, Any]:
+    plan, opts, view, spec = run.plan, run.opts, run.view, run.spec
+    release, state, meta = run.release, run.state, run.meta
     if state.phase == "done" and state.outcome != "held":
         return await report_finished(run)
     run.meta["driver"] = driver.me()
@@ -63,12 +148,14 @@ async def _run(plan: LoadedPlan, opts: RunOptions, view: View, store: Store) -> 
             return await _refuse(run, refusal, "preflight.failed")
     async with AsyncExitStack() as stack:
         if state.phase != "done":
-            for warning in thin_windows(spec, opts.time_scale) + noisy_gates(spec, opts.time_scale) + baseline.notes(spec):
+            for warning in (thin_windows(spec, opts.time_scale) + noisy_gates(spec, opts.time_scale)
+                            + baseline.notes(spec)):
                 view.note(f"warning: {warning}")
-            run.target = await open_target(spec, plan.doc.metadata, stack=stack, time_scale=opts.time_scale,
+            run.target = await run.opener(spec, plan.doc.metadata, stack=stack, time_scale=opts.time_scale,
                                            plan_offset=release.plan_clock, seed=opts.seed, workdir=opts.workdir)
             if state.phase != "starting":
-                await _set_weight(run, 0.0 if state.phase == "rolling_back" else state.weight)
+                await set_weight(run, 0.0 if state.phase == "rolling_back" else state.weight)
+            stack.push_async_callback(loadtests.stop, run)
             run.clock = PlanClock(opts.time_scale, release.plan_clock)  # plan time starts with the target up
             write_missing_stage_bundles(run)
             await _announce_start(run)
@@ -107,15 +194,17 @@ async def _refuse(run: Run, reason: str, event: str | None) -> dict[str, Any]:
 
 
 def _preflight(run: Run) -> str | None:
-    """Freeze windows, then checks; every result is kept for the evidence. Returns why it refused."""
+    """Freeze windows, then checks and the supply chain; every result is kept for the evidence. Returns why
+    it refused."""
     why = preflight.frozen(run.spec.preflight, datetime.now(UTC))
-    results = preflight.run_checks(run.spec.preflight, run.opts.workdir) if why is None else []
+    results = [] if why is not None else (preflight.run_checks(run.spec.preflight, run.opts.workdir)
+                                           + preflight.supply_chain(run.spec.preflight, run.opts.workdir))
     run.meta["checks"] = [r.to_json() for r in results]
     for r in results:
         run.view.note(f"preflight check {r.name}: {'passed' if r.passed else 'FAILED'} — {r.detail}")
     failed = [r for r in results if not r.passed]
     if why is None and failed:
-        why = "preflight check failed: " + "; ".join(f"{r.name}: {r.detail}" for r in failed)
+        why = "preflight check failed: " + "; ".join(r.refusal() for r in failed)
     if why is None:
         why = preflight.unsigned_checklists(run.spec, run.store, run.release.id, planned_start=_planned_start(run))
     if why is None:
@@ -127,66 +216,22 @@ def _planned_start(run: Run) -> datetime:
     return datetime.fromisoformat(run.meta.get("plannedStart") or run.meta["startedAt"])
 
 
-def _open_release(store: Store, plan: LoadedPlan, opts: RunOptions,
-                  view: View) -> tuple[StoredRelease, ReleaseState, dict[str, Any]]:
-    meta = plan.doc.metadata
-    found = store.find(name=meta.name, tenant=meta.tenant)
-    if found and opts.fresh:
-        store.archive(release_id=found.id)
-        view.note(f"an earlier run of {meta.name} ({found.outcome or 'unfinished'}) is kept as {meta.name}#{found.id}")
-        previous, found = f"{meta.name}#{found.id}", None
-    else:
-        previous = None
-    if found and found.plan_digest != plan.digest:
-        raise UsageError(f"release {meta.name} was started from a different version of the plan",
-                         hint="run the plan it was started with to resume it or see its outcome, or add --fresh "
-                              "to start a new run")
-    if found and found.outcome and found.outcome != "held":
-        return found, ReleaseState.from_json(found.state["engine"]), dict(found.state)
-    if found:
-        if found.outcome == "held":
-            view.note(f"{meta.name} ended held at {found.state['engine']['weight']:g}%; it is held again, live, "
-                      "for a person to decide: `launchdeck resume` / `approve --decision continue|rollback`")
-        else:
-            view.note(f"resuming {meta.name} at plan time {found.plan_clock:.0f}s "
-                      f"({found.state['engine']['phase']}, stage {found.state['engine']['stage'] + 1})")
-        resumed = dict(found.state)
-        resumed.pop("wrapup", None)  # a held release's wrap-up is done again when it ends again
-        # This process's recorder starts from zero: carry the canary totals counted before the restart.
-        resumed["carried"] = list(resumed.get("totals", [0, 0]))
-        return found, ReleaseState.from_json(found.state["engine"]), resumed
-    # Every entry is checked (like `approve`) before the release is recorded: a refused file leaves nothing.
-    approved = load_approvals_file(opts.approvals, plan.doc.spec, meta.service) if opts.approvals else []
-    release = _create(store, plan, opts, previous=previous)
-    for a in approved:
-        store.add_signoff(release_id=release.id, source="approvals-file", **a)
-    return release, ReleaseState(), dict(release.state)
-
-
-def _create(store: Store, plan: LoadedPlan, opts: RunOptions, previous: str | None = None) -> StoredRelease:
-    spec = plan.doc.spec
-    assert isinstance(spec, model.ReleaseSpec)
-    info = {"engine": ReleaseState().to_json(), "workdir": str(opts.workdir.resolve()), **stored_rules(spec),
-            "rollback": {"steps": []}, "totals": [0, 0], "timeScale": opts.time_scale, "startedAt": iso(),
-            "plannedStart": (opts.start_at or datetime.now(UTC)).isoformat(timespec="seconds"),
-            **({"previousRun": previous} if previous else {})}
-    md = plan.doc.metadata
-    return store.create(tenant=md.tenant, name=md.name, plan_path=str(plan.path.resolve()), plan_digest=plan.digest,
-                        state=info)
-
-
-def prepare_release(plan: LoadedPlan, opts: RunOptions) -> StoredRelease:
-    """Register a release ahead of its run (for checklists and go/no-go); `run` then picks it up."""
-    if plan.is_train:
-        raise UsageError("prepare takes a release plan; a train prepares each service when it runs")
-    with Store(opts.db_url) as store:
-        found = store.find(name=plan.name, tenant=plan.doc.metadata.tenant)
-        if found and not found.outcome:
-            raise UsageError(f"release {plan.name} is already prepared or running",
-                             hint=f"see `launchdeck checklist {plan.name}` or `launchdeck status {plan.name}`")
-        if found:
-            store.archive(release_id=found.id)
-        return _create(store, plan, opts)
+def _session(found: StoredRelease, view: View) -> tuple[StoredRelease, ReleaseState, dict[str, Any]]:
+    """The release as a driving session starts from: a new one as recorded, a finished one as it ended,
+    an unfinished one resumed where it was (with the totals counted before the restart)."""
+    state = ReleaseState.from_json(found.state["engine"])
+    if found.outcome and found.outcome != "held":
+        return found, state, dict(found.state)
+    if found.outcome == "held":
+        view.note(f"{found.name} ended held at {state.weight:g}%; it is held again, live, for a person to decide: "
+                  "`launchdeck resume` / `approve --decision continue|rollback`")
+    elif state.phase != "starting" or found.plan_clock > 0:
+        view.note(f"resuming {found.name} at plan time {found.plan_clock:.0f}s ({state.phase}, stage {state.stage + 1})")
+    resumed = dict(found.state)
+    resumed.pop("wrapup", None)  # a held release's wrap-up is done again when it ends again
+    # This process's recorder starts from zero: carry the canary totals counted before the restart.
+    resumed["carried"] = list(resumed.get("totals", [0, 0]))
+    return found, state, resumed
 
 
 async def _loop(run: Run) -> None:
@@ -195,11 +240,18 @@ async def _loop(run: Run) -> None:
     smoke_failure: str | None = None
     while run.state.phase != "done":
         if run.state.phase == "rolling_back":
+            await loadtests.stop(run)  # no more load on a canary being rolled back
             await roll_back(run)
             continue
         now = run.clock.now()
+        telemetry.TICKS.inc()
+        if run.state.phase == "stage":
+            loadtests.start(run, run.state.stage)
+        loadtests.collect(run, now)
         observations = None
         if engine.evaluation_due(run.policy, run.state, now):
+            due = run.state.last_eval_at if run.state.last_eval_at is not None else run.state.stage_started_at
+            telemetry.TICK_LAG.observe(max(0.0, now - due - run.policy.analysis.interval) / run.opts.time_scale)
             await _check_weight(run, now)
             observations = await _observe(run)
         people = gather(run.store, run.release.id, run.policy, run.state)
@@ -212,7 +264,7 @@ async def _loop(run: Run) -> None:
         decisions += run.warroom.after(decisions, step.state, now, status_line(run, step.state, now))
         for action in step.actions:
             if isinstance(action, SetWeight):
-                await _set_weight(run, action.weight)
+                await set_weight(run, action.weight)
                 if run.spec.smoke and action.weight > 0:
                     smoke_failure = await _smoke(run, action.weight)
         refused = [NewDecision(now, "signoff.refused", r, None, {}) for r in people.refusals]
@@ -228,6 +280,8 @@ async def _loop(run: Run) -> None:
         run.view.tick(snapshot(run, now))
         for d in decisions:
             failpoints.reached(f"decision.{d.kind}")
+        if run.stop is not None and run.stop.is_set() and run.state.phase != "done":
+            raise Stopped(run.release.name)
         if run.state.phase not in ("done", "rolling_back"):
             await asyncio.sleep(tick)
 
@@ -268,14 +322,19 @@ async def _observe(run: Run) -> Observations:
     window = run.clock.wall(run.policy.analysis.window)
     metrics = run.target.metrics
     same_age = run.policy.analysis.baseline == "same-age"
-    obs = Observations(
-        canary=await metrics.observe("canary", end - window, end),
-        stable=await metrics.observe("stable", end - window, end),
-        canary_slice=await metrics.observe("canary", run.last_eval_wall, end),
-        stable_slice=await metrics.observe("stable", run.last_eval_wall, end),
-        baseline=await metrics.observe("baseline", end - window, end) if same_age else None,
-        baseline_slice=await metrics.observe("baseline", run.last_eval_wall, end) if same_age else None,
-    )
+    try:
+        obs = Observations(
+            canary=await metrics.observe("canary", end - window, end),
+            stable=await metrics.observe("stable", end - window, end),
+            canary_slice=await metrics.observe("canary", run.last_eval_wall, end),
+            stable_slice=await metrics.observe("stable", run.last_eval_wall, end),
+            loadtest=loadtests.result(run, run.state.stage),
+            baseline=await metrics.observe("baseline", end - window, end) if same_age else None,
+            baseline_slice=await metrics.observe("baseline", run.last_eval_wall, end) if same_age else None,
+        )
+    except LaunchdeckError:
+        telemetry.METRICS_SOURCE_ERRORS.labels(run.spec.target.metrics.type).inc()
+        raise
     run.last_eval_wall = end
     windows = {"canary": obs.canary, "stable": obs.stable, "baseline": obs.baseline}
     for version, stats in windows.items():
@@ -298,7 +357,7 @@ async def _check_weight(run: Run, now: float) -> None:
     assert run.target is not None
     if run.state.phase not in ("stage", "deciding", "held"):
         return
-    want = _split(run, run.state.weight)
+    want = split_for(run, run.state.weight)
     try:
         seen = await run.target.router.current_split()
     except LaunchdeckError as e:
@@ -306,72 +365,12 @@ async def _check_weight(run: Run, now: float) -> None:
         return
     if seen.matches(want):
         return
-    await _set_weight(run, run.state.weight)
-    commit(run, run.state, [Decision(now, "weight.reapplied", f"router {run.target.router.type} served {seen} "
-                                     f"instead of {want} (restarted or changed by hand); "
+    await set_weight(run, run.state.weight)
+    served = f"{seen} instead of {want}" if want.baseline or seen.baseline \
+        else f"canary {seen.canary:g}% instead of {want.canary:g}%"
+    commit(run, run.state, [Decision(now, "weight.reapplied", f"router {run.target.router.type} served {served} "
+                                     f"(restarted or changed by hand); "
                                      f"{run.state.weight:g}% applied again and verified", None, None,
                                      {"seen": seen.canary, "wanted": run.state.weight,
                                       **({"seenBaseline": seen.baseline, "wantedBaseline": want.baseline}
                                          if want.baseline or seen.baseline else {})})], now)
-
-
-def _split(run: Run, weight: float) -> Split:
-    """The shares the router serves at the canary's ``weight``: a same-age baseline's comes from stable's."""
-    return Split(weight, run.policy.baseline_weight(weight))
-
-
-async def _set_weight(run: Run, weight: float) -> float:
-    """Set the canary's weight (and the same-age baseline's) and read them back; a weight that did not take
-    is never reported done."""
-    assert run.target is not None
-    router: Router = run.target.router
-    want = _split(run, weight)
-    for _ in range(VERIFY_ATTEMPTS):
-        await router.set_weight(want.canary, want.baseline)
-        seen = await router.current_split()
-        if seen.matches(want):
-            return seen.canary
-    raise WeightNotApplied(f"router {router.type} reports {seen} after setting {want}",
-                           hint="check the router; the release state still holds the weight it wanted")
-
-
-async def roll_back(run: Run) -> None:
-    assert run.target is not None
-    router = run.target.router
-    info = run.meta.setdefault("rollback", {"steps": []})
-    started = info.get("decidedWall") or time.perf_counter()
-    actions = {"kill-switch": router.kill, "drain-canary": router.drain}
-    for step in run.spec.rollback.steps:
-        if step in info["steps"]:
-            continue
-        if step in actions:
-            await actions[step]()
-            what = {"kill-switch": "kill switch on: every request goes to stable",
-                    "drain-canary": "canary drained"}[step]
-        elif step in ("traffic-to-stable", "verify"):
-            seen = await _set_weight(run, 0.0)
-            what = f"router {router.type} reports canary weight {seen:g}%"
-        else:
-            what = "rollback announced"
-        info["steps"].append(step)
-        commit(run, run.state, [Decision(run.clock.now(), "rollback.step", f"{step}: {what}", None,
-                                          run.state.fired_gate, {"step": step})], run.clock.now())
-        failpoints.reached("rollback.step")
-    seen = await _set_weight(run, 0.0)  # the contract: a rollback always ends on a verified 0
-    if "seconds" not in info:
-        info["seconds"] = round(time.perf_counter() - started, 4) if info.get("decidedWall") else None
-    now = run.clock.now()
-    step = engine.rollback_completed(run.state, now, f"rollback complete: {run.state.reason}; "
-                                     f"router {router.type} reports canary weight {seen:g}%")
-    decisions = list(step.decisions)
-    decisions += run.warroom.after(decisions, step.state, now, status_line(run, step.state, now))
-    commit(run, step.state, decisions, now)
-    run.view.tick(snapshot(run, now))
-
-
-
-
-
-
-
-

@@ -25,6 +25,8 @@ from launchdeck.core.policy import Policy
 from launchdeck.core.state import ReleaseState
 from launchdeck.plan import LoadedPlan, model
 from launchdeck.runbook import waiting as wait
+from launchdeck.store import leases
+from launchdeck.store.leases import Lease
 from launchdeck.store.repo import DEFAULT_URL, NewDecision, Store, StoredRelease
 
 
@@ -78,6 +80,22 @@ class Run:
     evidence_path: Path | None = None
     signoffs: frozenset[tuple[int, str]] = frozenset()
     """The valid stage sign-offs as of the last tick (0-based stage, role): what a sign-off still waits for."""
+    lease: Lease | None = None
+    """The lease this session drives under: every commit and every external effect is checked against it."""
+    renewed_at: float = 0.0
+    """``time.monotonic()`` of the lease's last renewal (each commit and fence renews it)."""
+    effects: int = 0
+    """External effects sent under this lease's epoch so far: the step number in their keys."""
+    stop: asyncio.Event | None = None
+    """Set by a worker stopping: the session ends after the current tick (``Stopped``)."""
+    opener: Any = None
+    """How the target is opened (``controller.target.open_target`` unless a caller gives another)."""
+    loadtests: dict[int, asyncio.Task[Any]] = field(default_factory=dict)
+    """Each stage's load test under way (``controller.loadtests``), by stage index."""
+
+
+class Stopped(Exception):
+    """A driving session ended early because its worker is stopping; the release goes on elsewhere."""
 
 
 def commit(run: Run, state: ReleaseState, decisions: list[Decision], now: float,
@@ -98,7 +116,18 @@ def commit(run: Run, state: ReleaseState, decisions: list[Decision], now: float,
     run.meta["waiting"] = asked.state_json(run.release.name) if asked else None
     rows = [NewDecision(d.at, d.kind, d.reason, d.gate, d.inputs) for d in decisions] + (extra or [])
     run.store.save(release_id=run.release.id, state=run.meta, plan_clock=now, outcome=state.outcome
-                   if state.phase == "done" else None, decisions=rows, messages=messages)
+                   if state.phase == "done" else None, decisions=rows, messages=messages, lease=run.lease)
+    run.renewed_at = time.monotonic()
+
+
+def fence(run: Run, step: str) -> None:
+    """Before an external effect: check the lease still holds, renew it and record the effect's key
+    (``release:epoch:n:step``); raises ``LeaseLost`` and the effect is never sent."""
+    if run.lease is None:
+        return
+    run.effects += 1
+    leases.fence(run.store, run.lease, f"{run.effects}:{step}")
+    run.renewed_at = time.monotonic()
 
 
 @dataclass(frozen=True)

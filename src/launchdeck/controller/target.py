@@ -1,5 +1,7 @@
 """Builds the run's target from the plan: the embedded local fleet (sample apps, router, load), or a
-real router (HAProxy, nginx, flagd, Gateway API, Istio) with Prometheus through the factories."""
+real router (HAProxy, nginx, flagd, Gateway API, Istio, commands) with Prometheus through the factories.
+A command router with the local metrics source is a rehearsal on the fleet: its commands drive the
+embedded router through its admin API, whose address they find in ``$LAUNCHDECK_LOCAL_ROUTER``."""
 
 from __future__ import annotations
 
@@ -7,12 +9,14 @@ import time
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from launchdeck.adapters.metrics import MetricsSource
 from launchdeck.adapters.metrics import factory as metrics
-from launchdeck.adapters.metrics.local import LocalMetrics
-from launchdeck.adapters.routers import factory as routers
+from launchdeck.adapters.metrics.local import AppEvents, LocalMetrics
 from launchdeck.adapters.routers import Router
+from launchdeck.adapters.routers import factory as routers
+from launchdeck.controller.messages import secret_values
 from launchdeck.core.observation import WindowStats
 from launchdeck.errors import TargetError
 from launchdeck.local.fleet import Fleet
@@ -23,6 +27,8 @@ from launchdeck.local.sample_app import Behaviour, Fault
 from launchdeck.plan import model
 
 LoadSpecLike = model.LoadSpec
+#: Where a command router rehearsed on the local fleet finds the embedded router's admin API.
+LOCAL_ROUTER_ENV = "LAUNCHDECK_LOCAL_ROUTER"
 
 
 @dataclass
@@ -63,15 +69,22 @@ class Target:
         seen[1] += stats.errors
 
 
+class TargetOpener(Protocol):
+    async def __call__(self, spec: model.ReleaseSpec, metadata: model.Metadata, *, stack: AsyncExitStack,
+                       time_scale: float, plan_offset: float, seed: int | None = None,
+                       workdir: Path = Path(".")) -> Target: ...
+
+
 async def open_target(spec: model.ReleaseSpec, metadata: model.Metadata, *, stack: AsyncExitStack,
                       time_scale: float, plan_offset: float, seed: int | None = None,
                       workdir: Path = Path(".")) -> Target:
     """The target; ``workdir`` is the plan file's folder, where a real router's relative paths point."""
     router_type = spec.target.router.type
-    if not (router_type == "local" or (router_type == "flag" and not spec.target.router.path)):
+    if not spec.target.on_embedded_fleet():
         # A real target: launchdeck moves its traffic and reads its numbers; the users make the load.
-        router = routers.build(spec.target.router, base=workdir, same_age=spec.analysis.baseline == "same-age")
-        return Target(router, metrics.build(spec.target.metrics, metadata), None, None)
+        router = routers.build(spec.target.router, base=workdir, metadata=metadata, secrets=secret_values(spec),
+                               same_age=spec.analysis.baseline == "same-age")
+        return Target(router, metrics.build(spec.target.metrics, metadata, events=event_names(spec)), None, None)
     stable, canary = spec.target.versions.stable, spec.target.versions.canary
     # The stable fleet has been serving for hours: warm. The canary starts fresh, and so does a same-age
     # baseline, the stable version started with it (stable's behaviour, faults and warm-up).
@@ -83,15 +96,28 @@ async def open_target(spec: model.ReleaseSpec, metadata: model.Metadata, *, stac
     fleet = await stack.enter_async_context(Fleet(versions, time_scale=time_scale, seed=seed))
     recorder = Recorder(resolution_s=0.1)
     flag = spec.target.router.flag or (spec.kill_switch.flag if spec.kill_switch else "launchdeck")
-    router = LocalRouter(fleet.url("stable"), fleet.url("canary"), recorder, by_user=router_type == "flag",
-                         flag=flag, seed=seed, baseline_url=fleet.url("baseline") if same_age else None,
-                         retire=lambda: fleet.stop_version("baseline"))
-    await stack.enter_async_context(router)
-    load = LoadGenerator(router.url, rps=spec.target.load.rps, users=spec.target.load.users, seed=seed)
+    rehearsal = router_type == "command"  # the plan's commands drive the embedded router through its admin API
+    embedded = LocalRouter(fleet.url("stable"), fleet.url("canary"), recorder, by_user=router_type == "flag",
+                           flag=flag, seed=seed, admin=rehearsal,
+                           baseline_url=fleet.url("baseline") if same_age else None,
+                           retire=lambda: fleet.stop_version("baseline"))
+    await stack.enter_async_context(embedded)
+    load = LoadGenerator(embedded.url, rps=spec.target.load.rps, users=spec.target.load.users, seed=seed)
     await stack.enter_async_context(load)
+    router: Router = embedded
+    if rehearsal:
+        router = routers.build(spec.target.router, base=workdir, metadata=metadata, secrets=secret_values(spec),
+                               env={LOCAL_ROUTER_ENV: embedded.admin_url})
     faults = spec.target.versions.canary.faults
     first = min((f.from_ for f in faults), default=None)
-    return Target(router, LocalMetrics(recorder), recorder, first, fleet, spec.target.load)
+    app_events = AppEvents({name: fleet.url(name) for name in ("stable", "canary")})
+    source = LocalMetrics(recorder, app_events=app_events, events=event_names(spec))
+    return Target(router, source, recorder, first, fleet, spec.target.load)
+
+
+def event_names(spec: model.ReleaseSpec) -> list[str]:
+    """The events the plan's event gates count."""
+    return [g.event for g in spec.gates if g.event is not None]
 
 
 def _behaviour(v: model.VersionSpec, *, warm: bool = False) -> Behaviour:
@@ -109,7 +135,7 @@ def _faults(v: model.VersionSpec, plan_offset: float) -> tuple[Fault, ...]:
             continue
         out.append(Fault(start_s=max(0.0, f.from_ - plan_offset), end_s=end, error_rate=f.error_rate,
                          latency_median_ms=f.latency.median if f.latency else None,
-                         latency_p95_ms=f.latency.p95 if f.latency else None))
+                         latency_p95_ms=f.latency.p95 if f.latency else None, events=tuple(f.events.items())))
     return tuple(out)
 
 
@@ -122,8 +148,7 @@ def thin_windows(spec: model.ReleaseSpec, time_scale: float) -> list[str]:
 
     The local load generator's rate is per wall second, so compressing plan time shrinks every window.
     """
-    router = spec.target.router
-    if not (router.type == "local" or (router.type == "flag" and not router.path)):
+    if not spec.target.on_embedded_fleet():
         return []
     window_wall = spec.analysis.window / time_scale
     out = []

@@ -14,8 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from launchdeck.core import comparison, judges, mannwhitney
-from launchdeck.core.observation import WindowStats
+from launchdeck.core import comparison, gating
+from launchdeck.core.observation import LoadTestResult, WindowStats
 from launchdeck.core.policy import Gate, Policy
 from launchdeck.core.state import DecisionWindow, GateTrack, ReleaseState
 from launchdeck.core.verdict import Verdict
@@ -33,6 +33,8 @@ class Observations:
     stable_slice: WindowStats
     baseline: WindowStats | None = None
     baseline_slice: WindowStats | None = None
+    loadtest: LoadTestResult | None = None
+    """The current stage's load test (None: the stage runs none), for `source: loadtest` gates."""
 
 
 @dataclass(frozen=True)
@@ -228,38 +230,20 @@ class _Builder:
         verdicts: list[Verdict] = []
         warming: set[str] = set()
         fired: list[Gate] = []
+        ctx = gating.Context(a, self.now, forget, sides, s.canary_total)
         for gate in policy.gates:
-            track = s.gates.get(gate.name, GateTrack())
-            side = sides.get(gate.against)
-            if side is None:
-                v = Verdict(gate.name, "inconclusive", f"{gate.name}: the same-age baseline was not observed; "
-                            "not judged")
-            elif gate.metric in judges.LATENCY_QUANTILES and self.now < a.warmup:
-                v = Verdict(gate.name, "inconclusive", f"{gate.name}: not judged while the canary warms up "
-                            f"(analysis.warmup: latency is judged from t+{a.warmup:g}s)")
+            v, track, waiting = gating.judge(gate, s.gates.get(gate.name, GateTrack()), obs, ctx)
+            if v is None:
+                continue
+            if waiting:
                 warming.add(gate.name)
-            elif gate.test == "sequential":
-                quantile = judges.LATENCY_QUANTILES.get(gate.metric)
-                ref_ms = side.reference.latency.quantile(quantile) if side.reference and quantile else None
-                evidence = judges.sequential_update(gate, track.evidence, obs.canary_slice, side.slice,
-                                                    reference_ms=ref_ms, forget=forget)
-                v = judges.sequential(gate, evidence, obs.canary, side.window, alpha=gate.alpha or a.alpha,
-                                      min_requests=a.min_requests, canary_total=s.canary_total,
-                                      baseline_total=side.total, against=side.name)
-                track = replace(track, evidence=evidence)
-            elif gate.test == "mann-whitney":
-                v = mannwhitney.judge(gate, obs.canary, side.window, alpha=a.alpha, min_requests=a.min_requests,
-                                      against=side.name)
-            else:
-                v = judges.threshold(gate, obs.canary, side.window, min_requests=a.min_requests,
-                                     baseline_note=side.note, against=side.name)
             verdicts.append(v)
             track = self._track(gate, track, v)
             if track.status == "fired" and s.gates.get(gate.name, GateTrack()).status != "fired":
                 fired.append(gate)
             s = s.with_gate(gate.name, track)
-        # A gate still warming up keeps the stage from passing but is not "too little data": it
-        # neither counts toward the inconclusive streak nor leads to a hold.
+        # A waiting gate (warming up, its load test running) keeps the stage from passing but is not "too
+        # little data": it neither counts toward the inconclusive streak nor leads to a hold.
         enough_data = all(v.status != "inconclusive" for v in verdicts if v.gate not in warming)
         conclusive = enough_data and not warming
         since = None if enough_data else (s.inconclusive_since if s.inconclusive_since is not None else self.now)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from scipy import stats
+from scipy import special
 
 from launchdeck.core.sketch import LatencyHistogram, bucket_mid_ms
 
@@ -39,8 +39,8 @@ def rate(events: int, trials: int, level: float = LEVEL) -> Estimate | None:
     if trials <= 0:
         return None
     tail = (1.0 - level) / 2
-    low = 0.0 if events == 0 else float(stats.beta.ppf(tail, events, trials - events + 1))
-    high = 1.0 if events == trials else float(stats.beta.ppf(1 - tail, events + 1, trials - events))
+    low = 0.0 if events == 0 else float(special.betaincinv(events, trials - events + 1, tail))
+    high = 1.0 if events == trials else float(special.betaincinv(events + 1, trials - events, 1 - tail))
     return Estimate(events / trials, low, high)
 
 
@@ -57,12 +57,20 @@ def quantile(hist: LatencyHistogram, q: float, level: float = LEVEL) -> Estimate
     # With B ~ Binomial(n, q): P(X_(l) <= x_q) = P(B >= l) and P(X_(u) >= x_q) = P(B <= u - 1).
     # The largest l with P(B >= l) >= 1 - tail is B's tail-quantile; the smallest such u is one
     # more than its (1 - tail)-quantile.
-    lo_rank = int(stats.binom.ppf(tail, n, q))
-    hi_rank = int(stats.binom.ppf(1 - tail, n, q)) + 1
+    lo_rank = _binomial_quantile(tail, n, q)
+    hi_rank = _binomial_quantile(1 - tail, n, q) + 1
     ranked = sorted(hist.counts.items())
     low = _at_rank(ranked, lo_rank) if lo_rank >= 1 else 0.0
     high = _at_rank(ranked, hi_rank) if hi_rank <= n else math.inf
     return Estimate(value, low, high)
+
+
+def _binomial_quantile(level: float, n: int, success: float) -> int:
+    """The smallest k with P(Binomial(n, success) <= k) >= level: scipy.stats.binom.ppf's answer, from
+    scipy.special (which loads in a third of the time scipy.stats takes, paid by every `run`)."""
+    k = math.ceil(special.bdtrik(level, n, success))
+    below = max(k - 1, 0)
+    return below if special.bdtr(below, n, success) >= level else k
 
 
 def _at_rank(ranked: list[tuple[int, int]], rank: int) -> float:

@@ -46,12 +46,13 @@ def limit_of(gate: Gate, baseline_value: float | None) -> float | None:
 
 
 def threshold(gate: Gate, canary: WindowStats, baseline: WindowStats | None, *, min_requests: int,
-              baseline_note: str = "", against: str = "stable") -> Verdict:
-    """``against`` names the version compared with in reasons: ``stable`` or the same-age ``baseline``."""
+              baseline_note: str = "", subject: str = "canary", against: str = "stable") -> Verdict:
+    """``subject`` names whose figures these are in the reason (the canary's; a load test's); ``against``
+    the version compared with: ``stable`` or the same-age ``baseline``."""
     samples = {"canary": canary.requests, against: baseline.requests if baseline else 0}
     if canary.requests < min_requests:
         return Verdict(gate.name, "inconclusive",
-                       f"{gate.name}: only {canary.requests} canary requests in the window "
+                       f"{gate.name}: only {canary.requests} {subject} requests in the window "
                        f"(need {min_requests}); not judged", samples=samples)
     value = canary.metric(gate.metric)
     if value is None or math.isnan(value):
@@ -75,8 +76,8 @@ def threshold(gate: Gate, canary: WindowStats, baseline: WindowStats | None, *, 
                   f"{gate.threshold_text}{baseline_note})" if gate.relative else fmt(gate.metric, limit))
     verb = "breaches" if breached else "within"
     rel = gate.op if breached else _negate(gate.op)
-    reason = (f"{gate.name}: canary {gate.metric} {fmt(gate.metric, value)} {rel} {limit_text}; "
-              f"{verb} the gate over {canary.requests} canary requests")
+    reason = (f"{gate.name}: {subject} {gate.metric} {fmt(gate.metric, value)} {rel} {limit_text}; "
+              f"{verb} the gate over {canary.requests} {subject} requests")
     return Verdict(gate.name, "breach" if breached else "pass", reason, canary=value,
                    baseline=base_value, limit=limit, samples=samples)
 
@@ -176,3 +177,20 @@ def sequential(gate: Gate, evidence: Evidence, canary: WindowStats, baseline: Wi
                        f"window (need {min_requests}); evidence {ev:.3g} < {bound:.3g}", **common)  # type: ignore[arg-type]
     return Verdict(gate.name, "pass", f"{gate.name}: no significant increase of {what} over {limit} — {est} over "
                    f"the window; evidence {ev:.3g} < 1/alpha = {bound:.3g} {over}", **common)  # type: ignore[arg-type]
+
+
+def event(gate: Gate, canary_slice: WindowStats) -> Verdict:
+    """An event gate: any occurrence of the event (``gate.metric``) reported by the canary since the previous
+    evaluation fires it, however few requests there were; judged on the slice so each occurrence is
+    judged once, and a gate that was let continue is not fired again by the same occurrences."""
+    name = gate.metric
+    count = canary_slice.events.get(name)
+    samples = {"canary": canary_slice.requests}
+    if count is None:
+        return Verdict(gate.name, "inconclusive", f"{gate.name}: the metrics source could not count {name} events; "
+                       "not judged", samples=samples)
+    if count > 0:
+        return Verdict(gate.name, "breach", f"{gate.name}: {count:g} {name} event(s) from the canary since the "
+                       "previous evaluation; any occurrence fires this gate", canary=count, limit=0.0, samples=samples)
+    return Verdict(gate.name, "pass", f"{gate.name}: no {name} events from the canary since the previous evaluation",
+                   canary=0.0, limit=0.0, samples=samples)

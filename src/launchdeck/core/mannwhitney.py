@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 
-from scipy.stats import norm
+from scipy.special import ndtr
 
 from launchdeck.core.judges import LATENCY_QUANTILES, OPS, base_word, fmt, limit_of
 from launchdeck.core.observation import WindowStats
@@ -38,7 +38,7 @@ def u_test(canary: dict[int, int], baseline: dict[int, int]) -> tuple[float, flo
     var = n1 * n2 / 12.0 * ((n + 1) - ties / (n * (n - 1))) if n > 1 else 0.0
     if var <= 0:
         return u, 1.0
-    return u, float(norm.sf((u - mean) / math.sqrt(var)))
+    return u, float(ndtr(-(u - mean) / math.sqrt(var)))  # the normal's upper tail
 
 
 def judge(gate: Gate, canary: WindowStats, baseline: WindowStats | None, *, alpha: float,

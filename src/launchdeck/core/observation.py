@@ -28,6 +28,8 @@ class WindowStats:
     by it so that a canary at 20% is held to the same per-share throughput as the stable version.
     ``values`` carries metrics a source computed itself (Prometheus queries); they take precedence
     over what the counts would give, and a ``None`` there means the source had no data.
+    ``events`` counts occurrences of named events (cross-tenant denials, residency violations) the
+    version reported over the window, for event gates; ``None``: the source could not count it.
     """
 
     version: str
@@ -37,6 +39,7 @@ class WindowStats:
     share: float
     latency: LatencyHistogram = field(default_factory=LatencyHistogram)
     values: dict[str, float | None] = field(default_factory=dict)
+    events: dict[str, float | None] = field(default_factory=dict)
 
     def metric(self, name: str) -> float | None:
         """The metric's value over this window, or None when there is no data for it."""
@@ -75,10 +78,13 @@ class WindowStats:
             else:
                 weight = self.requests + later.requests
                 values[name] = (a * self.requests + b * later.requests) / weight if weight else b
+        events = {name: None if self.events.get(name, 0.0) is None or later.events.get(name, 0.0) is None
+                  else (self.events.get(name) or 0.0) + (later.events.get(name) or 0.0)
+                  for name in {**self.events, **later.events}}
         seconds = self.seconds + later.seconds
         share = (self.share * self.seconds + later.share * later.seconds) / seconds if seconds > 0 else later.share
         return WindowStats(self.version, self.requests + later.requests, self.errors + later.errors, seconds,
-                           share, self.latency.merge(later.latency), values)
+                           share, self.latency.merge(later.latency), values, events)
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -89,6 +95,7 @@ class WindowStats:
             "share": self.share,
             "latency": self.latency.to_json(),
             "values": dict(self.values),
+            **({"events": dict(self.events)} if self.events else {}),
         }
 
     @classmethod
@@ -101,4 +108,20 @@ class WindowStats:
             share=float(data["share"]),  # type: ignore[arg-type]
             latency=LatencyHistogram.from_json(data.get("latency") or {}),  # type: ignore[arg-type]
             values=dict(data.get("values") or {}),  # type: ignore[call-overload]
+            events=dict(data.get("events") or {}),  # type: ignore[call-overload]
         )
+
+
+@dataclass(frozen=True)
+class LoadTestResult:
+    """The current stage's load test as the engine sees it: still running (neither ``stats`` nor
+    ``failed``), finished (``stats``: requests, failures and the figures the tool measured, in
+    ``values``), or failed to run (``failed``: why)."""
+
+    stats: WindowStats | None = None
+    failed: str | None = None
+    tool: str = "load test"
+
+    @property
+    def running(self) -> bool:
+        return self.stats is None and self.failed is None

@@ -32,9 +32,14 @@ class Gate:
     """Plan seconds a breach must last to fire; None fires on the first breaching evaluation."""
     severity: str = "immediate"
     test: str = "threshold"
-    """How the gate judges: ``threshold`` (value vs limit) or ``sequential`` (anytime-valid test)."""
+    """How the gate judges: ``threshold`` (value vs limit), ``sequential`` (anytime-valid test),
+    ``mann-whitney``, or ``event``: any occurrence of the event named by ``metric`` fires it, with no
+    minimum sample."""
     alpha: float | None = None
     """Sequential judges: this gate's share of the release's false-rollback budget (analysis.alpha)."""
+    source: str = "target"
+    """Where the gate's figures come from: ``target`` (the metrics source) or ``loadtest`` (the results of
+    the stage's load test)."""
     against: str = "stable"
     """The version a relative gate compares the canary with: ``stable`` (the warm fleet) or ``baseline``
     (the same-age baseline, a fresh copy of the stable version started with the canary)."""

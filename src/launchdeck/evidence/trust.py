@@ -100,7 +100,9 @@ def read_file(path: Path) -> list[str]:
     block: list[str] | None = None
     for number, line in enumerate(lines, start=1):
         text = line.strip()
-        if block is not None:
+        if block is not None and text == _BEGIN:
+            block = [text]  # a block cut short (a process killed while adding it) is skipped, not an error
+        elif block is not None:
             block.append(text)
             if text == _END:
                 found.append(key_id(_parse_pem("\n".join(block) + "\n", path, number)))
@@ -142,9 +144,14 @@ def trust_own_key(public_key: Ed25519PublicKey, private_path: Path) -> str | Non
             return None
         path.parent.mkdir(parents=True, exist_ok=True)
         stamp = datetime.now(UTC).isoformat(timespec="seconds")
-        with path.open("a", encoding="utf-8") as handle:
-            handle.write(f"# added by launchdeck run at {stamp}: the public half of {private_path.resolve()}\n"
-                         f"{public_pem(public_key)}")
+        entry = (f"# added by launchdeck run at {stamp}: the public half of {private_path.resolve()}\n"
+                 f"{public_pem(public_key)}").encode()
+        # One write on an O_APPEND descriptor: runs adding keys at once never interleave their lines.
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, entry)
+        finally:
+            os.close(fd)
     except (OSError, EvidenceError) as e:
         return (f"could not add the signing key {fingerprint} to the trusted keys in {path} ({e}); "
                 f"verify this run's evidence with --key {private_path}.pub")

@@ -14,6 +14,11 @@ The baseline's share goes back to stable when it is set to 0 with the canary at 
 rollback, a promotion) or by the kill switch; then ``retire`` is awaited (the fleet stops the
 baseline's processes, in the background, so a rollback is not slowed by it; ``stop`` waits for it)
 and the baseline is never sent traffic again.
+
+With ``admin=True`` it also serves a small admin API on a second loopback port (:attr:`admin_url`):
+``GET /weight`` prints the canary weight it applies, ``PUT /weight`` (the body is a number of percent)
+sets it, ``POST /kill`` and ``POST /drain`` do what the kill switch and a drain do. A plan's ``command``
+router rehearsed on the local fleet drives the router through it (``$LAUNCHDECK_LOCAL_ROUTER``).
 """
 
 from __future__ import annotations
@@ -84,6 +89,7 @@ class LocalRouter:
         timeout_s: float = 10.0,
         baseline_url: str | None = None,
         retire: Callable[[], Awaitable[None]] | None = None,
+        admin: bool = False,
     ) -> None:
         self._upstreams = {STABLE: stable_url.rstrip("/"), CANARY: canary_url.rstrip("/")}
         if baseline_url is not None:
@@ -105,6 +111,9 @@ class LocalRouter:
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
         self._url: str | None = None
+        self._admin = admin
+        self._admin_runner: web.AppRunner | None = None
+        self._admin_url: str | None = None
 
     # -- Router protocol -------------------------------------------------------------------
 
@@ -195,6 +204,13 @@ class LocalRouter:
             raise TargetError("the local router is not started")
         return self._url
 
+    @property
+    def admin_url(self) -> str:
+        """Base URL of the admin API (started with ``admin=True``)."""
+        if self._admin_url is None:
+            raise TargetError("the local router's admin API is not started")
+        return self._admin_url
+
     def choose(self, user_id: str | None) -> str:
         """The variant for one request; by user, requests without a user id go to stable."""
         weight, baseline = self.applied_weight, self.applied_baseline
@@ -233,13 +249,21 @@ class LocalRouter:
             raise TargetError(f"the local router cannot listen on {where}: {e}") from e
         self._runner = runner
         self._url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+        if self._admin:
+            admin = web.AppRunner(self._admin_app(), access_log=None)
+            await admin.setup()
+            await web.TCPSite(admin, "127.0.0.1", 0).start()
+            self._admin_runner = admin
+            self._admin_url = f"http://127.0.0.1:{admin.addresses[0][1]}"
 
     async def stop(self) -> None:
         """Stop listening (in-flight requests get a short grace period), then close the pool."""
         await self.wait_retired()
-        runner, session = self._runner, self._session
-        self._runner = self._session = None
-        self._url = None
+        runner, session, admin = self._runner, self._session, self._admin_runner
+        self._runner = self._session = self._admin_runner = None
+        self._url = self._admin_url = None
+        if admin is not None:
+            await admin.cleanup()
         if runner is not None:
             await runner.cleanup()
         if session is not None:
@@ -251,6 +275,34 @@ class LocalRouter:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.stop()
+
+    # -- the admin API ---------------------------------------------------------------------
+
+    def _admin_app(self) -> web.Application:
+        async def weight(request: web.Request) -> web.Response:
+            if request.method == "PUT":
+                try:
+                    await self.set_weight(float((await request.text()).strip()))
+                except ValueError:
+                    return web.Response(status=400, text="the body must be a number of percent\n")
+                except TargetError as e:
+                    return web.Response(status=409, text=e.message + "\n")
+            return web.Response(text=f"{self.applied_weight:g}\n")
+
+        async def kill(request: web.Request) -> web.Response:
+            await self.kill()
+            return web.Response(text="0\n")
+
+        async def drain(request: web.Request) -> web.Response:
+            await self.drain()
+            return web.Response(text="0\n")
+
+        app = web.Application()
+        app.router.add_route("GET", "/weight", weight)
+        app.router.add_route("PUT", "/weight", weight)
+        app.router.add_post("/kill", kill)
+        app.router.add_post("/drain", drain)
+        return app
 
     # -- the proxy -------------------------------------------------------------------------
 

@@ -3,11 +3,13 @@
 Every request other than ``/metrics`` and ``/healthz`` waits a lognormal latency (given by its
 median and p95) and answers ``200 ok <version>``, or ``500`` with probability ``error_rate``.
 Faults change that behaviour over *plan time*: wall seconds since the first served request,
-multiplied by ``time_scale``, so a plan's minutes can be played in seconds. A process given a
-warm-up (``--warmup DURATION``) is slower at first, as a fresh instance with cold caches is: its
-latency is multiplied by 1 + 0.5 (1 - t / DURATION), 1.5 at its first request, 1.25 at half the
-duration and 1 (warm) from its end on. The service exposes
-Prometheus metrics from its own registry and, given ``--parent-pid``, exits when its parent dies.
+multiplied by ``time_scale``, so a plan's minutes can be played in seconds. A fault may also make the
+service report *events* at a rate per plan second (``cross_tenant_denied`` at 5/s), counted in
+``app_events_total{version, event}`` as of each scrape. A process given a warm-up (``--warmup
+DURATION``) is slower at first, as a fresh instance with cold caches is: its latency is multiplied by
+1 + 0.5 (1 - t / DURATION), 1.5 at its first request, 1.25 at half the duration and 1 (warm) from its
+end on. The service exposes Prometheus metrics from its own registry and, given ``--parent-pid``,
+exits when its parent dies.
 Run it as ``python -m launchdeck.local.sample_app --port P --version V``.
 """
 
@@ -46,7 +48,7 @@ PARENT_CHECK_S = 1.0
 #: How much slower a fresh process is at its first request (a factor 1 + this), with a warm-up.
 WARMUP_EXTRA = 0.5
 
-#: JSON keys of a fault, in the order of :class:`Fault`'s fields.
+#: JSON keys of a fault's numbers, in the order of :class:`Fault`'s fields; ``events`` comes after them.
 _FAULT_KEYS = ("from", "to", "errorRate", "latencyMedianMs", "latencyP95Ms")
 
 
@@ -97,8 +99,13 @@ class Fault:
     error_rate: float | None = None
     latency_median_ms: float | None = None
     latency_p95_ms: float | None = None
+    events: tuple[tuple[str, float], ...] = ()
+    """(event name, occurrences per plan second) reported while the fault is active."""
 
     def __post_init__(self) -> None:
+        for name, rate in self.events:
+            if not name or not math.isfinite(rate) or rate < 0:
+                raise TargetError(f"a fault's event {name!r} needs a rate >= 0 per plan second, got {rate}")
         if not math.isfinite(self.start_s) or self.start_s < 0:
             raise TargetError(f"a fault must start at a plan second >= 0, got {self.start_s}")
         if self.end_s is not None and self.end_s <= self.start_s:
@@ -110,6 +117,11 @@ class Fault:
     def active_at(self, plan_s: float) -> bool:
         return self.start_s <= plan_s and (self.end_s is None or plan_s < self.end_s)
 
+    def active_seconds(self, plan_s: float) -> float:
+        """Plan seconds of ``[0, plan_s)`` during which the fault was active."""
+        end = plan_s if self.end_s is None else min(plan_s, self.end_s)
+        return max(0.0, end - self.start_s)
+
 
 def warmup_factor(plan_s: float, warmup_s: float) -> float:
     """How much slower than warm a process is ``plan_s`` after its first request (1: warm)."""
@@ -120,8 +132,13 @@ def warmup_factor(plan_s: float, warmup_s: float) -> float:
 
 def faults_to_json(faults: Iterable[Fault]) -> str:
     """Faults as a JSON list of ``{from, to, errorRate, latencyMedianMs, latencyP95Ms}``."""
-    pairs = (zip(_FAULT_KEYS, astuple(f), strict=True) for f in faults)
-    out = [{key: value for key, value in fields if value is not None} for fields in pairs]
+    out = []
+    for f in faults:
+        fields = zip(_FAULT_KEYS, astuple(f)[: len(_FAULT_KEYS)], strict=True)
+        item: dict[str, object] = {key: value for key, value in fields if value is not None}
+        if f.events:
+            item["events"] = dict(f.events)
+        out.append(item)
     return json.dumps(out, separators=(",", ":"))
 
 
@@ -145,15 +162,19 @@ def faults_from_json(text: str) -> tuple[Fault, ...]:
     for i, item in enumerate(data):
         if not isinstance(item, dict):
             raise TargetError(f"fault #{i} must be an object, got {item!r}")
-        unknown = set(item) - set(_FAULT_KEYS)
+        unknown = set(item) - {*_FAULT_KEYS, "events"}
         if unknown:
             raise TargetError(f"fault #{i} has unknown keys: {', '.join(sorted(unknown))}")
         v = {key: _number(item.get(key), f"fault #{i}: '{key}'") for key in _FAULT_KEYS}
         start = v["from"]
         if start is None:
             raise TargetError(f"fault #{i} needs a 'from' (plan second it starts at)")
+        events = item.get("events") or {}
+        if not isinstance(events, dict):
+            raise TargetError(f"fault #{i}: 'events' must map event names to rates per plan second")
+        rates = tuple((str(name), _number(rate, f"fault #{i}: event {name!r}") or 0.0) for name, rate in events.items())
         median, p95 = v["latencyMedianMs"], v["latencyP95Ms"]
-        faults.append(Fault(start, v["to"], v["errorRate"], median, p95))
+        faults.append(Fault(start, v["to"], v["errorRate"], median, p95, rates))
     return tuple(faults)
 
 
@@ -187,6 +208,12 @@ class SampleService:
         for code in ("200", "500"):
             self._requests.labels(version, code)
         self._duration.labels(version)
+        about = "Events reported (cross-tenant denials, residency violations...), by version and event."
+        self._events = Counter("app_events", about, ["version", "event"], registry=reg)
+        # Every event a fault may report exists from the start at 0, so a scraper sees its first rise.
+        self._reported = {name: 0 for f in faults for name, _ in f.events}
+        for name in self._reported:
+            self._events.labels(version, name)
 
     def plan_time(self, now: float | None = None) -> float:
         """Plan seconds since the first served request (0 before it)."""
@@ -231,7 +258,19 @@ class SampleService:
         text = f"error {self.version}" if fail else f"ok {self.version}"
         return web.Response(status=status, text=text)
 
+    def events_due(self, plan_s: float) -> dict[str, int]:
+        """Each event's occurrences from plan time 0 to ``plan_s``: its faults' rates over their active time."""
+        due = dict.fromkeys(self._reported, 0.0)
+        for fault in self.faults:
+            for name, rate in fault.events:
+                due[name] += rate * fault.active_seconds(plan_s)
+        return {name: math.floor(total + 1e-9) for name, total in due.items()}
+
     async def metrics(self, request: web.Request) -> web.Response:
+        for name, total in self.events_due(self.plan_time()).items():
+            if total > self._reported[name]:
+                self._events.labels(self.version, name).inc(total - self._reported[name])
+                self._reported[name] = total
         body = generate_latest(self.registry)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 

@@ -10,7 +10,7 @@ pools weigh on both sides alike; ``vs: stable`` still compares with the warm fle
   stable fleet and the baseline serve nothing, and gates compare with their counts frozen at
   cut-over);
 * a router that can send traffic three ways: a real router names the baseline's server
-  (``servers.baseline``);
+  (``servers.baseline``); the command router, whose commands set one weight, cannot;
 * metrics that tell the baseline from the stable fleet: Prometheus needs the baseline's own
   ``version`` label (``metrics.labels.baseline``), since it runs the stable version's code.
 
@@ -55,6 +55,11 @@ def problems(spec: ReleaseSpec, base: tuple[str | int, ...] = ("spec",),
                    f"use at most {MAX_SHARED_WEIGHT:g}% before 100%, or analysis.baseline: stable")
     router = spec.target.router
     servers = router.servers or {}
+    if router.type == "command":
+        yield (base + ("target", "router", "type"), f"the command router cannot route three ways {why}: its "
+               "commands set one weight, the canary's, and the baseline needs a share of its own",
+               "use a router that routes three ways (local, haproxy, nginx, flag, gateway-api, istio), "
+               "or analysis.baseline: stable")
     if router.type in _SERVER_ROUTERS:
         at = base + ("target", "router", "servers")
         if "baseline" not in servers:

@@ -23,8 +23,13 @@ def judge_of(gate: model.GateSpec, spec: model.ReleaseSpec) -> str:
     canaries (issue 16). Latency needs per-request histograms, which only the local metrics source
     has, so latency gates judged from Prometheus keep the threshold judge. Absolute gates keep it too.
     """
+    if gate.event is not None:
+        return "event"
+    if gate.source == "loadtest":
+        return "threshold"  # a load test's figures, judged once it has run: no baseline, no stream of slices
     if gate.test:
         return gate.test
+    assert gate.metric is not None and gate.threshold is not None and gate.op is not None
     threshold = units.parse_threshold(gate.threshold, gate.metric)
     method = spec.analysis.method
     if method is not None:
@@ -43,11 +48,16 @@ def judge_of(gate: model.GateSpec, spec: model.ReleaseSpec) -> str:
 def to_policy(spec: model.ReleaseSpec) -> policy.Policy:
     gates = []
     for g in spec.gates:
+        if g.event is not None:
+            gates.append(policy.Gate(name=g.name, metric=g.event, op=">", threshold=0.0,
+                                     threshold_text="any occurrence", severity=g.severity, test="event"))
+            continue
+        assert g.metric is not None and g.op is not None and g.threshold is not None
         threshold = units.parse_threshold(g.threshold, g.metric)
         gates.append(policy.Gate(
             name=g.name, metric=g.metric, op=g.op, threshold=threshold.value,
             threshold_text=threshold.text, relative=threshold.relative, for_seconds=g.for_,
-            severity=g.severity, test=judge_of(g, spec), against=_against(g, spec),
+            severity=g.severity, test=judge_of(g, spec), source=g.source, against=_against(g, spec),
         ))
     # analysis.alpha is the release's false-rollback budget: split evenly across its sequential gates,
     # so the chance that any of them fires on a healthy canary stays under alpha (Bonferroni).

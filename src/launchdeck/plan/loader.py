@@ -31,6 +31,8 @@ class LoadedPlan:
     digest: str
     doc: model.ReleaseDoc | model.TrainDoc
     services: tuple[tuple[model.ServiceEntry, model.ReleaseSpec], ...] = ()
+    text: str | None = None
+    """The file's text, exactly what ``digest`` covers (None for a train's service: derived, not read)."""
 
     @property
     def name(self) -> str:
@@ -44,9 +46,23 @@ class LoadedPlan:
 def load_plan(path: str | Path) -> LoadedPlan:
     """Read and validate a plan file; raise PlanError listing every problem found."""
     path = Path(path)
-    file = str(path)
     bounds = limits.limits_from_env()
-    raw = limits.read_file(path, "plan", bounds)
+    return _load(limits.read_file(path, "plan", bounds), path, bounds)
+
+
+def load_plan_text(text: str, source: str = "plan.yaml") -> LoadedPlan:
+    """Validate a plan given as text (the API's), with the same problems as ``load_plan``, located in
+    ``source``. Its digest is that of the text's UTF-8 bytes, as if it were a file holding them."""
+    bounds = limits.limits_from_env()
+    raw = text.encode("utf-8", errors="surrogatepass")
+    if len(raw) > bounds.max_bytes:
+        raise limits.refused(source, f"the plan is {len(raw):,} bytes, over the limit of {bounds.max_bytes:,}",
+                             "a plan is a few KB: check this is the right text")
+    return _load(raw, Path(source), bounds)
+
+
+def _load(raw: bytes, path: Path, bounds: limits.Limits) -> LoadedPlan:
+    file = str(path)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -58,7 +74,7 @@ def load_plan(path: str | Path) -> LoadedPlan:
     kind = src.data.get("kind")
     digest = "sha256:" + hashlib.sha256(raw).hexdigest()
     if kind == "ReleaseTrain":
-        return _load_train(path, digest, src)
+        return _load_train(path, digest, src, text)
     try:
         doc = model.ReleaseDoc.model_validate(src.data)
     except pydantic.ValidationError as e:
@@ -71,7 +87,7 @@ def load_plan(path: str | Path) -> LoadedPlan:
     problems = [_problem(src, p, m, f) for p, m, f in rules.check_release(doc.spec, metadata=doc.metadata)]
     if problems:
         raise PlanError(problems)
-    return LoadedPlan(path, digest, doc)
+    return LoadedPlan(path, digest, doc, text=text)
 
 
 def _salvage(cls: type[pydantic.BaseModel], data: Any, error: pydantic.ValidationError) -> Any:
@@ -96,7 +112,7 @@ def _salvage(cls: type[pydantic.BaseModel], data: Any, error: pydantic.Validatio
     return None
 
 
-def _load_train(path: Path, digest: str, src: yamlsrc.Located) -> LoadedPlan:
+def _load_train(path: Path, digest: str, src: yamlsrc.Located, src_text: str) -> LoadedPlan:
     doc = _validate(model.TrainDoc, src.data, src, ())
     spec_raw: dict[str, Any] = src.data["spec"]
     problems: list[PlanProblem] = []
@@ -125,7 +141,7 @@ def _load_train(path: Path, digest: str, src: yamlsrc.Located) -> LoadedPlan:
     problems += _cycles(doc.spec.services, src)
     if problems:
         raise PlanError(_unique(problems))
-    return LoadedPlan(path, digest, doc, tuple(services))
+    return LoadedPlan(path, digest, doc, tuple(services), text=src_text)
 
 
 def _locate_merged(path: tuple[str | int, ...], service_at: tuple[str | int, ...],

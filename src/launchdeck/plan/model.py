@@ -10,46 +10,28 @@ again at each start of the command (about 15 ms of `launchdeck validate`).
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
-from pydantic.alias_generators import to_camel
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from launchdeck.plan import units
+from launchdeck.plan.fields import (
+    Duration,
+    Event,
+    LatencyMs,
+    Method,
+    Model,
+    Op,
+    Rate,
+    Ratio,
+    RollbackStep,
+    Severity,
+    SignedDuration,
+    ThresholdText,
+    Weight,
+)
+from launchdeck.plan.hooks_model import CommandsSpec, LoadTestSpec, RunStepSpec
+from launchdeck.plan.supply_model import SupplyChainSpec
 
-_DURATION_SCHEMA = {"type": ["string", "number"], "pattern": r"^\d+(\.\d+)?(ms|s|m|h|d)$",
-                    "description": "plan time: 30s, 5m, 1h, 24h, 7d"}
-_RATIO_SCHEMA = {"type": ["string", "number"], "pattern": r"^\d+(\.\d+)?%$",
-                 "description": "a fraction: 2%, 0.1%, 99.9% or 0.02"}
-_LATENCY_SCHEMA = {"type": ["string", "number"], "pattern": r"^\d+(\.\d+)?(ms|s)$",
-                   "description": "a latency: 120ms or 1.2s"}
-
-Duration = Annotated[float, BeforeValidator(units.parse_duration), WithJsonSchema(_DURATION_SCHEMA)]
-SignedDuration = Annotated[
-    float, BeforeValidator(units.parse_signed_duration),
-    WithJsonSchema({**_DURATION_SCHEMA, "pattern": r"^[+-]?\d+(\.\d+)?(ms|s|m|h|d)$"}),
-]
-Ratio = Annotated[float, BeforeValidator(units.parse_ratio), WithJsonSchema(_RATIO_SCHEMA)]
-Weight = Annotated[float, BeforeValidator(units.parse_weight), WithJsonSchema(_RATIO_SCHEMA)]
-LatencyMs = Annotated[float, BeforeValidator(units.parse_latency_ms), WithJsonSchema(_LATENCY_SCHEMA)]
-ThresholdText = Annotated[
-    str, BeforeValidator(lambda v: v if isinstance(v, str) else repr(v) if isinstance(v, bool) else str(v)),
-    WithJsonSchema({"type": ["string", "number"],
-                    "description": "absolute (2%, 350ms, 0.5) or relative to `vs` (+20%, -10%)"}),
-]
-Op = Literal[">", ">=", "<", "<="]
-Severity = Literal["immediate", "urgent", "conditional"]
-Method = Literal["threshold", "sequential", "mann-whitney"]
-Event = Literal[
-    "release.started", "preflight.failed", "approval.requested", "approval.granted",
-    "stage.started", "stage.passed", "gate.fired", "decision.requested", "hold.started",
-    "rollback.started", "rollback.completed", "release.completed", "status.cadence",
-    "checkpoint.passed", "checkpoint.failed", "escalation",
-]
-RollbackStep = Literal["kill-switch", "traffic-to-stable", "drain-canary", "verify", "announce"]
-
-
-class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, alias_generator=to_camel,
-                              populate_by_name=True, defer_build=True)
+__all__ = ["Duration", "Event", "LatencyMs", "Method", "Model", "Op", "Rate", "Ratio", "RollbackStep", "Severity",
+           "SignedDuration", "ThresholdText", "Weight"]
 
 
 class Metadata(Model):
@@ -65,9 +47,10 @@ class RouterSpec(Model):
     """Where traffic is split. Fields by type: haproxy (socket, backend, servers: server names),
     nginx (config, include, upstream, servers: addresses, pidFile), flag (flag; with `path` a flagd
     flag file, without it the embedded router splits by user), gateway-api (route, namespace,
-    servers: backend service names), istio (route: the VirtualService, namespace, servers: hosts)."""
+    servers: backend service names), istio (route: the VirtualService, namespace, servers: hosts),
+    command (commands: the set and read commands of any platform's CLI)."""
 
-    type: Literal["local", "haproxy", "nginx", "flag", "gateway-api", "istio"] = "local"
+    type: Literal["local", "haproxy", "nginx", "flag", "gateway-api", "istio", "command"] = "local"
     flag: str | None = None
     path: str | None = None
     socket: str | None = None
@@ -79,6 +62,7 @@ class RouterSpec(Model):
     upstream: str | None = None
     namespace: str | None = None
     route: str | None = None
+    commands: CommandsSpec | None = None
 
 
 class MetricsSpec(Model):
@@ -88,6 +72,9 @@ class MetricsSpec(Model):
     labels: dict[str, str] = {}
     """The `version` label of each side in the metrics: {stable: v1, canary: v2}; by default
     metadata.previousVersion and metadata.version."""
+    events: dict[str, str] = {}
+    """PromQL counting each event gate's event for ``{{version}}`` over ``{{window}}``; by default the sample
+    app's ``app_events_total{version, event}``."""
 
 
 class LatencySpec(Model):
@@ -106,6 +93,7 @@ class FaultSpec(Model):
     to: Duration | None = None
     error_rate: Ratio | None = None
     latency: LatencySpec | None = None
+    events: dict[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.:-]*$")], Rate] = {}
 
 
 class VersionSpec(Model):
@@ -132,11 +120,20 @@ class TargetSpec(Model):
     versions: VersionsSpec = VersionsSpec()
     load: LoadSpec = LoadSpec()
 
+    def on_embedded_fleet(self) -> bool:
+        """The release runs on the embedded local fleet (sample apps, router and load inside `launchdeck run`):
+        the local router, the embedded flag router, or a command router rehearsed on the fleet (its
+        commands drive the embedded router; the local metrics source measures it)."""
+        router = self.router
+        return (router.type == "local" or (router.type == "flag" and not router.path)
+                or (router.type == "command" and self.metrics.type == "local"))
+
 
 class StageSpec(Model):
     weight: Weight
     hold: Duration = 0.0
     approve: list[str] = []
+    load_test: LoadTestSpec | None = None
 
 
 class AnalysisSpec(Model):
@@ -157,16 +154,36 @@ class AnalysisSpec(Model):
 
 
 class GateSpec(Model):
+    """A metric gate (``metric``, ``op``, ``threshold``), or an event gate (``event``): any occurrence of the
+    event the canary reports fires it, with no minimum sample."""
+
     name: str
-    metric: str
-    op: Op
-    threshold: ThresholdText
+    metric: str | None = None
+    op: Op | None = None
+    threshold: ThresholdText | None = None
+    event: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_.:-]*$")
     vs: Literal["baseline", "stable"] | None = None
     """``baseline``: the analysis' baseline (the stable fleet, or the same-age baseline); ``stable``:
     the stable fleet whatever the analysis' baseline is."""
     for_: Duration | None = Field(default=None, alias="for")
     severity: Severity = "immediate"
     test: Method | None = None
+    source: Literal["target", "loadtest"] = "target"
+
+    @model_validator(mode="after")
+    def _metric_or_event(self) -> "GateSpec":
+        if self.event is not None:
+            extra = [name for name, value in (("metric", self.metric), ("op", self.op), ("threshold", self.threshold),
+                                              ("vs", self.vs), ("for", self.for_), ("test", self.test))
+                     if value is not None]
+            if self.source != "target":
+                extra.append("source")
+            if extra:
+                raise ValueError(f"an event gate fires on any occurrence of its event; drop {', '.join(extra)}")
+        elif self.metric is None or self.op is None or self.threshold is None:
+            raise ValueError("a gate needs a metric (with op and threshold) or an event; write metric: error_rate, "
+                             "op: \">=\", threshold: 2%, or event: cross_tenant_denied (fired by any occurrence)")
+        return self
 
 
 class SmokeSpec(Model):
@@ -192,7 +209,8 @@ class RollbackPolicySpec(Model):
 
 class RollbackSpec(Model):
     policy: RollbackPolicySpec = RollbackPolicySpec()
-    steps: list[RollbackStep] = ["kill-switch", "traffic-to-stable", "drain-canary", "verify", "announce"]
+    steps: list[RollbackStep | RunStepSpec] = ["kill-switch", "traffic-to-stable", "drain-canary", "verify",
+                                                "announce"]
 
 
 class KillSwitchSpec(Model):
@@ -228,6 +246,7 @@ class CheckSpec(Model):
 class PreflightSpec(Model):
     freeze: list[FreezeSpec] = []
     checks: list[CheckSpec] = []
+    supply_chain: SupplyChainSpec | None = None
 
 
 class ChecklistSpec(Model):

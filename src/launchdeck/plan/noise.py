@@ -58,8 +58,7 @@ def noisy_gates(spec: model.ReleaseSpec, time_scale: float = 1.0) -> list[str]:
 
 
 def _local(spec: model.ReleaseSpec) -> bool:
-    router = spec.target.router
-    return router.type == "local" or (router.type == "flag" and not router.path)
+    return spec.target.on_embedded_fleet()
 
 
 def _estimate(spec: model.ReleaseSpec, expected: float, time_scale: float) -> str:

@@ -7,11 +7,13 @@ runs, so a plan with several mistakes gets all of them in one answer.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterator
 
 from launchdeck.core.observation import STANDARD_METRICS
 from launchdeck.plan import baseline, units
-from launchdeck.plan.model import Metadata, ReleaseSpec
+from launchdeck.plan.hooks_model import ROUTER_PLACEHOLDERS, STEP_PLACEHOLDERS
+from launchdeck.plan.model import GateSpec, Metadata, ReleaseSpec
 
 Problem = tuple[tuple[str | int, ...], str, str]
 _SECRET_FIELDS = ("webhook", "secret", "routing_key")
@@ -43,37 +45,23 @@ def check_release(spec: ReleaseSpec, base: tuple[str | int, ...] = ("spec",),
     yield from _notifications(spec, base)
     yield from _target(spec, base)
     yield from _criteria(spec, base)
+    yield from _supply_chain(spec, base)
+    yield from _hooks(spec, base)
+    yield from _load_tests(spec, base)
     yield from baseline.problems(spec, base, metadata)
 
 
 def _gates(spec: ReleaseSpec, base: tuple[str | int, ...]) -> Iterator[Problem]:
-    metrics = _defined_metrics(spec)
     names: set[str] = set()
     for i, gate in enumerate(spec.gates):
         at = base + ("gates", i)
         if gate.name in names:
             yield at + ("name",), f"gate name '{gate.name}' is used twice", "give each gate its own name"
         names.add(gate.name)
-        if gate.metric not in metrics:
-            yield _undefined_metric(at, gate.metric, metrics)
-            continue
-        try:
-            threshold = units.parse_threshold(gate.threshold, gate.metric)
-        except ValueError as e:
-            yield at + ("threshold",), str(e), "write e.g. 2% for rates, 350ms for latency, +20% with vs: baseline"
-            continue
-        if threshold.relative and gate.vs is None:
-            yield (at + ("threshold",), f"'{gate.threshold}' is a relative change but the gate has no `vs`",
-                   "add `vs: baseline`, or write an absolute threshold like 2%")
-        if gate.vs is not None and not threshold.relative:
-            yield (at + ("threshold",), f"with `vs: {gate.vs}` the threshold must be a relative change, not '{gate.threshold}'",
-                   "write a change like +20% or -10%, or drop `vs`")
-        if gate.test in ("sequential", "mann-whitney") and gate.metric not in _JUDGED:
-            yield (at + ("test",), f"`test: {gate.test}` judges error rates, availability and latency "
-                   f"quantiles, not {gate.metric}", "drop `test` to use the threshold judge")
-        if gate.test in ("sequential", "mann-whitney") and gate.metric.startswith("latency") and not threshold.relative:
-            yield (at + ("test",), f"`test: {gate.test}` on latency compares with the baseline",
-                   "write a relative threshold like +20% with vs: baseline, or drop `test`")
+        if gate.event is None and gate.source == "loadtest":
+            yield from _load_test_gate(gate, at)
+        elif gate.event is None:  # an event gate has no metric, unit or judge to check: any occurrence fires it
+            yield from _metric_gate(spec, gate, at)
         policy = spec.rollback.policy
         if gate.severity == "urgent" and policy.urgent is None:
             yield (at + ("severity",), "an urgent gate needs rollback.policy.urgent (window, authority, default)",
@@ -81,6 +69,31 @@ def _gates(spec: ReleaseSpec, base: tuple[str | int, ...]) -> Iterator[Problem]:
         if gate.severity == "conditional" and policy.conditional is None:
             yield (at + ("severity",), "a conditional gate needs rollback.policy.conditional (window, authority, default)",
                    "add rollback.policy.conditional, or make the gate immediate")
+
+
+def _metric_gate(spec: ReleaseSpec, gate: GateSpec, at: tuple[str | int, ...]) -> Iterator[Problem]:
+    assert gate.metric is not None and gate.threshold is not None
+    metrics = _defined_metrics(spec)
+    if gate.metric not in metrics:
+        yield _undefined_metric(at, gate.metric, metrics)
+        return
+    try:
+        threshold = units.parse_threshold(gate.threshold, gate.metric)
+    except ValueError as e:
+        yield at + ("threshold",), str(e), "write e.g. 2% for rates, 350ms for latency, +20% with vs: baseline"
+        return
+    if threshold.relative and gate.vs is None:
+        yield (at + ("threshold",), f"'{gate.threshold}' is a relative change but the gate has no `vs`",
+               "add `vs: baseline`, or write an absolute threshold like 2%")
+    if gate.vs is not None and not threshold.relative:
+        yield (at + ("threshold",), f"with `vs: {gate.vs}` the threshold must be a relative change, not '{gate.threshold}'",
+               "write a change like +20% or -10%, or drop `vs`")
+    if gate.test in ("sequential", "mann-whitney") and gate.metric not in _JUDGED:
+        yield (at + ("test",), f"`test: {gate.test}` judges error rates, availability and latency "
+               f"quantiles, not {gate.metric}", "drop `test` to use the threshold judge")
+    if gate.test in ("sequential", "mann-whitney") and gate.metric.startswith("latency") and not threshold.relative:
+        yield (at + ("test",), f"`test: {gate.test}` on latency compares with the baseline",
+               "write a relative threshold like +20% with vs: baseline, or drop `test`")
 
 
 def _stages(spec: ReleaseSpec, base: tuple[str | int, ...]) -> Iterator[Problem]:
@@ -174,7 +187,7 @@ def _target(spec: ReleaseSpec, base: tuple[str | int, ...]) -> Iterator[Problem]
             yield at, f"a {router.type} router needs `{field}`", f"add {field}: {what}"
     if router.type in _ROUTER_NEEDS and not {"stable", "canary"} <= set(router.servers or {}):
         yield at, f"a {router.type} router needs `servers` for stable and canary", "add servers: {stable: ..., canary: ...}"
-    embedded = router.type == "local" or (router.type == "flag" and not router.path)
+    embedded = spec.target.on_embedded_fleet()
     if embedded and metrics.type != "local":
         yield (base + ("target", "metrics"), f"the embedded {router.type} router measures its own traffic",
                "use metrics: {type: local}, or a real router (haproxy, nginx, flag with path) with prometheus")
@@ -208,3 +221,103 @@ def _criteria(spec: ReleaseSpec, base: tuple[str | int, ...]) -> Iterator[Proble
         if threshold.relative:
             yield (at + ("threshold",), f"'{criterion.threshold}' is a relative change, but a criterion has no baseline",
                    "write an absolute limit like 0.5% or 350ms")
+
+
+def _supply_chain(spec: ReleaseSpec, base: tuple[str | int, ...]) -> Iterator[Problem]:
+    """Checks made against the artefact need one; provenance is read from the signed attestation."""
+    chain = spec.preflight.supply_chain
+    if chain is None:
+        return
+    at = base + ("preflight", "supplyChain")
+    needing = [name for name, part in (("signature", chain.signature), ("sbom", chain.sbom),
+                                       ("vulnerabilities", chain.vulnerabilities)) if part is not None]
+    if needing and chain.artifact is None:
+        yield (at, f"{', '.join(needing)} {'is' if len(needing) == 1 else 'are'} checked against the artefact, and "
+               "there is none", "add artifact: {digest: sha256:<64 hex>} (an image) or artifact: {file: PATH}")
+    if chain.provenance is not None and (chain.signature is None or chain.signature.attestation is None):
+        yield (at + ("provenance",), "provenance is read from a signed SLSA attestation, and there is none",
+               "add signature.attestation: {envelope: PATH, keys: [PUBLIC KEY]}")
+
+
+_PLACEHOLDER = re.compile(r"\{\{\s*([^}]*?)\s*\}\}")
+
+
+def _hooks(spec: ReleaseSpec, base: tuple[str | int, ...]) -> Iterator[Problem]:
+    """The command router's commands and the rollback's run steps: known placeholders, a parse pattern
+    that compiles, step names that are unique and not a built-in step's."""
+    router = spec.target.router
+    at = base + ("target", "router")
+    if router.type == "command" and router.commands is None:
+        yield (at, "a command router needs `commands` (at least `set` and `read`)",
+               "add commands: {set: \"kubectl … {{weight}}\", read: \"kubectl get …\"}")
+    if router.type != "command" and router.commands is not None:
+        yield at + ("commands",), f"`commands` belongs to a command router, not {router.type}", "use type: command"
+    if router.commands is not None:
+        c = router.commands
+        for field in ("set", "read", "kill", "drain"):
+            yield from _placeholders(at + ("commands", field), getattr(c, field), ROUTER_PLACEHOLDERS)
+        if c.parse is not None:
+            try:
+                groups = re.compile(c.parse).groups
+            except re.error as e:
+                yield at + ("commands", "parse"), f"the pattern does not compile: {e}", "write a Python regular expression"
+            else:
+                if groups > 1:
+                    yield (at + ("commands", "parse"), f"the pattern has {groups} groups",
+                           "capture the weight in one group, e.g. 'canary=(\\d+)'")
+    names = {"kill-switch", "traffic-to-stable", "drain-canary", "verify", "announce"}
+    for i, step in enumerate(spec.rollback.steps):
+        if isinstance(step, str):
+            continue
+        where = base + ("rollback", "steps", i)
+        if step.name in names:
+            yield (where + ("name",), f"step name '{step.name}' is used twice (or is a built-in step's)",
+                   "give each run step its own name: it is how a finished step is recorded")
+        names.add(step.name)
+        yield from _placeholders(where + ("run",), step.run, STEP_PLACEHOLDERS)
+        yield from _placeholders(where + ("verify",), step.verify, STEP_PLACEHOLDERS)
+
+
+def _placeholders(at: tuple[str | int, ...], command: str | None, known: tuple[str, ...]) -> Iterator[Problem]:
+    for name in _PLACEHOLDER.findall(command or ""):
+        if name not in known:
+            yield (at, f"unknown placeholder {{{{{name}}}}}",
+                   "use " + ", ".join(f"{{{{{k}}}}}" for k in known))
+
+
+#: What a load test measures, and so what a `source: loadtest` gate may judge.
+LOAD_TEST_METRICS = ("error_rate", "availability", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms",
+                     "throughput_rps", "requests")
+
+
+def _load_test_gate(gate: GateSpec, at: tuple[str | int, ...]) -> Iterator[Problem]:
+    assert gate.metric is not None and gate.threshold is not None
+    if gate.metric not in LOAD_TEST_METRICS:
+        yield (at + ("metric",), f"a load test does not measure '{gate.metric}'",
+               _suggest(gate.metric, list(LOAD_TEST_METRICS)))
+        return
+    try:
+        threshold = units.parse_threshold(gate.threshold, gate.metric)
+    except ValueError as e:
+        yield at + ("threshold",), str(e), "write e.g. 1% for rates, 300ms for latency"
+        return
+    if threshold.relative or gate.vs is not None:
+        yield (at + ("threshold",), "a load-test gate has no baseline to be relative to",
+               "write an absolute limit like 300ms, and drop `vs`")
+    if gate.test not in (None, "threshold"):
+        yield at + ("test",), f"a load-test gate is judged by threshold, not {gate.test}", "drop `test`"
+
+
+def _load_tests(spec: ReleaseSpec, base: tuple[str | int, ...]) -> Iterator[Problem]:
+    """Load-test gates need a stage that runs one; a load test off the local fleet needs a host."""
+    tested = [i for i, stage in enumerate(spec.stages) if stage.load_test is not None]
+    for i, gate in enumerate(spec.gates):
+        if gate.source == "loadtest" and not tested:
+            yield (base + ("gates", i, "source"), "no stage runs a load test, so this gate would never be judged",
+                   "add loadTest: {locust: locustfile.py} to a stage")
+    if not spec.target.on_embedded_fleet():
+        for i in tested:
+            load = spec.stages[i].load_test
+            if load is not None and load.locust is not None and load.host is None:
+                yield (base + ("stages", i, "loadTest"), "a Locust load test of a real target needs its `host`",
+                       "add host: https://canary.example.com (the URL the load is sent to)")

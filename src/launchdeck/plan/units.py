@@ -15,6 +15,7 @@ _DURATION_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0
 _PERCENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
 _LATENCY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s)\s*$")
 _RELATIVE = re.compile(r"^\s*([+-])\s*(\d+(?:\.\d+)?)\s*%\s*$")
+_RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*/\s*(s|m|h)\s*$")
 
 
 def parse_duration(value: object) -> float:
@@ -69,6 +70,20 @@ def parse_latency_ms(value: object) -> float:
         raise ValueError(f"{value!r} is not a latency; write one like 120ms or 1.2s")
     number = float(match.group(1))
     return number * 1000.0 if match.group(2) == "s" else number
+
+
+def parse_rate(value: object) -> float:
+    """Occurrences per second of plan time: ``5/s``, ``30/m``, ``2/h`` (a bare number is per second)."""
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a rate; write one like 5/s, 30/m or 2/h")
+    if isinstance(value, (int, float)):
+        if value < 0:
+            raise ValueError(f"{value} is negative; write a rate like 5/s")
+        return float(value)
+    match = _RATE.match(str(value))
+    if not match:
+        raise ValueError(f"{value!r} is not a rate; write one like 5/s, 30/m or 2/h")
+    return float(match.group(1)) / _DURATION_SECONDS[match.group(2)]
 
 
 def parse_weight(value: object) -> float:

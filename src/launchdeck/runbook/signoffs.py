@@ -34,7 +34,7 @@ def refusal(rules: SignoffRules, *, who: str, role: str, stage: int | None = Non
     named = sum(x is not None for x in (stage, checklist, decision))
     if named != 1:
         return "a sign-off names exactly one of a stage, a checklist or a decision"
-    refused = people_in_roles.refusal(rules.roles, who, role)
+    refused = person_refusal(rules, who=who, role=role, checklist=checklist)
     if refused:
         return refused
     if stage is not None:
@@ -44,9 +44,18 @@ def refusal(rules: SignoffRules, *, who: str, role: str, stage: int | None = Non
         if checklist not in rules.checklists:
             known = ", ".join(rules.checklists) or "none"
             return f"the plan has no checklist '{checklist}' (checklists: {known})"
-        if role not in rules.checklists[checklist]:
-            needs = ", ".join(rules.checklists[checklist])
-            return f"checklist {checklist} is not signed by role '{role}' (it needs: {needs})"
     elif decision not in DECISIONS:
         return f"'{decision}' is not a decision launchdeck knows (decisions: {', '.join(DECISIONS)})"
+    return None
+
+
+def person_refusal(rules: SignoffRules, *, who: str, role: str, checklist: str | None = None) -> str | None:
+    """Why this person may not sign as ``role`` (they do not hold it, or the checklist is signed by other
+    roles), or None: the refusals about who signs, not about what is signed (the API answers them 403)."""
+    refused = people_in_roles.refusal(rules.roles, who, role)
+    if refused:
+        return refused
+    if checklist is not None and checklist in rules.checklists and role not in rules.checklists[checklist]:
+        needs = ", ".join(rules.checklists[checklist])
+        return f"checklist {checklist} is not signed by role '{role}' (it needs: {needs})"
     return None

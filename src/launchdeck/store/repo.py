@@ -8,24 +8,25 @@ message is never lost between deciding and sending. The log's head is signed at 
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from alembic.util import CommandError
 from sqlalchemy import select, update
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from launchdeck.errors import StoreError, UsageError
-from launchdeck.store import claims, connect, migrations
+from launchdeck.errors import NotFound, StoreError
+from launchdeck.store import claims, connect, leases, migrations
 from launchdeck.store.chain import (GENESIS, Signature, canonical_payload, chain_hash, check_chain, decision_body,
                                    head_payload)
 from launchdeck.store.defaults import DEFAULT_URL
+from launchdeck.store.leases import Lease
 from launchdeck.store.tables import DecisionRow, LogHeadRow, MessageRow, ReleaseRow, SignoffRow
 
 
@@ -46,6 +47,11 @@ class StoredRelease:
     outcome: str | None
     updated_at: datetime | None = None
     """When a run last saved the release (every tick saves): a driver's heartbeat."""
+    lease_holder: str | None = None
+    lease_until: datetime | None = None
+    lease_epoch: int = 0
+    submitted_by: str | None = None
+    plan_text: str | None = None
 
     @property
     def archived(self) -> bool:
@@ -123,6 +129,13 @@ class Store:
             row = s.scalars(q.order_by(ReleaseRow.id.desc())).first()
             return _stored(row) if row else None
 
+    def find_id(self, release_id: int) -> StoredRelease:
+        with self.session() as s:
+            row = s.get(ReleaseRow, release_id)
+            if row is None:
+                raise NotFound(f"no release with id {release_id} in {_safe(self.url)}")
+            return _stored(row)
+
     def releases(self, *, tenant: str | None = None) -> list[StoredRelease]:
         """Every release in the store, archived runs (``name#id``) included, most recently updated first."""
         with self.session() as s:
@@ -134,8 +147,8 @@ class Store:
     def require(self, *, name: str) -> StoredRelease:
         found = self.find(name=name)
         if found is None:
-            raise UsageError(f"no release named '{name}' in {_safe(self.url)}",
-                             hint="use the plan's metadata.name, and the same --db as the run")
+            raise NotFound(f"no release named '{name}' in {_safe(self.url)}",
+                           hint="use the plan's metadata.name, and the same --db as the run")
         return found
 
     def create(self, *, tenant: str, name: str, plan_path: str, plan_digest: str,
@@ -155,11 +168,22 @@ class Store:
             assert row is not None
             row.name = f"{row.name}#{row.id}"
 
+    def submit(self, *, release_id: int, submitted_by: str, plan_text: str) -> None:
+        """Mark the release as submitted for driving (a worker may claim it), with the plan it runs."""
+        with self.session() as s:
+            row = self.lock(s, release_id)
+            row.submitted_by, row.plan_text = submitted_by, plan_text
+
     def save(self, *, release_id: int, state: dict[str, Any], plan_clock: float, outcome: str | None,
-             decisions: list[NewDecision], messages: list[NewMessage]) -> None:
+             decisions: list[NewDecision], messages: list[NewMessage], lease: Lease | None = None) -> None:
+        """Commit a tick. With ``lease``, only while it holds (compare-and-set on holder and epoch, else
+        ``LeaseLost`` and nothing is written), and the lease is renewed."""
         stamp = now_utc()
         with self.session() as s:
-            row = self._lock(s, release_id)
+            row = self.lock(s, release_id)
+            if lease is not None:
+                leases.check(row, lease)
+                row.lease_until = stamp + timedelta(seconds=lease.seconds)
             row.state, row.plan_clock, row.outcome, row.updated_at = state, plan_clock, outcome, stamp
             last = self._last_decision(s, release_id)
             seq, prev = (last.seq, last.hash) if last else (0, GENESIS)
@@ -174,7 +198,8 @@ class Store:
                 prev = digest
             for m in messages:
                 s.add(MessageRow(release_id=release_id, channel=m.channel, event=m.event, title=m.title,
-                                 text=m.text, locale=m.locale, created_at=stamp))
+                                 text=m.text, locale=m.locale, created_at=stamp,
+                                 epoch=lease.epoch if lease else row.lease_epoch))
 
     def decisions(self, *, release_id: int) -> list[DecisionRow]:
         with self.session() as s:
@@ -188,7 +213,7 @@ class Store:
         return problems[0] if problems else None
 
     @staticmethod
-    def _lock(s: Session, release_id: int) -> ReleaseRow:
+    def lock(s: Session, release_id: int) -> ReleaseRow:
         # One writer per release at a time, so two saves never both extend the chain from the same
         # last decision: PostgreSQL locks the release row (SELECT … FOR UPDATE, held to commit);
         # SQLite has no row locks, so the transaction takes the database's write lock up front.
@@ -211,7 +236,7 @@ class Store:
         later reader finds (``sign`` gets the canonical payload text)."""
         stamp = now_utc()
         with self.session() as s:
-            row = self._lock(s, release_id)
+            row = self.lock(s, release_id)
             last = self._last_decision(s, release_id)
             payload = canonical_payload(head_payload(
                 release_id=release_id, release=row.name, tenant=row.tenant, plan_digest=row.plan_digest,
@@ -284,7 +309,8 @@ class Store:
 
 def _stored(row: ReleaseRow) -> StoredRelease:
     return StoredRelease(row.id, row.tenant, row.name, row.plan_path, row.plan_digest, dict(row.state),
-                         row.plan_clock, row.outcome, row.updated_at)
+                         row.plan_clock, row.outcome, row.updated_at, row.lease_holder, row.lease_until,
+                         row.lease_epoch or 0, row.submitted_by, row.plan_text)
 
 
 def _open_error(url: str, e: Exception) -> Exception:
@@ -302,13 +328,20 @@ def _open_error(url: str, e: Exception) -> Exception:
         return StoreError(f"cannot use the database {_safe(url)}: {_scrub(str(e), url)}",
                           hint="point --db / LAUNCHDECK_DB at launchdeck's own database, or at an empty one",
                           bad_input=True)
-    if isinstance(e, CommandError):
+    if _is_alembic_command_error(e):
         return StoreError(f"cannot use the database {_safe(url)}: its schema is at a revision this launchdeck does "
                           f"not know ({_scrub(str(e), url)})",
                           hint="a database written by a newer launchdeck needs that version (or newer); otherwise "
                                "point --db / LAUNCHDECK_DB at launchdeck's own database",
                           bad_input=True)
     return e
+
+
+def _is_alembic_command_error(e: Exception) -> bool:
+    """Alembic's CommandError (a revision it cannot find), without importing Alembic to ask: when it
+    was never loaded (the database was already up to date), nothing can have raised it."""
+    util = sys.modules.get("alembic.util")
+    return util is not None and isinstance(e, util.CommandError)
 
 
 def _reason(e: SQLAlchemyError, url: str) -> str:

@@ -32,6 +32,9 @@ exports no latency histograms (only moving averages), so that set takes its late
 from the application's own ``http_request_duration_seconds`` histogram; pass
 ``app_latency=False`` to leave latency out.
 
+Event gates' events (``events``: name → template) are counted the same way into ``WindowStats.events``;
+:func:`event_query` is the default, the sample app's ``app_events_total{version, event}``.
+
 What comes back: :class:`~launchdeck.core.observation.WindowStats` with ``values`` holding every
 queried metric. ``requests``/``errors`` are the rounded ``increase()`` results (0 when unknown).
 ``share`` is this version's part of the requests of all versions in ``version_labels`` (0 when
@@ -114,6 +117,13 @@ def haproxy_queries(
     return queries
 
 
+def event_query(event: str) -> str:
+    """Occurrences of ``event`` over the window, from the sample app's ``app_events_total{version, event}``.
+    No series (nothing reported yet) is zero; Prometheus not answering stays no data."""
+    selector = f'app_events_total{{version="{{{{version}}}}",event="{event}"}}'
+    return f"sum(increase({selector}[{{{{window}}}}])) or vector(0)"
+
+
 def window_duration(start: float, end: float) -> str:
     """The window's length as a PromQL duration: whole seconds rounded up (so that the range
     ending at ``end`` covers ``start``), at least ``1s``."""
@@ -139,6 +149,7 @@ class PrometheusMetrics:
         version_labels: Mapping[str, str],
         timeout_s: float = 5.0,
         client: httpx.AsyncClient | None = None,
+        events: Mapping[str, str] | None = None,
     ) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -156,6 +167,7 @@ class PrometheusMetrics:
         self.url = url.rstrip("/")
         self.queries = dict(DEFAULT_QUERIES if queries is None else queries)
         self.version_labels = dict(version_labels)
+        self.events = dict(events or {})
         self.timeout_s = timeout_s
         self._client = client
 
@@ -191,6 +203,9 @@ class PrometheusMetrics:
         others = [role for role in self.version_labels if role != version]
         requests_template = self.queries.get("requests")
         jobs = [self.query(render(self.queries[n], label, window), end, client) for n in names]
+        event_names = list(self.events)
+        counted = await asyncio.gather(*(self.query(render(self.events[n], label, window), end, client)
+                                         for n in event_names))
         if requests_template is not None:
             for role in others:
                 rendered = render(requests_template, self.version_labels[role], window)
@@ -216,6 +231,7 @@ class PrometheusMetrics:
             seconds=max(0.0, end - start),
             share=share,
             values=values,
+            events=dict(zip(event_names, counted, strict=True)),
         )
 
     async def query(

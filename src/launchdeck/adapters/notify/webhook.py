@@ -44,7 +44,7 @@ class WebhookChannel:
                            "event": message.event, "locale": message.locale, "title": message.title,
                            "text": message.text}, ensure_ascii=False).encode()
         headers = {"Content-Type": "application/json", "X-Launchdeck-Event": message.event,
-                   "X-Launchdeck-Delivery": message.key}
+                   "X-Launchdeck-Delivery": message.key, "Idempotency-Key": message.key}
         if self._secret:
             headers["X-Launchdeck-Signature"] = signature(self._secret, int(self._clock()), body)
         try:

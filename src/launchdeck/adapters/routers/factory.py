@@ -12,12 +12,22 @@ from launchdeck.plan import model
 FILE_FIELDS = ("path", "socket", "config", "include", "pid_file")
 
 
-def build(spec: model.RouterSpec, *, base: Path = Path("."), same_age: bool = False) -> Router:
+def build(spec: model.RouterSpec, *, base: Path = Path("."), metadata: model.Metadata | None = None,
+          secrets: list[str] | None = None, env: dict[str, str] | None = None, same_age: bool = False) -> Router:
     """A router for a real target. The embedded ``local`` router is built with its fleet instead.
 
     ``base`` is the plan file's folder: a relative flag file, socket or nginx file is found there,
-    wherever launchdeck is started from. ``servers.baseline`` gives a router its same-age baseline's
-    server; ``same_age`` (``analysis.baseline: same-age``) gives the flag router its third variant."""
+    wherever launchdeck is started from, and a command router's commands run there. ``metadata`` fills
+    a command router's ``{{version}}`` placeholders; ``secrets`` are redacted from its commands' output;
+    ``env`` is added to its commands' environment. ``servers.baseline`` gives a router its same-age
+    baseline's server; ``same_age`` (``analysis.baseline: same-age``) gives the flag router its third variant."""
+    if spec.type == "command":
+        from launchdeck.adapters.routers.command import CommandRouter
+
+        assert spec.commands is not None
+        values = {"version": metadata.version if metadata else "", "release": metadata.name if metadata else "",
+                  "previousVersion": (metadata.previous_version or "") if metadata else ""}
+        return CommandRouter(spec.commands, cwd=base, values=values, secrets=secrets, env=env)
     spec = anchored(spec, base)
     servers = dict(spec.servers or {})
     if spec.type == "haproxy":

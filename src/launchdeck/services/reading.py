@@ -1,0 +1,102 @@
+"""The objects that describe a release, built once for `launchdeck status/list/why --output json` and the API.
+
+Pure functions of what the store returned (a ``StoredRelease``, ``DecisionRow``s): nothing here opens
+the store or imports SQLAlchemy, so the CLI's quick commands still start fast.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from launchdeck.store.repo import StoredRelease
+    from launchdeck.store.tables import DecisionRow
+
+
+def status_object(found: StoredRelease) -> dict[str, Any]:
+    """What `status --output json` prints and ``GET /api/v1/releases/{name}`` answers: the release's state
+    as a person or a script needs it."""
+    e = found.state.get("engine", {})
+    return {"release": found.name, "id": found.id, "tenant": found.tenant, "phase": e.get("phase"),
+            "stage": e.get("stage", 0) + 1, "weight": e.get("weight", 0.0), "outcome": found.outcome,
+            "reason": e.get("reason") or None, "firedGate": e.get("fired_gate"),
+            "stagesPassed": e.get("stages_passed", 0), "planTime": found.plan_clock,
+            "timeScale": found.state.get("timeScale"), "startedAt": found.state.get("startedAt"),
+            "updatedAt": found.updated_at.isoformat() if found.updated_at else None, "archived": found.archived,
+            "gates": {n: {"status": g.get("status"), "reason": g.get("reason", "")} for n, g in e.get("gates", {}).items()},
+            "waiting": found.state.get("waiting") if not found.outcome else None}
+
+
+def listing(found: StoredRelease) -> dict[str, Any]:
+    """One release in `launchdeck list --output json` and ``GET /api/v1/releases``."""
+    e = found.state.get("engine", {})
+    return {"name": found.name, "id": found.id, "tenant": found.tenant, "phase": e.get("phase", "starting"),
+            "stage": e.get("stage", 0) + 1, "weight": e.get("weight", 0.0), "outcome": found.outcome,
+            "planTime": found.plan_clock, "updatedAt": found.updated_at.isoformat() if found.updated_at else None,
+            "archived": found.archived}
+
+
+def decision_object(d: DecisionRow) -> dict[str, Any]:
+    """One decision as `why --output json` prints it and ``GET …/decisions`` answers it."""
+    return {"seq": d.seq, "planAt": d.plan_at, "wallAt": d.wall_at.isoformat(), "kind": d.kind, "gate": d.gate,
+            "reason": d.reason, "inputs": d.inputs}
+
+
+#: The rule behind each kind of decision, as a person reads it (an evaluation names its own).
+RULES = {
+    "release.started": "a release starts at its first stage once its preflight passed",
+    "stage.started": "each stage moves the canary to its weight and holds it",
+    "stage.passed": "a stage passes when it has held its time with every gate within limits and its sign-offs given",
+    "approval.requested": "a stage that lists `approve` roles waits for a sign-off from each",
+    "gate.fired": "a gate fires when its metric breaks the threshold for its `for` time",
+    "decision.requested": "an urgent or conditional gate opens a decision window for the roles with authority",
+    "decision.taken": "a person holding a role with authority decides an open window or hold",
+    "decision.default": "an unanswered decision window takes its default when it expires",
+    "hold.started": "too many windows without enough data hold the canary for a person to decide",
+    "rollback.started": "a fired gate, a kill switch or a person's rollback sends every request to stable",
+    "release.paused": "a person in a plan role may pause the stage; gates are still judged",
+    "release.resumed": "a person in a plan role may resume a paused stage",
+    "release.promoted": "a release is promoted when its last stage passes",
+    "release.rolled_back": "a release ends rolled back when its rollback steps are done",
+    "release.held": "a release waiting for people past its deadline ends held",
+    "release.refused": "a release is refused when its preflight, checklists or go/no-go say so",
+}
+
+
+def provenance(d: DecisionRow, *, stage_signoffs: Mapping[int, list[tuple[str, str]]] | None = None) -> dict[str, Any]:
+    """A decision with its rule, inputs, verdict and the people in it: ``GET …/why`` and GraphQL's ``why``.
+    A passed stage names who signed it off (``stage_signoffs``: stage → (who, role) sign-offs)."""
+    inputs = d.inputs or {}
+    if inputs.get("who"):
+        people = [{"who": inputs["who"], "role": inputs.get("role")}]
+    else:
+        roles = inputs.get("roles", [])
+        signed = (stage_signoffs or {}).get(inputs.get("stage", 0), []) if d.kind == "stage.passed" else []
+        people = [{"who": who, "role": role} for who, role in signed if role in roles] or \
+            [{"who": None, "role": r} for r in roles]
+    return {**decision_object(d), "rule": inputs.get("rule") or RULES.get(d.kind, d.kind),
+            "verdict": _verdict(d.kind, inputs), "people": people}
+
+
+def _verdict(kind: str, inputs: dict[str, Any]) -> str:
+    """What was decided, in a word (an evaluation: each gate's verdict)."""
+    if kind == "evaluation":
+        return ", ".join(f"{v.get('gate')}: {v.get('status')}" for v in inputs.get("verdicts", [])
+                         if isinstance(v, dict)) or "no gates"
+    for key in ("choice", "outcome", "default"):
+        if inputs.get(key):
+            return str(inputs[key])
+    return kind.rsplit(".", 1)[-1]
+
+
+def finite(value: Any) -> Any:
+    """``value`` with every NaN or infinity (an input may hold one) as None: JSON has neither."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite(v) for v in value]
+    return value

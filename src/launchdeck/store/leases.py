@@ -1,0 +1,154 @@
+"""Who drives a release: a lease with a holder, an expiry and an epoch (the fencing token).
+
+A release is driven by the one process holding its lease. Taking a lease from another holder (one
+that let it expire, or one known dead) raises the epoch by one, under the release row's lock, so a
+holder that was paused or cut off finds on its next write that it lost the release:
+
+* every save of the release is a compare-and-set on holder and epoch (``Store.save(lease=…)``);
+* before an external effect (a router write, a rollback step) the driver calls ``fence``: in one
+  transaction it checks holder and epoch, renews the lease and records the effect under the key
+  ``release:epoch:step``; only then is the effect sent. A renewed lease cannot be taken for
+  ``seconds``, so an effect sent right after its fence can never follow a takeover (the driver
+  fences again when the effect waited too long: ``controller.lease``).
+
+Claiming due releases takes row locks with ``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL, so
+workers claiming at once never wait on, nor take, the same release; SQLite has one writer at a time
+(``BEGIN IMMEDIATE``), with the same outcome.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+
+from launchdeck.errors import LeaseLost
+from launchdeck.store.tables import EffectRow, ReleaseRow
+
+if TYPE_CHECKING:
+    from launchdeck.store.repo import Store
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Lease:
+    release_id: int
+    holder: str
+    epoch: int
+    seconds: float
+    taken_from: str | None = None
+    """The holder this lease was taken over from (its lease had expired, or it was dead), if any."""
+
+
+@dataclass(frozen=True)
+class Holder:
+    """Who holds a release's lease now, as another process sees it."""
+
+    holder: str | None
+    until: datetime | None
+    epoch: int
+
+    def live(self, now: datetime | None = None) -> bool:
+        return self.holder is not None and self.until is not None and self.until > (now or now_utc())
+
+
+def holder(store: Store, release_id: int) -> Holder:
+    with store.session() as s:
+        row = s.get(ReleaseRow, release_id)
+        assert row is not None
+        return Holder(row.lease_holder, row.lease_until, row.lease_epoch)
+
+
+def claim(store: Store, release_id: int, who: str, seconds: float, *,
+          dead: Callable[[str], bool] = lambda _h: False) -> Lease | None:
+    """Take (or keep) the release's lease for ``who``; None while another live holder has it.
+
+    A holder whose lease has not expired is taken over only when ``dead(holder)`` says it cannot be
+    running (a process on this host that has exited): it can send nothing more.
+    """
+    with store.session() as s:
+        row = store.lock(s, release_id)
+        now = now_utc()
+        current = Holder(row.lease_holder, row.lease_until, row.lease_epoch)
+        if current.holder == who and current.live(now):
+            row.lease_until = now + timedelta(seconds=seconds)
+            return Lease(release_id, who, row.lease_epoch, seconds)
+        if current.live(now) and not dead(str(current.holder)):
+            return None
+        return _take(row, who, seconds, now)
+
+
+def claim_due(store: Store, who: str, seconds: float, *, limit: int) -> list[Lease]:
+    """Up to ``limit`` submitted releases whose lease is free or expired, now leased to ``who``: unfinished
+    ones, and finished ones whose driver died before it gave the lease up (their wrap-up, the final
+    evidence and the last messages, may be missing; the new driver finishes it and moves nothing)."""
+    if limit <= 0:
+        return []
+    with store.session() as s:
+        if s.get_bind().dialect.name == "sqlite":
+            s.connection().exec_driver_sql("BEGIN IMMEDIATE")
+        now = now_utc()
+        q = (select(ReleaseRow)
+             .where(ReleaseRow.submitted_by.is_not(None),
+                    # unfinished, or finished by a driver that died before its wrap-up gave the lease up
+                    ReleaseRow.outcome.is_(None) | ReleaseRow.lease_holder.is_not(None),
+                    (ReleaseRow.lease_until.is_(None)) | (ReleaseRow.lease_until < now))
+             .order_by(ReleaseRow.lease_until.asc().nulls_first(), ReleaseRow.id)
+             .limit(limit).with_for_update(skip_locked=True))
+        return [_take(row, who, seconds, now) for row in s.scalars(q)]
+
+
+def fence(store: Store, lease: Lease, key: str) -> None:
+    """Check ``lease`` still holds, renew it and record the effect ``key`` (raises ``LeaseLost``).
+
+    ``key`` is the step; the recorded key is ``release:epoch:step``, unique: a step recorded twice in
+    one epoch is a driver bug, and the database refuses it.
+    """
+    with store.session() as s:
+        row = store.lock(s, lease.release_id)
+        check(row, lease)
+        now = now_utc()
+        row.lease_until = now + timedelta(seconds=lease.seconds)
+        s.add(EffectRow(release_id=lease.release_id, epoch=lease.epoch, holder=lease.holder,
+                        key=f"{lease.release_id}:{lease.epoch}:{key}", at=now))
+
+
+def renew(store: Store, lease: Lease) -> None:
+    with store.session() as s:
+        row = store.lock(s, lease.release_id)
+        check(row, lease)
+        row.lease_until = now_utc() + timedelta(seconds=lease.seconds)
+
+
+def let_go(store: Store, lease: Lease) -> None:
+    """Give the lease up (a driver stopping): another may claim it at once. Lost already: nothing to do."""
+    with store.session() as s:
+        row = store.lock(s, lease.release_id)
+        if row.lease_holder == lease.holder and row.lease_epoch == lease.epoch:
+            row.lease_holder, row.lease_until = None, None
+
+
+def check(row: ReleaseRow, lease: Lease) -> None:
+    """Raise ``LeaseLost`` unless ``lease`` is the row's current lease (call under the row's lock)."""
+    if row.lease_holder != lease.holder or row.lease_epoch != lease.epoch:
+        now_held = f"{row.lease_holder} (epoch {row.lease_epoch})" if row.lease_holder else "nobody"
+        raise LeaseLost(f"release {row.name}: lease of {lease.holder} (epoch {lease.epoch}) lost; held by {now_held}",
+                        hint="this process stops driving the release; its new holder goes on")
+
+
+def effects(store: Store, release_id: int) -> list[EffectRow]:
+    with store.session() as s:
+        return list(s.scalars(select(EffectRow).where(EffectRow.release_id == release_id).order_by(EffectRow.id)))
+
+
+def _take(row: ReleaseRow, who: str, seconds: float, now: datetime) -> Lease:
+    before = row.lease_holder if row.lease_holder != who else None
+    row.lease_epoch = (row.lease_epoch or 0) + 1
+    row.lease_holder, row.lease_until = who, now + timedelta(seconds=seconds)
+    return Lease(row.id, who, row.lease_epoch, seconds, taken_from=before)

@@ -1,0 +1,134 @@
+"""Leases: one driver per release, taken over when it expires or dies, and fenced by its epoch."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import update
+
+from launchdeck.errors import LeaseLost
+from launchdeck.store import leases
+from launchdeck.store.repo import NewDecision, NewMessage, Store, StoredRelease
+from launchdeck.store.tables import ReleaseRow
+
+STATE = {"engine": {"phase": "stage", "weight": 5.0}}
+
+
+def _submitted(store: Store, name: str = "checkout-v2") -> StoredRelease:
+    release = store.create(tenant="shop", name=name, plan_path="plan.yaml", plan_digest="sha256:00", state=STATE)
+    store.submit(release_id=release.id, submitted_by="rm", plan_text="kind: Release")
+    return release
+
+
+def _expire(store: Store, release_id: int) -> None:
+    with store.session() as s:
+        s.execute(update(ReleaseRow).where(ReleaseRow.id == release_id)
+                  .values(lease_until=leases.now_utc() - timedelta(seconds=1)))
+
+
+def _save(store: Store, release_id: int, lease: leases.Lease | None, kind: str = "tick") -> None:
+    store.save(release_id=release_id, state=STATE, plan_clock=1.0, outcome=None,
+               decisions=[NewDecision(1.0, kind, kind, None, {})],
+               messages=[NewMessage("ops", "stage", "t", "x", "en")], lease=lease)
+
+
+def test_a_live_lease_is_not_taken_and_its_holder_keeps_it(store: Store) -> None:
+    release = _submitted(store)
+    first = leases.claim(store, release.id, "w1", 15)
+    assert first is not None and first.epoch == 1
+    assert leases.claim(store, release.id, "w2", 15) is None
+    again = leases.claim(store, release.id, "w1", 15)
+    assert again == first  # renewed, same epoch
+    assert leases.holder(store, release.id).holder == "w1"
+
+
+def test_an_expired_lease_is_taken_over_with_a_new_epoch_and_the_old_holder_can_write_nothing(store: Store) -> None:
+    release = _submitted(store)
+    old = leases.claim(store, release.id, "w1", 15)
+    assert old is not None
+    _expire(store, release.id)
+    new = leases.claim(store, release.id, "w2", 15)
+    assert new is not None and new.epoch == old.epoch + 1
+
+    with pytest.raises(LeaseLost, match="held by w2"):
+        _save(store, release.id, old, "stale")
+    with pytest.raises(LeaseLost):
+        leases.fence(store, old, "set-weight-1")
+    _save(store, release.id, new, "fresh")
+    assert [d.kind for d in store.decisions(release_id=release.id)] == ["fresh"]
+    assert [m.epoch for m in store.messages(release_id=release.id)] == [new.epoch]
+    assert leases.effects(store, release.id) == []
+
+
+def test_a_holder_known_dead_is_taken_over_before_its_lease_expires(store: Store) -> None:
+    release = _submitted(store)
+    assert leases.claim(store, release.id, "host/1/a", 15) is not None
+    assert leases.claim(store, release.id, "host/2/b", 15, dead=lambda h: False) is None
+    taken = leases.claim(store, release.id, "host/2/b", 15, dead=lambda h: h == "host/1/a")
+    assert taken is not None and taken.epoch == 2
+
+
+def test_a_fence_records_the_effect_under_release_epoch_and_step(store: Store) -> None:
+    release = _submitted(store)
+    lease = leases.claim(store, release.id, "w1", 15)
+    assert lease is not None
+    leases.fence(store, lease, "1:set-weight:5")
+    leases.fence(store, lease, "2:set-weight:25")
+    assert [e.key for e in leases.effects(store, release.id)] == [f"{release.id}:1:1:set-weight:5",
+                                                                  f"{release.id}:1:2:set-weight:25"]
+
+
+def test_a_released_lease_is_free_at_once_and_a_lost_one_is_left_alone(store: Store) -> None:
+    release = _submitted(store)
+    lease = leases.claim(store, release.id, "w1", 15)
+    assert lease is not None
+    leases.let_go(store, lease)
+    assert not leases.holder(store, release.id).live()
+    taken = leases.claim(store, release.id, "w2", 15)
+    assert taken is not None
+    leases.let_go(store, lease)  # w1's old lease: w2 keeps the release
+    assert leases.holder(store, release.id).holder == "w2"
+
+
+def test_only_submitted_unfinished_releases_with_a_free_lease_are_due(store: Store) -> None:
+    due = _submitted(store, "due")
+    store.create(tenant="shop", name="prepared-only", plan_path="p", plan_digest="d", state=STATE)
+    finished = _submitted(store, "finished")
+    store.save(release_id=finished.id, state=STATE, plan_clock=1.0, outcome="promoted", decisions=[], messages=[])
+    held = _submitted(store, "driven")
+    assert leases.claim(store, held.id, "cli", 15) is not None
+    cut_short = _submitted(store, "wrap-up cut short")  # its driver died after the outcome, holding the lease
+    died = leases.claim(store, cut_short.id, "dead", 15)
+    store.save(release_id=cut_short.id, state=STATE, plan_clock=1.0, outcome="promoted", decisions=[], messages=[],
+               lease=died)
+    _expire(store, cut_short.id)
+
+    claimed = leases.claim_due(store, "w1", 15, limit=10)
+    assert sorted(c.release_id for c in claimed) == [due.id, cut_short.id]
+    assert leases.claim_due(store, "w2", 15, limit=10) == []
+
+
+def test_workers_claiming_at_once_never_share_a_release(open_store: Callable[[], Store]) -> None:
+    setup = open_store()
+    ids = {_submitted(setup, f"r{i}").id for i in range(30)}
+    stores = [open_store() for _ in range(3)]
+    got: dict[str, list[int]] = {}
+    start = threading.Barrier(3)
+
+    def worker(name: str, store: Store) -> None:
+        start.wait()
+        mine: list[int] = []
+        while batch := leases.claim_due(store, name, 15, limit=4):
+            mine += [lease.release_id for lease in batch]
+        got[name] = mine
+
+    threads = [threading.Thread(target=worker, args=(f"w{i}", s)) for i, s in enumerate(stores)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    claimed = [r for mine in got.values() for r in mine]
+    assert sorted(claimed) == sorted(ids)  # every release once, none twice
