@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from launchdeck.adapters.routers import Split
 from launchdeck.adapters.routers.flag import (
     FlagRouter,
     binomial_tolerance,
@@ -89,6 +90,30 @@ def test_users_keep_their_variant_as_the_weight_grows(tmp_path: Path) -> None:
     # The same weight twice gives the same users (a deterministic hash, not a coin flip).
     run(router.set_weight(25))
     assert canary_users(run(router.assignments(USERS))) == sets[3]
+
+
+def test_a_same_age_baseline_is_a_third_variant_read_back_and_sticky_as_both_grow(tmp_path: Path) -> None:
+    router = FlagRouter(tmp_path / "flags.json", "api", variants=("stable", "canary", "baseline"))
+
+    async def main() -> list[dict[str, str]]:
+        seen = []
+        for weight in (5, 20, 50):
+            await router.set_weight(weight, weight)
+            assert await router.current_split() == Split(weight, weight)
+            seen.append(await router.assignments(USERS[:600]))
+        await router.set_weight(0)
+        seen.append(await router.assignments(USERS[:600]))
+        return seen
+
+    at_5, at_20, at_50, rolled_back = run(main())
+    assert router.flag_definition(5, baseline_percent=5)["targeting"] == {
+        "fractional": [["stable", 90], ["baseline", 5], ["canary", 5]]}
+    for smaller, larger in itertools.pairwise((at_5, at_20, at_50)):
+        assert all(larger[u] == "canary" for u, v in smaller.items() if v == "canary")
+        assert all(larger[u] in ("baseline", "canary") for u, v in smaller.items() if v == "baseline")
+    assert 0 < list(at_20.values()).count("baseline") and set(rolled_back.values()) == {"stable"}
+    with pytest.raises(TargetError, match="no baseline"):
+        run(FlagRouter(tmp_path / "other.json", "api").set_weight(5, 5))
 
 
 def test_kill_disables_the_flag_and_everyone_gets_stable(tmp_path: Path) -> None:

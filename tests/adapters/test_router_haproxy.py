@@ -15,6 +15,7 @@ import pytest
 from launchdeck.adapters.routers.haproxy import HAProxyRouter
 from launchdeck.errors import TargetError, WeightNotApplied
 from launchdeck.stacks import HAProxyStack, missing_programs
+from launchdeck.stacks._process import FAST_VERSIONS
 
 pytestmark = [
     pytest.mark.integration,
@@ -61,6 +62,32 @@ def test_twenty_five_percent_is_64_of_256_and_a_quarter_of_real_requests() -> No
     assert weight == 25
     assert seen["canary"] + seen["stable"] == 400
     assert near(seen["canary"], 400, 0.25), seen
+
+
+def test_a_same_age_baseline_is_a_third_server_read_back_with_the_others_and_killed_with_the_canary() -> None:
+    async def scenario() -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        async with HAProxyStack({**FAST_VERSIONS, "baseline": FAST_VERSIONS["stable"]}) as stack:
+            router = stack.router
+            await router.set_weight(20, 20)
+            states = await router.server_states()
+            out["weights"] = {role: state.weight for role, state in states.items()}
+            out["split"], out["traffic"] = await router.current_split(), await served_by(stack.url, 500)
+            await router.command("set server api/baseline weight 0")
+            out["changed"] = await router.current_split()
+            await router.kill()
+            states = await router.server_states()
+            out["killed"] = await router.current_split(), states["baseline"].maint, await served_by(stack.url, 50)
+        return out
+
+    out = run(scenario)
+    assert out["weights"] == {"stable": 154, "canary": 51, "baseline": 51}
+    assert str(out["split"]) == "canary 20%, baseline 20%"
+    for version, share in (("canary", 0.2), ("baseline", 0.2), ("stable", 0.6)):
+        assert near(out["traffic"][version], 500, share), out["traffic"]
+    assert out["changed"].baseline == 0 and out["changed"].canary == pytest.approx(100 * 51 / 205)
+    split, maint, traffic = out["killed"]
+    assert str(split) == "canary 0%" and maint and traffic == Counter(stable=50)
 
 
 def test_weight_zero_kill_and_drain_send_nothing_to_canary_and_are_reversible() -> None:
@@ -199,5 +226,9 @@ def test_out_of_range_weights_and_bad_arguments_are_refused() -> None:
             run(lambda bad=bad: router.set_weight(bad))
     with pytest.raises(TargetError, match="servers.stable and servers.canary"):
         HAProxyRouter("/x.sock", "api", {"stable": "a"})
+    with pytest.raises(TargetError, match="same server twice"):
+        HAProxyRouter("/x.sock", "api", {"stable": "a", "canary": "b", "baseline": "a"})
+    with pytest.raises(TargetError, match="no baseline"):
+        run(lambda: router.set_weight(5, 5))
     with pytest.raises(TargetError, match="scale"):
         HAProxyRouter("/x.sock", "api", {"stable": "a", "canary": "b"}, scale=300)

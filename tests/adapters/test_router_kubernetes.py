@@ -24,7 +24,9 @@ from launchdeck.adapters.routers.gateway_api import (
     httproute_patch,
     httproute_weight,
 )
-from launchdeck.adapters.routers.istio import IstioDestination, IstioRouter, virtualservice_patch, virtualservice_weight
+from launchdeck.adapters.routers import Split
+from launchdeck.adapters.routers.istio import (IstioDestination, IstioRouter, virtualservice_patch, virtualservice_split,
+                                               virtualservice_weight)
 from launchdeck.errors import TargetError, WeightNotApplied
 
 FIXTURES = Path(__file__).parent / "fixtures" / "kubernetes"
@@ -426,3 +428,39 @@ def test_unreachable_api_server_is_a_target_error() -> None:
 
     with pytest.raises(TargetError, match="connection refused"):
         asyncio.run(gateway(Down([])).current_weight())
+
+
+def test_a_same_age_baseline_is_a_third_backend_added_when_it_gets_a_share() -> None:
+    route = load("httproute-checkout.json")
+    server = FakeApiServer("/apis/gateway.networking.k8s.io/v1/namespaces/shop/httproutes/checkout", route)
+    router = gateway(server, baseline="checkout-v1-baseline")
+
+    async def main() -> list[Split]:
+        seen = [await router.current_split()]
+        await router.set_weight(5, 5)
+        seen.append(await router.current_split())
+        await router.kill()
+        seen.append(await router.current_split())
+        return seen
+
+    before, during, killed = asyncio.run(main())
+    validate(server.obj, HTTPROUTE_SCHEMA)
+    refs = server.obj["spec"]["rules"][0]["backendRefs"]
+    assert [(r["name"], r["weight"]) for r in refs] == [("checkout-v1", 100), ("checkout-v2", 0),
+                                                        ("checkout-v1-baseline", 0)]
+    assert refs[2]["port"] == refs[0]["port"]
+    assert (before, during, killed) == (Split(0), Split(5, 5), Split(0))
+    with pytest.raises(TargetError, match="no baseline"):
+        asyncio.run(gateway(server).set_weight(5, 5))
+
+
+def test_an_istio_baseline_destination_takes_its_share_from_stable() -> None:
+    v1b = IstioDestination("reviews", "v1-baseline", 9080)
+    service = load("virtualservice-reviews.json")
+    merged = merge_patch(service, virtualservice_patch(service, 10, stable=V1, canary=V2, route=1, baseline=v1b,
+                                                       baseline_percent=10))
+    validate(merged, VIRTUALSERVICE_SCHEMA)
+    assert [e["weight"] for e in merged["spec"]["http"][1]["route"]] == [80, 10, 10]
+    assert virtualservice_split(merged, stable=V1, canary=V2, baseline=v1b, route=1) == Split(10, 10)
+    with pytest.raises(TargetError, match="more than all the traffic"):
+        virtualservice_patch(service, 60, stable=V1, canary=V2, route=1, baseline=v1b, baseline_percent=60)

@@ -17,6 +17,7 @@ import pytest
 from launchdeck.adapters.routers.nginx import NginxRouter, weights_for
 from launchdeck.errors import TargetError, WeightNotApplied
 from launchdeck.stacks import NginxStack, missing_programs
+from launchdeck.stacks._process import FAST_VERSIONS
 
 pytestmark = [
     pytest.mark.integration,
@@ -116,6 +117,27 @@ def test_weight_zero_writes_canary_down_and_no_request_reaches_it() -> None:
     assert killed == 0
 
 
+def test_a_same_age_baseline_is_a_third_server_of_the_upstream_read_back_with_the_others() -> None:
+    async def scenario() -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        async with NginxStack({**FAST_VERSIONS, "baseline": FAST_VERSIONS["stable"]}) as stack:
+            router = stack.router
+            await router.set_weight(20, 20)
+            out["file"], out["split"] = Path(stack.include_path).read_text(), await router.current_split()
+            out["traffic"] = await served_by(stack.url, 500)
+            await router.set_weight(0)
+            out["rolled back"] = Path(stack.include_path).read_text(), await router.current_split()
+        return out
+
+    out = run(scenario)
+    assert "weight=60;  # stable" in out["file"] and "weight=20;  # baseline" in out["file"]
+    assert str(out["split"]) == "canary 20%, baseline 20%"
+    for version, share in (("canary", 0.2), ("baseline", 0.2), ("stable", 0.6)):
+        assert near(out["traffic"][version], 500, share), out["traffic"]
+    file, split = out["rolled back"]
+    assert "weight=1 down;  # baseline" in file and str(split) == "canary 0%"
+
+
 def test_a_config_nginx_rejects_is_a_target_error_and_the_previous_one_keeps_serving() -> None:
     async def scenario() -> tuple[TargetError, str, str, float, Counter[str]]:
         async with NginxStack() as stack:
@@ -194,6 +216,8 @@ def test_weights_scale_to_integers_and_bad_arguments_are_refused(tmp_path: Path)
         NginxRouter("/x.conf", "api", {"stable": "a b", "canary": "c"}, conf="/n.conf")
     with pytest.raises(TargetError, match="servers.stable and servers.canary"):
         NginxRouter("/x.conf", "api", {"canary": "c"}, conf="/n.conf")
+    with pytest.raises(TargetError, match="no baseline"):
+        run(lambda: router.set_weight(5, 5))
     missing = NginxRouter(str(tmp_path / "up.conf"), "api", servers, conf=str(tmp_path / "n.conf"),
                           nginx_bin=str(tmp_path / "no-nginx"))
     with pytest.raises(TargetError, match="apt-get install nginx"):

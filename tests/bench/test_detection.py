@@ -16,7 +16,7 @@ from launchdeck.bench.detectors import SequentialConfig
 
 SCENARIO_NAMES = ["aa", "aa-robust", "err-0.5", "err-1", "err-2", "err-5", "p95+10", "p95+20", "p95+50",
                   "tail+20", "drift", "late"]
-DETECTOR_NAMES = ["flagger", "kayenta", "peeking", "sequential", "oracle"]
+DETECTOR_NAMES = ["flagger", "kayenta", "peeking", "sequential", "oracle", "sequential-baseline", "oracle-baseline"]
 KEYS = ["detector", "scenario", "rps", "falseRollbackRate", "falseRollbackCI", "power", "delayMedianSeconds",
         "delayP90Seconds", "delayMedianRequests", "blastRadiusMean"]
 
@@ -82,6 +82,20 @@ def test_a_plans_warm_up_keeps_a_cold_canary_from_being_rolled_back() -> None:
     assert (warm["sequential"] <= 900).sum() <= 6  # alpha = 1%: 6 or more of 300 has probability < 4%
 
 
+def test_a_same_age_baseline_keeps_a_cold_canary_from_being_rolled_back_with_no_warm_up() -> None:
+    # The baseline warms up exactly like the canary: compared with it, the warm-up is no regression,
+    # while a real one is still caught (p95+50 at 100 rps: within minutes).
+    runs = 300
+    cold, _ = D.simulate_detections("aa-robust", 100, runs, horizon=900, seed=(9, 1),
+                                    detectors=("sequential-baseline", "oracle-baseline"))
+    assert (cold["sequential-baseline"] <= 900).sum() <= 6  # alpha = 1%: 6 or more of 300 has probability < 4%
+    assert (cold["oracle-baseline"] <= 900).sum() <= 6
+    slow, _ = D.simulate_detections("p95+50", 100, 100, horizon=900, seed=(9, 2),
+                                    detectors=("sequential-baseline", "oracle-baseline"))
+    assert np.isfinite(slow["sequential-baseline"]).mean() >= 0.95
+    assert np.median(slow["sequential-baseline"]) <= 2 * np.median(slow["oracle-baseline"])
+
+
 def test_main_prints_one_json_list_and_writes_the_chart(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                           capsys: pytest.CaptureFixture[str]) -> None:
     real_run = D.run
@@ -95,7 +109,7 @@ def test_main_prints_one_json_list_and_writes_the_chart(tmp_path: Path, monkeypa
     assert D.main(["--quick", "--output", "json", "--chart", str(chart), "--seed", "4"]) == 0
     out, err = capsys.readouterr()
     rows = json.loads(out)
-    assert isinstance(rows, list) and len(rows) == 2 * 3 * 5 and list(rows[0]) == KEYS
+    assert isinstance(rows, list) and len(rows) == 2 * 3 * len(DETECTOR_NAMES) and list(rows[0]) == KEYS
     assert "[6/6]" in err and "aa at 20 rps" in err
     assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

@@ -59,3 +59,23 @@ def test_mann_whitney_moments_match_closed_form_and_real_statistics() -> None:
     z_real = (u_real - n_c * n_s / 2) / math.sqrt(n_c * n_s * (n_c + n_s + 1) / 12)
     z_drawn = detectors.mann_whitney_z(rng, np.full(reps, n_c), np.full(reps, n_s), (auc, p_ccs, p_css))
     assert (z_drawn > detectors.Z_ALPHA).mean() == pytest.approx((z_real > detectors.Z_ALPHA).mean(), abs=0.03)
+
+
+def test_the_same_age_baseline_warms_up_like_the_canary_and_shares_none_of_its_effect() -> None:
+    robust = S.Context.make(S.SCENARIOS["aa-robust"], 100, 600)
+    assert np.array_equal(robust.baseline_shift, robust.shift) and robust.baseline_shift[0] == pytest.approx(math.log(1.5))
+    slower = S.Context.make(S.SCENARIOS["p95+20"], 100, 600)
+    assert not slower.baseline_shift.any() and slower.shift[0] == pytest.approx(math.log(1.2))
+    assert slower.oracle_slow_ratio[0] == pytest.approx(slower.oracle_slow[0] / S.SLOW_BASE)
+
+
+def test_the_baseline_streams_are_a_second_copy_of_stable_at_the_canarys_share() -> None:
+    ctx = S.Context.make(S.SCENARIOS["aa"], 1000, 600)
+    st = S.simulate(ctx, 200, np.random.default_rng(4))
+    assert st.n_b.mean() == pytest.approx(st.n_c.mean(), rel=0.02)
+    assert st.e_b.sum() / st.n_b.sum() == pytest.approx(S.BASE_ERROR, rel=0.1)
+    # Against the baseline's own p95 (the fleet's in the first minute), about 5% of each side is slow.
+    for slow, n in ((st.slow_cb, st.n_c), (st.slow_b, st.n_b)):
+        assert slow.sum() / n.sum() == pytest.approx(S.SLOW_BASE, rel=0.1)
+    seen = st.against_baseline()
+    assert seen.n_s is st.n_b and seen.slow_s is st.slow_b and seen.slow_c is st.slow_cb

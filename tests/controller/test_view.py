@@ -115,3 +115,12 @@ def test_plain_lines_say_the_wait_once_and_the_eta() -> None:
     text = out.getvalue()
     assert text.count("waiting for sign-off from product-owner (stage 2)") == 2  # at once, and 30 s later
     assert "hold 8 min of 20 min, ends 14:12 UTC (in 12 min)" in text
+
+
+def test_a_same_age_baseline_is_shown_beside_the_other_two() -> None:
+    numbers = {**snapshot()["numbers"], "baseline": {"error_rate": 0.0, "p95_ms": 151.0, "requests": 96}}
+    rows = [line.split() for line in shown(snapshot(numbers=numbers)).splitlines()]
+    assert ["baseline", "0.00%", "151", "ms", "96"] in rows
+    out = io.StringIO()
+    PlainView(out, clock=FakeClock(), wall=lambda: WALL_NOW).tick(snapshot(numbers=numbers))
+    assert "| baseline err 0.00% p95 151 ms n=96 |" in out.getvalue()

@@ -226,3 +226,89 @@ def test_the_admin_api_sets_reads_and_kills_the_weight() -> None:
                 assert (await r.text()).strip() == "0"
 
     asyncio.run(main())
+
+
+@asynccontextmanager
+async def routed_with_baseline(*, by_user: bool = False, retired: list[str] | None = None,
+                               ) -> AsyncIterator[LocalRouter]:
+    """A router in front of stable, canary and a same-age baseline; ``retired`` records the retirement."""
+    async def retire() -> None:
+        if retired is not None:
+            retired.append("baseline")
+
+    async with (
+        serving(SampleService("stable", INSTANT).app()) as stable,
+        serving(SampleService("canary", INSTANT).app()) as canary,
+        serving(SampleService("baseline", INSTANT).app()) as baseline,
+        LocalRouter(stable, canary, Recorder(), seed=5, by_user=by_user, baseline_url=baseline,
+                    retire=retire) as router,
+    ):
+        yield router
+
+
+def test_a_same_age_baseline_gets_its_own_share_taken_from_stable() -> None:
+    async def scenario() -> tuple[list[str], object]:
+        async with routed_with_baseline() as router:
+            await router.set_weight(20, 20)
+            return await served_by(router, 400), await router.current_split()
+
+    variants, split = run(scenario)
+    assert str(split) == "canary 20%, baseline 20%"
+    for variant, share in (("canary", 0.2), ("baseline", 0.2), ("stable", 0.6)):
+        assert abs(variants.count(variant) - 400 * share) <= 4.5 * math.sqrt(400 * share * (1 - share)), variant
+
+
+def test_by_user_the_canary_and_the_baseline_keep_their_users_as_both_grow() -> None:
+    async def scenario() -> tuple[list[str], list[str]]:
+        async with routed_with_baseline(by_user=True) as router:
+            await router.set_weight(10, 10)
+            before = await served_by(router, 300, user=lambda i: f"user-{i}")
+            await router.set_weight(40, 40)
+            return before, await served_by(router, 300, user=lambda i: f"user-{i}")
+
+    before, after = run(scenario)
+    assert {"canary", "baseline", "stable"} == set(before)
+    assert all(a == v for v, a in zip(before, after) if v in ("canary", "baseline"))
+
+
+def test_the_baseline_retires_at_promotion_and_is_never_sent_traffic_again() -> None:
+    retired: list[str] = []
+
+    async def scenario() -> list[str]:
+        async with routed_with_baseline(retired=retired) as router:
+            await router.set_weight(5, 5)
+            await router.set_weight(50, 50)
+            assert retired == []
+            await router.set_weight(100)
+            await router.wait_retired()
+            assert router.baseline_retired and retired == ["baseline"]
+            with pytest.raises(TargetError, match="baseline was stopped"):
+                await router.set_weight(10, 10)
+            return await served_by(router, 20)
+
+    assert set(run(scenario)) == {"canary"}
+
+
+def test_the_kill_switch_sends_the_baselines_share_back_to_stable_too() -> None:
+    retired: list[str] = []
+
+    async def scenario() -> tuple[object, list[str]]:
+        async with routed_with_baseline(retired=retired) as router:
+            await router.set_weight(10, 10)
+            await router.kill()
+            return await router.current_split(), await served_by(router, 30)
+
+    split, variants = run(scenario)
+    assert str(split) == "canary 0%" and set(variants) == {"stable"} and retired == ["baseline"]
+
+
+def test_weights_that_do_not_fit_in_all_the_traffic_are_refused() -> None:
+    async def scenario() -> None:
+        async with routed_with_baseline() as router:
+            with pytest.raises(TargetError, match="more than all the traffic"):
+                await router.set_weight(60, 60)
+        async with routed() as router:
+            with pytest.raises(TargetError, match="no baseline"):
+                await router.set_weight(5, 5)
+
+    run(scenario)

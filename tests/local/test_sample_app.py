@@ -15,7 +15,8 @@ import pytest
 
 from launchdeck.errors import TargetError
 from launchdeck.local.fleet import Fleet
-from launchdeck.local.sample_app import Behaviour, Fault, SampleService, faults_from_json, faults_to_json
+from launchdeck.local.sample_app import (Behaviour, Fault, SampleService, faults_from_json, faults_to_json,
+                                         warmup_factor)
 
 
 async def hit(url: str, n: int, *, concurrency: int = 20) -> list[tuple[int, float]]:
@@ -203,3 +204,39 @@ def test_a_sample_app_exits_by_itself_when_its_parent_dies() -> None:
     while not gone() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert gone(), f"orphaned sample app {pid} is still running"
+
+
+def test_a_fresh_process_is_half_again_slower_at_first_and_warm_by_the_end_of_its_warm_up() -> None:
+    assert [warmup_factor(t, 240.0) for t in (0.0, 120.0, 240.0, 1000.0)] == [1.5, 1.25, 1.0, 1.0]
+    assert warmup_factor(0.0, 0.0) == 1.0
+
+
+def test_a_warming_process_is_slower_on_the_scaled_plan_clock_faults_included() -> None:
+    slow = Fault(0.0, latency_median_ms=80.0, latency_p95_ms=240.0)
+    service = SampleService("baseline", Behaviour(0.0, 40.0, 120.0, warmup_s=180.0), (slow,), time_scale=60.0)
+    assert service.effective(0.0) == (0.0, 120.0, 360.0)
+    assert service.effective(90.0) == (0.0, 100.0, 300.0)
+    assert service.effective(180.0) == (0.0, 80.0, 240.0)
+
+
+def test_sample_app_takes_a_warm_up_as_a_plan_duration() -> None:
+    result = subprocess.run([sys.executable, "-m", "launchdeck.local.sample_app", "--port", "1", "--version", "v",
+                             "--warmup", "three minutes"], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2 and "'three minutes' is not a duration" in result.stderr
+
+
+@pytest.mark.integration
+def test_the_fleet_stops_one_version_and_keeps_serving_the_others() -> None:
+    async def scenario() -> tuple[list[str], int]:
+        versions = {v: (Behaviour(0.0, 1.0, 2.0), ()) for v in ("stable", "canary", "baseline")}
+        async with Fleet(versions, time_scale=1.0) as fleet:
+            pid = fleet.pids["baseline"]
+            await fleet.stop_version("baseline")
+            await fleet.stop_version("baseline")
+            statuses = [s for s, _ in await hit(fleet.url("stable") + "/", 3)]
+            return fleet.running, pid if statuses == [200] * 3 else -1
+
+    running, pid = asyncio.run(scenario())
+    assert running == ["stable", "canary"] and pid > 0
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)

@@ -38,6 +38,19 @@ Detectors (a detector fires at the first time any of its metric checks says roll
   knowing when to start looking. ``sequential``, run from the start, accrues negative evidence in
   its mixture during the 10 healthy minutes; its plug-in part does not, and carries it.
 
+* ``sequential-baseline``: ``sequential`` as a plan with ``analysis.baseline: same-age`` runs it, both
+  gates ``vs: baseline``: the same code on the canary's events against a same-age baseline's (a fresh
+  copy of stable at the canary's share), slow requests measured against the baseline's p95 of the
+  previous minute (none in the first minute). What it costs against ``sequential``: the comparison
+  rests on the baseline's requests, about as few as the canary's, instead of the fleet's.
+* ``oracle-baseline``: the oracle that, like ``sequential-baseline``, sees only the canary and the
+  baseline: it knows the true effect as a ratio of the canary's rates to the baseline's, not the
+  baseline's rates themselves. Wald's SPRT (Page's CUSUM in ``late``, as ``oracle``) on the
+  conditional likelihood of each second's events: given x events from canary and baseline, the
+  canary's are Binomial(x, q theta / (q theta + 1 - q)), q = n_c / (n_c + n_b), theta = 1 healthy
+  and the true ratio (or, in A/A, the benchmark's smallest effect) otherwise; for latency the events
+  are requests slower than 120 ms. Same budget: alpha / 2 per test.
+
 Proportion tests (``kayenta``, ``peeking``). Error and slow-request proportions are compared with
 the exact conditional test (one-sided): given x_c + x_s events, the canary's x_c is
 Binomial(x_c + x_s, n_c / (n_c + n_s)) under H0, which is exact for Poisson counts and a close,
@@ -223,23 +236,34 @@ def detect_oracle(st: Streams, ctx: Context, rng: np.random.Generator) -> np.nda
     def llr(x: np.ndarray, n: np.ndarray, p1: np.ndarray, p0: float) -> np.ndarray:
         return x * np.log(p1 / p0) + (n - x) * np.log((1 - p1) / (1 - p0))
 
-    steps = (llr(st.e_c, st.n_c, ctx.oracle_error, BASE_ERROR), llr(st.slow_c120, st.n_c, ctx.oracle_slow, SLOW_BASE))
+    return _wald_or_page((llr(st.e_c, st.n_c, ctx.oracle_error, BASE_ERROR),
+                          llr(st.slow_c120, st.n_c, ctx.oracle_slow, SLOW_BASE)), ctx)
+
+
+def detect_oracle_baseline(st: Streams, ctx: Context, rng: np.random.Generator) -> np.ndarray:
+    q = st.n_c / np.maximum(st.n_c + st.n_b, 1)
+    return _wald_or_page((ratio_log_lr(st.e_c, st.e_b, q, ctx.oracle_error_ratio, 1.0),
+                          ratio_log_lr(st.slow_c120, st.slow_b120, q, ctx.oracle_slow_ratio, 1.0)), ctx)
+
+
+def _wald_or_page(steps: tuple[np.ndarray, ...], ctx: Context) -> np.ndarray:
+    """The oracles' decision on per-second log likelihood ratios, one per test."""
     per_test = ALPHA / len(steps)  # the same false-rollback budget as the detectors it measures
     if ctx.scn.onset(ctx.horizon) == 0:  # Wald's SPRT from the start
-        cross = np.zeros(st.n_c.shape, dtype=bool)
+        cross = np.zeros(steps[0].shape, dtype=bool)
         for step in steps:
             cross |= np.cumsum(step, axis=1) >= math.log(1.0 / per_test)
         return _first(cross, 1)
     # Onset unknown: CUSUM (Page), W_t = S_t - min(0, min_(s<=t) S_s), alarm at log(horizon / alpha).
     threshold = math.log(ctx.horizon / per_test)
-    cross = np.zeros(st.n_c.shape, dtype=bool)
+    cross = np.zeros(steps[0].shape, dtype=bool)
     for step in steps:
         total = np.cumsum(step, axis=1)
         cross |= total - np.minimum(np.minimum.accumulate(total, axis=1), 0.0) >= threshold
     return _first(cross, 1)
 
 
-DETECTORS = ("flagger", "kayenta", "peeking", "sequential", "oracle")
+DETECTORS = ("flagger", "kayenta", "peeking", "sequential", "oracle", "sequential-baseline", "oracle-baseline")
 Detector = Callable[[Streams, Context, np.random.Generator], np.ndarray]
 
 
@@ -257,5 +281,9 @@ def detector_functions(config: SequentialConfig = SequentialConfig()) -> dict[st
     def sequential(st: Streams, ctx: Context, rng: np.random.Generator) -> np.ndarray:
         return detect_sequential(st, ctx, rng, error_theta0=1.0 + config.error_threshold, latency_from=config.warmup)
 
+    def sequential_baseline(st: Streams, ctx: Context, rng: np.random.Generator) -> np.ndarray:
+        return sequential(st.against_baseline(), ctx, rng)
+
     return {"flagger": detect_flagger, "kayenta": detect_kayenta, "peeking": detect_peeking,
-            "sequential": sequential, "oracle": detect_oracle}
+            "sequential": sequential, "oracle": detect_oracle, "sequential-baseline": sequential_baseline,
+            "oracle-baseline": detect_oracle_baseline}

@@ -38,6 +38,17 @@ Before the canary starts, the stable fleet has been serving for (at least) a min
 reference for the first minute's slow-request tests comes from that minute, as it would in a real
 release. The stable version never changes.
 
+Same-age baseline (``analysis.baseline: same-age``). A fresh copy of the stable version starts with
+the canary and serves as many requests: n_b ~ Poisson(0.05 * rps * load(t)), errors
+~ Binomial(n_b, 0.1%), lognormal latency like stable's. It is a fresh single instance like the
+canary, so in ``aa-robust`` it warms up exactly like the canary (latency x (1 + 0.5 exp(-t / 60 s)))
+and its error rate has its own per-minute over-dispersion factor; the scenarios' effects are the
+canary's alone. Its slow-request tests take as reference the baseline's own p95 over the previous
+minute (an order-statistic draw from its window), as the product's same-age gates do; in the first
+minute, when it has none yet, the stable fleet's (any reference fixed before the slice keeps the test
+valid: under the null no threshold makes a slow request likelier to come from the canary). The stable fleet's streams are those of the other
+detectors (a baseline would take its 5% from them; no detector reading the baseline reads them).
+
 Scenarios (onset t = 0 unless said):
 
 * ``aa``: identical versions.
@@ -57,7 +68,7 @@ Scenarios (onset t = 0 unless said):
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -112,8 +123,13 @@ class Scenario:
 
     def log_shift(self, t: np.ndarray) -> np.ndarray:
         """Shift of the canary's log-latency (its scale factor's log) in second t."""
+        return math.log(self.latency_scale) + self.baseline_shift(t)
+
+    def baseline_shift(self, t: np.ndarray) -> np.ndarray:
+        """Shift of the same-age baseline's log-latency in second t: the warm-up, which it shares with the
+        canary (a fresh instance), without the canary's effect."""
         t = np.asarray(t, dtype=float)
-        return math.log(self.latency_scale) + np.log1p(self.warmup * np.exp(-t / self.warmup_tau))
+        return np.log1p(self.warmup * np.exp(-t / self.warmup_tau))
 
 
 def _tail_sigma(p95_factor: float) -> float:
@@ -192,9 +208,12 @@ class Window:
         return auc, p_ccs, p_css
 
 
-def window_of(scn: Scenario, t0: int, t1: int) -> Window:
+def window_of(scn: Scenario, t0: int, t1: int, *, baseline: bool = False) -> Window:
+    """The canary's latency over seconds [t0, t1), or with ``baseline`` the same-age baseline's."""
     t = np.arange(t0, t1, dtype=float)
     w = scn.load(t)
+    if baseline:
+        return Window(scn.baseline_shift(t), w / w.sum(), SIGMA)
     return Window(scn.log_shift(t), w / w.sum(), scn.latency_sigma)
 
 
@@ -212,31 +231,42 @@ class Context:
     error: np.ndarray  # (T,) canary error rate
     oracle_error: np.ndarray  # (T,) the oracle's alternative error rate
     oracle_slow: np.ndarray  # (T,) its alternative probability of > 120 ms
+    baseline_shift: np.ndarray  # (T,) same-age baseline log-latency shift (its warm-up)
+    oracle_error_ratio: np.ndarray  # (T,) oracle-baseline's alternative: canary / baseline error rate
+    oracle_slow_ratio: np.ndarray  # (T,) and canary / baseline probability of > 120 ms
     minutes: list[Window]
+    baseline_minutes: list[Window]  # the same-age baseline's latency per minute
     intervals: list[tuple[float, float, float]]  # Mann-Whitney moments per Kayenta interval
     preroll_load: float  # sum of load over the minute before the start
 
     @classmethod
     def make(cls, scn: Scenario, rps: float, horizon: int) -> Context:
         t = np.arange(horizon, dtype=float)
-        shift = scn.log_shift(t)
+        shift, baseline_shift = scn.log_shift(t), scn.baseline_shift(t)
         error = scn.error_rate(t, horizon)
         if scn.aa:
             oracle_error = np.full(horizon, SMALLEST_ERROR_EFFECT.error_to)
             small = SMALLEST_LATENCY_EFFECT
             oracle_slow = np.full(horizon, float(slow_probability(math.log(P95_MS), math.log(small.latency_scale),
                                                                   small.latency_sigma)))
+            # Seeing only the baseline, the oracle knows the smallest effects as ratios to it.
+            oracle_error_ratio = oracle_error / BASE_ERROR
+            oracle_slow_ratio = oracle_slow / SLOW_BASE
         else:
             # In ``late`` the oracle's alternative is the rate after the onset, at every second.
             oracle_error = np.full(horizon, scn.error_to) if scn.onset(horizon) else error
             oracle_slow = slow_probability(math.log(P95_MS), shift, scn.latency_sigma)
+            oracle_error_ratio = oracle_error / BASE_ERROR
+            oracle_slow_ratio = oracle_slow / slow_probability(math.log(P95_MS), baseline_shift, SIGMA)
         minutes = [window_of(scn, m * MINUTE, (m + 1) * MINUTE)
                    for m in range(horizon // MINUTE)]
+        baseline_minutes = [window_of(scn, m * MINUTE, (m + 1) * MINUTE, baseline=True)
+                            for m in range(horizon // MINUTE)]
         intervals = [window_of(scn, j * KAYENTA_INTERVAL, (j + 1) * KAYENTA_INTERVAL).mann_whitney_moments()
                      for j in range(horizon // KAYENTA_INTERVAL)]
         preroll = float(scn.load(np.arange(-REF_WINDOW, 0, dtype=float)).sum())
-        return cls(scn, rps, horizon, scn.load(t), shift, error, oracle_error, oracle_slow, minutes, intervals,
-                   preroll)
+        return cls(scn, rps, horizon, scn.load(t), shift, error, oracle_error, oracle_slow, baseline_shift,
+                   oracle_error_ratio, oracle_slow_ratio, minutes, baseline_minutes, intervals, preroll)
 
 
 @dataclass
@@ -250,6 +280,24 @@ class Streams:
     slow_c: np.ndarray  # canary requests slower than the reference (previous minute's stable p95)
     slow_s: np.ndarray  # stable requests slower than the same reference
     slow_c120: np.ndarray  # canary requests slower than the true stable p95 (the oracle's)
+    n_b: np.ndarray  # same-age baseline requests
+    e_b: np.ndarray
+    slow_cb: np.ndarray  # canary requests slower than the baseline's reference (its previous minute's p95)
+    slow_b: np.ndarray  # baseline requests slower than the same reference
+    slow_b120: np.ndarray  # baseline requests slower than 120 ms (oracle-baseline's)
+
+    def against_baseline(self) -> Streams:
+        """The streams as a detector comparing the canary with the same-age baseline reads them: the
+        baseline in the stable fleet's place."""
+        return replace(self, n_s=self.n_b, e_s=self.e_b, slow_c=self.slow_cb, slow_s=self.slow_b)
+
+
+def _overdispersed(rng: np.random.Generator, p: np.ndarray, sigma: float) -> np.ndarray:
+    """An error rate multiplied, each minute, by a mean-1 lognormal factor exp(sigma Z - sigma^2 / 2)."""
+    reps, T = p.shape
+    n_min = -(-T // 60)
+    factor = np.exp(sigma * rng.standard_normal((reps, n_min)) - sigma * sigma / 2)
+    return np.minimum(p * np.repeat(factor, 60, axis=1)[:, :T], 1.0)
 
 
 def simulate(ctx: Context, reps: int, rng: np.random.Generator) -> Streams:
@@ -259,10 +307,7 @@ def simulate(ctx: Context, reps: int, rng: np.random.Generator) -> Streams:
     n_s = rng.poisson((1.0 - CANARY_SHARE) * lam, size=(reps, T))
     p_err = np.broadcast_to(ctx.error, (reps, T))
     if scn.overdispersion > 0:
-        s = scn.overdispersion
-        n_min = -(-T // 60)
-        factor = np.exp(s * rng.standard_normal((reps, n_min)) - s * s / 2)
-        p_err = np.minimum(p_err * np.repeat(factor, 60, axis=1)[:, :T], 1.0)
+        p_err = _overdispersed(rng, p_err, scn.overdispersion)
     e_c = rng.binomial(n_c, p_err)
     e_s = rng.binomial(n_s, BASE_ERROR)
 
@@ -286,4 +331,34 @@ def simulate(ctx: Context, reps: int, rng: np.random.Generator) -> Streams:
     slow_c120 = c_hi + np.where(ref_lower, 0, c_mid)
     p_ref_s = np.repeat(slow_probability(ref_log, 0.0, SIGMA), REF_WINDOW, axis=1)[:, :T]
     slow_s = rng.binomial(n_s, p_ref_s)
-    return Streams(n_c, n_s, e_c, e_s, slow_c, slow_s, slow_c120)
+    return Streams(n_c, n_s, e_c, e_s, slow_c, slow_s, slow_c120, *_baseline(ctx, rng, n_c, lam, ref_log))
+
+
+def _baseline(ctx: Context, rng: np.random.Generator, n_c: np.ndarray, lam: np.ndarray,
+              stable_ref_log: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The same-age baseline's streams: requests, errors, and slow requests of canary and baseline against
+    the baseline's previous-minute p95 (the fleet's in the first minute), and the baseline's above 120 ms."""
+    scn, (reps, T) = ctx.scn, n_c.shape
+    n_b = rng.poisson(CANARY_SHARE * lam, size=(reps, T))
+    p_err = np.full((reps, T), BASE_ERROR)
+    if scn.overdispersion > 0:  # a single fresh instance, like the canary: its own factor
+        p_err = _overdispersed(rng, p_err, scn.overdispersion)
+    e_b = rng.binomial(n_b, p_err)
+    n_min = -(-T // REF_WINDOW)
+    pad = n_min * REF_WINDOW - T
+    per_min = np.pad(n_b, ((0, 0), (0, pad))).reshape(reps, n_min, REF_WINDOW).sum(axis=2)
+    # The baseline's own p95 of the previous minute; in the first minute, the stable fleet's of the minute
+    # before (the product's same-age gates fall back on the fleet's last window until the baseline has one).
+    ref_log = np.full((reps, n_min), np.nan)
+    ref_log[:, 0] = stable_ref_log[:, 0]
+    for m in range(1, n_min):
+        n = per_min[:, m - 1]
+        k = -((-95 * n) // 100)
+        u = rng.beta(np.maximum(k, 1), np.maximum(n - k + 1, 1))
+        ref_log[:, m] = np.where(n > 0, np.log(ctx.baseline_minutes[m - 1].ppf_ms(u)), np.nan)
+    ref_log = np.where(np.isnan(ref_log), stable_ref_log, ref_log)  # no baseline request: never at these rates
+    ref_t = np.repeat(ref_log, REF_WINDOW, axis=1)[:, :T]
+    slow_cb = rng.binomial(n_c, slow_probability(ref_t, ctx.shift, scn.latency_sigma))
+    slow_b = rng.binomial(n_b, slow_probability(ref_t, ctx.baseline_shift, SIGMA))
+    p_120 = np.broadcast_to(slow_probability(math.log(P95_MS), ctx.baseline_shift, SIGMA), (reps, T))
+    return n_b, e_b, slow_cb, slow_b, rng.binomial(n_b, p_120)

@@ -29,11 +29,13 @@ def bench_detection(quick: Annotated[bool, typer.Option("--quick", help="1,000 A
 def sample_app(port: Annotated[int, typer.Option("--port", min=1, max=65535, help="TCP port, 1-65535.")], version: Annotated[str, typer.Option("--version")],
                error_rate: Annotated[float, typer.Option("--error-rate")] = 0.0,
                latency_median: Annotated[float, typer.Option("--latency-median")] = 40.0,
-               latency_p95: Annotated[float, typer.Option("--latency-p95")] = 120.0) -> None:
+               latency_p95: Annotated[float, typer.Option("--latency-p95")] = 120.0,
+               warmup: Annotated[str, typer.Option("--warmup", help="How long a fresh process is slower (e.g. 3m): 50% at first.")] = "0s") -> None:
     """Run the built-in sample service alone (Prometheus metrics on /metrics)."""
     from launchdeck.local import sample_app as sample
 
     raise typer.Exit(sample.main(["--port", str(port), "--version", version, "--error-rate", str(error_rate),
-                                  "--latency-median", str(latency_median), "--latency-p95", str(latency_p95)]))
+                                  "--latency-median", str(latency_median), "--latency-p95", str(latency_p95),
+                                  "--warmup", warmup]))
 
 

@@ -84,7 +84,7 @@ async def _kill(plan: LoadedPlan, opts: RunOptions, view: View, store: Store, le
                                  "through launchdeck. The kill is recorded.")
     try:
         router = routers.build(spec.target.router, base=opts.workdir, metadata=plan.doc.metadata,
-                               secrets=secret_values(spec))
+                               secrets=secret_values(spec), same_age=spec.analysis.baseline == "same-age")
         run.target = Target(router, None, None, None)  # type: ignore[arg-type]
         if run.state.phase != "rolling_back":
             _decide_kill(run)

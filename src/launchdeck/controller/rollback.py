@@ -18,7 +18,7 @@ from typing import Any
 
 from launchdeck import telemetry
 from launchdeck.adapters import process
-from launchdeck.adapters.routers import Router
+from launchdeck.adapters.routers import Router, Split
 from launchdeck.controller import failpoints
 from launchdeck.controller.session import Run, commit, fence, snapshot, status_line
 from launchdeck.core import engine
@@ -29,22 +29,31 @@ from launchdeck.plan.hooks_model import RunStepSpec
 VERIFY_ATTEMPTS = 5
 
 
+def split_for(run: Run, weight: float) -> Split:
+    """The shares the router serves at the canary's ``weight``: a same-age baseline's comes from stable's."""
+    return Split(weight, run.policy.baseline_weight(weight))
+
+
 async def set_weight(run: Run, weight: float) -> float:
-    """Set the canary's weight and read it back; a weight that did not take is never reported done."""
+    """Set the canary's weight (and the same-age baseline's) and read them back; a weight that did not take
+    is never reported done."""
     assert run.target is not None
     router: Router = run.target.router
+    want = split_for(run, weight)
     try:
         for _ in range(VERIFY_ATTEMPTS):
             fence(run, f"set-weight:{weight:g}")
-            await router.set_weight(weight)
-            seen = await router.current_weight()
-            if abs(seen - weight) < 1e-6:
-                return seen
+            await router.set_weight(want.canary, want.baseline)
+            seen = await router.current_split()
+            if seen.matches(want):
+                return seen.canary
     except TargetError:
         telemetry.ROUTER_ERRORS.labels(router.type).inc()
         raise
     telemetry.ROUTER_ERRORS.labels(router.type).inc()
-    raise WeightNotApplied(f"router {router.type} reports canary weight {seen:g}% after setting {weight:g}%",
+    told = f"canary weight {seen.canary:g}% after setting {weight:g}%" if not (want.baseline or seen.baseline) \
+        else f"{seen} after setting {want}"
+    raise WeightNotApplied(f"router {router.type} reports {told}",
                            hint="check the router; the release state still holds the weight it wanted")
 
 

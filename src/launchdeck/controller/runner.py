@@ -19,7 +19,7 @@ from launchdeck.controller import evidence as bundles
 from launchdeck.controller.clock import PlanClock
 from launchdeck.controller.messages import Dispatcher
 from launchdeck.controller.people import read
-from launchdeck.controller.rollback import roll_back, set_weight
+from launchdeck.controller.rollback import roll_back, set_weight, split_for
 from launchdeck.controller.session import (
     Run,
     RunOptions,
@@ -52,7 +52,7 @@ from launchdeck.core.engine import (
 from launchdeck.core.state import ReleaseState
 from launchdeck import telemetry
 from launchdeck.errors import LaunchdeckError, LeaseHeld
-from launchdeck.plan import LoadedPlan, model, to_policy
+from launchdeck.plan import LoadedPlan, baseline, model, to_policy
 from launchdeck.plan.noise import noisy_gates
 from launchdeck.store import leases
 from launchdeck.store.leases import Lease
@@ -139,7 +139,8 @@ async def _drive(run: Run) -> dict[str, Any]:
             return await _refuse(run, refusal, "preflight.failed")
     async with AsyncExitStack() as stack:
         if state.phase != "done":
-            for warning in thin_windows(spec, opts.time_scale) + noisy_gates(spec, opts.time_scale):
+            for warning in (thin_windows(spec, opts.time_scale) + noisy_gates(spec, opts.time_scale)
+                            + baseline.notes(spec)):
                 view.note(f"warning: {warning}")
             run.target = await run.opener(spec, plan.doc.metadata, stack=stack, time_scale=opts.time_scale,
                                            plan_offset=release.plan_clock, seed=opts.seed, workdir=opts.workdir)
@@ -324,6 +325,7 @@ async def _observe(run: Run) -> Observations:
     end = time.time()
     window = run.clock.wall(run.policy.analysis.window)
     metrics = run.target.metrics
+    same_age = run.policy.analysis.baseline == "same-age"
     try:
         obs = Observations(
             canary=await metrics.observe("canary", end - window, end),
@@ -331,16 +333,22 @@ async def _observe(run: Run) -> Observations:
             canary_slice=await metrics.observe("canary", run.last_eval_wall, end),
             stable_slice=await metrics.observe("stable", run.last_eval_wall, end),
             loadtest=loadtests.result(run, run.state.stage),
+            baseline=await metrics.observe("baseline", end - window, end) if same_age else None,
+            baseline_slice=await metrics.observe("baseline", run.last_eval_wall, end) if same_age else None,
         )
     except LaunchdeckError:
         telemetry.METRICS_SOURCE_ERRORS.labels(run.spec.target.metrics.type).inc()
         raise
     run.last_eval_wall = end
-    run.target.count(obs.canary_slice)
-    run.target.count(obs.stable_slice)
-    for version, stats in (("canary", obs.canary), ("stable", obs.stable)):
+    windows = {"canary": obs.canary, "stable": obs.stable, "baseline": obs.baseline}
+    for version, stats in windows.items():
+        if stats is None:
+            continue
         run.numbers[version] = {"error_rate": stats.metric("error_rate"), "p95_ms": stats.metric("latency_p95_ms"),
                                 "requests": stats.requests}
+    for piece in (obs.canary_slice, obs.stable_slice, obs.baseline_slice):
+        if piece is not None:
+            run.target.count(piece)
     return obs
 
 
@@ -353,15 +361,20 @@ async def _check_weight(run: Run, now: float) -> None:
     assert run.target is not None
     if run.state.phase not in ("stage", "deciding", "held"):
         return
+    want = split_for(run, run.state.weight)
     try:
-        seen = await run.target.router.current_weight()
+        seen = await run.target.router.current_split()
     except LaunchdeckError as e:
         run.view.note(f"cannot read the router's weight: {e.message}; judging continues, will retry")
         return
-    if abs(seen - run.state.weight) < 1e-6:
+    if seen.matches(want):
         return
     await set_weight(run, run.state.weight)
-    commit(run, run.state, [Decision(now, "weight.reapplied", f"router {run.target.router.type} served canary "
-                                     f"{seen:g}% instead of {run.state.weight:g}% (restarted or changed by hand); "
+    served = f"{seen} instead of {want}" if want.baseline or seen.baseline \
+        else f"canary {seen.canary:g}% instead of {want.canary:g}%"
+    commit(run, run.state, [Decision(now, "weight.reapplied", f"router {run.target.router.type} served {served} "
+                                     f"(restarted or changed by hand); "
                                      f"{run.state.weight:g}% applied again and verified", None, None,
-                                     {"seen": seen, "wanted": run.state.weight})], now)
+                                     {"seen": seen.canary, "wanted": run.state.weight,
+                                      **({"seenBaseline": seen.baseline, "wantedBaseline": want.baseline}
+                                         if want.baseline or seen.baseline else {})})], now)

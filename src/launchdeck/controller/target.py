@@ -82,16 +82,25 @@ async def open_target(spec: model.ReleaseSpec, metadata: model.Metadata, *, stac
     router_type = spec.target.router.type
     if not spec.target.on_embedded_fleet():
         # A real target: launchdeck moves its traffic and reads its numbers; the users make the load.
-        return Target(routers.build(spec.target.router, base=workdir, metadata=metadata, secrets=secret_values(spec)),
-                      metrics.build(spec.target.metrics, metadata, events=event_names(spec)), None, None)
-    versions = {name: (_behaviour(v), _faults(v, plan_offset))
-                for name, v in (("stable", spec.target.versions.stable), ("canary", spec.target.versions.canary))}
+        router = routers.build(spec.target.router, base=workdir, metadata=metadata, secrets=secret_values(spec),
+                               same_age=spec.analysis.baseline == "same-age")
+        return Target(router, metrics.build(spec.target.metrics, metadata, events=event_names(spec)), None, None)
+    stable, canary = spec.target.versions.stable, spec.target.versions.canary
+    # The stable fleet has been serving for hours: warm. The canary starts fresh, and so does a same-age
+    # baseline, the stable version started with it (stable's behaviour, faults and warm-up).
+    versions = {"stable": (_behaviour(stable, warm=True), _faults(stable, plan_offset)),
+                "canary": (_behaviour(canary), _faults(canary, plan_offset))}
+    same_age = spec.analysis.baseline == "same-age"
+    if same_age:
+        versions["baseline"] = (_behaviour(stable), _faults(stable, plan_offset))
     fleet = await stack.enter_async_context(Fleet(versions, time_scale=time_scale, seed=seed))
     recorder = Recorder(resolution_s=0.1)
     flag = spec.target.router.flag or (spec.kill_switch.flag if spec.kill_switch else "launchdeck")
     rehearsal = router_type == "command"  # the plan's commands drive the embedded router through its admin API
     embedded = LocalRouter(fleet.url("stable"), fleet.url("canary"), recorder, by_user=router_type == "flag",
-                           flag=flag, seed=seed, admin=rehearsal)
+                           flag=flag, seed=seed, admin=rehearsal,
+                           baseline_url=fleet.url("baseline") if same_age else None,
+                           retire=lambda: fleet.stop_version("baseline"))
     await stack.enter_async_context(embedded)
     load = LoadGenerator(embedded.url, rps=spec.target.load.rps, users=spec.target.load.users, seed=seed)
     await stack.enter_async_context(load)
@@ -111,8 +120,9 @@ def event_names(spec: model.ReleaseSpec) -> list[str]:
     return [g.event for g in spec.gates if g.event is not None]
 
 
-def _behaviour(v: model.VersionSpec) -> Behaviour:
-    return Behaviour(error_rate=v.error_rate, latency_median_ms=v.latency.median, latency_p95_ms=v.latency.p95)
+def _behaviour(v: model.VersionSpec, *, warm: bool = False) -> Behaviour:
+    return Behaviour(error_rate=v.error_rate, latency_median_ms=v.latency.median, latency_p95_ms=v.latency.p95,
+                     warmup_s=0.0 if warm else v.warmup)
 
 
 def _faults(v: model.VersionSpec, plan_offset: float) -> tuple[Fault, ...]:

@@ -99,12 +99,12 @@ class PlainView:
             return
         self._last = self.clock()
         n = snap["numbers"]
-        c, s = n.get("canary", {}), n.get("stable", {})
         gates = " ".join(f"{k}={v}" for k, v in snap["gates"].items())
+        versions = ("canary", "stable") + (("baseline",) if "baseline" in n else ())
+        figures = " | ".join(f"{v} err {_pct(n.get(v, {}).get('error_rate'))} p95 {_ms(n.get(v, {}).get('p95_ms'))} "
+                             f"n={n.get(v, {}).get('requests', 0)}" for v in versions)
         print(f"{self.prefix}[t+{snap['now']:7.0f}s] stage {snap['stage']}/{snap['stages']} weight {snap['weight']:g}% "
-              f"{hold_text(snap, self.wall())} | canary err {_pct(c.get('error_rate'))} "
-              f"p95 {_ms(c.get('p95_ms'))} n={c.get('requests', 0)} | stable err {_pct(s.get('error_rate'))} "
-              f"p95 {_ms(s.get('p95_ms'))} n={s.get('requests', 0)} | {gates}", file=self.stream, flush=True)
+              f"{hold_text(snap, self.wall())} | {figures} | {gates}", file=self.stream, flush=True)
 
 
 def render(snap: dict[str, Any], wall_now: float) -> RenderableType:
@@ -118,7 +118,7 @@ def render(snap: dict[str, Any], wall_now: float) -> RenderableType:
     bar.add_column(no_wrap=True, justify="right")
     bar.add_row(ProgressBar(total=hold, completed=done), f"{done / hold:4.0%}")
     numbers = Table("version", "error rate", "p95", "requests (window)", box=None, padding=(0, 1), pad_edge=False)
-    for version in ("stable", "canary"):
+    for version in ("stable", "canary") + (("baseline",) if "baseline" in snap["numbers"] else ()):
         n = snap["numbers"].get(version, {})
         numbers.add_row(version, _pct(n.get("error_rate")), _ms(n.get("p95_ms")), str(n.get("requests", 0)))
     parts: list[RenderableType] = [head, bar, Text(hold_text(snap, wall_now)), numbers]

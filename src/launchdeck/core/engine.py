@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from launchdeck.core import gating
+from launchdeck.core import comparison, gating
 from launchdeck.core.observation import LoadTestResult, WindowStats
 from launchdeck.core.policy import Gate, Policy
 from launchdeck.core.state import DecisionWindow, GateTrack, ReleaseState
@@ -24,12 +24,15 @@ from launchdeck.runbook import roles
 
 @dataclass(frozen=True)
 class Observations:
-    """What the metrics source saw: the analysis window and the slice since the last evaluation."""
+    """What the metrics source saw: the analysis window and the slice since the last evaluation; with
+    ``analysis.baseline: same-age``, the same-age baseline's too."""
 
     canary: WindowStats
     stable: WindowStats
     canary_slice: WindowStats
     stable_slice: WindowStats
+    baseline: WindowStats | None = None
+    baseline_slice: WindowStats | None = None
     loadtest: LoadTestResult | None = None
     """The current stage's load test (None: the stage runs none), for `source: loadtest` gates."""
 
@@ -159,18 +162,6 @@ def rollback_completed(state: ReleaseState, now: float, reason: str) -> Step:
                                 "release.completed", state.fired_gate, {"outcome": "rolled_back"})))
 
 
-def _count_stable(state: ReleaseState, stable_slice: WindowStats, min_requests: int) -> ReleaseState:
-    """Add the stable version's new counts to the stage's; below 100%, once they reach minRequests they
-    become the baseline frozen for cut-over. A whole stage of stable traffic, not one window: at high
-    time scales a window holds a hundred requests and a 0.1% error rate shows as 0% or 0.5%."""
-    so_far = state.stable_in_stage
-    in_stage = so_far.merged(stable_slice) if so_far is not None else stable_slice
-    state = replace(state, stable_in_stage=in_stage)
-    if state.weight < 100 and in_stage.requests >= max(min_requests, 1):
-        state = replace(state, frozen_baseline=in_stage)
-    return state
-
-
 class _Builder:
     """Accumulates one tick's state changes, decisions and actions."""
 
@@ -191,7 +182,7 @@ class _Builder:
         stage = self.policy.stages[index]
         self.state = replace(self.state, phase="stage", stage=index, stage_started_at=self.now,
                              weight=stage.weight, conclusive_in_stage=False, approval_requested=False,
-                             last_eval_at=self.now, stable_in_stage=None)
+                             last_eval_at=self.now, stable_in_stage=None, same_age_in_stage=None)
         self.actions.append(SetWeight(stage.weight))
         self.record("stage.started", f"stage {index + 1}/{len(self.policy.stages)}: canary to "
                     f"{stage.weight:g}% for at least {stage.hold:g}s of plan time",
@@ -240,21 +231,12 @@ class _Builder:
         # The sequential plug-in's recent sums are halved every analysis window of plan time.
         since_last = self.now - s.last_eval_at if s.last_eval_at is not None else 0.0
         forget = 0.5 ** (since_last / a.window) if a.window > 0 else 1.0
-        s = replace(s, last_eval_at=self.now, canary_total=s.canary_total + obs.canary_slice.requests,
-                    stable_total=s.stable_total + obs.stable_slice.requests)
-        reference = s.baseline  # the stable version's previous window: sequential latency judges' yardstick
-        if obs.stable.requests >= a.min_requests:
-            s = replace(s, baseline=obs.stable)
-        s = _count_stable(s, obs.stable_slice, a.min_requests)
-        baseline, note = obs.stable, ""
-        frozen = s.frozen_baseline
-        # At 100% the stable version serves nothing; its window holds only the tail of the last stage.
-        if s.weight >= 100 and frozen is not None and frozen.requests > obs.stable.requests:
-            baseline, note = frozen, f", baseline frozen at cut-over from {frozen.requests} stable requests"
+        s = replace(s, last_eval_at=self.now, canary_total=s.canary_total + obs.canary_slice.requests)
+        s, sides = comparison.observe(policy, s, obs.stable, obs.stable_slice, obs.baseline, obs.baseline_slice)
         verdicts: list[Verdict] = []
         warming: set[str] = set()
         fired: list[Gate] = []
-        ctx = gating.Context(a, self.now, forget, reference, baseline, note, s.canary_total, s.stable_total)
+        ctx = gating.Context(a, self.now, forget, sides, s.canary_total)
         for gate in policy.gates:
             v, track, waiting = gating.judge(gate, s.gates.get(gate.name, GateTrack()), obs, ctx)
             if v is None:
@@ -276,6 +258,7 @@ class _Builder:
         self.state = s
         self.record("evaluation", "; ".join(v.reason for v in verdicts) or "no gates",
                     window=a.window, canary=obs.canary.to_json(), stable=obs.stable.to_json(),
+                    **({"baseline": obs.baseline.to_json()} if obs.baseline is not None else {}),
                     verdicts=[v.to_json() for v in verdicts], rule="gates evaluated over the window")
         for gate in sorted(fired, key=lambda g: ("immediate", "urgent", "conditional").index(g.severity)):
             self.gate_fired(gate, s.gates[gate.name].reason)

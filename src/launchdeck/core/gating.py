@@ -8,11 +8,12 @@ nor leads to a hold. A load-test gate in a stage that runs no load test is not j
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from launchdeck.core import judges, mannwhitney
-from launchdeck.core.observation import WindowStats
+from launchdeck.core.comparison import Side
 from launchdeck.core.policy import Analysis, Gate
 from launchdeck.core.state import GateTrack
 from launchdeck.core.verdict import Verdict
@@ -29,12 +30,11 @@ class Context:
     now: float
     forget: float
     """Sequential judges: the weight of the plug-in's recent sums before this slice."""
-    reference: WindowStats | None
-    """The stable version's previous window: the sequential latency judges' yardstick."""
-    baseline: WindowStats
-    note: str
+    sides: Mapping[str, Side]
+    """What relative gates compare with (``core.comparison``): the stable fleet, and with a same-age
+    baseline the baseline, each with its window (or counts frozen at cut-over), slice, yardstick and
+    totals."""
     canary_total: int
-    stable_total: int
 
 
 def judge(gate: Gate, track: GateTrack, obs: Observations, ctx: Context) -> tuple[Verdict | None, GateTrack, bool]:
@@ -44,24 +44,29 @@ def judge(gate: Gate, track: GateTrack, obs: Observations, ctx: Context) -> tupl
     if gate.source == "loadtest":
         verdict, waiting = _load_test(gate, obs)
         return verdict, track, waiting
+    side = ctx.sides.get(gate.against)
+    if side is None:
+        return Verdict(gate.name, "inconclusive", f"{gate.name}: the same-age baseline was not observed; "
+                       "not judged"), track, False
     if gate.metric in judges.LATENCY_QUANTILES and ctx.now < a.warmup:
         return Verdict(gate.name, "inconclusive", f"{gate.name}: not judged while the canary warms up "
                        f"(analysis.warmup: latency is judged from t+{a.warmup:g}s)"), track, True
     if gate.test == "sequential":
         quantile = judges.LATENCY_QUANTILES.get(gate.metric)
-        ref_ms = ctx.reference.latency.quantile(quantile) if ctx.reference and quantile else None
-        evidence = judges.sequential_update(gate, track.evidence, obs.canary_slice, obs.stable_slice,
+        ref_ms = side.reference.latency.quantile(quantile) if side.reference and quantile else None
+        evidence = judges.sequential_update(gate, track.evidence, obs.canary_slice, side.slice,
                                             reference_ms=ref_ms, forget=ctx.forget)
-        v = judges.sequential(gate, evidence, obs.canary, ctx.baseline, alpha=gate.alpha or a.alpha,
+        v = judges.sequential(gate, evidence, obs.canary, side.window, alpha=gate.alpha or a.alpha,
                               min_requests=a.min_requests, canary_total=ctx.canary_total,
-                              baseline_total=ctx.stable_total)
+                              baseline_total=side.total, against=side.name)
         return v, replace(track, evidence=evidence), False
     if gate.test == "event":
         return judges.event(gate, obs.canary_slice), track, False
     if gate.test == "mann-whitney":
-        return mannwhitney.judge(gate, obs.canary, ctx.baseline, alpha=a.alpha, min_requests=a.min_requests), track, False
-    return judges.threshold(gate, obs.canary, ctx.baseline, min_requests=a.min_requests,
-                            baseline_note=ctx.note), track, False
+        return mannwhitney.judge(gate, obs.canary, side.window, alpha=a.alpha, min_requests=a.min_requests,
+                                 against=side.name), track, False
+    return judges.threshold(gate, obs.canary, side.window, min_requests=a.min_requests,
+                            baseline_note=side.note, against=side.name), track, False
 
 
 def _load_test(gate: Gate, obs: Observations) -> tuple[Verdict | None, bool]:

@@ -46,9 +46,10 @@ def limit_of(gate: Gate, baseline_value: float | None) -> float | None:
 
 
 def threshold(gate: Gate, canary: WindowStats, baseline: WindowStats | None, *, min_requests: int,
-              baseline_note: str = "", subject: str = "canary") -> Verdict:
-    """``subject`` names whose figures these are in the reason (the canary's; a load test's)."""
-    samples = {"canary": canary.requests, "stable": baseline.requests if baseline else 0}
+              baseline_note: str = "", subject: str = "canary", against: str = "stable") -> Verdict:
+    """``subject`` names whose figures these are in the reason (the canary's; a load test's); ``against``
+    the version compared with: ``stable`` or the same-age ``baseline``."""
+    samples = {"canary": canary.requests, against: baseline.requests if baseline else 0}
     if canary.requests < min_requests:
         return Verdict(gate.name, "inconclusive",
                        f"{gate.name}: only {canary.requests} {subject} requests in the window "
@@ -62,7 +63,7 @@ def threshold(gate: Gate, canary: WindowStats, baseline: WindowStats | None, *, 
         if baseline is None or baseline.requests < min_requests:
             got = baseline.requests if baseline else 0
             return Verdict(gate.name, "inconclusive",
-                           f"{gate.name}: only {got} stable requests to compare with (need {min_requests})",
+                           f"{gate.name}: only {got} {against} requests to compare with (need {min_requests})",
                            canary=value, samples=samples)
         base_value = baseline.metric(gate.metric)
         if base_value is None or math.isnan(base_value):
@@ -71,14 +72,20 @@ def threshold(gate: Gate, canary: WindowStats, baseline: WindowStats | None, *, 
     limit = limit_of(gate, base_value)
     assert limit is not None
     breached = OPS[gate.op](value, limit)
-    against = (f"{fmt(gate.metric, limit)} (baseline {fmt(gate.metric, base_value)} {gate.threshold_text}"
-               f"{baseline_note})" if gate.relative else fmt(gate.metric, limit))
+    limit_text = (f"{fmt(gate.metric, limit)} ({base_word(against)} {fmt(gate.metric, base_value)} "
+                  f"{gate.threshold_text}{baseline_note})" if gate.relative else fmt(gate.metric, limit))
     verb = "breaches" if breached else "within"
     rel = gate.op if breached else _negate(gate.op)
-    reason = (f"{gate.name}: {subject} {gate.metric} {fmt(gate.metric, value)} {rel} {against}; "
+    reason = (f"{gate.name}: {subject} {gate.metric} {fmt(gate.metric, value)} {rel} {limit_text}; "
               f"{verb} the gate over {canary.requests} {subject} requests")
     return Verdict(gate.name, "breach" if breached else "pass", reason, canary=value,
                    baseline=base_value, limit=limit, samples=samples)
+
+
+def base_word(against: str) -> str:
+    """How reasons name what a relative gate compares with: the baseline (the stable fleet, as before), or
+    the same-age baseline."""
+    return "same-age baseline" if against == "baseline" else "baseline"
 
 
 def _negate(op: str) -> str:
@@ -138,7 +145,8 @@ def _described(metric: str, est: intervals.Estimate | None) -> str:
 
 
 def sequential(gate: Gate, evidence: Evidence, canary: WindowStats, baseline: WindowStats | None,
-               *, alpha: float, min_requests: int, canary_total: int, baseline_total: int) -> Verdict:
+               *, alpha: float, min_requests: int, canary_total: int, baseline_total: int,
+               against: str = "stable") -> Verdict:
     """Verdict of the sequential test given its accumulated evidence and the current window.
 
     The reason reads as a person would report it: each version's figure over the window with its
@@ -146,20 +154,20 @@ def sequential(gate: Gate, evidence: Evidence, canary: WindowStats, baseline: Wi
     many requests the evidence rests on."""
     bound = 1.0 / alpha
     ev = evidence.value
-    samples = {"canary": canary_total, "stable": baseline_total}
+    samples = {"canary": canary_total, against: baseline_total}
     metric = gate.metric if gate.metric in LATENCY_QUANTILES else "error_rate"
     c_est, b_est = estimate(metric, canary), estimate(metric, baseline)
     value = c_est.value if c_est else canary.metric(metric)
     base_value = b_est.value if b_est else (baseline.metric(metric) if baseline else None)
     what = "p" + metric.split("_p")[1].split("_")[0] + " latency" if metric in LATENCY_QUANTILES else "error rate"
-    limit = f"baseline {gate.threshold_text}" if gate.relative else gate.threshold_text
-    est = (f"canary {_described(metric, c_est)} vs stable {_described(metric, b_est)}"
+    limit = f"{base_word(against)} {gate.threshold_text}" if gate.relative else gate.threshold_text
+    est = (f"canary {_described(metric, c_est)} vs {against} {_described(metric, b_est)}"
            if gate.relative or metric != "error_rate"
            else f"canary {_described(metric, c_est)} vs limit {gate.threshold_text}")
     common = dict(canary=value, baseline=base_value, evidence=ev, bound=bound, samples=samples,
                   canary_interval=(c_est.low, c_est.high) if c_est else None,
                   baseline_interval=(b_est.low, b_est.high) if b_est else None)
-    over = f"after {canary_total} canary and {baseline_total} stable requests"
+    over = f"after {canary_total} canary and {baseline_total} {against} requests"
     if ev >= bound:
         return Verdict(gate.name, "breach", f"{gate.name}: {what} significantly above {limit} — {est} over the "
                        f"window; evidence {ev:.3g} ≥ 1/alpha = {bound:.3g} {over}",

@@ -13,7 +13,7 @@ import math
 
 from scipy.special import ndtr
 
-from launchdeck.core.judges import LATENCY_QUANTILES, OPS, fmt, limit_of
+from launchdeck.core.judges import LATENCY_QUANTILES, OPS, base_word, fmt, limit_of
 from launchdeck.core.observation import WindowStats
 from launchdeck.core.policy import Gate
 from launchdeck.core.verdict import Verdict
@@ -42,11 +42,12 @@ def u_test(canary: dict[int, int], baseline: dict[int, int]) -> tuple[float, flo
 
 
 def judge(gate: Gate, canary: WindowStats, baseline: WindowStats | None, *, alpha: float,
-          min_requests: int) -> Verdict:
-    samples = {"canary": canary.requests, "stable": baseline.requests if baseline else 0}
+          min_requests: int, against: str = "stable") -> Verdict:
+    """``against``: the version compared with, ``stable`` or the same-age ``baseline``."""
+    samples = {"canary": canary.requests, against: baseline.requests if baseline else 0}
     if canary.requests < min_requests or baseline is None or baseline.requests < min_requests:
         return Verdict(gate.name, "inconclusive", f"{gate.name}: too few requests for a Mann-Whitney test "
-                       f"(canary {samples['canary']}, stable {samples['stable']}; need {min_requests} each)",
+                       f"(canary {samples['canary']}, {against} {samples[against]}; need {min_requests} each)",
                        samples=samples)
     if gate.metric in LATENCY_QUANTILES:
         c_counts, b_counts = canary.latency.counts, baseline.latency.counts
@@ -64,5 +65,5 @@ def judge(gate: Gate, canary: WindowStats, baseline: WindowStats | None, *, alph
     reason = (f"{gate.name}: Mann-Whitney U={u:.0f}, one-sided p={p:.3g} "
               f"({'<' if significant else '≥'} alpha {alpha:g}); canary {gate.metric} {fmt(gate.metric, value)} vs "
               f"limit {fmt(gate.metric, limit)} ({gate.threshold_text}"
-              f"{' of baseline ' + fmt(gate.metric, base) if gate.relative else ''})")
+              f"{' of ' + base_word(against) + ' ' + fmt(gate.metric, base) if gate.relative else ''})")
     return Verdict(gate.name, status, reason, canary=value, baseline=base, limit=limit, samples=samples)

@@ -40,6 +40,9 @@ class Gate:
     source: str = "target"
     """Where the gate's figures come from: ``target`` (the metrics source) or ``loadtest`` (the results of
     the stage's load test)."""
+    against: str = "stable"
+    """The version a relative gate compares the canary with: ``stable`` (the warm fleet) or ``baseline``
+    (the same-age baseline, a fresh copy of the stable version started with the canary)."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,10 @@ class Analysis:
     canary is slower than a fleet that has been serving for hours (cold caches, JIT), and no
     judge can tell that apart from a regression without a baseline of the same age. Errors are
     judged from the first request: a canary failing requests while it warms up hurts users."""
+    baseline: str = "stable"
+    """``stable``: relative gates compare with the stable fleet. ``same-age``: a third version, the stable
+    version started fresh with the canary, serves the canary's weight out of the stable share, and gates
+    that say ``vs: baseline`` compare with it (``Policy.baseline_weight``)."""
 
 
 @dataclass(frozen=True)
@@ -76,6 +83,18 @@ class Policy:
     urgent: DecisionPolicy | None = None
     conditional: DecisionPolicy | None = None
     roles: dict[str, frozenset[str]] = field(default_factory=dict)
+
+    def baseline_weight(self, weight: float) -> float:
+        """The same-age baseline's share (percent) while the canary has ``weight``: the canary's own,
+        out of the stable share, while the canary is below 100% (plans keep such stages at 50% or less);
+        0 without a same-age baseline, before the canary starts, and at 100% (promoted, or the last stage)."""
+        if self.analysis.baseline != "same-age" or not 0 < weight < 100:
+            return 0.0
+        return min(weight, 100.0 - weight)
+
+    def stable_weight(self, weight: float) -> float:
+        """The stable fleet's share (percent) while the canary has ``weight``."""
+        return max(0.0, 100.0 - weight - self.baseline_weight(weight))
 
     def decision_policy(self, severity: str) -> DecisionPolicy | None:
         return self.urgent if severity == "urgent" else self.conditional if severity == "conditional" else None

@@ -9,7 +9,8 @@ from launchdeck.core.observation import WindowStats
 from launchdeck.core.sequential import Evidence
 
 #: ReleaseState fields holding a version's counts (WindowStats), serialised with their own to_json.
-_STATS = ("baseline", "stable_in_stage", "frozen_baseline")
+_STATS = ("baseline", "stable_in_stage", "frozen_baseline", "same_age_reference", "same_age_in_stage",
+          "same_age_frozen")
 
 Phase = Literal["starting", "stage", "deciding", "held", "rolling_back", "done"]
 
@@ -57,8 +58,17 @@ class ReleaseState:
     frozen_baseline: WindowStats | None = None
     """The stable counts of the latest stage below 100% once they reached minRequests: relative gates
     compare with them once the stable version serves nothing (never with one thin window)."""
+    same_age_reference: WindowStats | None = None
+    """The same-age baseline's last well-fed window (``analysis.baseline: same-age``): the yardstick of
+    sequential latency gates compared with it."""
+    same_age_in_stage: WindowStats | None = None
+    """The same-age baseline's counts summed over the current stage's evaluations."""
+    same_age_frozen: WindowStats | None = None
+    """The same-age baseline's counts frozen at cut-over: gates compare with them at 100%."""
     canary_total: int = 0
     stable_total: int = 0
+    baseline_total: int = 0
+    """Requests the same-age baseline served so far."""
     outcome: str | None = None
     fired_gate: str | None = None
     reason: str = ""

@@ -157,6 +157,7 @@ class Fleet:
             "--error-rate", repr(behaviour.error_rate),
             "--latency-median", repr(behaviour.latency_median_ms),
             "--latency-p95", repr(behaviour.latency_p95_ms),
+            "--warmup", repr(behaviour.warmup_s),
             "--faults", faults_to_json(faults),
             "--time-scale", repr(self._time_scale),
             "--parent-pid", str(os.getpid()),
@@ -214,7 +215,29 @@ class Fleet:
 
     async def stop(self) -> None:
         """SIGTERM every process group, wait up to the grace period, then SIGKILL; idempotent."""
-        procs = list(self._procs.values())
+        await self._terminate(list(self._procs.values()))
+        for log in self._logs.values():
+            log.close()
+        self._procs.clear()
+        self._logs.clear()
+        self._ports.clear()
+
+    async def stop_version(self, version: str) -> None:
+        """Stop one version's processes (a same-age baseline at the end of the comparison); idempotent.
+        Its ``url`` stays known: a router keeps it as an upstream it no longer sends anything to."""
+        proc = self._procs.pop(version, None)
+        if proc is not None:
+            await self._terminate([proc])
+        log = self._logs.pop(version, None)
+        if log is not None:
+            log.close()
+
+    @property
+    def running(self) -> list[str]:
+        """The versions whose processes are still alive."""
+        return [v for v, proc in self._procs.items() if proc.poll() is None]
+
+    async def _terminate(self, procs: list[subprocess.Popen[bytes]]) -> None:
         for proc in procs:
             _signal_group(proc, signal.SIGTERM)
         loop = asyncio.get_running_loop()
@@ -226,11 +249,6 @@ class Fleet:
                 _signal_group(proc, signal.SIGKILL)
                 await asyncio.to_thread(proc.wait)
             _live.discard(proc)
-        for log in self._logs.values():
-            log.close()
-        self._procs.clear()
-        self._logs.clear()
-        self._ports.clear()
 
     def stderr_tail(self, version: str) -> str:
         """The last lines a running version wrote to stderr."""

@@ -1,12 +1,19 @@
-"""The local target's router: an HTTP proxy on loopback that splits traffic between two versions.
+"""The local target's router: an HTTP proxy on loopback that splits traffic between the versions.
 
-Every request is forwarded to the stable or the canary upstream and its outcome (status, latency,
-completion time) recorded in a :class:`~launchdeck.local.recorder.Recorder`; an upstream that
-cannot be reached counts as a 502 for the version that was chosen. Two ways to split: by request
-(canary with probability weight/100, from a seeded random source) or, for feature-flag rollouts,
-by user (``X-User-Id`` hashed with the flag name into a bucket 0..99.99; the user is on canary iff
-the bucket is below the weight, so users stay on their variant as the weight grows). Implements
-the :class:`~launchdeck.adapters.routers.Router` protocol.
+Every request is forwarded to the stable or the canary upstream (or, with a same-age baseline, the
+baseline's) and its outcome (status, latency, completion time) recorded in a
+:class:`~launchdeck.local.recorder.Recorder`; an upstream that cannot be reached counts as a 502 for
+the version that was chosen. Two ways to split: by request (canary with probability weight/100, the
+baseline with its own weight, from a seeded random source) or, for feature-flag rollouts, by user
+(``X-User-Id`` hashed with the flag name into a bucket 0..99.99; the user is on canary iff the bucket
+is below the weight, on the baseline iff it is in the top ``baseline`` of the range, so users stay on
+their variant as the weights grow). Implements the :class:`~launchdeck.adapters.routers.Router`
+protocol.
+
+The baseline's share goes back to stable when it is set to 0 with the canary at 0% or 100% (a
+rollback, a promotion) or by the kill switch; then ``retire`` is awaited (the fleet stops the
+baseline's processes, in the background, so a rollback is not slowed by it; ``stop`` waits for it)
+and the baseline is never sent traffic again.
 
 With ``admin=True`` it also serves a small admin API on a second loopback port (:attr:`admin_url`):
 ``GET /weight`` prints the canary weight it applies, ``PUT /weight`` (the body is a number of percent)
@@ -16,19 +23,22 @@ router rehearsed on the local fleet drives the router through it (``$LAUNCHDECK_
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import random
 import time
+from collections.abc import Awaitable, Callable
 
 import aiohttp
 from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
+from launchdeck.adapters.routers import Split, check_split
 from launchdeck.errors import TargetError
 from launchdeck.local.recorder import Recorder
 
-STABLE, CANARY = "stable", "canary"
+STABLE, CANARY, BASELINE = "stable", "canary", "baseline"
 USER_HEADER = "X-User-Id"
 SERVED_BY_HEADER = "X-Served-By"
 #: Headers that describe one connection, not the message, and are never forwarded.
@@ -77,9 +87,17 @@ class LocalRouter:
         port: int = 0,
         max_connections: int = 100,
         timeout_s: float = 10.0,
+        baseline_url: str | None = None,
+        retire: Callable[[], Awaitable[None]] | None = None,
         admin: bool = False,
     ) -> None:
         self._upstreams = {STABLE: stable_url.rstrip("/"), CANARY: canary_url.rstrip("/")}
+        if baseline_url is not None:
+            self._upstreams[BASELINE] = baseline_url.rstrip("/")
+        self._retire = retire
+        self._retiring: asyncio.Task[None] | None = None
+        self._baseline = 0.0
+        self._baseline_state = "idle"  # idle -> serving -> retired
         self.recorder = recorder
         self.by_user = by_user
         self.flag = flag
@@ -103,41 +121,73 @@ class LocalRouter:
     def type(self) -> str:
         return "flag" if self.by_user else "local"
 
-    async def set_weight(self, canary_percent: float) -> None:
-        """Send ``canary_percent`` of requests (or users) to canary; ends a drain, not a kill."""
-        p = float(canary_percent)
-        if not 0.0 <= p <= 100.0:  # also rejects NaN
-            raise TargetError(
-                f"canary weight must be between 0 and 100, got {canary_percent}",
-                hint="weights are percentages of traffic",
-            )
+    async def set_weight(self, canary_percent: float, baseline_percent: float = 0.0) -> None:
+        """Send ``canary_percent`` of requests (or users) to canary, and ``baseline_percent`` to the
+        baseline; ends a drain, not a kill."""
+        p, b = check_split(canary_percent, baseline_percent)
         if self._killed and p > 0:
             raise TargetError(
                 "the local router's kill switch is on; it sends everything to stable",
                 hint="start a new rollout (a new router) to send traffic to a canary again",
             )
-        self._weight = p
+        if b > 0 and BASELINE not in self._upstreams:
+            raise TargetError(f"the local router has no baseline to send {b:g}% to",
+                              hint="the fleet starts one with analysis.baseline: same-age")
+        if b > 0 and self._baseline_state == "retired":
+            raise TargetError("the baseline was stopped at the end of the comparison",
+                              hint="a new rollout starts a new baseline")
+        self._weight, self._baseline = p, b
         self._draining = False
+        if b > 0:
+            self._baseline_state = "serving"
+        elif self._baseline_state == "serving" and p in (0.0, 100.0):
+            await self._retire_baseline()
 
     async def current_weight(self) -> float:
         """The weight the proxy applies right now (0 once killed or draining)."""
         return self.applied_weight
 
+    async def current_split(self) -> Split:
+        """The canary's and the baseline's weights the proxy applies right now."""
+        return Split(self.applied_weight, self.applied_baseline)
+
     async def kill(self) -> None:
         """Kill switch: from this instant every new request goes to stable, for good."""
         self._killed = True
-        self._weight = 0.0
+        self._weight = self._baseline = 0.0
+        await self._retire_baseline()
 
     async def drain(self) -> None:
-        """No new requests to canary; requests already in flight finish normally."""
+        """No new requests to canary (nor to the baseline); requests already in flight finish normally."""
         self._draining = True
-        self._weight = 0.0
+        self._weight = self._baseline = 0.0
+
+    async def _retire_baseline(self) -> None:
+        """The comparison is over: the baseline's share is back with stable; stop its processes."""
+        if self._baseline_state == "retired" or BASELINE not in self._upstreams:
+            return
+        self._baseline_state = "retired"
+        if self._retire is not None:
+            self._retiring = asyncio.create_task(self._retire())
+
+    async def wait_retired(self) -> None:
+        """Until the retired baseline's processes have stopped (at once if there is nothing to wait for)."""
+        if self._retiring is not None:
+            await self._retiring
 
     # -- state -----------------------------------------------------------------------------
 
     @property
     def applied_weight(self) -> float:
         return 0.0 if self._killed or self._draining else self._weight
+
+    @property
+    def applied_baseline(self) -> float:
+        return 0.0 if self._killed or self._draining else self._baseline
+
+    @property
+    def baseline_retired(self) -> bool:
+        return self._baseline_state == "retired"
 
     @property
     def killed(self) -> bool:
@@ -163,12 +213,15 @@ class LocalRouter:
 
     def choose(self, user_id: str | None) -> str:
         """The variant for one request; by user, requests without a user id go to stable."""
-        weight = self.applied_weight
+        weight, baseline = self.applied_weight, self.applied_baseline
         if self.by_user:
-            if user_id is None or weight <= 0:
+            if user_id is None or weight + baseline <= 0:
                 return STABLE
-            return CANARY if user_bucket(self.flag, user_id) < weight else STABLE
-        return CANARY if self._rng.random() * 100.0 < weight else STABLE
+            bucket = user_bucket(self.flag, user_id)
+            # The canary grows from the bottom of the range, the baseline from the top.
+            return CANARY if bucket < weight else BASELINE if bucket >= 100.0 - baseline else STABLE
+        draw = self._rng.random() * 100.0
+        return CANARY if draw < weight else BASELINE if draw < weight + baseline else STABLE
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -205,6 +258,7 @@ class LocalRouter:
 
     async def stop(self) -> None:
         """Stop listening (in-flight requests get a short grace period), then close the pool."""
+        await self.wait_retired()
         runner, session, admin = self._runner, self._session, self._admin_runner
         self._runner = self._session = self._admin_runner = None
         self._url = self._admin_url = None

@@ -5,8 +5,11 @@ median and p95) and answers ``200 ok <version>``, or ``500`` with probability ``
 Faults change that behaviour over *plan time*: wall seconds since the first served request,
 multiplied by ``time_scale``, so a plan's minutes can be played in seconds. A fault may also make the
 service report *events* at a rate per plan second (``cross_tenant_denied`` at 5/s), counted in
-``app_events_total{version, event}`` as of each scrape. The service exposes Prometheus metrics from
-its own registry and, given ``--parent-pid``, exits when its parent dies.
+``app_events_total{version, event}`` as of each scrape. A process given a warm-up (``--warmup
+DURATION``) is slower at first, as a fresh instance with cold caches is: its latency is multiplied by
+1 + 0.5 (1 - t / DURATION), 1.5 at its first request, 1.25 at half the duration and 1 (warm) from its
+end on. The service exposes Prometheus metrics from its own registry and, given ``--parent-pid``,
+exits when its parent dies.
 Run it as ``python -m launchdeck.local.sample_app --port P --version V``.
 """
 
@@ -42,6 +45,9 @@ BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.
 #: How often (seconds) the parent-pid watchdog looks at its parent.
 PARENT_CHECK_S = 1.0
 
+#: How much slower a fresh process is at its first request (a factor 1 + this), with a warm-up.
+WARMUP_EXTRA = 0.5
+
 #: JSON keys of a fault's numbers, in the order of :class:`Fault`'s fields; ``events`` comes after them.
 _FAULT_KEYS = ("from", "to", "errorRate", "latencyMedianMs", "latencyP95Ms")
 
@@ -63,8 +69,12 @@ class Behaviour:
     error_rate: float = 0.0
     latency_median_ms: float = 40.0
     latency_p95_ms: float = 120.0
+    warmup_s: float = 0.0
+    """Plan seconds a fresh process takes to warm up (0: it is warm from its first request)."""
 
     def __post_init__(self) -> None:
+        if not math.isfinite(self.warmup_s) or self.warmup_s < 0:
+            raise TargetError(f"a warm-up must be a plan duration >= 0, got {self.warmup_s}")
         _check_rate("error_rate", self.error_rate)
         _check_ms("latency_median_ms", self.latency_median_ms)
         _check_ms("latency_p95_ms", self.latency_p95_ms)
@@ -111,6 +121,13 @@ class Fault:
         """Plan seconds of ``[0, plan_s)`` during which the fault was active."""
         end = plan_s if self.end_s is None else min(plan_s, self.end_s)
         return max(0.0, end - self.start_s)
+
+
+def warmup_factor(plan_s: float, warmup_s: float) -> float:
+    """How much slower than warm a process is ``plan_s`` after its first request (1: warm)."""
+    if warmup_s <= 0:
+        return 1.0
+    return 1.0 + WARMUP_EXTRA * max(0.0, 1.0 - max(plan_s, 0.0) / warmup_s)
 
 
 def faults_to_json(faults: Iterable[Fault]) -> str:
@@ -206,7 +223,8 @@ class SampleService:
         return (now - self._first_request) * self.time_scale
 
     def effective(self, plan_s: float) -> tuple[float, float, float]:
-        """(error rate, median ms, p95 ms) at a plan time; later faults win over earlier ones."""
+        """(error rate, median ms, p95 ms) at a plan time; later faults win over earlier ones, and a
+        process still warming up is slower by ``warmup_factor``."""
         err = self.behaviour.error_rate
         median = self.behaviour.latency_median_ms
         p95 = self.behaviour.latency_p95_ms
@@ -215,7 +233,8 @@ class SampleService:
                 err = err if fault.error_rate is None else fault.error_rate
                 median = median if fault.latency_median_ms is None else fault.latency_median_ms
                 p95 = p95 if fault.latency_p95_ms is None else fault.latency_p95_ms
-        return err, median, p95
+        slower = warmup_factor(plan_s, self.behaviour.warmup_s)
+        return err, median * slower, p95 * slower
 
     def sample_latency_s(self, median_ms: float, p95_ms: float) -> float:
         if median_ms <= 0:
@@ -318,6 +337,15 @@ def serve(
     asyncio.run(_serve(service, host, port, parent_pid))
 
 
+def _duration(text: str) -> float:
+    from launchdeck.plan.units import parse_duration
+
+    try:  # a bare number is seconds, as in a plan
+        return parse_duration(float(text) if text.replace(".", "", 1).isdigit() else text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m launchdeck.local.sample_app",
@@ -330,12 +358,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency-median", type=float, default=40.0, metavar="MS")
     parser.add_argument("--latency-p95", type=float, default=120.0, metavar="MS")
     parser.add_argument("--faults", default="[]", metavar="JSON", help="see faults_to_json")
+    parser.add_argument("--warmup", type=_duration, default=0.0, metavar="DURATION",
+                        help="plan time a fresh process takes to warm up (e.g. 3m): 50%% slower at first")
     parser.add_argument("--time-scale", type=float, default=1.0, metavar="N")
     parser.add_argument("--seed", type=int, default=None, metavar="S")
     parser.add_argument("--parent-pid", type=int, metavar="PID", help="exit once PID is gone")
     args = parser.parse_args(argv)
     try:
-        behaviour = Behaviour(args.error_rate, args.latency_median, args.latency_p95)
+        behaviour = Behaviour(args.error_rate, args.latency_median, args.latency_p95, args.warmup)
         faults = faults_from_json(args.faults)
         service = SampleService(
             args.version, behaviour, faults, time_scale=args.time_scale, seed=args.seed

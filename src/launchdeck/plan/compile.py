@@ -39,7 +39,7 @@ def judge_of(gate: model.GateSpec, spec: model.ReleaseSpec) -> str:
         return method if judged else "threshold"
     histograms = spec.target.metrics.type == "local" or not gate.metric.startswith("latency")
     worse_is_higher = gate.op in (">", ">=") and threshold.value >= 0
-    if gate.vs == "baseline" and threshold.relative and gate.metric in _DEFAULT_SEQUENTIAL and worse_is_higher \
+    if gate.vs is not None and threshold.relative and gate.metric in _DEFAULT_SEQUENTIAL and worse_is_higher \
             and histograms:
         return "sequential"
     return "threshold"
@@ -57,7 +57,7 @@ def to_policy(spec: model.ReleaseSpec) -> policy.Policy:
         gates.append(policy.Gate(
             name=g.name, metric=g.metric, op=g.op, threshold=threshold.value,
             threshold_text=threshold.text, relative=threshold.relative, for_seconds=g.for_,
-            severity=g.severity, test=judge_of(g, spec), source=g.source,
+            severity=g.severity, test=judge_of(g, spec), source=g.source, against=_against(g, spec),
         ))
     # analysis.alpha is the release's false-rollback budget: split evenly across its sequential gates,
     # so the chance that any of them fires on a healthy canary stays under alpha (Bonferroni).
@@ -68,13 +68,18 @@ def to_policy(spec: model.ReleaseSpec) -> policy.Policy:
     return policy.Policy(
         stages=tuple(policy.Stage(s.weight, s.hold, tuple(s.approve)) for s in spec.stages),
         analysis=policy.Analysis(a.interval, a.window, a.min_requests, a.alpha, a.max_inconclusive,
-                                 a.hold_timeout, a.warmup),
+                                 a.hold_timeout, a.warmup, a.baseline),
         gates=tuple(gates),
         auto_rollback=rb.immediate.auto,
         urgent=_decision(rb.urgent),
         conditional=_decision(rb.conditional),
         roles={role: frozenset(people) for role, people in spec.roles.items()},
     )
+
+
+def _against(gate: model.GateSpec, spec: model.ReleaseSpec) -> str:
+    """``vs: baseline`` is the analysis' baseline; ``vs: stable`` (and an absolute gate) the stable fleet."""
+    return "baseline" if gate.vs == "baseline" and spec.analysis.baseline == "same-age" else "stable"
 
 
 def _decision(spec: model.DecisionPolicySpec | None) -> policy.DecisionPolicy | None:

@@ -81,9 +81,10 @@ def _load(raw: bytes, path: Path, bounds: limits.Limits) -> LoadedPlan:
         problems = _from_pydantic(e, src, ())
         salvaged = _salvage(model.ReleaseDoc, src.data, e)
         if salvaged is not None:  # report the cross-field problems too, all in one answer
-            problems += [_problem(src, p, m, f) for p, m, f in rules.check_release(salvaged.spec)]
+            problems += [_problem(src, p, m, f)
+                         for p, m, f in rules.check_release(salvaged.spec, metadata=salvaged.metadata)]
         raise PlanError(_unique(problems)) from None
-    problems = [_problem(src, p, m, f) for p, m, f in rules.check_release(doc.spec)]
+    problems = [_problem(src, p, m, f) for p, m, f in rules.check_release(doc.spec, metadata=doc.metadata)]
     if problems:
         raise PlanError(problems)
     return LoadedPlan(path, digest, doc, text=text)
@@ -135,7 +136,7 @@ def _load_train(path: Path, digest: str, src: yamlsrc.Located, src_text: str) ->
             problems += _from_pydantic(e, src, at, fallback=("spec", "defaults"), raw=spec_raw["services"][i])
             continue
         problems += [_problem(src, _locate_merged(p, at, spec_raw["services"][i]), m, f)
-                     for p, m, f in rules.check_release(spec, base=())]
+                     for p, m, f in rules.check_release(spec, base=(), metadata=doc.metadata)]
         services.append((entry, spec))
     problems += _cycles(doc.spec.services, src)
     if problems:

@@ -100,6 +100,8 @@ class VersionSpec(Model):
     error_rate: Ratio = 0.0
     latency: LatencySpec = LatencySpec(median=40.0, p95=120.0)
     faults: list[FaultSpec] = []
+    warmup: Duration = 0.0
+    """How long a fresh process of this version is slower than warm (the stable fleet counts as warm)."""
 
 
 class VersionsSpec(Model):
@@ -146,6 +148,9 @@ class AnalysisSpec(Model):
     hold_timeout: Duration = 1800.0
     warmup: Duration = 0.0
     """Latency gates are not judged during the canary's first ``warmup`` (a fresh instance is slow)."""
+    baseline: Literal["stable", "same-age"] = "stable"
+    """What gates ``vs: baseline`` compare with: the stable fleet, or a fresh copy of the stable version
+    started with the canary at the canary's weight (Kayenta's baseline; see plan/baseline.py)."""
 
 
 class GateSpec(Model):
@@ -157,7 +162,9 @@ class GateSpec(Model):
     op: Op | None = None
     threshold: ThresholdText | None = None
     event: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_.:-]*$")
-    vs: Literal["baseline"] | None = None
+    vs: Literal["baseline", "stable"] | None = None
+    """``baseline``: the analysis' baseline (the stable fleet, or the same-age baseline); ``stable``:
+    the stable fleet whatever the analysis' baseline is."""
     for_: Duration | None = Field(default=None, alias="for")
     severity: Severity = "immediate"
     test: Method | None = None

@@ -38,14 +38,14 @@ def expected_canary_errors(spec: model.ReleaseSpec, time_scale: float = 1.0) -> 
 def noisy_gates(spec: model.ReleaseSpec, time_scale: float = 1.0) -> list[str]:
     """One warning per gate that compares error rates with the baseline by threshold on too few errors,
     saying what to change."""
-    gates = [g for g in spec.gates if g.metric in _RATE_METRICS and g.vs == "baseline"
+    gates = [g for g in spec.gates if g.metric in _RATE_METRICS and g.vs is not None
              and judge_of(g, spec) == "threshold"]
     if not gates or not spec.stages:
         return []
     expected = expected_canary_errors(spec, time_scale)
     out = []
     for gate in gates:
-        what = f"gate '{gate.name}' ({gate.metric} {gate.op} {gate.threshold} vs baseline, threshold judge)"
+        what = f"gate '{gate.name}' ({gate.metric} {gate.op} {gate.threshold} vs {gate.vs}, threshold judge)"
         if expected is None:
             out.append(f"{what}: launchdeck cannot know this target's load, so it cannot tell whether a window "
                        f"holds enough errors to compare; at the first stage's weight a window should hold at "

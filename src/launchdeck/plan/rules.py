@@ -11,9 +11,9 @@ import re
 from collections.abc import Iterator
 
 from launchdeck.core.observation import STANDARD_METRICS
-from launchdeck.plan import units
+from launchdeck.plan import baseline, units
 from launchdeck.plan.hooks_model import ROUTER_PLACEHOLDERS, STEP_PLACEHOLDERS
-from launchdeck.plan.model import GateSpec, ReleaseSpec
+from launchdeck.plan.model import GateSpec, Metadata, ReleaseSpec
 
 Problem = tuple[tuple[str | int, ...], str, str]
 _SECRET_FIELDS = ("webhook", "secret", "routing_key")
@@ -37,7 +37,8 @@ def _suggest(word: str, choices: list[str]) -> str:
     return f"did you mean '{close[0]}'? (defined: {known})" if close else f"use one of: {known}"
 
 
-def check_release(spec: ReleaseSpec, base: tuple[str | int, ...] = ("spec",)) -> Iterator[Problem]:
+def check_release(spec: ReleaseSpec, base: tuple[str | int, ...] = ("spec",),
+                  metadata: Metadata | None = None) -> Iterator[Problem]:
     yield from _gates(spec, base)
     yield from _stages(spec, base)
     yield from _people(spec, base)
@@ -47,6 +48,7 @@ def check_release(spec: ReleaseSpec, base: tuple[str | int, ...] = ("spec",)) ->
     yield from _supply_chain(spec, base)
     yield from _hooks(spec, base)
     yield from _load_tests(spec, base)
+    yield from baseline.problems(spec, base, metadata)
 
 
 def _gates(spec: ReleaseSpec, base: tuple[str | int, ...]) -> Iterator[Problem]:
@@ -80,11 +82,11 @@ def _metric_gate(spec: ReleaseSpec, gate: GateSpec, at: tuple[str | int, ...]) -
     except ValueError as e:
         yield at + ("threshold",), str(e), "write e.g. 2% for rates, 350ms for latency, +20% with vs: baseline"
         return
-    if threshold.relative and gate.vs != "baseline":
+    if threshold.relative and gate.vs is None:
         yield (at + ("threshold",), f"'{gate.threshold}' is a relative change but the gate has no `vs`",
                "add `vs: baseline`, or write an absolute threshold like 2%")
-    if gate.vs == "baseline" and not threshold.relative:
-        yield (at + ("threshold",), f"with `vs: baseline` the threshold must be a relative change, not '{gate.threshold}'",
+    if gate.vs is not None and not threshold.relative:
+        yield (at + ("threshold",), f"with `vs: {gate.vs}` the threshold must be a relative change, not '{gate.threshold}'",
                "write a change like +20% or -10%, or drop `vs`")
     if gate.test in ("sequential", "mann-whitney") and gate.metric not in _JUDGED:
         yield (at + ("test",), f"`test: {gate.test}` judges error rates, availability and latency "

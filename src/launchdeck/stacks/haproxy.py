@@ -4,8 +4,9 @@
 (free loopback ports only), starts ``haproxy -f haproxy.cfg -db`` (foreground, no master
 process) in front of two ``launchdeck.local.sample_app`` processes, waits until the admin socket
 answers and a request through the frontend is served, and on exit stops everything. The backend
-``api`` has the servers ``stable`` (weight 256) and ``canary`` (weight 0); ``stack.router`` is
-the :class:`~launchdeck.adapters.routers.haproxy.HAProxyRouter` on the stack's admin socket.
+``api`` has the servers ``stable`` (weight 256) and ``canary`` (weight 0), and ``baseline`` (weight
+0) when the versions include a same-age baseline; ``stack.router`` is the
+:class:`~launchdeck.adapters.routers.haproxy.HAProxyRouter` on the stack's admin socket.
 When the installed HAProxy has the Prometheus exporter built in, ``stack.metrics_url`` serves
 HAProxy's own metrics on a separate port.
 """
@@ -22,7 +23,7 @@ from launchdeck.local.fleet import free_port
 from launchdeck.stacks._process import HOST, ProgramStack, Versions, http_ok, wait_until
 
 BACKEND = "api"
-SERVERS = {"stable": "stable", "canary": "canary"}
+SERVERS = {"stable": "stable", "canary": "canary", "baseline": "baseline"}
 
 
 @functools.lru_cache(maxsize=8)
@@ -106,13 +107,15 @@ class HAProxyStack(ProgramStack):
             "    balance roundrobin",
             f"    server {SERVERS['stable']} {HOST}:{ports['stable']} weight {MAX_WEIGHT}",
             f"    server {SERVERS['canary']} {HOST}:{ports['canary']} weight 0",
-            "",
         ]
+        if "baseline" in ports:
+            lines.append(f"    server {SERVERS['baseline']} {HOST}:{ports['baseline']} weight 0")
+        lines.append("")
         path = self.workdir / "haproxy.cfg"
         path.write_text("\n".join(lines))
         self.config_path = str(path)
         self._url = f"http://{HOST}:{frontend}"
-        self._router = HAProxyRouter(self.socket, BACKEND, SERVERS)
+        self._router = HAProxyRouter(self.socket, BACKEND, {r: n for r, n in SERVERS.items() if r in ports})
 
     def _argv(self) -> list[str]:
         return [self.binary, "-f", self.config_path, "-db"]

@@ -91,7 +91,7 @@ class NginxStack(ProgramStack):
         self._router = NginxRouter(
             self.include_path,
             UPSTREAM,
-            {"stable": f"{HOST}:{ports['stable']}", "canary": f"{HOST}:{ports['canary']}"},
+            {role: f"{HOST}:{ports[role]}" for role in ("stable", "canary", "baseline") if role in ports},
             nginx_bin=self.binary,
             conf=self.config_path,
             prefix=str(work),

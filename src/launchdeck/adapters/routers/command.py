@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from launchdeck.adapters import process
-from launchdeck.adapters.routers import check_percent
+from launchdeck.adapters.routers import Split, check_percent, no_baseline
 from launchdeck.errors import TargetError
 from launchdeck.plan.hooks_model import CommandsSpec
 
@@ -40,8 +40,12 @@ class CommandRouter:
     def type(self) -> str:
         return "command"
 
-    async def set_weight(self, canary_percent: float) -> None:
+    async def set_weight(self, canary_percent: float, baseline_percent: float = 0.0) -> None:
+        no_baseline("command", baseline_percent)  # the commands set one weight: the canary's
         await self._must(self.spec.set, check_percent(canary_percent), "set")
+
+    async def current_split(self) -> Split:
+        return Split(await self.current_weight())
 
     async def current_weight(self) -> float:
         ran = await self._must(self.spec.read, None, "read")

@@ -19,6 +19,13 @@ percentage (``2.5``) is written as relative integer weights (``[["off", 975], ["
 which needs a flagd recent enough to accept weights that do not add up to 100 (older ones bucket
 by whole percents).
 
+A same-age baseline (``analysis.baseline: same-age``) needs a third variant, which a boolean flag
+cannot have: the router then writes a string flag whose variants are ``stable``, ``canary`` and
+``baseline`` (the application sends each user to the deployment the value names), split
+``[["stable", s], ["baseline", b], ["canary", c]]``: the canary keeps the top of the hash range and
+the baseline the range below it, so as both grow a canary user stays on the canary and a user
+moves only from stable to the baseline (the same code) or on to the canary.
+
 ``kill()`` sets ``state: DISABLED`` (and the split to 0%). A disabled flagd flag evaluates to the
 *application's code default*, so the application must pass the stable variant's value as its
 default (``client.get_boolean_value("canary.enable", False, ...)``); ``defaultVariant`` is set to
@@ -51,7 +58,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from launchdeck.adapters.routers import check_percent
+from launchdeck.adapters.routers import Split, check_percent, check_split, no_baseline
 from launchdeck.errors import TargetError, WeightNotApplied
 
 #: ``$schema`` written into new flag files.
@@ -69,6 +76,17 @@ def fraction_weights(canary_percent: float) -> tuple[int, int]:
         if abs(canary - round(canary)) < 1e-9 or total == 1_000_000:
             c = round(canary)
             return total - c, c
+    raise AssertionError("unreachable")
+
+
+def split_fraction_weights(canary_percent: float, baseline_percent: float) -> tuple[int, int, int]:
+    """(stable, canary, baseline) integer weights for flagd's ``fractional``, on the smallest of 100 /
+    10 000 / 1 000 000 that represents both percentages."""
+    for total in (100, 10_000, 1_000_000):
+        parts = [x * total / 100 for x in (canary_percent, baseline_percent)]
+        if all(abs(x - round(x)) < 1e-9 for x in parts) or total == 1_000_000:
+            c, b = (round(x) for x in parts)
+            return total - c - b, c, b
     raise AssertionError("unreachable")
 
 
@@ -92,14 +110,16 @@ class FlagRouter:
         verify_sample: int = 500,
         sample_keys: Sequence[str] | None = None,
     ) -> None:
-        """``variants``: (stable, canary) names; ``("off", "on")`` are the booleans false/true,
-        other names are string flags whose value is the name; a mapping gives explicit values."""
+        """``variants``: (stable, canary) names, or (stable, canary, baseline) with a same-age
+        baseline; ``("off", "on")`` are the booleans false/true, other names are string flags whose
+        value is the name; a mapping gives explicit values."""
         if not flag:
             raise TargetError("the flag router needs a flag key")
         names = list(variants)
-        if len(names) != 2 or names[0] == names[1]:
+        if len(names) not in (2, 3) or len(set(names)) != len(names):
             raise TargetError(
-                f"variants must name two different variants (stable, canary), got {names}"
+                f"variants must name two different variants (stable, canary), or three with a "
+                f"baseline, got {names}"
             )
         if isinstance(variants, Mapping):
             self.variant_values: dict[str, Any] = {n: variants[n] for n in names}
@@ -115,7 +135,8 @@ class FlagRouter:
             raise TargetError("sample_keys must not be empty")
         self.path = Path(path)
         self.flag = flag
-        self.stable, self.canary = names
+        self.stable, self.canary = names[:2]
+        self.baseline: str | None = names[2] if len(names) == 3 else None
         self.sample_keys = list(sample_keys)
         self._domain = f"launchdeck.flag-router.{next(_domains)}"
         self._evaluating = threading.Lock()
@@ -126,19 +147,27 @@ class FlagRouter:
 
     # -- writing -----------------------------------------------------------------------------
 
-    def flag_definition(self, canary_percent: float, *, enabled: bool = True) -> dict[str, Any]:
-        """The flagd definition of this router's flag at ``canary_percent``."""
-        stable_w, canary_w = fraction_weights(check_percent(canary_percent))
+    def flag_definition(self, canary_percent: float, *, enabled: bool = True,
+                        baseline_percent: float = 0.0) -> dict[str, Any]:
+        """The flagd definition of this router's flag at ``canary_percent`` (and ``baseline_percent``)."""
+        if self.baseline is None:
+            no_baseline("flag", baseline_percent)
+            stable_w, canary_w = fraction_weights(check_percent(canary_percent))
+            fractional = [[self.stable, stable_w], [self.canary, canary_w]]
+        else:
+            stable_w, canary_w, baseline_w = split_fraction_weights(*check_split(canary_percent, baseline_percent))
+            fractional = [[self.stable, stable_w], [self.baseline, baseline_w], [self.canary, canary_w]]
         return {
             "state": "ENABLED" if enabled else "DISABLED",
             "variants": dict(self.variant_values),
             "defaultVariant": self.stable,
-            "targeting": {"fractional": [[self.stable, stable_w], [self.canary, canary_w]]},
+            "targeting": {"fractional": fractional},
         }
 
-    async def set_weight(self, canary_percent: float) -> None:
-        """Give ``canary_percent`` of users the canary variant (the flag is enabled)."""
-        definition = self.flag_definition(canary_percent)
+    async def set_weight(self, canary_percent: float, baseline_percent: float = 0.0) -> None:
+        """Give ``canary_percent`` of users the canary variant, and ``baseline_percent`` the baseline's
+        (the flag is enabled)."""
+        definition = self.flag_definition(canary_percent, baseline_percent=baseline_percent)
         await asyncio.to_thread(self._write_flag, definition)
 
     async def kill(self) -> None:
@@ -181,6 +210,10 @@ class FlagRouter:
 
     def configured_weight(self) -> float:
         """The canary's share of users (percent) as the file configures it."""
+        return self.configured_split().canary
+
+    def configured_split(self) -> Split:
+        """The canary's and the baseline's shares of users (percent) as the file configures them."""
         flags = self._read_document().get("flags")
         if not flags or self.flag not in flags:
             raise TargetError(
@@ -189,16 +222,19 @@ class FlagRouter:
             )
         flag = flags[self.flag]
         if flag.get("state") == "DISABLED":
-            return 0.0
+            return Split(0.0)
         fractional = (flag.get("targeting") or {}).get("fractional")
         if fractional is None:
-            return 100.0 if flag.get("defaultVariant") == self.canary else 0.0
+            default = flag.get("defaultVariant")
+            return Split(100.0 if default == self.canary else 0.0,
+                         100.0 if self.baseline is not None and default == self.baseline else 0.0)
         buckets = [b for b in fractional if isinstance(b, list)]
         weights = {b[0]: (b[1] if len(b) > 1 else 1) for b in buckets if b}
         total = sum(weights.values())
         if total <= 0:
             raise TargetError(f"flag {self.flag!r} has a fractional split with no weight")
-        return 100.0 * weights.get(self.canary, 0) / total
+        baseline = weights.get(self.baseline, 0) if self.baseline is not None else 0
+        return Split(100.0 * weights.get(self.canary, 0) / total, 100.0 * baseline / total)
 
     async def assignments(self, keys: Sequence[str] | None = None) -> dict[str, str]:
         """Variant each user key gets, evaluated by the OpenFeature SDK + flagd file provider."""
@@ -206,21 +242,33 @@ class FlagRouter:
 
     async def observed_weight(self) -> float:
         """Percent of the sample users the SDK evaluation sends to the canary."""
-        got = await self.assignments()
-        return 100.0 * sum(v == self.canary for v in got.values()) / len(got)
+        return (await self.observed_split()).canary
+
+    async def observed_split(self) -> Split:
+        """Percent of the sample users the SDK evaluation sends to the canary, and to the baseline."""
+        got = list((await self.assignments()).values())
+        return Split(100.0 * got.count(self.canary) / len(got),
+                     100.0 * got.count(self.baseline) / len(got) if self.baseline is not None else 0.0)
 
     async def current_weight(self) -> float:
         """The configured weight, once the SDK's evaluation agrees with it (else WeightNotApplied)."""
-        configured = await asyncio.to_thread(self.configured_weight)
-        observed = await self.observed_weight()
-        tolerance = binomial_tolerance(configured, len(self.sample_keys))
-        if abs(observed - configured) > tolerance:
-            raise WeightNotApplied(
-                f"flag {self.flag!r} in {self.path} configures {configured:g}% canary users, "
-                f"but flagd evaluation sends {observed:g}% of {len(self.sample_keys)} sample "
-                f"users there (tolerance ±{tolerance:.2g} points)",
-                hint="check the flag's targeting; another writer may have changed the file",
-            )
+        return (await self.current_split()).canary
+
+    async def current_split(self) -> Split:
+        """The configured shares, once the SDK's evaluation agrees with them (else WeightNotApplied)."""
+        configured = await asyncio.to_thread(self.configured_split)
+        observed = await self.observed_split()
+        n = len(self.sample_keys)
+        for what, want, seen in (("canary", configured.canary, observed.canary),
+                                 ("baseline", configured.baseline, observed.baseline)):
+            tolerance = binomial_tolerance(want, n)
+            if abs(seen - want) > tolerance:
+                raise WeightNotApplied(
+                    f"flag {self.flag!r} in {self.path} configures {want:g}% {what} users, "
+                    f"but flagd evaluation sends {seen:g}% of {n} sample "
+                    f"users there (tolerance ±{tolerance:.2g} points)",
+                    hint="check the flag's targeting; another writer may have changed the file",
+                )
         return configured
 
     def _evaluate(self, keys: list[str]) -> dict[str, str]:
@@ -280,8 +328,8 @@ class FlagRouter:
                 variant = details.variant or by_value.get(json.dumps(details.value, sort_keys=True))
                 if variant is None:
                     raise TargetError(
-                        f"flag {self.flag!r} evaluated to {details.value!r}, which is neither "
-                        f"variant {self.stable!r} nor {self.canary!r}"
+                        f"flag {self.flag!r} evaluated to {details.value!r}, which is none of its "
+                        f"variants ({', '.join(repr(v) for v in self.variant_values)})"
                     )
                 out[key] = variant
             return out

@@ -7,7 +7,7 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-from launchdeck.adapters.routers import check_percent
+from launchdeck.adapters.routers import Split, check_percent, check_split
 from launchdeck.adapters.routers.kubernetes import CustomObjectRouter, name_of, pick, resource_version
 from launchdeck.errors import TargetError, WeightNotApplied
 
@@ -18,11 +18,19 @@ GATEWAY_MAX_WEIGHT = 1_000_000
 
 def gateway_weights(canary_percent: float) -> tuple[int, int]:
     """(stable, canary) backendRef weights: total 100 for whole percents, else 10 000 or 1 000 000."""
-    p = check_percent(canary_percent)
+    stable, canary, _ = gateway_split_weights(check_percent(canary_percent), 0.0)
+    return stable, canary
+
+
+def gateway_split_weights(canary_percent: float, baseline_percent: float) -> tuple[int, int, int]:
+    """(stable, canary, baseline) backendRef weights, on the smallest total of 100, 10 000 and 1 000 000
+    that represents both shares."""
+    p, b = check_split(canary_percent, baseline_percent)
     for total in (100, 10_000, GATEWAY_MAX_WEIGHT):
-        canary = p * total / 100
-        if abs(canary - round(canary)) < 1e-9 or total == GATEWAY_MAX_WEIGHT:
-            return total - round(canary), round(canary)
+        parts = [x * total / 100 for x in (p, b)]
+        if all(abs(x - round(x)) < 1e-9 for x in parts) or total == GATEWAY_MAX_WEIGHT:
+            canary, baseline = (round(x) for x in parts)
+            return total - canary - baseline, canary, baseline
     raise AssertionError("unreachable")
 
 
@@ -47,13 +55,17 @@ def httproute_patch(
     port: int | None = None,
     rule: int = 0,
     backend_namespace: str | None = None,
+    baseline: str | None = None,
+    baseline_percent: float = 0.0,
 ) -> dict[str, Any]:
-    """The merge patch giving Service ``canary`` ``canary_percent`` of rule ``rule`` of ``route``.
+    """The merge patch giving Service ``canary`` ``canary_percent`` of rule ``rule`` of ``route`` (and
+    Service ``baseline``, a same-age baseline, ``baseline_percent``).
 
     ``route`` is the HTTPRoute as read from the API. The patch holds the whole ``spec.rules``
     list (a merge patch replaces lists) and ``metadata.resourceVersion`` (optimistic
     concurrency). A missing stable or canary backendRef is added as a Service reference on
-    ``port`` (or on the other backend's port); a rule with other backends is refused.
+    ``port`` (or on the other backend's port), a missing baseline one once it gets a share; a rule
+    with other backends is refused.
     """
     name = name_of(route)
     rules = copy.deepcopy(list((route.get("spec") or {}).get("rules") or []))
@@ -61,23 +73,31 @@ def httproute_patch(
         rules = [{}]
     target = pick(rules, rule, "rule", name)
     refs: list[dict[str, Any]] = list(target.get("backendRefs") or [])
-    stable_ref = next((r for r in refs if _is_service_ref(r, stable, backend_namespace)), None)
-    canary_ref = next((r for r in refs if _is_service_ref(r, canary, backend_namespace)), None)
-    others = [r for r in refs if r is not stable_ref and r is not canary_ref]
+    services = {"stable": stable, "canary": canary, **({"baseline": baseline} if baseline else {})}
+    found = {role: next((r for r in refs if _is_service_ref(r, service, backend_namespace)), None)
+             for role, service in services.items()}
+    others = [r for r in refs if all(r is not f for f in found.values())]
     if others:
         names = ", ".join(str(r.get("name")) for r in others)
         raise TargetError(
             f"rule #{rule} of {name} also sends traffic to {names}; launchdeck only splits "
-            f"between {stable!r} and {canary!r}",
+            f"between {' and '.join(repr(s) for s in services.values())}",
             hint="give the canary split a rule of its own",
         )
     known_port = port
-    for ref in (stable_ref, canary_ref):
+    for ref in found.values():
         if known_port is None and ref is not None and ref.get("port") is not None:
             known_port = ref["port"]
-    stable_w, canary_w = gateway_weights(canary_percent)
+    if baseline is None:
+        stable_w, canary_w = gateway_weights(canary_percent)
+        baseline_w = 0
+    else:
+        stable_w, canary_w, baseline_w = gateway_split_weights(canary_percent, baseline_percent)
+    wanted = [(found["stable"], stable, stable_w), (found["canary"], canary, canary_w)]
+    if baseline is not None and (found["baseline"] is not None or baseline_w > 0):
+        wanted.append((found["baseline"], baseline, baseline_w))
     out: list[dict[str, Any]] = []
-    for ref, service, weight in ((stable_ref, stable, stable_w), (canary_ref, canary, canary_w)):
+    for ref, service, weight in wanted:
         if ref is None:
             if known_port is None:
                 raise TargetError(
@@ -102,19 +122,34 @@ def httproute_weight(
     backend_namespace: str | None = None,
 ) -> float:
     """The canary's percent of rule ``rule`` (weights are relative; a missing weight is 1)."""
+    return httproute_split(route, stable=stable, canary=canary, rule=rule, backend_namespace=backend_namespace).canary
+
+
+def httproute_split(
+    route: Mapping[str, Any],
+    *,
+    stable: str,
+    canary: str,
+    baseline: str | None = None,
+    rule: int = 0,
+    backend_namespace: str | None = None,
+) -> Split:
+    """The canary's and the baseline's percents of rule ``rule``."""
     name = name_of(route)
     rules = list((route.get("spec") or {}).get("rules") or [])
     refs = pick(rules, rule, "rule", name).get("backendRefs") or []
-    weights = {"stable": 0, "canary": 0}
+    weights = {"canary": 0, "baseline": 0}
     total = 0
     for ref in refs:
         weight = int(ref.get("weight", 1))
         total += weight
         if _is_service_ref(ref, canary, backend_namespace):
             weights["canary"] += weight
-        elif _is_service_ref(ref, stable, backend_namespace):
-            weights["stable"] += weight
-    return 100.0 * weights["canary"] / total if total > 0 else 0.0
+        elif baseline is not None and _is_service_ref(ref, baseline, backend_namespace):
+            weights["baseline"] += weight
+    if total <= 0:
+        return Split(0.0)
+    return Split(100.0 * weights["canary"] / total, 100.0 * weights["baseline"] / total)
 
 
 def httproute_accepted(route: Mapping[str, Any]) -> bool:
@@ -150,13 +185,14 @@ class GatewayAPIRouter(CustomObjectRouter):
         port: int | None = None,
         rule: int = 0,
         backend_namespace: str | None = None,
+        baseline: str | None = None,
         version: str = "v1",
         require_accepted: bool = False,
         api_client: Any | None = None,
         field_manager: str = "launchdeck",
         timeout_s: float = 10.0,
     ) -> None:
-        """``stable``/``canary``: the Service names in the rule's backendRefs."""
+        """``stable``/``canary`` (and a same-age ``baseline``): the Service names in the rule's backendRefs."""
         super().__init__(route, namespace, version=version, api_client=api_client,
                          field_manager=field_manager, timeout_s=timeout_s)
         self.stable = stable
@@ -165,19 +201,21 @@ class GatewayAPIRouter(CustomObjectRouter):
         self.rule = rule
         self.backend_namespace = backend_namespace
         self.require_accepted = require_accepted
+        self.baseline = baseline
+        self.has_baseline = baseline is not None
 
     @property
     def type(self) -> str:
         return "gateway-api"
 
-    def render_patch(self, obj: Mapping[str, Any], canary_percent: float) -> dict[str, Any]:
-        return httproute_patch(obj, canary_percent, stable=self.stable, canary=self.canary,
-                               port=self.port, rule=self.rule,
-                               backend_namespace=self.backend_namespace)
+    def render_patch(self, obj: Mapping[str, Any], split: Split) -> dict[str, Any]:
+        return httproute_patch(obj, split.canary, stable=self.stable, canary=self.canary,
+                               port=self.port, rule=self.rule, backend_namespace=self.backend_namespace,
+                               baseline=self.baseline, baseline_percent=split.baseline)
 
-    def weight_of(self, obj: Mapping[str, Any]) -> float:
-        return httproute_weight(obj, stable=self.stable, canary=self.canary, rule=self.rule,
-                                backend_namespace=self.backend_namespace)
+    def split_of(self, obj: Mapping[str, Any]) -> Split:
+        return httproute_split(obj, stable=self.stable, canary=self.canary, baseline=self.baseline,
+                               rule=self.rule, backend_namespace=self.backend_namespace)
 
     def _check_current(self, obj: Mapping[str, Any]) -> None:
         if self.require_accepted and not httproute_accepted(obj):

@@ -1,6 +1,7 @@
 """HAProxy as a router: the canary's share is set through HAProxy's Runtime API (admin socket).
 
-The plan names the socket, the backend and the two servers of that backend::
+The plan names the socket, the backend and the two servers of that backend (three with a same-age
+baseline, ``servers.baseline``: a fresh copy of the stable version)::
 
     router: {type: haproxy, socket: /run/haproxy/admin.sock, backend: api, servers: {stable: v1, canary: v2}}
 
@@ -8,12 +9,13 @@ HAProxy must expose the socket at admin level (``stats socket /run/haproxy/admin
 level admin`` in its ``global`` section) and the backend must use a *dynamic* balance algorithm
 (``roundrobin``, ``leastconn``, ``random``; not ``static-rr``) so weights change on the fly.
 
-How a percentage becomes weights. Both weights are absolute (never the ``%`` form, which is
+How a percentage becomes weights. Every weight is absolute (never the ``%`` form, which is
 relative to the weight in the configuration file and silently gives 0 for a server configured
-with weight 0): canary = ``round(p / 100 * scale)``, stable = ``scale - canary``; with the default
-scale 256 (HAProxy's maximum) 25 % is canary 64 / stable 192. The two ``set server ... weight``
-commands are sent in the order that keeps the intermediate state between the old and the new
-split and never leaves both servers at weight 0.
+with weight 0): canary = ``round(p / 100 * scale)``, baseline = ``round(b / 100 * scale)``,
+stable = ``scale`` minus both; with the default scale 256 (HAProxy's maximum) 25 % is canary 64 /
+stable 192. The ``set server ... weight`` commands raise weights before they lower any, so the
+servers never all stand at weight 0 and no server gets more than the larger of its old and new
+share meanwhile.
 
 Protocol. One command per connection, HAProxy's non-interactive mode: connect, write the command
 and a newline, read to end of stream (HAProxy closes). A ``set`` command succeeds iff its reply is
@@ -23,16 +25,16 @@ with ``prompt`` mode and a one-shot connection cannot be left in a half-read sta
 
 Reading back. :meth:`HAProxyRouter.current_weight` sends ``show servers state <backend>`` (one
 command gives, for both servers, the user weight that ``get weight`` reports and the admin state)
-and returns the share of *new* requests the canary gets: a server in ``maint`` or ``drain`` counts
-as weight 0. When the weights read back are exactly those that encode the last percentage this
-router set, that percentage is returned as is (so 33.3 % reads back as 33.3, not as the 33.2 % that
-85/256 is); otherwise the share is computed from the weights. Every :meth:`set_weight` reads back
+and returns the share of *new* requests the canary gets (``current_split``: the baseline's too): a
+server in ``maint`` or ``drain`` counts as weight 0. When the weights read back are exactly those
+that encode the last percentages this router set, those are returned as they are (so 33.3 % reads
+back as 33.3, not as the 33.2 % that 85/256 is); otherwise the shares are computed from the weights. Every :meth:`set_weight` reads back
 and raises :class:`WeightNotApplied` when the router does not report what was set.
 
 Kill switch and drain. :meth:`kill` sets canary 0 / stable ``scale`` (verified), then puts the
-canary server in ``maint``: no request reaches it any more, not even one that a stickiness rule
-would send there; requests in flight finish. :meth:`drain` puts it in ``drain``: no new
-requests, but persistent (sticky) sessions are still honoured. Both are reversible: a later
+canary server (and the baseline's) in ``maint``: no request reaches it any more, not even one that
+a stickiness rule would send there; requests in flight finish. :meth:`drain` puts them in
+``drain``: no new requests, but persistent (sticky) sessions are still honoured. Both are reversible: a later
 ``set_weight(p)`` with ``p > 0`` sets the canary's state back to ``ready``. Weights and states set
 through the Runtime API live in HAProxy's memory only: a restart or reload returns to the weights
 of the configuration file, which :meth:`current_weight` then reports; setting the weight again
@@ -46,10 +48,10 @@ import errno
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from launchdeck.adapters.routers import check_percent
+from launchdeck.adapters.routers import Split, check_split, no_baseline
 from launchdeck.errors import TargetError, WeightNotApplied
 
-STABLE, CANARY = "stable", "canary"
+STABLE, CANARY, BASELINE = "stable", "canary", "baseline"
 #: HAProxy's largest server weight.
 MAX_WEIGHT = 256
 #: ``srv_admin_state`` bits of ``show servers state`` (HAProxy's SRV_ADMF_*): forced, inherited,
@@ -105,10 +107,12 @@ class HAProxyRouter:
                 f"missing {', '.join(sorted(missing))}",
                 hint="name the two servers of the backend, e.g. servers: {stable: v1, canary: v2}",
             )
-        if servers[STABLE] == servers[CANARY]:
+        named = [servers[r] for r in (STABLE, CANARY, BASELINE) if r in servers]
+        if len(set(named)) < len(named):
             raise TargetError(
-                f"servers.stable and servers.canary are the same server ({servers[STABLE]!r})",
-                hint="name two different servers of the backend",
+                f"servers {', '.join(f'{r}={servers[r]!r}' for r in (STABLE, CANARY, BASELINE) if r in servers)} "
+                "name the same server twice",
+                hint="name a different server of the backend for each version",
             )
         if isinstance(scale, bool) or not isinstance(scale, int) or not 1 <= scale <= MAX_WEIGHT:
             raise TargetError(f"scale must be an integer between 1 and {MAX_WEIGHT}, got {scale!r}")
@@ -116,11 +120,11 @@ class HAProxyRouter:
             raise TargetError(f"timeout_s must be > 0, got {timeout_s}")
         self.socket = socket
         self.backend = backend
-        self.servers = {STABLE: servers[STABLE], CANARY: servers[CANARY]}
+        self.servers = {r: servers[r] for r in (STABLE, CANARY, BASELINE) if r in servers}
         self.scale = scale
         self.timeout_s = timeout_s
         self._lock = asyncio.Lock()
-        self._last: tuple[float, int, int] | None = None
+        self._last: tuple[Split, dict[str, int]] | None = None
 
     # -- Router protocol -------------------------------------------------------------------
 
@@ -130,75 +134,97 @@ class HAProxyRouter:
 
     def weights_for(self, canary_percent: float) -> tuple[int, int]:
         """(canary, stable) absolute weights that encode a percentage."""
-        p = check_percent(canary_percent)
-        canary = round(p / 100.0 * self.scale)
-        return canary, self.scale - canary
+        weights = self.split_weights(canary_percent)
+        return weights[CANARY], weights[STABLE]
 
-    async def set_weight(self, canary_percent: float) -> None:
-        """Set both servers' weights, make the canary ``ready`` if p > 0, read back and verify."""
-        p = check_percent(canary_percent)
-        canary, stable = self.weights_for(p)
+    def split_weights(self, canary_percent: float, baseline_percent: float = 0.0) -> dict[str, int]:
+        """Each server's absolute weight, by role, that encodes the canary's and the baseline's shares."""
+        p, b = check_split(canary_percent, baseline_percent)
+        canary, baseline = round(p / 100.0 * self.scale), round(b / 100.0 * self.scale)
+        out = {CANARY: canary, STABLE: self.scale - canary - baseline}
+        if BASELINE in self.servers:
+            out[BASELINE] = baseline
+        return out
+
+    async def set_weight(self, canary_percent: float, baseline_percent: float = 0.0) -> None:
+        """Set every server's weight, make a server ``ready`` again if it gets a share, read back and
+        verify."""
+        p, b = check_split(canary_percent, baseline_percent)
+        if BASELINE not in self.servers:
+            no_baseline("haproxy", b)
+        want = self.split_weights(p, b)
         async with self._lock:
             before = await self._states()
-            for role in self._order(before, canary, stable):
-                weight = canary if role == CANARY else stable
-                await self._set(f"set server {self._ref(role)} weight {weight}")
-            if p > 0 and (before[CANARY].maint or before[CANARY].draining):
-                await self._set(f"set server {self._ref(CANARY)} state ready")
-            self._last = (p, canary, stable)
+            for role in self._order(before, want):
+                await self._set(f"set server {self._ref(role)} weight {want[role]}")
+            for role, share in ((CANARY, p), (BASELINE, b)):
+                if share > 0 and (before[role].maint or before[role].draining):
+                    await self._set(f"set server {self._ref(role)} state ready")
+            self._last = (Split(p, b), want)
             after = await self._states()
-        if (after[CANARY].weight, after[STABLE].weight) != (canary, stable) or self._share(after) != p:
+        if {r: after[r].weight for r in want} != want or not self._share(after).matches(Split(p, b)):
+            wanted = ", ".join(f"{self._ref(r)}={w}" for r, w in want.items())
             raise WeightNotApplied(
-                f"haproxy {self.backend}: set canary {p:g}% (weights {self._ref(CANARY)}={canary}, "
-                f"{self._ref(STABLE)}={stable}) but it reports {self._describe(after)}",
+                f"haproxy {self.backend}: set {Split(p, b)} (weights {wanted}) but it reports {self._describe(after)}",
                 hint="another client may be changing these servers (a second launchdeck, an "
                 "operator, an agent-check); check `show servers state "
                 f"{self.backend}` on {self.socket}",
             )
 
-    async def current_weight(self) -> float:
-        """The canary's share of new requests as HAProxy reports it now (see module docs)."""
+    async def current_split(self) -> Split:
+        """The canary's and the baseline's shares of new requests as HAProxy reports them now."""
         return self._share(await self._states())
 
+    async def current_weight(self) -> float:
+        """The canary's share of new requests as HAProxy reports it now (see module docs)."""
+        return (await self.current_split()).canary
+
     async def kill(self) -> None:
-        """Canary weight 0 (verified), then canary in ``maint``: nothing new reaches it."""
+        """Canary (and baseline) weight 0 (verified), then in ``maint``: nothing new reaches them."""
         await self.set_weight(0.0)
         async with self._lock:
-            await self._set(f"set server {self._ref(CANARY)} state maint")
+            for role in self._fresh():
+                await self._set(f"set server {self._ref(role)} state maint")
 
     async def drain(self) -> None:
-        """Canary in ``drain``: no new requests except sticky ones; in-flight requests finish."""
+        """Canary (and baseline) in ``drain``: no new requests except sticky ones; in-flight requests
+        finish."""
         async with self._lock:
-            await self._set(f"set server {self._ref(CANARY)} state drain")
+            for role in self._fresh():
+                await self._set(f"set server {self._ref(role)} state drain")
+
+    def _fresh(self) -> list[str]:
+        """The servers a rollback takes out: the canary, and the same-age baseline if there is one."""
+        return [r for r in (CANARY, BASELINE) if r in self.servers]
 
     # -- reading ---------------------------------------------------------------------------
 
     async def server_states(self) -> dict[str, ServerState]:
-        """Both servers as HAProxy reports them, by role (stable, canary)."""
+        """Every server as HAProxy reports it, by role (stable, canary, baseline)."""
         return await self._states()
 
     async def command(self, command: str) -> str:
         """Send one Runtime API command and return HAProxy's reply (for diagnostics and tests)."""
         return await self._command(command)
 
-    def _share(self, states: Mapping[str, ServerState]) -> float:
-        canary = states[CANARY].effective_weight
-        stable = states[STABLE].effective_weight
-        if canary + stable == 0:
-            return 0.0
-        if self._last is not None:
-            p, want_canary, want_stable = self._last
-            if (canary, stable) == (want_canary, want_stable):
-                return p
-        return 100.0 * canary / (canary + stable)
+    def _share(self, states: Mapping[str, ServerState]) -> Split:
+        weights = {role: states[role].effective_weight for role in self.servers}
+        total = sum(weights.values())
+        if total == 0:
+            return Split(0.0)
+        if self._last is not None and weights == self._last[1]:
+            return self._last[0]
+        return Split(100.0 * weights[CANARY] / total, 100.0 * weights.get(BASELINE, 0) / total)
 
     def _describe(self, states: Mapping[str, ServerState]) -> str:
         parts = []
-        for role in (CANARY, STABLE):
+        for role in (CANARY, BASELINE, STABLE):
+            if role not in self.servers:
+                continue
             s = states[role]
             flag = " (maint)" if s.maint else " (drain)" if s.draining else ""
             parts.append(f"{self._ref(role)}={s.weight}{flag}")
-        return ", ".join(parts) + f": canary {self._share(states):g}%"
+        return ", ".join(parts) + f": {self._share(states)}"
 
     async def _states(self) -> dict[str, ServerState]:
         reply = await self._command(f"show servers state {self.backend}")
@@ -243,7 +269,7 @@ class HAProxyRouter:
                 raise TargetError(
                     f"haproxy backend {self.backend!r} has no server {name!r} "
                     f"(servers.{role}); it has: {known}",
-                    hint="servers.stable and servers.canary must name servers of that backend",
+                    hint="servers.stable and servers.canary (and servers.baseline) must name servers of that backend",
                 )
             out[role] = found[name]
         return out
@@ -254,16 +280,11 @@ class HAProxyRouter:
         return f"{self.backend}/{self.servers[role]}"
 
     @staticmethod
-    def _order(before: Mapping[str, ServerState], canary: int, stable: int) -> tuple[str, str]:
-        """Which server to set first: the intermediate split lies between the old and the new
-        one, and at least one server keeps a non-zero weight throughout."""
-        old_canary, old_stable = before[CANARY].weight, before[STABLE].weight
-        first, second = (CANARY, STABLE) if canary <= old_canary else (STABLE, CANARY)
-        middle = {CANARY: old_canary, STABLE: old_stable}
-        middle[first] = canary if first == CANARY else stable
-        if middle[CANARY] + middle[STABLE] == 0:
-            first, second = second, first
-        return first, second
+    def _order(before: Mapping[str, ServerState], want: Mapping[str, int]) -> list[str]:
+        """The order to set the servers in: every weight that rises before any that falls. Meanwhile the
+        total never drops to 0 (the new weights add up to the scale) and no server's share exceeds the
+        larger of its old and its new one."""
+        return sorted(want, key=lambda role: want[role] <= before[role].weight)
 
     async def _set(self, command: str) -> None:
         reply = await self._command(command)

@@ -17,11 +17,15 @@ How weights are applied (both routers):
    *merge patch* (RFC 7386, ``Content-Type: application/merge-patch+json``, the default of
    ``CustomObjectsApi.patch_namespaced_custom_object``). A merge patch replaces lists whole, so
    the patch carries the complete ``spec.rules`` / ``spec.http`` list with every other rule and
-   field preserved, and only the stable/canary weights of the chosen rule changed. It also
+   field preserved, and only the stable/canary (and same-age baseline) weights of the chosen rule
+   changed. It also
    carries ``metadata.resourceVersion``: the API server refuses it (409 Conflict) if someone
    changed the object since step 1; the router then re-reads and retries (3 attempts).
 3. The API server's answer (the stored object) is read back; a weight other than the one set
    raises :class:`~launchdeck.errors.WeightNotApplied`.
+
+With a same-age baseline (``servers.baseline``) the rule gets a third backend, added when it
+first gets a share and kept (at weight 0) afterwards; ``current_split()`` reads all three.
 
 ``current_weight()`` reads the object back (the *desired* state in the API server). Whether the
 gateway or mesh has programmed it is a controller's business: for Gateway API,
@@ -45,7 +49,7 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from launchdeck.adapters.routers import check_percent
+from launchdeck.adapters.routers import Split, check_split, no_baseline
 from launchdeck.errors import TargetError, WeightNotApplied
 
 _ATTEMPTS = 3
@@ -169,18 +173,24 @@ class CustomObjectRouter:
         """The object as the API server has it now."""
         return self._call("GET", self._custom().get_namespaced_custom_object)
 
-    def render_patch(self, obj: Mapping[str, Any], canary_percent: float) -> dict[str, Any]:
+    #: Whether the router has a same-age baseline's backend to send traffic to.
+    has_baseline: bool = False
+
+    def render_patch(self, obj: Mapping[str, Any], split: Split) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def split_of(self, obj: Mapping[str, Any]) -> Split:
         raise NotImplementedError
 
     def weight_of(self, obj: Mapping[str, Any]) -> float:
-        raise NotImplementedError
+        return self.split_of(obj).canary
 
-    def _set_weight(self, canary_percent: float) -> None:
+    def _set_weight(self, split: Split) -> None:
         from kubernetes.client.exceptions import ApiException
         from urllib3.exceptions import HTTPError
 
         for attempt in range(_ATTEMPTS):
-            body = self.render_patch(self.read(), canary_percent)
+            body = self.render_patch(self.read(), split)
             try:
                 stored = self._custom().patch_namespaced_custom_object(
                     self.group, self.version, self.namespace, self.plural, self.name,
@@ -196,33 +206,44 @@ class CustomObjectRouter:
                                   hint="check that the API server is reachable") from e
             if not isinstance(stored, dict):
                 raise TargetError(f"PATCH {self.path}: unexpected answer {stored!r}")
-            got = self.weight_of(stored)
-            if abs(got - canary_percent) > self.weight_step:
+            got = self.split_of(stored)
+            if abs(got.canary - split.canary) > self.weight_step or abs(got.baseline - split.baseline) > self.weight_step:
+                what = f"canary to {split.canary:g}%" if not split.baseline else f"{split}"
                 raise WeightNotApplied(
-                    f"{self.path}: set the canary to {canary_percent:g}% but the API server "
-                    f"stored {got:g}%",
+                    f"{self.path}: set the {what} but the API server stored "
+                    f"{got.canary:g}%" + (f" (baseline {got.baseline:g}%)" if split.baseline or got.baseline else ""),
                     hint="a mutating webhook or another controller may rewrite the weights",
                 )
             return
 
-    async def set_weight(self, canary_percent: float) -> None:
-        """Patch the canary's weight to ``canary_percent``; TargetError if refused."""
-        check_percent(canary_percent)
-        await asyncio.to_thread(self._set_weight, canary_percent)
+    async def set_weight(self, canary_percent: float, baseline_percent: float = 0.0) -> None:
+        """Patch the canary's weight to ``canary_percent`` (and the baseline's); TargetError if refused."""
+        p, b = check_split(canary_percent, baseline_percent)
+        if not self.has_baseline:
+            no_baseline(self.type, b)
+        await asyncio.to_thread(self._set_weight, Split(p, b))
+
+    async def current_split(self) -> Split:
+        """The canary's and the baseline's weights as the API server stores them now."""
+        obj = await asyncio.to_thread(self.read)
+        self._check_current(obj)
+        return self.split_of(obj)
 
     async def current_weight(self) -> float:
         """The canary's weight as the API server stores it now."""
-        obj = await asyncio.to_thread(self.read)
-        self._check_current(obj)
-        return self.weight_of(obj)
+        return (await self.current_split()).canary
+
+    @property
+    def type(self) -> str:
+        raise NotImplementedError
 
     def _check_current(self, obj: Mapping[str, Any]) -> None:
         pass
 
     async def kill(self) -> None:
-        """Kill switch: every new request to stable (canary weight 0)."""
+        """Kill switch: every new request to stable (canary and baseline weight 0)."""
         await self.set_weight(0)
 
     async def drain(self) -> None:
-        """No new requests to the canary (weight 0); proxies finish in-flight requests."""
+        """No new requests to the canary (nor the baseline: weight 0); proxies finish in-flight requests."""
         await self.set_weight(0)

@@ -9,8 +9,9 @@ The router owns one include file, which the main ``nginx.conf`` includes at ``ht
     }
 
 The file holds the upstream, weights scaled to integers 1..100 (canary ``round(p)``, stable
-``100 - canary``; nginx cannot take a weight of 0, so a server whose share is 0 is written with
-``down``) and a small read-back ``server`` of launchdeck's own, listening on a unix socket next
+``100 - canary``; with a same-age baseline, ``servers.baseline``, a third server with
+``round(b)`` taken from stable's; nginx cannot take a weight of 0, so a server whose share is 0 is
+written with ``down``) and a small read-back ``server`` of launchdeck's own, listening on a unix socket next
 to the include (``<include>.sock``; any ``listen`` address can be given instead)::
 
     upstream api {
@@ -44,7 +45,7 @@ view of nginx) only the token is checked, and the old weights may serve new conn
 those ~100 ms. :meth:`NginxRouter.current_weight` reads the endpoint, i.e. what the running nginx
 serves, not what the file on disk says.
 
-Kill switch and drain are both ``set_weight(0)``: the canary is written ``down`` and nginx's
+Kill switch and drain are both ``set_weight(0)``: the canary (and a baseline) is written ``down`` and nginx's
 graceful reload lets requests in flight finish on the old workers (open-source nginx has no
 per-server drain state). Both are reversible by a later ``set_weight``.
 """
@@ -64,11 +65,11 @@ from pathlib import Path
 
 import aiohttp
 
-from launchdeck.adapters.routers import check_percent
+from launchdeck.adapters.routers import Split, check_percent, check_split, no_baseline
 from launchdeck.adapters.routers.nginx_workers import await_old_workers, workers_of
 from launchdeck.errors import TargetError, WeightNotApplied
 
-STABLE, CANARY = "stable", "canary"
+STABLE, CANARY, BASELINE = "stable", "canary", "baseline"
 #: nginx weights are integers; a share of traffic is written as a weight out of this.
 SCALE = 100
 STATUS_PATH = "/__launchdeck/weights"
@@ -83,6 +84,13 @@ def weights_for(canary_percent: float) -> tuple[int, int]:
     """(canary, stable) nginx weights 0..100 that encode a percentage (0 is written ``down``)."""
     canary = round(check_percent(canary_percent) / 100.0 * SCALE)
     return canary, SCALE - canary
+
+
+def split_weights(canary_percent: float, baseline_percent: float) -> dict[str, int]:
+    """Each role's nginx weight 0..100 for the canary's and a same-age baseline's shares."""
+    p, b = check_split(canary_percent, baseline_percent)
+    canary, baseline = round(p / 100.0 * SCALE), round(b / 100.0 * SCALE)
+    return {STABLE: SCALE - canary - baseline, CANARY: canary, BASELINE: baseline}
 
 
 class NginxRouter:
@@ -110,7 +118,7 @@ class NginxRouter:
                 hint='give both addresses, e.g. servers: {stable: "127.0.0.1:8001", '
                 'canary: "127.0.0.1:8002"}',
             )
-        for role in (STABLE, CANARY):
+        for role in (r for r in (STABLE, CANARY, BASELINE) if r in servers):
             if not _ADDRESS.match(servers[role]):
                 raise TargetError(
                     f"servers.{role} is not a usable nginx server address: {servers[role]!r}",
@@ -123,7 +131,7 @@ class NginxRouter:
             raise TargetError(f"timeout_s must be > 0, got {timeout_s}")
         self.include_path = Path(include_path)
         self.upstream = upstream
-        self.servers = {STABLE: servers[STABLE], CANARY: servers[CANARY]}
+        self.servers = {r: servers[r] for r in (STABLE, CANARY, BASELINE) if r in servers}
         self.nginx_bin = nginx_bin
         self.conf = conf
         self.prefix = prefix
@@ -141,15 +149,21 @@ class NginxRouter:
     def type(self) -> str:
         return "nginx"
 
-    async def set_weight(self, canary_percent: float) -> None:
+    async def set_weight(self, canary_percent: float, baseline_percent: float = 0.0) -> None:
         """Write, test, reload, and return once nginx serves the new weights (see module docs)."""
-        p = check_percent(canary_percent)
+        p, b = check_split(canary_percent, baseline_percent)
+        if BASELINE not in self.servers:
+            no_baseline("nginx", b)
         async with self._lock:
-            await self._apply(p)
+            await self._apply(p, b)
+
+    async def current_split(self) -> Split:
+        """The canary's and the baseline's shares in the configuration the running nginx serves."""
+        return self._split_of(await self.served())
 
     async def current_weight(self) -> float:
         """The canary's share in the configuration the running nginx serves."""
-        return self._percent_of(await self.served())
+        return (await self.current_split()).canary
 
     async def kill(self) -> None:
         """The canary is written ``down``; a graceful reload lets in-flight requests finish."""
@@ -161,13 +175,15 @@ class NginxRouter:
 
     # -- the include file ------------------------------------------------------------------
 
-    def render(self, canary_percent: float, token: str | None = None) -> str:
+    def render(self, canary_percent: float, token: str | None = None, baseline_percent: float = 0.0) -> str:
         """The include file for a percentage (a fresh token unless one is given)."""
-        p = check_percent(canary_percent)
-        canary, stable = weights_for(p)
+        p, b = check_split(canary_percent, baseline_percent)
+        weights = split_weights(p, b)
         token = token or secrets.token_hex(8)
-        status = {"upstream": self.upstream, "percent": p, "stable": stable, "canary": canary,
-                  "token": token}
+        status: dict[str, object] = {"upstream": self.upstream, "percent": p, "stable": weights[STABLE],
+                                     "canary": weights[CANARY], "token": token}
+        if BASELINE in self.servers:
+            status.update(baselinePercent=b, baseline=weights[BASELINE])
         # nginx fills in $pid: the worker that answered (how the router finds the master)
         body = json.dumps(status, separators=(",", ":"))[:-1] + ',"worker":$pid}'
 
@@ -178,7 +194,7 @@ class NginxRouter:
         return (
             "# Written by launchdeck's nginx router on every weight change; do not edit.\n"
             f"upstream {self.upstream} {{\n"
-            f"{server(STABLE, stable)}{server(CANARY, canary)}"
+            + "".join(server(role, weights[role]) for role in self.servers) +
             "}\n"
             "# launchdeck reads the weights nginx serves here (same file, so same generation).\n"
             "server {\n"
@@ -220,9 +236,9 @@ class NginxRouter:
         else:
             self._write(previous)
 
-    async def _apply(self, p: float) -> None:
+    async def _apply(self, p: float, b: float) -> None:
         token = secrets.token_hex(8)
-        text = self.render(p, token)
+        text = self.render(p, token, b)
         try:
             previous: str | None = self.include_path.read_text(encoding="utf-8")
         except FileNotFoundError:
@@ -282,16 +298,18 @@ class NginxRouter:
                 "written the include",
             ) from e
 
-    def _percent_of(self, status: Mapping[str, object]) -> float:
+    def _split_of(self, status: Mapping[str, object]) -> Split:
         try:
             p = float(status["percent"])  # type: ignore[arg-type]
-            canary = int(status["canary"])  # type: ignore[call-overload]
-            stable = int(status["stable"])  # type: ignore[call-overload]
+            b = float(status.get("baselinePercent", 0.0))  # type: ignore[arg-type]
+            weights = {role: int(status[role]) for role in self.servers}  # type: ignore[call-overload]
         except (KeyError, TypeError, ValueError) as e:
             raise TargetError(f"nginx's read-back endpoint answered something else: {status!r}") from e
-        if (canary, stable) == weights_for(p):
-            return p
-        return 100.0 * canary / (canary + stable) if canary + stable else 0.0
+        wanted = split_weights(p, b)
+        if all(weights[role] == wanted[role] for role in weights):
+            return Split(p, b)
+        total = sum(weights.values())
+        return Split(100.0 * weights[CANARY] / total, 100.0 * weights.get(BASELINE, 0) / total) if total else Split(0)
 
     async def _fetch(self) -> dict[str, object]:
         if self.status_listen.startswith("unix:"):
