@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from launchdeck.adapters.routers import check_percent
+from launchdeck.adapters.routers import Split, check_percent, no_baseline
 from launchdeck.controller.target import Target
 from launchdeck.controller.worker import Worker
 from launchdeck.core.engine import Decision
@@ -105,13 +105,17 @@ class SyntheticRouter:
         stale = None if self.check is None else not self.check(lease)
         self.log.add(Write(lease.release_id, lease.holder, lease.epoch, what, time.time(), stale))
 
-    async def set_weight(self, canary_percent: float) -> None:
+    async def set_weight(self, canary_percent: float, baseline_percent: float = 0.0) -> None:
+        no_baseline(self.type, baseline_percent)  # the scale bench releases have no same-age baseline
         weight = check_percent(canary_percent)
         self._sent(f"set-weight:{weight:g}")
         self.weight = weight
 
     async def current_weight(self) -> float:
         return self.weight
+
+    async def current_split(self) -> Split:
+        return Split(self.weight)
 
     async def kill(self) -> None:
         self._sent("kill")
