@@ -102,7 +102,8 @@ def test_a_release_started_over_the_api_is_followed_to_its_outcome(server: tuple
         assert "snapshot" in kinds and seen[-2].event == "snapshot" and seen[-2].data["outcome"] == "promoted"
         decisions = [e for e in seen if e.event == "decision"]
         assert [int(e.id or 0) for e in decisions] == list(range(1, len(decisions) + 1))  # every one, in order
-        passed = next(e.data for e in decisions if e.data["kind"] == "stage.passed")
+        passed = next((e.data for e in decisions if e.data["kind"] == "stage.passed"), None)
+        assert passed is not None, [e.data["kind"] for e in decisions]
         assert passed["people"] == [{"who": "lee", "role": "sre"}] and passed["rule"]
 
         why = http.get(f"/api/v1/releases/{RELEASE}/why", headers=sam).json()
