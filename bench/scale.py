@@ -1,24 +1,27 @@
 """How far the control plane scales: releases per worker, with three workers, `why` on a big store, failover.
 
-    python bench/scale.py --quick                  # a table (under 5 minutes on 2 cores)
+    python bench/scale.py --quick                  # a table
     python bench/scale.py --quick --output json    # the object below
-    python bench/scale.py --db postgresql+psycopg://postgres@127.0.0.1:5432/test
+    python bench/scale.py --db postgresql+psycopg://postgres@127.0.0.1:5432/test --only capacity
 
-* ``perWorker``: the most releases one `launchdeck worker` process keeps at a 10-second evaluation
-  cadence on PostgreSQL, with the synthetic in-process target (``launchdeck.bench.synthetic``): the
-  largest count tried whose p99 tick lag (how late an evaluation ran against when it was due) stays
-  under 1 s, with at least 90% of the due evaluations done. Counts are tried in order (250, 500, 1000,
-  2000, 5000, …) and the search stops at the first that fails.
-* ``threeWorkers``: the same with three worker processes (each with a third of the capacity), and
-  ``ratio`` = threeWorkers / perWorker.
+* ``perWorker``: the most releases one `launchdeck worker` process (``controller.worker``, in a process
+  of its own) keeps at a 10-second evaluation cadence on PostgreSQL, with the synthetic in-process
+  target (``launchdeck.bench.synthetic``: no process per release): the largest count tried whose p99
+  tick lag (how late an evaluation ran after it was due, as ``launchdeck_tick_lag_seconds`` counts it)
+  stays under 1 s, with at least 90% of the evaluations due in the window done. The counts (--quick:
+  500, 1000, 2000, 5000, 10000) are tried in order on one database, each adding releases, and the
+  search stops at the first that fails (``bench/scale_fleet.py``).
+* ``threeWorkers``: the same with three worker processes, from ``perWorker`` up; ``ratio`` =
+  threeWorkers / perWorker.
+* ``leaseSeconds``, ``takeoverSeconds``, ``staleWrites``: two workers, the one holding 100 releases is
+  killed with SIGKILL: seconds until the other has fenced a router write on every one; then a worker
+  paused (SIGSTOP) past its leases and resumed; stale writes are router writes sent under a lease that
+  was no longer the release's (``bench/scale_failover.py``).
 * ``why``: ``GET /api/v1/releases/{name}/why?all=true`` p50 / p95 on a store of 10^4 releases x 100
-  decisions (10^6), on SQLite and on PostgreSQL (``bench/scale_why.py``).
-* ``leaseSeconds``, ``takeoverSeconds``: two workers, one holding 100 releases is killed with SIGKILL;
-  seconds from the kill until every one of its releases has been taken over and written to again by
-  the other; ``staleWrites``: router writes sent under a lease that was no longer the release's (every
-  write asks the store at send time), plus effect epochs that went back.
+  decisions (10^6), on SQLite and on PostgreSQL, and the server's CPU per answer (``bench/scale_why.py``).
 
-Each measurement gets a fresh database on the PostgreSQL server of ``--db`` (default
+Every row also says the machine's load average while it ran: on a shared machine other work slows
+every figure down. Each part gets a fresh database on the PostgreSQL server of ``--db`` (default
 ``$LAUNCHDECK_TEST_DB`` or postgresql+psycopg://postgres@127.0.0.1:5432/test), dropped afterwards.
 """
 
@@ -32,7 +35,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -246,17 +248,11 @@ def main(argv: list[str] | None = None) -> int:
                               warmup=warmup, log=log)  # from what one worker keeps up with, upwards
         result.update({"threeWorkers": three, "ratio": round(three / per, 2) if per else None,
                        "capacityRuns": rows + rows3})
-    # The failover waits on leases most of the time: it runs while the why stores fill (their disk writes can
-    # only slow its takeover down), and is over before `why` is timed.
-    with ThreadPoolExecutor(1) as pool:
-        failing = pool.submit(_failover, args.db, args.lease, log) if "failover" in parts else None
-        if "why" in parts:
-            with why_stores(args.db, args.why_releases) as (urls, filled):
-                if failing is not None:
-                    result.update(failing.result())
-                result["why"] = time_why(urls, filled, args.why_releases, samples, log)
-        elif failing is not None:
-            result.update(failing.result())
+    if "failover" in parts:
+        result.update(_failover(args.db, args.lease, log))
+    if "why" in parts:
+        with why_stores(args.db, args.why_releases) as (urls, filled):
+            result["why"] = time_why(urls, filled, args.why_releases, samples, log)
     result["loadAverage"] = round((load0 + os.getloadavg()[0]) / 2, 1)
     result["seconds"] = round(time.monotonic() - started, 1)
     result["goals"] = goals(result)
