@@ -47,9 +47,9 @@ import scale_fleet as fleet  # noqa: E402
 DEFAULT_SERVER = os.environ.get("LAUNCHDECK_TEST_DB") or "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 GOAL_LAG_S = 1.0
 MIN_COVERAGE = 0.9
-#: While a level's releases start: when the evaluations of the last 10 s are this late (median), the level
-#: has failed already (a quick run then does not wait for thousands more to start).
-COLLAPSED_S = 5.0
+#: While a level's releases start: when the evaluations of the last 10 s stay this late (median) for 5 s,
+#: the level has failed already (starting releases delays the others a few seconds; this is far beyond).
+COLLAPSED_S = 10.0
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -114,14 +114,15 @@ def _level(db: str, out: Path, procs: list[Any], before: int, n: int, *, window:
     fleet.submit_releases(db, n - before, out / "plans", start=before)
     submitted = time.monotonic() - t0
     deadline = time.monotonic() + max(60.0, (n - before) * 0.2)
-    started, behind = 0, None
+    started, behind, late = 0, None, 0
     while time.monotonic() < deadline and not any(p.poll() is not None for p in procs):
         started = fleet.driving(db)[1]
         if started >= n:
             break
         recent, _ = read_lags(out, time.time() - 10.0, time.time())
-        if len(recent) >= 20 and (percentile(recent, 50) or 0.0) > COLLAPSED_S:
-            behind = percentile(recent, 50)  # the releases already running fell far behind: no need to go on
+        late = late + 1 if len(recent) >= 20 and (percentile(recent, 50) or 0.0) > COLLAPSED_S else 0
+        if late >= 5:  # the releases already running stay far behind: no need to wait for the rest to start
+            behind = percentile(recent, 50)
             break
         time.sleep(1.0)
     ramp = time.monotonic() - t0 - submitted
