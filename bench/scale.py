@@ -1,24 +1,28 @@
 """How far the control plane scales: releases per worker, with three workers, `why` on a big store, failover.
 
-    python bench/scale.py --quick                  # a table (under 5 minutes on 2 cores)
+    python bench/scale.py --quick                  # a table
     python bench/scale.py --quick --output json    # the object below
-    python bench/scale.py --db postgresql+psycopg://postgres@127.0.0.1:5432/test
+    python bench/scale.py --db postgresql+psycopg://postgres@127.0.0.1:5432/test --only capacity
 
-* ``perWorker``: the most releases one `launchdeck worker` process keeps at a 10-second evaluation
-  cadence on PostgreSQL, with the synthetic in-process target (``launchdeck.bench.synthetic``): the
-  largest count tried whose p99 tick lag (how late an evaluation ran against when it was due) stays
-  under 1 s, with at least 90% of the due evaluations done. Counts are tried in order (250, 500, 1000,
-  2000, 5000, …) and the search stops at the first that fails.
-* ``threeWorkers``: the same with three worker processes (each with a third of the capacity), and
-  ``ratio`` = threeWorkers / perWorker.
+* ``perWorker``: the most releases one `launchdeck worker` process (``controller.worker``, in a process
+  of its own) keeps at a 10-second evaluation cadence on PostgreSQL, with the synthetic in-process
+  target (``launchdeck.bench.synthetic``: no process per release): the largest count tried whose p99
+  tick lag (how late an evaluation ran after it was due, as ``launchdeck_tick_lag_seconds`` counts it)
+  stays under 1 s, with at least 90% of the evaluations due in the window done. The counts (--quick:
+  500, 1000, 2000, 5000, 10000) are tried in order on one database, each adding releases, and the
+  search stops at the first that fails (``bench/scale_fleet.py``).
+* ``threeWorkers``: the same with three worker processes, at 1, 2 and 3 times ``perWorker`` (1, 1.5, 2,
+  2.5, 3 times without --quick); ``ratio`` = threeWorkers / perWorker.
+* ``leaseSeconds``, ``takeoverSeconds``, ``staleWrites``: two workers, the one holding 100 releases is
+  killed with SIGKILL: seconds until the other has fenced a router write on every one; then a worker
+  paused (SIGSTOP) past its leases and resumed; stale writes are router writes sent under a lease that
+  was no longer the release's (``bench/scale_failover.py``).
 * ``why``: ``GET /api/v1/releases/{name}/why?all=true`` p50 / p95 on a store of 10^4 releases x 100
-  decisions (10^6), on SQLite and on PostgreSQL (``bench/scale_why.py``).
-* ``leaseSeconds``, ``takeoverSeconds``: two workers, one holding 100 releases is killed with SIGKILL;
-  seconds from the kill until every one of its releases has been taken over and written to again by
-  the other; ``staleWrites``: router writes sent under a lease that was no longer the release's (every
-  write asks the store at send time), plus effect epochs that went back.
+  decisions (10^6; --quick: 10^3 x 100), on SQLite and on PostgreSQL, and the server's CPU per answer
+  (``bench/scale_why.py``).
 
-Each measurement gets a fresh database on the PostgreSQL server of ``--db`` (default
+Every row also says the machine's load average while it ran: on a shared machine other work slows
+every figure down. Each part gets a fresh database on the PostgreSQL server of ``--db`` (default
 ``$LAUNCHDECK_TEST_DB`` or postgresql+psycopg://postgres@127.0.0.1:5432/test), dropped afterwards.
 """
 
@@ -32,7 +36,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -44,6 +47,9 @@ import scale_fleet as fleet  # noqa: E402
 DEFAULT_SERVER = os.environ.get("LAUNCHDECK_TEST_DB") or "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 GOAL_LAG_S = 1.0
 MIN_COVERAGE = 0.9
+#: While a level's releases start: when the evaluations of the last 10 s stay this late (median) for 5 s,
+#: the level has failed already (starting releases delays the others a few seconds; this is far beyond).
+COLLAPSED_S = 10.0
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -86,9 +92,14 @@ def search(server: str, levels: list[int], workers: int, *, window: float, warmu
                 row = _level(db, out, procs, before, n, window=window, warmup=warmup)
                 rows.append(row)
                 before = n
-                print(f"  {workers} worker(s), {n} releases: p99 lag {row['p99LagS']} s, {row['coverage']:.0%} of "
-                      f"the evaluations due, worker CPU {row['workerCpu']}, load {row['loadAverage']}: "
-                      f"{'ok' if row['ok'] else 'FAILED'}", file=log, flush=True)
+                if "fellBehindWhileStarting" in row:
+                    print(f"  {workers} worker(s), {n} releases: fell behind while starting them (median lag "
+                          f"{row['fellBehindWhileStarting']['medianLagS']} s with {row['started']} started), load "
+                          f"{row['loadAverage']}: FAILED", file=log, flush=True)
+                else:
+                    print(f"  {workers} worker(s), {n} releases: p99 lag {row['p99LagS']} s, {row['coverage']:.0%} of "
+                          f"the evaluations due, worker CPU {row['workerCpu']}, load {row['loadAverage']}: "
+                          f"{'ok' if row['ok'] else 'FAILED'}", file=log, flush=True)
                 if not row["ok"]:
                     break
                 best = n
@@ -103,13 +114,22 @@ def _level(db: str, out: Path, procs: list[Any], before: int, n: int, *, window:
     fleet.submit_releases(db, n - before, out / "plans", start=before)
     submitted = time.monotonic() - t0
     deadline = time.monotonic() + max(60.0, (n - before) * 0.2)
-    started = 0
+    started, behind, late = 0, None, 0
     while time.monotonic() < deadline and not any(p.poll() is not None for p in procs):
         started = fleet.driving(db)[1]
         if started >= n:
             break
+        recent, _ = read_lags(out, time.time() - 10.0, time.time())
+        late = late + 1 if len(recent) >= 20 and (percentile(recent, 50) or 0.0) > COLLAPSED_S else 0
+        if late >= 5:  # the releases already running stay far behind: no need to wait for the rest to start
+            behind = percentile(recent, 50)
+            break
         time.sleep(1.0)
     ramp = time.monotonic() - t0 - submitted
+    if behind is not None:
+        return {"releases": n, "workers": len(procs), "started": started, "ok": False,
+                "fellBehindWhileStarting": {"medianLagS": _r(behind), "started": started},
+                "loadAverage": round(os.getloadavg()[0], 1), "rampSeconds": round(ramp, 1)}
     time.sleep(warmup)
     pids = [p.pid for p in procs]
     pg0, cpu0, load0 = fleet.cpu_by_pid(fleet.backends(db)), fleet.cpu_seconds(pids), os.getloadavg()[0]
@@ -213,8 +233,8 @@ def table(result: dict[str, Any]) -> str:
     for label, value, goal, key in rows:
         met = "" if key is None or key not in g else ("yes" if g[key]["met"] else "NO")
         lines.append(f"{label:<{width}}  {str(value if value is not None else '-'):>14}  {goal:<12} {met}")
-    lines.append(f"({result['cores']} cores, load average {result.get('loadAverage')} during the run; "
-                 f"{result['seconds']:.0f} s)")
+    low, high = result["loadAverage"]
+    lines.append(f"({result['cores']} cores, load average {low:g} to {high:g} during the run; {result['seconds']:.0f} s)")
     return "\n".join(lines)
 
 
@@ -228,36 +248,35 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default="capacity,why,failover",
                         help="which parts, comma-separated: capacity (one and three workers), perWorker (one), why, "
                              "failover")
-    parser.add_argument("--why-releases", type=int, default=10_000, help="releases in the why store (x100 decisions)")
+    parser.add_argument("--why-releases", type=int, default=None,
+                        help="releases in the why store, x100 decisions (default 10000; --quick: 1000)")
     parser.add_argument("--lease", type=float, default=15.0, help="the failover's lease seconds (default 15)")
     args = parser.parse_args(argv)
     parts = set(args.only.split(","))
     default = [500, 1000, 2000, 5000, 10_000] if args.quick else [250, 500, 1000, 2000, 5000, 10_000]
     levels = [int(x) for x in args.levels.split(",")] if args.levels else default
     window, warmup, samples = (10.0, 3.0, 300) if args.quick else (60.0, 15.0, 2000)
-    started, load0 = time.monotonic(), os.getloadavg()[0]
+    why_releases = args.why_releases or (1000 if args.quick else 10_000)
+    started, loads = time.monotonic(), [os.getloadavg()[0]]
     log = sys.stderr
     result: dict[str, Any] = {"cores": os.cpu_count(), "quick": args.quick}
     if "capacity" in parts or "perWorker" in parts:
         per, rows = search(args.db, levels, 1, window=window, warmup=warmup, log=log)
         result.update({"perWorker": per, "capacityRuns": rows})
     if "capacity" in parts:
-        three, rows3 = search(args.db, [n for n in levels if n >= max(per, levels[0])], 3, window=window,
-                              warmup=warmup, log=log)  # from what one worker keeps up with, upwards
+        # From what one worker keeps up with, upwards, in steps of it (--quick: 1x, 2x, 3x).
+        steps = (1, 2, 3) if args.quick else (1, 1.5, 2, 2.5, 3)
+        three, rows3 = search(args.db, [round(per * k) for k in steps] if per else levels[:1], 3, window=window,
+                              warmup=warmup, log=log)
         result.update({"threeWorkers": three, "ratio": round(three / per, 2) if per else None,
                        "capacityRuns": rows + rows3})
-    # The failover waits on leases most of the time: it runs while the why stores fill (their disk writes can
-    # only slow its takeover down), and is over before `why` is timed.
-    with ThreadPoolExecutor(1) as pool:
-        failing = pool.submit(_failover, args.db, args.lease, log) if "failover" in parts else None
-        if "why" in parts:
-            with why_stores(args.db, args.why_releases) as (urls, filled):
-                if failing is not None:
-                    result.update(failing.result())
-                result["why"] = time_why(urls, filled, args.why_releases, samples, log)
-        elif failing is not None:
-            result.update(failing.result())
-    result["loadAverage"] = round((load0 + os.getloadavg()[0]) / 2, 1)
+    if "failover" in parts:
+        result.update(_failover(args.db, args.lease, log))
+    if "why" in parts:
+        with why_stores(args.db, why_releases) as (urls, filled):
+            result["why"] = time_why(urls, filled, why_releases, samples, log)
+    loads += [r["loadAverage"] for r in result.get("capacityRuns", [])] + [os.getloadavg()[0]]
+    result["loadAverage"] = [round(min(loads), 1), round(max(loads), 1)]
     result["seconds"] = round(time.monotonic() - started, 1)
     result["goals"] = goals(result)
     print(json.dumps(result, indent=2) if args.output == "json" else table(result))
