@@ -19,7 +19,8 @@ EXAMPLE = Path(__file__).parents[2] / "examples" / "intelgraph-canary.yaml"
 
 #: Imported by commands that run releases, never by the quick ones.
 HEAVY = ("asyncio", "sqlalchemy", "alembic", "cryptography", "jinja2", "numpy", "scipy", "aiohttp", "httpx",
-         "rich", "launchdeck.store.repo", "launchdeck.controller", "launchdeck.core.engine", "launchdeck.comms.render")
+         "rich", "launchdeck.store.repo", "launchdeck.controller", "launchdeck.core.engine", "launchdeck.core.policy",
+         "launchdeck.comms.render")
 
 _PROBE = """
 import contextlib, io, json, sys

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
-from launchdeck.core import policy
 from launchdeck.plan import model, units
+
+if TYPE_CHECKING:
+    from launchdeck.core import policy
 
 # Metrics a sequential judge exists for: rates (errors, availability) and latency quantiles.
 _SEQUENTIAL_METRICS = ("error_rate", "availability", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms")
@@ -46,6 +49,10 @@ def judge_of(gate: model.GateSpec, spec: model.ReleaseSpec) -> str:
 
 
 def to_policy(spec: model.ReleaseSpec) -> policy.Policy:
+    # Imported here: `validate` loads this module for judge_of and never builds a policy, and the
+    # engine's five dataclasses cost about 5 ms of its start.
+    from launchdeck.core import policy
+
     gates = []
     for g in spec.gates:
         if g.event is not None:
@@ -83,6 +90,8 @@ def _against(gate: model.GateSpec, spec: model.ReleaseSpec) -> str:
 
 
 def _decision(spec: model.DecisionPolicySpec | None) -> policy.DecisionPolicy | None:
+    from launchdeck.core import policy
+
     if spec is None:
         return None
     return policy.DecisionPolicy(spec.window, tuple(spec.authority), spec.default)
