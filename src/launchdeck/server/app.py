@@ -2,7 +2,7 @@
 
 It opens the release store (bringing its schema to the newest revision), answers every error as a
 problem document, mounts the REST routes under ``/api/v1``, the event streams, ``/graphql``,
-``/metrics``, ``/healthz`` and ``/readyz``, and documents itself at ``/openapi.json`` and ``/docs``.
+``/metrics``, ``/healthz`` and ``/readyz``, the dashboard under ``/ui`` (``server.web``), and documents itself at ``/openapi.json`` and ``/docs``.
 With ``embedded_worker`` one worker (``controller.worker.Worker``) drives releases in a thread of its
 own, with its own event loop, so a slow tick never holds up an API answer.
 """
@@ -24,7 +24,7 @@ from pydantic import BaseModel
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from launchdeck import __version__
-from launchdeck.server import events, graphql, metrics, problems, routes_actions, routes_plans, routes_releases
+from launchdeck.server import events, graphql, metrics, problems, routes_actions, routes_plans, routes_releases, web
 from launchdeck.store import migrations
 from launchdeck.store.repo import Store
 
@@ -72,6 +72,7 @@ def create_app(db_url: str, *, embedded_worker: bool, data_dir: Path | None = No
     for module in (routes_plans, routes_actions, routes_releases, events, metrics):
         app.include_router(module.router)
     app.include_router(graphql.router(), prefix="/graphql")
+    web.install(app)  # the dashboard under /ui (after problems.install: its pages answer errors as pages)
 
     @app.get("/healthz", response_model=Health, tags=["operations"])
     async def healthz() -> Health:

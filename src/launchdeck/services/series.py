@@ -59,14 +59,15 @@ def timeline(store: Store, found: StoredRelease) -> dict[str, Any]:
     gates = details.gates(store, found)
     metrics = metrics_of(gates)
     by_gate = {g["name"]: g.get("metric") for g in gates}
-    points, markers = [], []
+    points, markers, last = [], [], 0
     for d in queries.decisions_after(store, release_id=found.id, only=("evaluation", *MARKED)):
+        last = d.seq
         if d.kind == "evaluation":
             points.append(point(d.inputs, d.plan_at, metrics, by_gate))
         else:
             markers.append(marker(d.kind, d.plan_at, d.reason, d.inputs))
     return {"metrics": metrics, "byGate": by_gate, "gates": {g["name"]: {"metric": g.get("metric"), "op": g.get("op")} for g in gates},
-            "points": points, "markers": markers}
+            "points": points, "markers": markers, "lastSeq": last}
 
 
 def marker(kind: str, plan_at: float, reason: str, inputs: dict[str, Any]) -> dict[str, Any]:
