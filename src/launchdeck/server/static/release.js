@@ -27,15 +27,18 @@
       const ctx = u.ctx, top = u.bbox.top, height = u.bbox.height;
       ctx.save();
       ctx.font = (10 * devicePixelRatio) + "px sans-serif";
+      let lastX = -1e9, row = 0;
       for (const m of markers) {
         const x = Math.round(u.valToPos(m.t, "x", true));
+        row = x - lastX < 40 * devicePixelRatio ? row + 1 : 0;  // labels of close markers stack, not overlap
+        lastX = x;
         if (x < u.bbox.left || x > u.bbox.left + u.bbox.width) continue;
         ctx.strokeStyle = ctx.fillStyle = COLOR[m.kind] || "#f0b429";
         ctx.setLineDash(m.kind === "stage.started" ? [] : [4, 3]);
         ctx.lineWidth = devicePixelRatio;
         ctx.beginPath(); ctx.moveTo(x, top); ctx.lineTo(x, top + height); ctx.stroke();
         const label = m.weight != null ? m.weight.toFixed(0) + "%" : m.kind.split(".").pop();
-        ctx.fillText(label, x + 3, top + 10 * devicePixelRatio);
+        ctx.fillText(label, x + 3, top + (10 + 11 * row) * devicePixelRatio);
       }
       ctx.restore();
     }]}};
@@ -47,14 +50,21 @@
     box.dataset.metric = metric;
     const gates = Object.keys(byGate).filter(g => byGate[g] === metric);
     box.innerHTML = "<h3>" + (LABEL[metric] || metric) + (gates.length ? " <span class='muted'>gate " + gates.join(", ") + "</span>" : "") +
-      " <span class='now'></span></h3>" +
-      "<p class='key'><i class='c'></i>canary (dotted: 95% interval) <i class='s'></i>stable <i class='l'></i>limit</p>";
+      "</h3><p class='now'>no data yet</p>" +
+      "<p class='key'><i class='c'></i>canary <span class='muted'>(dotted: 95% CI)</span><i class='s'></i>stable<i class='l'></i>limit</p>";
     document.getElementById("charts").appendChild(box);
     const data = [[], [], [], [], [], []];
     const width = Math.max(280, box.clientWidth - 16);
     const opts = {
       width: width, height: 150, cursor: {drag: {x: false, y: false}}, legend: {show: false},
-      scales: {x: {time: false}},
+      // From the release's start (its first stage marked); the height fits canary, stable and the limit, so a
+      // wide interval over a thin early window does not flatten what matters.
+      scales: {x: {time: false, range: (u, min, max) => [Math.min(0, min), Math.max(max, 1)]},
+               y: {range: (u, min, max) => {
+                 let top = 0;
+                 for (const i of [1, 2, 3]) for (const v of u.data[i]) if (v != null && v > top) top = v;
+                 return [0, top > 0 ? top * 1.25 : 1];
+               }}},
       axes: [{stroke: "#9aa4b2", grid: {stroke: "#222a35"}, values: (u, vals) => vals.map(v => "t+" + Math.round(v) + "s")},
              {stroke: "#9aa4b2", grid: {stroke: "#222a35"}, size: 60, values: (u, vals) => vals.map(v => fmt(metric, v))}],
       series: [{}, {label: "canary", stroke: "#ff9f43", width: 2, points: {show: false}},
@@ -73,7 +83,7 @@
       const c = charts[metric], e = p[metric] || {};
       c.data[0].push(p.t); c.data[1].push(e.canary); c.data[2].push(e.stable); c.data[3].push(e.limit);
       c.data[4].push(e.low); c.data[5].push(e.high);
-      c.box.querySelector(".now").textContent = "canary " + fmt(metric, e.canary) + " · stable " + fmt(metric, e.stable) +
+      c.box.querySelector(".now").textContent = "now: canary " + fmt(metric, e.canary) + " · stable " + fmt(metric, e.stable) +
         (e.limit != null ? " · limit " + fmt(metric, e.limit) : "");
       c.box.dataset.points = c.data[0].length;
       if (redraw) c.plot.setData(c.data);
@@ -113,11 +123,15 @@
       after = Math.max(after, d.seq);
       if (d.point) addPoint(d.point, true);
       if (d.marker) { markers.push(d.marker); redrawAll(); }
+      if (d.kind === "release.promoted" || d.kind === "release.rolled_back" || d.kind.startsWith("stage.passed")) {
+        if (window.htmx) htmx.trigger("#audit", "verify");  // a new bundle was signed: verify again
+      }
       if (d.kind !== "evaluation") refreshPanels();
     });
     source.addEventListener("snapshot", () => refreshPanels());
     source.addEventListener("outcome", () => {
       refreshPanels(); source.close();
+      if (window.htmx) htmx.trigger("#audit", "verify");
       state.textContent = "finished"; state.className = "live-state muted";
     });
     source.onerror = () => {

@@ -60,7 +60,7 @@ async def _charted(stream: AsyncIterator[ServerSentEvent], metrics: list[str],
             d = json.loads(str(event.data))
             if d.get("kind") == "evaluation":
                 d["point"] = series.point(d.pop("inputs", None) or {}, d["planAt"], metrics, by_gate)
-            else:
+            elif d.get("kind") in series.MARKED:
                 d["marker"] = series.marker(d["kind"], d["planAt"], d.get("reason", ""), d.get("inputs") or {})
             event = ServerSentEvent(event="decision", id=event.id, data=json.dumps(d, separators=(",", ":")))
         yield event
