@@ -59,25 +59,26 @@ def _facts(doc: model.ReleaseDoc | model.TrainDoc) -> PlanFacts:
 _by_digest: dict[str, PlanFacts | None] = {}
 
 
-def plan_facts(store: Store, found: StoredRelease) -> PlanFacts | None:
-    """The plan's facts, read once per plan digest."""
+def plan_facts(store: Store, found: StoredRelease | queries.ReleaseSummary) -> PlanFacts | None:
+    """The plan's facts, read once per plan digest (a summary's release is read whole only then)."""
     if found.plan_digest not in _by_digest:
-        if found.plan_text is not None:
-            _by_digest[found.plan_digest] = _facts_of_text(found.plan_text)
+        whole = found if isinstance(found, StoredRelease) else store.find_id(found.id)
+        if whole.plan_text is not None:
+            _by_digest[whole.plan_digest] = _facts_of_text(whole.plan_text)
         else:
-            loaded = details.plan_of(store, found)
-            _by_digest[found.plan_digest] = _facts(loaded.doc) if loaded else None
+            loaded = details.plan_of(store, whole)
+            _by_digest[whole.plan_digest] = _facts(loaded.doc) if loaded else None
         if len(_by_digest) > 4096:
             _by_digest.pop(next(iter(_by_digest)))
-    return _by_digest[found.plan_digest]
+    return _by_digest.get(found.plan_digest)
 
 
-def health(found: StoredRelease) -> str:
+def health(outcome: str | None, gates: dict[str, Any] | None) -> str:
     """The worst of the release's gates, in a word (a finished release: its outcome)."""
-    if found.outcome:
-        return found.outcome.replace("_", " ")
-    gates = found.state.get("engine", {}).get("gates", {})
-    worst = max((_SEVERITY.get(g.get("status", "pending"), 1) for g in gates.values()), default=1)
+    if outcome:
+        return outcome.replace("_", " ")
+    worst = max((_SEVERITY.get(g.get("status", "pending"), 1) for g in (gates or {}).values()
+                 if isinstance(g, dict)), default=1)
     return _HEALTH[worst]
 
 
@@ -91,17 +92,18 @@ def freeze_ends(facts: PlanFacts | None, now: datetime) -> datetime | None:
     return None
 
 
-def row(store: Store, found: StoredRelease, now: datetime) -> dict[str, Any]:
+def row(store: Store, r: queries.ReleaseSummary, now: datetime) -> dict[str, Any]:
     """One release in the list."""
-    e = found.state.get("engine", {})
-    facts = plan_facts(store, found)
-    started = found.state.get("startedAt")
-    age = (now - datetime.fromisoformat(started)).total_seconds() if started else None
-    return {"name": found.name, "service": found.state.get("service") or found.name,
-            "version": facts.version if facts else None, "phase": e.get("phase", "starting"),
-            "stage": e.get("stage", 0) + 1, "stages": found.state.get("stages"), "weight": e.get("weight", 0.0),
-            "health": health(found), "outcome": found.outcome, "by": found.submitted_by, "ageSeconds": age,
-            "active": found.outcome is None, "waiting": found.state.get("waiting") if not found.outcome else None}
+    facts = plan_facts(store, r)
+    try:
+        age = (now - datetime.fromisoformat(r.started_at)).total_seconds() if r.started_at else None
+    except ValueError:
+        age = None
+    return {"name": r.name, "service": r.service or r.name, "version": facts.version if facts else None,
+            "phase": r.phase or "starting", "stage": (r.stage or 0) + 1, "stages": r.stages,
+            "weight": r.weight or 0.0, "health": health(r.outcome, r.gates), "outcome": r.outcome,
+            "by": r.submitted_by, "ageSeconds": age, "active": r.outcome is None,
+            "waiting": r.waiting if not r.outcome and isinstance(r.waiting, dict) else None}
 
 
 def overview(store: Store, *, tenant: str, now: datetime | None = None, show: str = "all",
@@ -109,15 +111,8 @@ def overview(store: Store, *, tenant: str, now: datetime | None = None, show: st
     """The tenant's releases (``show``: ``active``, ``recent`` (finished) or ``all``; ``text``: a part of the
     name or service), what waits on a person across the active ones, and the freeze windows in force."""
     now = now or datetime.now(UTC)
-    outcome = "none" if show == "active" else None
-    needle = text.strip().lower()
-
-    def keep(r: StoredRelease) -> bool:
-        if show == "recent" and r.outcome is None:
-            return False
-        return not needle or needle in r.name.lower() or needle in str(r.state.get("service", "")).lower()
-
-    found, _ = queries.release_page(store, tenant=tenant, limit=limit, outcome=outcome, keep=keep)
+    finished = {"active": False, "recent": True}.get(show)
+    found = queries.release_summaries(store, tenant=tenant, limit=limit, finished=finished, text=text.strip())
     rows = [row(store, r, now) for r in found]
     waiting = [{"release": r["name"], **r["waiting"]} for r in rows if r["waiting"]]
     frozen: dict[str, datetime] = {}
@@ -189,7 +184,7 @@ def train(store: Store, *, tenant: str, name: str) -> dict[str, Any]:
                          "release": found.name if found else None,
                          "state": (found.outcome or e.get("phase", "starting")) if found else "not started",
                          "weight": e.get("weight", 0.0) if found else None,
-                         "health": health(found) if found else "not started"})
+                         "health": health(found.outcome, e.get("gates")) if found else "not started"})
     return {"name": name, "version": loaded.doc.metadata.version, "services": services,
             "onServiceRollback": loaded.doc.spec.on_service_rollback}
 
