@@ -34,9 +34,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from launchdeck.plan import load_plan_text  # noqa: E402
-from launchdeck.store import tokens  # noqa: E402
-from launchdeck.store.repo import NewDecision, Store  # noqa: E402
+from launchdeck.plan import load_plan_text
+from launchdeck.store import tokens
+from launchdeck.store.repo import NewDecision, Store
 
 LIST_GOAL_MS, DECISION_GOAL_MS = 300.0, 1000.0
 CHROMIUM = "/usr/bin/chromium"
@@ -94,7 +94,7 @@ def fill(store: Store, count: int, *, tenant: str = "acme", submit: bool = True)
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def bench_list(count: int, n: int, db_url: str | None) -> dict[str, Any]:
