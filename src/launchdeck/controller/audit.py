@@ -239,5 +239,6 @@ def _against_release_row(latest: _Head, release: StoredRelease, report: AuditRep
                         f"{head.get('tenant')}/{head.get('release')}")
     report.problems.extend(problems)
     if not problems:
-        report.checked.append(f"the release row agrees with it (outcome {release.outcome}, phase {_phase(release)})")
+        outcome = f"outcome {release.outcome}" if release.outcome else "no outcome yet"
+        report.checked.append(f"the release row agrees with it ({outcome}, phase {_phase(release)})")
 

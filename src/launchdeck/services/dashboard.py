@@ -154,6 +154,7 @@ def room(store: Store, found: StoredRelease, *, person: str, may_act: bool) -> d
             "version": facts.version if facts else None, "previous": facts.previous if facts else None,
             "links": list(facts.links) if facts else [], "waiting": status["waiting"],
             "frozenUntil": freeze_ends(facts, datetime.now(UTC)),
+            "pausedBy": found.state.get("engine", {}).get("paused_by"),
             "actAs": held if may_act and active else [], "decisions": bool(held) and may_act and active}
 
 

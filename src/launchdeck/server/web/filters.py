@@ -8,7 +8,7 @@ from typing import Any
 
 from jinja2 import Environment, Undefined
 
-from launchdeck.core.durations import human
+from launchdeck.core.durations import human, in_text
 from launchdeck.services.dashboard import ago
 
 #: CSS class of a state, for its colour: green good, amber needs a look, red bad, grey idle.
@@ -56,9 +56,16 @@ def clock(value: Any) -> str:
     return at.strftime("%H:%M:%S")
 
 
+def words(reason: Any) -> str:
+    """A reason as a person reads it: plan seconds in words (``held 94.6116s`` → ``held 95 s``), as in the
+    CLI and the messages; the decision log and the "why" keep the exact seconds."""
+    return "" if _none(reason) else in_text(str(reason))
+
+
 def pretty(value: Any) -> str:
     return json.dumps(value, indent=1, sort_keys=True, default=str)
 
 
 def install(env: Environment) -> None:
-    env.filters.update(tone=tone, pct=pct, figure=figure, plantime=plantime, clock=clock, ago=ago, pretty=pretty)
+    env.filters.update(tone=tone, pct=pct, figure=figure, plantime=plantime, clock=clock, ago=ago, pretty=pretty,
+                       words=words)
