@@ -12,7 +12,7 @@ from contextlib import contextmanager
 
 import httpx
 import pytest
-from ld_server import Api
+from ld_server import Api, plan
 
 pytestmark = pytest.mark.integration
 
@@ -145,3 +145,134 @@ def test_signing_out_ends_the_session(api: Api) -> None:
         csrf = csrf_of(client.get("/ui/releases").text)
         assert client.post("/ui/logout", data={"csrf": csrf}).status_code == 303
         assert client.get("/ui/releases").status_code == 303
+
+
+# The release room's forms, each as the page draws it: the fields the page's form sends, the action recorded
+# by the same service as the API's and the CLI's (the store's sign-off row), and the page saying what was
+# recorded. The server here runs no worker, so a waiting release is written as the engine writes one.
+
+def form_of(page: str, action: str) -> dict[str, str]:
+    """The fields the page's form for ``action`` (its button's data-action) sends; a role choice sends its first."""
+    for form in re.findall(r'<form method="post"[^>]*>.*?</form>', page, re.DOTALL):
+        if f'data-action="{action}"' in form:
+            fields = dict(re.findall(r'<input type="hidden" name="([a-z]+)" value="([^"]*)"', form))
+            choice = re.search(r'<select name="role"[^>]*><option>([^<]+)</option>', form)
+            return {**fields, **({"role": choice.group(1)} if choice else {})}
+    raise AssertionError(f"no form for {action} on the page")
+
+
+def waiting(api: Api, name: str, kind: str, **engine: object) -> None:
+    """The release as the engine leaves it when it waits on people (``kind``: sign-off or decision)."""
+    from launchdeck.runbook.waiting import Waiting
+
+    found = api.store.find(name=name)
+    gate = "error-rate" if kind == "decision" else None
+    wait = Waiting(kind, ("sre",), 1, 600.0, "rollback" if gate else "the run ends held", gate)  # type: ignore[arg-type]
+    state = {**found.state, "waiting": wait.to_json(name),
+             "engine": {**found.state["engine"], "phase": "deciding" if gate else "stage", **engine}}
+    api.store.save(release_id=found.id, state=state, plan_clock=60.0, outcome=None, decisions=[], messages=[])
+
+
+def press(client: httpx.Client, name: str, action: str) -> tuple[str, str]:
+    """Press the form's button as a browser does; the flash message and the page it lands on."""
+    fields = form_of(client.get(f"/ui/releases/{name}").text, action)
+    answer = client.post(f"/ui/releases/{name}/act", data=fields)
+    assert answer.status_code == 303, answer.text
+    landed = client.get(answer.headers["location"])
+    assert landed.status_code == 200
+    flash = re.search(r'<p class="flash ok" role="status" id="done">([^<]*)</p>', landed.text)
+    assert flash, landed.text[:800]
+    return flash.group(1), landed.text
+
+
+def decisions(api: Api, name: str) -> list[tuple[str, str, int | None, str | None, str | None]]:
+    rows = api.store.signoffs(release_id=api.store.find(name=name).id)
+    return [(s.who, s.role, s.stage, s.checklist, s.decision) for s in rows]
+
+
+@pytest.mark.parametrize("choice", ["continue", "rollback"])
+def test_an_open_decision_window_is_decided_from_its_buttons(api: Api, choice: str) -> None:
+    name = f"door-decide-{choice}"
+    assert api.start(name, who="lee").status_code == 201
+    waiting(api, name, "decision")
+    with browser(api, "lee") as client:
+        page = client.get(f"/ui/releases/{name}").text
+        assert "Waiting for decision on error-rate" in page and 'data-confirm="Roll back door-decide' in page
+        said, _ = press(client, name, f"decide-{choice}")
+    assert decisions(api, name) == [("lee", "sre", None, None, choice)]
+    assert said == f"recorded: lee (sre) decision &#39;{choice}&#39; for {name}"
+
+
+def test_a_stage_sign_off_is_given_from_the_waiting_card(api: Api) -> None:
+    assert api.start("door-signoff", who="lee").status_code == 201
+    waiting(api, "door-signoff", "sign-off")
+    with browser(api, "lee") as client:
+        said, _ = press(client, "door-signoff", "signoff")
+    assert decisions(api, "door-signoff") == [("lee", "sre", 1, None, None)]
+    assert said == "recorded: lee (sre) stage 1 for door-signoff"
+
+
+def test_a_checklist_is_signed_and_then_shows_who_signed_it(api: Api) -> None:
+    text = plan("door-checklist").replace("  stages:", "  checklists: [{name: T-1h, due: -1h, items: [Rollback plan "
+                                                         "confirmed], signoff: [sre]}]\n  stages:")
+    assert api.post("/api/v1/releases", {"planText": text, "timeScale": 30}, who="lee").status_code == 201
+    with browser(api, "lee") as client:
+        before = checklist(client.get("/ui/releases/door-checklist").text)
+        assert "sre missing" in before and "Rollback plan confirmed" in before and "Sign T-1h" in before
+        said, page = press(client, "door-checklist", "signoff")
+    assert decisions(api, "door-checklist") == [("lee", "sre", None, "T-1h", None)]
+    assert said == "recorded: lee (sre) checklist T-1h for door-checklist"
+    after = checklist(page)
+    assert "sre ✓ lee" in after and "sre missing" not in after and "Sign T-1h" not in after
+
+
+def checklist(page: str) -> str:
+    found = re.search(r'<div class="checklist">.*?</div>', page, re.DOTALL)
+    assert found, page[:800]
+    return found.group(0)
+
+
+def test_pause_shows_on_a_running_release_and_resume_once_it_is_paused(api: Api) -> None:
+    assert api.start("door-pause", who="lee").status_code == 201
+    waiting(api, "door-pause", "sign-off")
+    with browser(api, "lee") as client:
+        assert 'data-action="resume"' not in client.get("/ui/releases/door-pause").text
+        said, _ = press(client, "door-pause", "pause")
+        assert said.startswith("pause requested by lee (sre) for door-pause")
+        waiting(api, "door-pause", "sign-off", paused_by="lee (sre)")  # what the engine does with it
+        page = client.get("/ui/releases/door-pause").text
+        assert "Paused by lee (sre)" in page and 'data-action="pause"' not in page
+        said, _ = press(client, "door-pause", "resume")
+    assert said.startswith("recorded: lee (sre) resumes door-pause")
+    assert [d[4] for d in decisions(api, "door-pause")] == ["pause", "resume"]
+
+
+@pytest.mark.parametrize("choice", ["go", "no-go"])
+def test_go_and_no_go_are_recorded_with_every_role_the_person_holds(api: Api, choice: str) -> None:
+    name = f"door-{choice}"
+    assert api.start(name, who="lee").status_code == 201
+    with browser(api, "lee") as client:
+        said, _ = press(client, name, choice)
+    assert decisions(api, name) == [("lee", "sre", None, None, choice)]
+    assert said == f"recorded: {choice.upper()} by lee (sre) for {name}"
+
+
+def test_an_invalid_form_field_gets_a_page_saying_which_and_why(api: Api) -> None:
+    assert api.start("door-invalid", who="lee").status_code == 201
+    with browser(api, "lee") as client:
+        fields = form_of(client.get("/ui/releases/door-invalid").text, "kill")
+        for sent, said in (({"stage": "0"}, ("the form&#39;s field &#39;stage&#39;: Input should be greater than "
+                                              "or equal to 1")),
+                           ({"action": "explode"}, "the form&#39;s field &#39;action&#39;: Input should be"),
+                           ({"action": None}, "the form&#39;s field &#39;action&#39;: Field required (it is missing)")):
+            data = {k: v for k, v in {**fields, **sent}.items() if v is not None}
+            answer = client.post("/ui/releases/door-invalid/act", data=data)
+            assert answer.status_code == 422 and answer.headers["content-type"].startswith("text/html")
+            assert said in answer.text and "go back, correct it" in answer.text, answer.text
+        listing = client.get("/ui/releases", params={"show": "everything"})
+        assert listing.status_code == 422 and "the address&#39;s parameter &#39;show&#39;" in listing.text
+        assert client.get("/ui/no-such-page").headers["content-type"].startswith("text/html")
+    assert decisions(api, "door-invalid") == []
+    # The API keeps answering problem documents.
+    assert api.get("/api/v1/releases", params={"limit": "x"}).headers["content-type"].startswith(
+        "application/problem+json")

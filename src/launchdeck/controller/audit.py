@@ -133,7 +133,7 @@ def _trusted_heads(rows: list[LogHeadRow], release: StoredRelease, trusted: Trus
         report.problems.append(f"{which}: {trusted.untrusted(fingerprint)}")
     if heads:
         signers = sorted({h.key_id for h in heads})
-        report.checked.append(f"{len(heads)} signed heads by {', '.join(signers)} (trusted: {trusted.describe()})")
+        report.checked.append(f"{len(heads)} signed head{'s' if len(heads) != 1 else ''} by {', '.join(signers)} (trusted: {trusted.describe()})")
     return heads
 
 

@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from launchdeck.errors import LaunchdeckError, Unauthenticated
 from launchdeck.server import problems
@@ -43,6 +45,21 @@ def install(app: FastAPI, *, session_secret: str | None = None) -> None:
             return problems.from_error(e)
         return error_page(request, e)
 
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, e: RequestValidationError) -> Response:
+        if not request.url.path.startswith(f"{PREFIX}/"):
+            return problems.invalid_request(e)
+        return invalid_page(request, e)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, e: StarletteHTTPException) -> Response:
+        if not request.url.path.startswith(f"{PREFIX}/") or request.url.path.startswith(f"{PREFIX}/static/"):
+            return problems.http_error(e)
+        detail = "no such page" if e.status_code == 404 else e.detail if isinstance(e.detail, str) else "HTTP error"
+        return render(request, "error.html", {"status": e.status_code, "detail": detail, "problems": [],
+                                              "hint": "open the releases list and go from there", "who": None},
+                      status_code=e.status_code)
+
     @app.get("/", include_in_schema=False)
     async def root() -> RedirectResponse:
         return RedirectResponse(f"{PREFIX}/releases", status_code=303)
@@ -54,8 +71,29 @@ def error_page(request: Request, e: LaunchdeckError) -> Response:
     status = problems.from_error(e).status_code
     if isinstance(e, Unauthenticated) and request.method == "GET" and "hx-request" not in request.headers:
         return RedirectResponse(f"{PREFIX}/login?next={request.url.path}", status_code=303)
-    return render(request, "error.html", {"status": status, "detail": e.message, "hint": e.hint, "who": None},
-                  status_code=status)
+    return render(request, "error.html", {"status": status, "detail": e.message, "hint": e.hint, "who": None,
+                                          "problems": []}, status_code=status)
+
+
+#: Where a field comes from, as a person filling the page's form or its address would say it.
+_WHERE = {"body": "the form's field", "query": "the address's parameter", "path": "the address's part"}
+
+
+def invalid_page(request: Request, e: RequestValidationError) -> Response:
+    """A form or address the dashboard cannot take (a stage of 0, an unknown action, a filter too long): a page
+    saying which field and what is wrong with it (422), not the API's JSON."""
+    said = []
+    for err in e.errors():
+        loc = [str(p) for p in err.get("loc", ())]
+        where = f"{_WHERE.get(loc[0], 'the field')} '{'.'.join(loc[1:])}'" if len(loc) > 1 else "the request"
+        said.append(f"{where}: {str(err.get('msg', 'invalid')).rstrip('.')}"
+                    + (" (it is missing)" if err.get("type") == "missing" else ""))
+    noun = "problem" if len(said) == 1 else "problems"
+    return render(request, "error.html", {"status": 422, "detail": f"{len(said)} {noun} in what the page sent",
+                                          "problems": said, "who": None,
+                                          "hint": "go back, correct it and send it again; the page's own forms and "
+                                                  "links send valid values, so reload the page if it is old"},
+                  status_code=422)
 
 
 def render(request: Request, name: str, context: dict[str, Any], *, status_code: int = 200) -> HTMLResponse:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from typing import Any
 
 from jinja2 import Environment, Undefined
+from markupsafe import Markup, escape
 
 from launchdeck.core.durations import human, in_text
 from launchdeck.services.dashboard import ago
@@ -62,10 +64,32 @@ def words(reason: Any) -> str:
     return "" if _none(reason) else in_text(str(reason))
 
 
+#: A key id as the audit writes it (``sha256:`` and 64 hex digits): too long for a side panel's line.
+_KEY_ID = re.compile(r"\b(sha256:[0-9a-f]{12})[0-9a-f]{48}([0-9a-f]{4})\b")
+
+
+def short_keys(text: Any) -> Markup:
+    """Text with each long key id cut to its head and tail, the whole id in a tooltip (and in `audit verify`)."""
+    safe = str(escape("" if _none(text) else text))
+    return Markup(_KEY_ID.sub(lambda m: f'<abbr title="{m.group(0)}">{m.group(1)}…{m.group(2)}</abbr>', safe))
+
+
+def size(count: Any) -> str:
+    """A byte count as people say it: ``812 B``, ``43.6 kB``, ``2.1 MB``."""
+    if _none(count):
+        return "–"
+    n = float(count)
+    for unit in ("B", "kB", "MB"):
+        if n < 1000 or unit == "MB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} MB"
+
+
 def pretty(value: Any) -> str:
     return json.dumps(value, indent=1, sort_keys=True, default=str)
 
 
 def install(env: Environment) -> None:
     env.filters.update(tone=tone, pct=pct, figure=figure, plantime=plantime, clock=clock, ago=ago, pretty=pretty,
-                       words=words)
+                       words=words, short_keys=short_keys, size=size)
