@@ -2,9 +2,11 @@
 
 * **list**: a store holding ``--releases`` releases (default 1,000; a tenth waiting on a person, each
   with the state a running release keeps: gates, windows, latency histograms) and the list page
-  asked ``-n`` times through the real app (ASGI in this process, so the time is the server's:
-  store read, service, template). Median and 95th percentile of wall time, and the median CPU
-  time of this process per page. Goal: under 300 ms.
+  asked ``-n`` times through the real app (ASGI in this process). Server time is what the server
+  says in each answer's ``Server-Timing`` header (arrival to first byte: store read, service,
+  template), median and 95th percentile; beside it the client's wall time and this process's CPU
+  time per page (median and 95th percentile; CPU is the load-independent cost). Goal: server time
+  under 300 ms.
 * **decision-to-page**: a real `launchdeck server` process, the release page open in headless
   Chromium, then ``-n`` decisions committed to the store by this process; for each, the time from
   the commit to the moment the page's timeline shows it (a MutationObserver in the page stamps
@@ -13,6 +15,7 @@
 
     python bench/dashboard.py            # a table
     python bench/dashboard.py --quick    # fewer pages and decisions (about 30 s)
+    python bench/dashboard.py --list-only  # the list alone (no Chromium)
     python bench/dashboard.py --output json
 """
 
@@ -109,14 +112,14 @@ def bench_list(count: int, n: int, db_url: str | None) -> dict[str, Any]:
         token = tokens.create(store, tenant="acme", person="sam", role="admin")[0]
         app = create_app(url, embedded_worker=False, data_dir=Path(scratch))
 
-        async def run() -> tuple[list[float], list[float], int]:
+        async def run() -> tuple[list[float], list[float], list[float], int]:
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
                 login = await client.get("/ui/login")
                 csrf = login.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
                 signed = await client.post("/ui/login", data={"token": token, "csrf": csrf})
                 assert signed.status_code == 303, signed.text
-                walls, cpus, rows = [], [], 0
+                walls, cpus, servers, rows = [], [], [], 0
                 for i in range(n + 1):
                     w, c = time.perf_counter(), time.process_time()
                     page = await client.get("/ui/releases")
@@ -126,12 +129,15 @@ def bench_list(count: int, n: int, db_url: str | None) -> dict[str, Any]:
                     if i:  # the first page warms the plan cache and the templates
                         walls.append(wall)
                         cpus.append(cpu)
-                return walls, cpus, rows
+                        servers.append(float(page.headers["server-timing"].split("dur=", 1)[1]))
+                return walls, cpus, servers, rows
 
-        walls, cpus, rows = asyncio.run(run())
+        walls, cpus, servers, rows = asyncio.run(run())
         store.close()
-    return {"releases": count, "rowsShown": rows, "n": n, "p50Ms": statistics.median(walls),
-            "p95Ms": percentile(walls, 0.95), "cpuMs": statistics.median(cpus), "goalMs": LIST_GOAL_MS}
+    return {"releases": count, "rowsShown": rows, "n": n, "serverP50Ms": statistics.median(servers),
+            "serverP95Ms": percentile(servers, 0.95), "wallP50Ms": statistics.median(walls),
+            "wallP95Ms": percentile(walls, 0.95), "cpuP50Ms": statistics.median(cpus),
+            "cpuP95Ms": percentile(cpus, 0.95), "goalMs": LIST_GOAL_MS}
 
 
 def bench_decisions(n: int) -> dict[str, Any]:
@@ -198,18 +204,25 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=None, help="pages asked and decisions committed")
     parser.add_argument("--db", default=None, help="the list's store (default: a SQLite file)")
     parser.add_argument("--output", choices=("table", "json"), default="table")
+    parser.add_argument("--list-only", action="store_true", help="the list alone, without Chromium")
     args = parser.parse_args()
     n = args.n or (10 if args.quick else 30)
-    result = {"list": bench_list(args.releases, n, args.db), "decisionToPage": bench_decisions(max(3, n // 2))}
+    result: dict[str, Any] = {"list": bench_list(args.releases, n, args.db)}
+    if not args.list_only:
+        result["decisionToPage"] = bench_decisions(max(3, n // 2))
     if args.output == "json":
         print(json.dumps(result, indent=2))
         return
-    lst, dec = result["list"], result["decisionToPage"]
-    print(f"{'measure':44} {'n':>4} {'p50 ms':>8} {'p95 ms':>8} {'cpu ms':>8} {'goal ms':>8}")
-    print(f"{'list page, ' + str(lst['releases']) + ' releases (' + str(lst['rowsShown']) + ' rows)':44} "
-          f"{lst['n']:>4} {lst['p50Ms']:>8.1f} {lst['p95Ms']:>8.1f} {lst['cpuMs']:>8.1f} {lst['goalMs']:>8.0f}")
-    print(f"{'decision committed -> shown on an open page':44} {dec['n']:>4} {dec['p50Ms']:>8.1f} "
-          f"{dec['p95Ms']:>8.1f} {'':>8} {dec['goalMs']:>8.0f}")
+    lst = result["list"]
+    print(f"{'measure':52} {'n':>4} {'p50 ms':>8} {'p95 ms':>8} {'goal ms':>8}")
+    what = f"list page, {lst['releases']} releases ({lst['rowsShown']} rows)"
+    for label, key in (("server time", "server"), ("client wall time", "wall"), ("CPU time", "cpu")):
+        print(f"{what + ': ' + label:52} {lst['n']:>4} {lst[key + 'P50Ms']:>8.1f} {lst[key + 'P95Ms']:>8.1f} "
+              f"{lst['goalMs'] if key == 'server' else '':>8}")
+    if "decisionToPage" in result:
+        dec = result["decisionToPage"]
+        print(f"{'decision committed -> shown on an open page':52} {dec['n']:>4} {dec['p50Ms']:>8.1f} "
+              f"{dec['p95Ms']:>8.1f} {dec['goalMs']:>8.0f}")
 
 
 if __name__ == "__main__":

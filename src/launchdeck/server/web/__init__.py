@@ -9,6 +9,7 @@ are vendored under ``server/static`` (no build step, no Node.js).
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from launchdeck.errors import LaunchdeckError, Unauthenticated
 from launchdeck.server import problems
@@ -35,6 +37,7 @@ def install(app: FastAPI, *, session_secret: str | None = None) -> None:
 
     filters.install(templates.env)
     app.state.web_signer = session.signer(session_secret)
+    app.add_middleware(ServerTiming)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=HERE / "static"), name="static")
     for module in (pages, forms, live):
         app.include_router(module.router)
@@ -63,6 +66,30 @@ def install(app: FastAPI, *, session_secret: str | None = None) -> None:
     @app.get("/", include_in_schema=False)
     async def root() -> RedirectResponse:
         return RedirectResponse(f"{PREFIX}/releases", status_code=303)
+
+
+class ServerTiming:
+    """Say in each dashboard answer how long the server took to make it (``Server-Timing: app;dur=MS``, shown by
+    a browser's developer tools): from the request's arrival to the answer's first byte, the store read and
+    the template included. Plain ASGI, so the event stream passes untouched."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(f"{PREFIX}/"):
+            await self.app(scope, receive, send)
+            return
+        began = time.perf_counter()
+
+        async def timed(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                took = (time.perf_counter() - began) * 1000
+                message = {**message, "headers": [*message.get("headers", []),
+                                                  (b"server-timing", f"app;dur={took:.1f}".encode())]}
+            await send(message)
+
+        await self.app(scope, receive, timed)
 
 
 def error_page(request: Request, e: LaunchdeckError) -> Response:
