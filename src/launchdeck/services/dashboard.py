@@ -107,7 +107,7 @@ class ListRow:
     health: str
     outcome: str | None
     by: str | None
-    ageSeconds: float | None  # noqa: N815 - the name the pages and the API's JSON use
+    ageSeconds: float | None  # camelCase: the name the pages and the API's JSON use
     active: bool
     waiting: dict[str, Any] | None
 
