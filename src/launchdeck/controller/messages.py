@@ -55,15 +55,29 @@ class Dispatcher:
             ctx = render.make_context(**{**context, "event": d.event, "reason": d.reason, **_extra(d)})
             sent: set[str] = set()
             # A decision may name its own channels (an escalation step's `via`); routes add theirs.
-            targets = [(None, c) for c in d.inputs.get("channels", [])]
-            targets += [(r.template, c) for r in self.spec.notifications.routes if d.event in r.on for c in r.to]
-            for template, channel in targets:
+            targets = [(None, c, False) for c in d.inputs.get("channels", [])]
+            targets += [(self.template(d, r), c, r.broadcast) for r in self.spec.notifications.routes
+                        if d.event in r.on for c in r.to]
+            for template, channel, broadcast in targets:
                 if channel in sent:
                     continue
                 sent.add(channel)
                 text = render.redact(self.renderer.render(d.event, ctx, template=template), self.secrets)
-                out.append(NewMessage(channel, d.event, text.split("\n", 1)[0], text, self.renderer.locale))
+                out.append(NewMessage(channel, d.event, text.split("\n", 1)[0], text, self.renderer.locale,
+                                      broadcast=broadcast))
         return out
+
+    def template(self, d: Decision, route: model.RouteSpec) -> str | None:
+        """The template a route renders ``d`` with: its own ``template:``; the status page's public wording;
+        for an incident, the notice of its level (``incident-p0``, ``incident-p1``) when there is one."""
+        if route.template:
+            return route.template
+        if route.audience == "status-page":
+            return f"status-page.{d.event}"
+        level = str(d.inputs.get("level", "")).lower()
+        if d.event == "incident.opened" and f"incident-{level}" in self.renderer.templates():
+            return f"incident-{level}"
+        return None
 
 
 def _extra(d: Decision) -> dict[str, Any]:

@@ -75,6 +75,8 @@ class NewMessage:
     title: str
     text: str
     locale: str
+    broadcast: bool = False
+    """A threaded Slack channel also shows it in the channel (the route's ``broadcast``)."""
 
 
 class Store:
