@@ -26,7 +26,8 @@ def secret_values(spec: model.ReleaseSpec) -> list[str]:
     ``secretEnv``, to be redacted wherever text leaves (messages, command output, evidence)."""
     refs = []
     for channel in spec.notifications.channels.values():
-        for value in (channel.webhook, channel.secret, channel.routing_key, channel.url):
+        for value in (channel.webhook, channel.secret, channel.routing_key, channel.url, channel.token,
+                      channel.username, channel.password):
             if value and value.startswith("env:"):
                 refs.append(os.environ.get(value[4:], ""))
     names = list(spec.target.router.commands.secret_env) if spec.target.router.commands else []

@@ -63,5 +63,20 @@ def make_channel(name: str, spec: ChannelSpec, *, workdir: Path, console_stream:
         assert spec.routing_key
         url = http_url(spec.url, channel=name, field="url") if spec.url else EVENTS_V2
         return PagerDutyChannel(name, env_value(spec.routing_key, channel=name, field="routingKey"), url=url)
+    if spec.type == "teams":
+        from launchdeck.adapters.notify.teams import TeamsChannel
+
+        assert spec.webhook
+        return TeamsChannel(name, http_url(spec.webhook, channel=name, field="webhook"))
+    if spec.type == "email":
+        from launchdeck.adapters.notify.email import SUBMISSION_PORT, EmailChannel
+
+        assert spec.smtp and spec.from_ and spec.to
+        host, _, port = spec.smtp.partition(":")
+        return EmailChannel(
+            name, host=host, port=int(port or SUBMISSION_PORT), sender=spec.from_, to=spec.to,
+            username=env_value(spec.username, channel=name, field="username") if spec.username else None,
+            password=env_value(spec.password, channel=name, field="password") if spec.password else None,
+            starttls=spec.starttls, ca_file=str(workdir / spec.ca_file) if spec.ca_file else None)
     raise UsageError(f"channel '{name}' has type {spec.type}, which this version cannot send to yet",
-                     hint="use console, file, slack, webhook or pagerduty channels")
+                     hint="use console, file, slack, webhook, pagerduty, teams or email channels")
