@@ -314,3 +314,87 @@ class smtp_server:  # noqa: N801 (used like the other stand-ins: `with fake_serv
 
     def __exit__(self, *exc: object) -> None:
         self._controller.stop()
+
+
+@dataclass
+class SlackPost:
+    channel: str
+    ts: str
+    text: str
+    thread_ts: str | None = None
+    blocks: list[Any] | None = None
+    reply_broadcast: bool = False
+    updates: list[str] = field(default_factory=list)
+    """Texts it was given by chat.update, in order (the newest is ``text``)."""
+
+
+class SlackWeb(FakeService):
+    """The Slack Web API (``chat.postMessage``, ``chat.update``) and response URLs, as Slack checks them:
+    a bot token in ``Authorization: Bearer`` (``not_authed`` without, ``invalid_auth`` for an unknown one),
+    a JSON body, a channel the bot is in (``channel_not_found``), a ``thread_ts`` that is a message of that
+    channel (``thread_not_found``), ``chat.update`` of an existing message (``message_not_found``), and
+    text or blocks (``no_text``). Slack answers HTTP 200 with ``{"ok": false, "error": …}``.
+
+    ``POST /response/<id>`` is a slash command's or a click's ``response_url``: the JSON answers land in
+    ``responses`` (with ``replace_original``, the message it belongs to is replaced)."""
+
+    def __init__(self, tokens: set[str], channels: set[str]) -> None:
+        super().__init__(self._respond)
+        self.tokens, self.channels = tokens, channels
+        self.posts: list[SlackPost] = []
+        self.responses: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+
+    def parents(self, channel: str) -> list[SlackPost]:
+        return [p for p in self.posts if p.channel == channel and p.thread_ts is None]
+
+    def replies(self, ts: str) -> list[SlackPost]:
+        return [p for p in self.posts if p.thread_ts == ts]
+
+    def _respond(self, req: Request) -> Reply:
+        if req.path.startswith("/response/"):
+            try:
+                self.responses.append({"path": req.path, **req.json()})
+            except ValueError:
+                return _text(400, "invalid_payload")
+            return _text(200, "ok")
+        method = req.path.removeprefix("/api/")
+        if method not in ("chat.postMessage", "chat.update"):
+            return _json(404, {"ok": False, "error": "unknown_method"})
+        auth = req.headers.get("authorization", "")
+        if not auth.startswith("Bearer "):
+            return _json(200, {"ok": False, "error": "not_authed"})
+        if auth.removeprefix("Bearer ") not in self.tokens:
+            return _json(200, {"ok": False, "error": "invalid_auth"})
+        if not req.headers.get("content-type", "").startswith("application/json"):
+            return _json(200, {"ok": False, "error": "invalid_arguments"})
+        try:
+            body = req.json()
+        except ValueError:
+            return _json(200, {"ok": False, "error": "invalid_json"})
+        channel = body.get("channel")
+        if channel not in self.channels:
+            return _json(200, {"ok": False, "error": "channel_not_found"})
+        if not (str(body.get("text") or "").strip() or body.get("blocks")):
+            return _json(200, {"ok": False, "error": "no_text"})
+        with self._lock:
+            known = {p.ts: p for p in self.posts if p.channel == channel}
+            if method == "chat.update":
+                post = known.get(body.get("ts"))
+                if post is None:
+                    return _json(200, {"ok": False, "error": "message_not_found"})
+                post.updates.append(body.get("text", ""))
+                post.text = body.get("text", post.text)
+                post.blocks = body.get("blocks", post.blocks)
+                return _json(200, {"ok": True, "channel": channel, "ts": post.ts, "text": post.text})
+            thread = body.get("thread_ts")
+            if thread is not None and (thread not in known or known[thread].thread_ts is not None):
+                return _json(200, {"ok": False, "error": "thread_not_found"})
+            ts = f"{1764550000 + len(self.posts)}.{len(self.posts):06d}"
+            self.posts.append(SlackPost(channel, ts, body.get("text", ""), thread, body.get("blocks"),
+                                        bool(body.get("reply_broadcast"))))
+        return _json(200, {"ok": True, "channel": channel, "ts": ts, "message": {"text": body.get("text", "")}})
+
+
+def slack_web(tokens: set[str], channels: set[str]) -> SlackWeb:
+    return SlackWeb(tokens, channels)

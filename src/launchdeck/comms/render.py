@@ -209,6 +209,8 @@ class Message:
     key: str = ""
     """Stable per message across retries (``release:epoch:outbox id``, ``controller.outbox.idempotency_key``):
     receivers can drop duplicates."""
+    broadcast: bool = False
+    """A threaded Slack channel also shows it in the channel (the route's ``broadcast``)."""
 
 
 class MissingValueError(NotifyError, jinja2.UndefinedError):

@@ -38,13 +38,13 @@ def secret_values(spec: model.ReleaseSpec) -> list[str]:
 
 class Dispatcher:
     def __init__(self, spec: model.ReleaseSpec, *, workdir: Path, release: str = "",
-                 console_stream: Any = None) -> None:
+                 console_stream: Any = None, threads: Any = None) -> None:
         self.spec = spec
         self.release = release
         self.renderer = render.Renderer(spec.notifications.locale)
         self.secrets = secret_values(spec)
         self.channels: dict[str, Notifier] = {
-            name: make_channel(name, ch, workdir=workdir, console_stream=console_stream)
+            name: make_channel(name, ch, workdir=workdir, console_stream=console_stream, threads=threads)
             for name, ch in spec.notifications.channels.items()}
 
     def compose(self, decisions: list[Decision], context: Mapping[str, Any]) -> list[NewMessage]:

@@ -35,8 +35,10 @@ def http_url(reference: str, *, channel: str, field: str) -> str:
     return value
 
 
-def make_channel(name: str, spec: ChannelSpec, *, workdir: Path, console_stream: Any = None) -> Notifier:
-    """A plan's channel, ready to send; UsageError (before anything starts) when it cannot be."""
+def make_channel(name: str, spec: ChannelSpec, *, workdir: Path, console_stream: Any = None,
+                 threads: Any = None) -> Notifier:
+    """A plan's channel, ready to send; UsageError (before anything starts) when it cannot be. ``threads``:
+    where a threaded Slack channel keeps the release's parent message (``slack_thread.ThreadBook``)."""
     if spec.type == "console":
         from launchdeck.adapters.notify.console import ConsoleChannel
 
@@ -46,6 +48,13 @@ def make_channel(name: str, spec: ChannelSpec, *, workdir: Path, console_stream:
 
         assert spec.path  # plan rules
         return FileChannel(name, workdir / spec.path)
+    if spec.type == "slack" and spec.token:
+        from launchdeck.adapters.notify.slack_thread import WEB_API, SlackThreadChannel
+
+        assert spec.channel
+        return SlackThreadChannel(name, env_value(spec.token, channel=name, field="token"), spec.channel,
+                                  threads=threads,
+                                  base_url=http_url(spec.url, channel=name, field="url") if spec.url else WEB_API)
     if spec.type == "slack":
         from launchdeck.adapters.notify.slack import SlackChannel
 
