@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from launchdeck.errors import StoreError
 from launchdeck.store.repo import Store, now_utc
 from launchdeck.store.tables import ChatThreadRow, MessageAttemptRow, MessageRow
 
@@ -38,7 +39,7 @@ class StoredThreads:
             with self.store.session() as s:
                 s.add(ChatThreadRow(release_id=self.release_id, channel=channel, slack_channel=thread.slack_channel,
                                     ts=thread.ts, updated_at=now_utc()))
-        except Exception as e:  # noqa: BLE001 - the store wraps IntegrityError in a StoreError
+        except StoreError as e:  # the store wraps the IntegrityError of a second parent
             if not isinstance(e.__cause__, IntegrityError):
                 raise
             kept = self.get(channel)

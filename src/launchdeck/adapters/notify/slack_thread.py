@@ -14,7 +14,6 @@ what to do, and the message is retried. The token never appears in an error.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -93,5 +92,5 @@ class SlackThreadChannel:
             error = str(e.response.get("error", "")) if e.response is not None else ""
             raise NotifyError(f"slack channel {self.name!r} refused a {message.event} message: {error}",
                               hint=_HINTS.get(error, "the message stays queued and is retried")) from None
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as e:
+        except (aiohttp.ClientError, TimeoutError, OSError) as e:
             raise unreachable(f"slack channel {self.name!r}", message.event, "the Slack Web API", e) from None
