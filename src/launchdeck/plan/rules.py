@@ -157,7 +157,8 @@ def _notifications(spec: ReleaseSpec, base: tuple[str | int, ...]) -> Iterator[P
                        "write env:NAME and export NAME, so the secret stays out of files and logs")
         needs = _CHANNEL_NEEDS.get(channel.type)
         if needs and not getattr(channel, needs[0]) and not (channel.type == "slack" and channel.token):
-            yield at, f"a {channel.type} channel needs `{units_camel(needs[0])}`", needs[1]
+            article = "an" if channel.type[0] in "aeiou" else "a"
+            yield at, f"{article} {channel.type} channel needs `{units_camel(needs[0])}`", needs[1]
         yield from _channel_extras(channel, at)
     if spec.escalation:
         for level, steps in spec.escalation.levels.items():
