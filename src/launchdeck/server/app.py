@@ -2,8 +2,8 @@
 
 It opens the release store (bringing its schema to the newest revision), answers every error as a
 problem document, mounts the REST routes under ``/api/v1``, the event streams, ``/graphql``,
-``/metrics``, ``/healthz``, ``/readyz`` and the Slack app's ``/slack/commands`` and
-``/slack/interactions``, and documents itself at ``/openapi.json`` and ``/docs``.
+``/metrics``, ``/healthz`` and ``/readyz``, the dashboard under ``/ui`` (``server.web``), the Slack app's
+``/slack/commands`` and ``/slack/interactions``, and documents itself at ``/openapi.json`` and ``/docs``.
 With ``embedded_worker`` one worker (``controller.worker.Worker``) drives releases in a thread of its
 own, with its own event loop, so a slow tick never holds up an API answer.
 """
@@ -27,7 +27,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from launchdeck import __version__
 from launchdeck.server import (events, graphql, metrics, problems, routes_actions, routes_plans, routes_releases,
-                               routes_tenants, slack)
+                               routes_tenants, slack, web)
 from launchdeck.store import migrations
 from launchdeck.store.repo import Store
 
@@ -77,6 +77,7 @@ def create_app(db_url: str, *, embedded_worker: bool, data_dir: Path | None = No
     for module in (routes_plans, routes_actions, routes_releases, routes_tenants, events, metrics, slack):
         app.include_router(module.router)
     app.include_router(graphql.router(), prefix="/graphql")
+    web.install(app)  # the dashboard under /ui (after problems.install: its pages answer errors as pages)
 
     @app.get("/healthz", response_model=Health, tags=["operations"])
     async def healthz() -> Health:
