@@ -270,7 +270,7 @@ def _self_signed(folder: Any) -> tuple[str, str]:
     return str(cert_path), str(key_path)
 
 
-class smtp_server:  # noqa: N801 (used like the other stand-ins: `with fake_services.smtp_server(...) as box`)
+class smtp_server:  # a lower-case name, used like the other stand-ins: `with fake_services.smtp_server(...)`
     """``with smtp_server(tmp_path, user, password) as box``: mails arrive in ``box.received`` (email.message)."""
 
     def __init__(self, folder: Any, user: str, password: str) -> None:
@@ -301,7 +301,7 @@ class smtp_server:  # noqa: N801 (used like the other stand-ins: `with fake_serv
             return AuthResult(success=ok, handled=False)
 
         class Handler:
-            async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+            async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # aiosmtpd names it
                 mail = email.message_from_bytes(envelope.content, policy=email.policy.default)
                 box.received.append((envelope.mail_from, list(envelope.rcpt_tos), mail))
                 return "250 Message accepted for delivery"

@@ -156,7 +156,7 @@ def clock(value: str | None) -> str:
     from datetime import UTC, datetime
 
     try:
-        at = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        at = datetime.fromisoformat(str(value))
     except ValueError:
         return str(value)
     return (at.astimezone(UTC) if at.tzinfo else at).strftime("%H:%M UTC")
