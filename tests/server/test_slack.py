@@ -10,7 +10,7 @@ from pathlib import Path
 import fake_services
 import pytest
 from ld_server import Serving
-from slack_app import SEED_LINE, SlackClient, answer, set_up_tenant, signed
+from slack_app import SEED_LINE, SIGNING_SECRET, SlackClient, answer, set_up_tenant, signed
 
 from launchdeck.server.app import create_app
 from launchdeck.store.repo import Store
@@ -20,7 +20,7 @@ from launchdeck.store.repo import Store
 def app_store(tmp_path: Path, new_store_url: Callable[[Path], AbstractContextManager[str]]) -> Iterator[tuple[str, Store]]:
     with new_store_url(tmp_path) as url:
         app = create_app(url, embedded_worker=False, data_dir=tmp_path / "data",
-                         slack_signing_secret="8f742231b10e8888abcd99yyyzzz85a5")
+                         slack_signing_secret=SIGNING_SECRET)
         with Serving(app) as served:
             store: Store = app.state.store
             set_up_tenant(store)
