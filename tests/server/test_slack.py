@@ -10,7 +10,14 @@ from pathlib import Path
 import fake_services
 import pytest
 from ld_server import Serving
-from slack_app import SEED_LINE, SIGNING_SECRET, SlackClient, answer, set_up_tenant, signed
+from slack_app import (
+    SEED_LINE,
+    SIGNING_SECRET,
+    SlackClient,
+    answer,
+    set_up_tenant,
+    signed,
+)
 
 from launchdeck.server.app import create_app
 from launchdeck.store.repo import Store

@@ -9,6 +9,7 @@ words, which do not echo credentials.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import ssl
 from email.message import EmailMessage
@@ -21,6 +22,16 @@ from launchdeck.comms.render import Message
 from launchdeck.errors import NotifyError
 
 SUBMISSION_PORT = 587
+
+
+async def _closed(client: aiosmtplib.SMTP, wait_s: float = 1.0) -> None:
+    """Close the connection, also after a failed TLS handshake or login, and wait (a moment at most) until it
+    is gone: closing TLS takes a few turns of the event loop, and a loop ending before them leaks the socket."""
+    protocol = client.protocol
+    client.close()
+    deadline = asyncio.get_running_loop().time() + wait_s
+    while protocol is not None and protocol.transport is not None and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.01)
 
 
 class EmailChannel:
@@ -60,7 +71,7 @@ class EmailChannel:
                     await client.login(self._username, self._password)
                 await client.send_message(self.mail(message))
             finally:
-                client.close()  # also after a failed TLS handshake, which leaves the socket open otherwise
+                await _closed(client)
         except aiosmtplib.SMTPAuthenticationError as e:
             raise NotifyError(f"email channel {self.name!r}: the SMTP server refused the login ({e.code})",
                               hint="check the username and password the channel's env: variables hold") from None
