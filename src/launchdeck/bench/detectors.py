@@ -18,9 +18,7 @@ Detectors (a detector fires at the first time any of its metric checks says roll
   theta0 = 1 and of the plug-in likelihood ratio (each second at the ratio estimated from the
   seconds before it, forgotten with a half-life of 60 s), given each second's events and canary
   share q = n_c / (n_c + n_s), for errors and for slow requests: slower than the stable p95 estimated
-  from the previous minute's stable requests (an order-statistic draw). Every increment is divided by
-  the design effect measured over the minutes before (over-dispersion, ``core/sequential.py``), as
-  the product's evidence does with one-minute analysis windows. Each metric is a gate with
+  from the previous minute's stable requests (an order-statistic draw). Each metric is a gate with
   alpha / 2, as the product splits the release's alpha across its sequential gates: it fires when
   its e-value reaches 2 / alpha = 200. By Ville's inequality each crosses with probability at most
   0.5% under its null, however long it is watched, so the detector's false rollbacks are at most
@@ -73,16 +71,7 @@ import numpy as np
 from scipy import signal, special
 
 from launchdeck.bench.simulation import BASE_ERROR, KAYENTA_INTERVAL, P95_MS, SLOW_BASE, Context, Streams
-from launchdeck.core.sequential import (
-    MIXTURE,
-    block_terms,
-    centre_ratio,
-    design_effect,
-    log_evidence,
-    plug_in_ratio,
-    rate_ratio_increment,
-    ratio_log_lr,
-)
+from launchdeck.core.sequential import MIXTURE, log_evidence, plug_in_ratio, rate_ratio_increment, ratio_log_lr
 
 ALPHA = 0.01
 LOG_BOUND = math.log(1.0 / ALPHA)
@@ -184,34 +173,15 @@ def _recent(x: np.ndarray, forget: float) -> np.ndarray:
     return np.concatenate([np.zeros((x.shape[0], 1)), y[:, :-1]], axis=1)
 
 
-def design_effects(x_c: np.ndarray, x_s: np.ndarray, n_c: np.ndarray, n_s: np.ndarray, theta0: float,
-                   half_life: float = PLUG_IN_HALF_LIFE) -> np.ndarray:
-    """phi per second, as ``Evidence.add`` keeps it: blocks of one analysis window (``half_life``
-    seconds, from the start); each second's increments are divided by the phi of the blocks closed
-    before it (1 in the first)."""
-    reps, T = x_c.shape
-    block = round(half_life)
-    before = [np.cumsum(a, axis=1) - a for a in (x_c, x_s, n_c, n_s)]
-    q = n_c / np.maximum(n_c + n_s, 1)
-    r, v = block_terms(x_c, x_s, q, centre_ratio(*before, theta0))
-    n_blocks = -(-T // block)
-    pad = ((0, 0), (0, n_blocks * block - T))
-    r_b = np.pad(r, pad).reshape(reps, n_blocks, block).sum(axis=2)
-    v_b = np.pad(v, pad).reshape(reps, n_blocks, block).sum(axis=2)
-    phi = design_effect(np.cumsum(r_b**2, axis=1), np.cumsum(v_b, axis=1))
-    phi = np.concatenate([np.ones((reps, 1)), phi[:, :-1]], axis=1)
-    return np.repeat(phi, block, axis=1)[:, :T]
-
-
 def plug_in_log_lr(x_c: np.ndarray, x_s: np.ndarray, n_c: np.ndarray, n_s: np.ndarray, theta0: float,
-                   half_life: float = PLUG_IN_HALF_LIFE, phi: np.ndarray | float = 1.0) -> np.ndarray:
+                   half_life: float = PLUG_IN_HALF_LIFE) -> np.ndarray:
     """Cumulative log likelihood ratio of the plug-in e-process, per second: each second judged at the
-    ratio estimated from the seconds before it (``launchdeck.core.sequential``), divided by ``phi``."""
+    ratio estimated from the seconds before it (``launchdeck.core.sequential``)."""
     forget = 0.5 ** (1.0 / half_life)
     theta = plug_in_ratio(_recent(x_c, forget), _recent(x_s, forget), _recent(n_c, forget), _recent(n_s, forget),
                           theta0)
     q = n_c / np.maximum(n_c + n_s, 1)
-    return np.cumsum(ratio_log_lr(x_c, x_s, q, theta, theta0) / phi, axis=1)
+    return np.cumsum(ratio_log_lr(x_c, x_s, q, theta, theta0), axis=1)
 
 
 def detect_sequential(st: Streams, ctx: Context, rng: np.random.Generator, *, error_theta0: float = 1.0,
@@ -236,8 +206,7 @@ def detect_sequential(st: Streams, ctx: Context, rng: np.random.Generator, *, er
         slow_c, slow_s = slow_c * keep, slow_s * keep
     streams = {"errors": (st.e_c, st.e_s, error_theta0), "slow": (slow_c, slow_s, latency_theta0)}
     streams = {m: streams[m] for m in metrics}
-    phis = {m: design_effects(x_c, x_s, st.n_c, st.n_s, theta0) for m, (x_c, x_s, theta0) in streams.items()}
-    plug = {m: plug_in_log_lr(x_c, x_s, st.n_c, st.n_s, theta0, phi=phis[m]) for m, (x_c, x_s, theta0) in streams.items()}
+    plug = {m: plug_in_log_lr(x_c, x_s, st.n_c, st.n_s, theta0) for m, (x_c, x_s, theta0) in streams.items()}
     bound = LOG_BOUND + math.log(len(streams))  # as in the product: alpha split evenly across the gates
     det = np.full(reps, np.inf)
     running = {m: np.zeros((reps, len(MIXTURE))) for m in streams}
@@ -249,7 +218,6 @@ def detect_sequential(st: Streams, ctx: Context, rng: np.random.Generator, *, er
         first = np.full(active.size, np.inf)
         for metric, (x_c, x_s, theta0) in streams.items():
             inc = _increments(x_c[active, start:stop], x_s[active, start:stop], q[active, start:stop], theta0)
-            inc /= phis[metric][active, start:stop, None]
             cum = np.cumsum(inc, axis=1)
             cum += running[metric][active, None, :]
             running[metric][active] = cum[:, -1, :]

@@ -30,23 +30,6 @@ The evidence averages two e-processes (an average of e-processes is one):
 
 Each costs a factor of 2 of the other's strength (log 2 of evidence), the price of not knowing in
 advance whether a regression starts at once or later.
-
-**Over-dispersion** (relative test). Both likelihoods treat events as independent given the shares. A
-single instance's errors are not: its error rate wanders (a bad cache node for a minute, a retry
-storm), so the events of a window lean to one side together, and k events carry less information
-than k independent ones. Against a same-age baseline, itself one instance, both sides wander, and
-every increment multiplies the evidence's expectation by more than 1: the e-process leaks (at 1000
-rps with a per-minute wander of 30% per instance, 1.2% false alarms at a 0.5% bound). So the evidence
-measures the wander and discounts for it, as quasi-likelihood does: the events of each analysis
-window (a *block*) are compared with the number the ratio estimated from everything before predicts
-(Pearson residuals, ``centre_ratio``), and the ratio of their squared sum to the binomial variance,
-shrunk toward 1 by ``DISPERSION_PRIOR`` (``design_effect``), is the *design effect* phi. Each
-increment of log evidence is divided by the phi of the blocks before it. Since phi >= 1 and is fixed
-before the slice, LR^(1/phi) has expectation at most E[LR]^(1/phi) <= 1 (Jensen): under independent
-events the evidence stays exactly as valid as before, and when events come in bursts it is (to a
-normal approximation) as valid as it would be for independent ones. A steady regression shows no
-extra spread around its own ratio, so phi stays near 1 and detection barely slows; a sudden one
-raises phi only after the block it starts in has closed.
 """
 
 from __future__ import annotations
@@ -64,11 +47,7 @@ _MIX = np.asarray(MIXTURE)
 #: PLUG_IN_MAX times the null.
 PLUG_IN_PRIOR_EVENTS = 2.0
 PLUG_IN_MAX = 50.0
-#: The design effect starts at 1 with the weight of this much binomial variance (about 8 events at an
-#: even split): a block or two of bursts is not yet taken for a wandering instance.
-DISPERSION_PRIOR = 2.0
 _LOG_HALF = math.log(0.5)
-_BLOCK_END = 1.0 - 1e-9
 
 
 def _pi(q: Any, theta: Any) -> Any:
@@ -124,33 +103,6 @@ def plug_in_rate(x: Any, n: Any, p0: float) -> np.ndarray:
     return np.clip(rate, p0, min(PLUG_IN_MAX * p0, 0.999999))
 
 
-def centre_ratio(t_c: Any, t_b: Any, m_c: Any, m_b: Any, theta0: float) -> np.ndarray:
-    """The rate ratio estimated from all the counts before a slice (events t, requests m), shrunk toward
-    theta0 by PLUG_IN_PRIOR_EVENTS pseudo-events: where the over-dispersion check expects each block's
-    events to fall. Unlike the plug-in's, it may go below theta0 (it estimates, it does not bet)."""
-    t_c, t_b, m_c, m_b = (np.asarray(a, dtype=float) for a in (t_c, t_b, m_c, m_b))
-    q = np.clip(m_c / np.maximum(m_c + m_b, 1e-12), 1e-9, 1 - 1e-9)
-    pi0 = _pi(q, theta0)
-    ratio = (t_c + PLUG_IN_PRIOR_EVENTS * pi0) / (t_b + PLUG_IN_PRIOR_EVENTS * (1 - pi0)) * (1 - q) / q
-    return np.clip(np.where(m_c + m_b > 0, ratio, theta0), theta0 / PLUG_IN_MAX, PLUG_IN_MAX * theta0)
-
-
-def block_terms(e_c: Any, e_b: Any, q: Any, theta: Any) -> tuple[np.ndarray, np.ndarray]:
-    """A slice's share of its block's Pearson residual (canary events minus those the ratio ``theta``
-    predicts, given the slice's events and share ``q``) and of its binomial variance."""
-    e_c, e_b, q, theta = (np.asarray(a, dtype=float) for a in (e_c, e_b, q, theta))
-    pi = _pi(np.clip(q, 0.0, 1.0), theta)
-    k = e_c + e_b
-    return e_c - k * pi, k * pi * (1 - pi)
-
-
-def design_effect(sum_r2: Any, sum_v: Any) -> np.ndarray:
-    """phi: the closed blocks' squared residuals over their binomial variance, shrunk toward 1 by
-    DISPERSION_PRIOR, never below 1."""
-    sum_r2, sum_v = np.asarray(sum_r2, dtype=float), np.asarray(sum_v, dtype=float)
-    return np.maximum(1.0, (DISPERSION_PRIOR + sum_r2) / (DISPERSION_PRIOR + sum_v))
-
-
 def log_e_value(log_lr: Any) -> np.ndarray:
     """log of the mixture's e-value: the mean over alternatives of exp(log LR), computed stably."""
     a = np.asarray(log_lr, dtype=float)
@@ -173,17 +125,6 @@ class Evidence:
     recent: tuple[float, ...] = ()
     """Forgetful sums for the plug-in's estimate: canary events, baseline events, canary
     requests, baseline requests."""
-    dispersion: tuple[float, ...] = ()
-    """The over-dispersion check (relative test): the four counts summed since the start, the open
-    block's residual, variance and length (in analysis windows), and the closed blocks' sums of squared
-    residuals and of variances. Empty: nothing seen yet (states written before it start afresh)."""
-
-    @property
-    def design_effect(self) -> float:
-        """phi, what each new increment of log evidence is divided by (1: events look independent)."""
-        if len(self.dispersion) < 9:
-            return 1.0
-        return float(design_effect(self.dispersion[7], self.dispersion[8]))
 
     @property
     def value(self) -> float:
@@ -193,25 +134,15 @@ class Evidence:
         return math.exp(v) if v < 700 else math.inf
 
     def add(self, e_c: int, e_b: int, n_c: int, n_b: int, theta0: float, *, forget: float) -> Evidence:
-        """Fold in a slice for the relative test; ``forget`` in (0, 1] weighs the recent sums first, and
-        says how long the slice is: 0.5 ** (length in analysis windows). Blocks close when their slices
-        add up to a window; with ``forget`` 1 (no window) none does and phi stays 1."""
+        """Fold in a slice for the relative test; ``forget`` in (0, 1] weighs the recent sums first."""
         log_lr = np.asarray(self.log_lr or [0.0] * len(MIXTURE), dtype=float)
         q = n_c / (n_c + n_b) if n_c + n_b else 0.0
         x_c, x_b, r_c, r_b = self.recent or (0.0, 0.0, 0.0, 0.0)
         theta = float(plug_in_ratio(x_c, x_b, r_c, r_b, theta0))
-        phi = self.design_effect
-        plug = self.log_plug_in + float(ratio_log_lr(e_c, e_b, q, theta, theta0)) / phi
-        mixed = log_lr + rate_ratio_increment(e_c, e_b, q, theta0) / phi
+        plug = self.log_plug_in + float(ratio_log_lr(e_c, e_b, q, theta, theta0))
+        mixed = log_lr + rate_ratio_increment(e_c, e_b, q, theta0)
         recent = (x_c * forget + e_c, x_b * forget + e_b, r_c * forget + n_c, r_b * forget + n_b)
-        t_c, t_b, m_c, m_b, res, var, length, sum_r2, sum_v = self.dispersion or (0.0,) * 9
-        r, v = block_terms(e_c, e_b, q, centre_ratio(t_c, t_b, m_c, m_b, theta0))
-        res, var = res + float(r), var + float(v)
-        length += math.log(forget) / _LOG_HALF if 0.0 < forget < 1.0 else 0.0
-        if length >= _BLOCK_END:
-            sum_r2, sum_v, res, var, length = sum_r2 + res * res, sum_v + var, 0.0, 0.0, 0.0
-        dispersion = (t_c + e_c, t_b + e_b, m_c + n_c, m_b + n_b, res, var, length, sum_r2, sum_v)
-        return Evidence(tuple(mixed.tolist()), plug, recent, dispersion)
+        return Evidence(tuple(mixed.tolist()), plug, recent)
 
     def add_one_sample(self, e: int, n: int, p0: float, *, forget: float) -> Evidence:
         """Fold in a slice for the absolute test (rate at most p0)."""
@@ -220,4 +151,4 @@ class Evidence:
         p = float(plug_in_rate(x, r, p0))
         plug = self.log_plug_in + float(rate_log_lr(e, n, p, p0))
         mixed = log_lr + one_sample_increment(e, n, p0)
-        return Evidence(tuple(mixed.tolist()), plug, (x * forget + e, 0.0, r * forget + n, 0.0), self.dispersion)
+        return Evidence(tuple(mixed.tolist()), plug, (x * forget + e, 0.0, r * forget + n, 0.0))
