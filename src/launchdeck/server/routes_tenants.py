@@ -25,7 +25,8 @@ def apply(body: TenantDocumentsBody, who: Admin, store: StoreDep) -> TenantDocum
 @router.get("/documents", response_model=TenantDocumentList)
 def documents(who: Viewer, store: StoreDep) -> TenantDocumentList:
     """The newest version of each of the tenant's documents."""
-    return TenantDocumentList(items=[_out(d, None) for d in tenants.documents(store, tenant=who.tenant)])
+    return TenantDocumentList(items=[_out(d, None).model_copy(update={"text": d.text})
+                                     for d in tenants.documents(store, tenant=who.tenant)])
 
 
 def _out(d: StoredDocument, changed: bool | None) -> TenantDocumentOut:

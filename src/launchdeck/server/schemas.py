@@ -303,6 +303,7 @@ class TenantDocumentOut(Wire):
     applied_by: str
     applied_at: datetime
     changed: bool | None = Field(None, description="On apply: false when the newest version had this text already.")
+    text: str | None = Field(None, description="The document's YAML text (in the list, not in apply's answer).")
 
 
 class TenantDocumentList(Wire):
