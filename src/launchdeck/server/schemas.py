@@ -140,6 +140,8 @@ class Listed(Wire):
     tenant: str
     phase: str
     stage: int
+    stages: int | None = Field(None, description="How many stages the plan has (null for a release from before "
+                                                 "it was recorded).")
     weight: float
     outcome: str | None
     plan_time: float
@@ -166,6 +168,8 @@ class Status(Wire):
     tenant: str
     phase: str | None
     stage: int
+    stages: int | None = Field(None, description="How many stages the plan has (null for a release from before "
+                                                 "it was recorded).")
     weight: float
     outcome: str | None
     reason: str | None
@@ -307,4 +311,5 @@ class TenantDocumentOut(Wire):
 
 
 class TenantDocumentList(Wire):
+    tenant: str | None = Field(None, description="The token's tenant: every document here is its.")
     items: list[TenantDocumentOut]
