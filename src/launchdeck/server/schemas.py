@@ -108,6 +108,8 @@ class PlanOut(Wire):
     version: int
     registered_by: str
     registered_at: datetime
+    changed: bool | None = Field(None, description="On register: false when the newest version had this text "
+                                                   "already.")
 
 
 class PlanDetail(PlanOut):
@@ -115,6 +117,7 @@ class PlanDetail(PlanOut):
 
 
 class PlanList(Wire):
+    tenant: str | None = Field(None, description="The token's tenant: every plan here is its.")
     items: list[PlanOut]
 
 
