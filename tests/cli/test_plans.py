@@ -38,4 +38,4 @@ def test_an_invalid_plan_is_refused_with_its_problems_and_nothing_is_kept(tmp_pa
     refused = launchdeck(tmp_path, "plans", "register", "plan.yaml")
     assert refused.returncode == 2 and "Traceback" not in refused.stderr
     assert "plan.yaml:5: kind: 'Releas' is not allowed here" in refused.stderr, refused.stderr
-    assert "no registered plans yet" in launchdeck(tmp_path, "plans", "list").stdout
+    assert not (tmp_path / "launchdeck.db").exists()  # refused before the store was opened
