@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -54,7 +54,7 @@ def register(file: Annotated[Path, typer.Argument(help="Plan file (YAML).")], ou
 
 
 @plans_app.command("list")
-def list_(tenant: Annotated[Optional[str], typer.Option(
+def list_(tenant: Annotated[str | None, typer.Option(
               "--tenant", help="Only this tenant's plans (locally: every tenant's by default). With --server: the token's tenant, "
                                "the only one it sees.")] = None,
           output: OutputOption = Output.text, db: DbOption = DEFAULT_URL, server: ServerOption = None,
