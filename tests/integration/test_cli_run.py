@@ -167,7 +167,7 @@ def test_the_inspection_verbs_agree_with_the_run(intelgraph: tuple[Launchdeck, R
 
     # a release that has ended: --watch shows it once and exits with its outcome's status
     watched = cli("status", RELEASE, "--watch", "--interval", "200ms")
-    assert watched.returncode == 3 and watched.stdout.count(f"{RELEASE}: done") == 1, watched.explain()
+    assert watched.returncode == 3 and watched.stdout.count(f"{RELEASE}: rolled back at stage") == 1, watched.explain()
 
     decisions = json.loads(cli("why", RELEASE, "--output", "json").stdout)
     assert [d["seq"] for d in decisions] == sorted(d["seq"] for d in decisions)
