@@ -427,8 +427,9 @@ def test_the_migrations_ship_inside_the_package() -> None:
     assert (scripts / "alembic.ini").is_file()
     assert sorted(p.name for p in (scripts / "versions").glob("*.py")) == ["0001_initial_tables.py",
                                                                           "0002_signed_log_heads.py",
-                                                                          "0003_control_plane.py"]
-    assert migrations.heads() == {"0003"} == {migrations.HEAD}
+                                                                          "0003_control_plane.py",
+                                                                          "0004_tenant_documents.py"]
+    assert migrations.heads() == {"0004"} == {migrations.HEAD}
 
 
 # -- a database that cannot be opened ------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -22,9 +23,20 @@ def validate(plan: Annotated[Path, typer.Argument(help="Plan file (YAML).")],
     quick.validate(plan, time_scale)
 
 
+class SchemaKind(str, Enum):
+    plan = "plan"
+    tenant = "tenant"
+
+
 @app.command()
-def schema() -> None:
-    """Print the plan files' JSON Schema (for editors)."""
+def schema(kind: Annotated[SchemaKind, typer.Argument(help="plan: Release and ReleaseTrain files; tenant: Tenant and "
+                                                            "TenantPolicy documents.")] = SchemaKind.plan) -> None:
+    """Print the JSON Schema of plan files, or of tenant documents (for editors)."""
+    if kind is SchemaKind.tenant:
+        from launchdeck.tenants.documents import json_schema as tenant_schema
+
+        typer.echo(json.dumps(tenant_schema(), indent=2))
+        return
     from launchdeck.plan import json_schema
 
     typer.echo(json.dumps(json_schema(), indent=2))

@@ -268,3 +268,30 @@ class RecordedOut(Wire):
     decision: str | None
     driven: bool
     message: str
+
+
+# -- tenant documents ------------------------------------------------------------------------------------
+
+
+class TenantDocumentText(Body):
+    text: PlanText = Field(description="The document, as YAML text (kind: Tenant or TenantPolicy).")
+    file: Annotated[str, Field(max_length=300), NoNul] = Field("tenant.yaml", description="Its file name, for problems.")
+
+
+class TenantDocumentsBody(Body):
+    documents: list[TenantDocumentText] = Field(min_length=1, max_length=20)
+
+
+class TenantDocumentOut(Wire):
+    tenant: str
+    kind: str
+    version: int
+    digest: str
+    file: str
+    applied_by: str
+    applied_at: datetime
+    changed: bool | None = Field(None, description="On apply: false when the newest version had this text already.")
+
+
+class TenantDocumentList(Wire):
+    items: list[TenantDocumentOut]

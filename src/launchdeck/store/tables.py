@@ -1,5 +1,5 @@
 """SQLAlchemy 2 tables: releases (with their leases), their decisions (a hash chain) and its signed heads,
-sign-offs, the message outbox, external effects, API tokens, registered plans and stored evidence.
+sign-offs, the message outbox, external effects, API tokens, registered plans, tenant documents and stored evidence.
 
 The schema is created and changed only by the Alembic migrations in ``launchdeck/store/migrations``
 (``Store(url)`` upgrades a database to the newest revision when it opens it); a change here needs a
@@ -230,6 +230,22 @@ class PlanRow(Base):
     registered_by: Mapped[str] = mapped_column(String(120))
     registered_at: Mapped[datetime] = mapped_column(UTCDateTime)
     __table_args__ = (UniqueConstraint("tenant", "name", "digest"),)
+
+
+class TenantDocumentRow(Base):
+    """A tenant document (``kind: Tenant`` or ``TenantPolicy``) as an admin applied it: one row per version."""
+
+    __tablename__ = "tenant_documents"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(120))
+    kind: Mapped[str] = mapped_column(String(40))
+    version: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    digest: Mapped[str] = mapped_column(String(80))
+    file: Mapped[str] = mapped_column(String(300))
+    applied_by: Mapped[str] = mapped_column(String(120))
+    applied_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    __table_args__ = (UniqueConstraint("tenant", "kind", "version"),)
 
 
 class EvidenceRow(Base):
