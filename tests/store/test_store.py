@@ -428,8 +428,9 @@ def test_the_migrations_ship_inside_the_package() -> None:
     assert sorted(p.name for p in (scripts / "versions").glob("*.py")) == ["0001_initial_tables.py",
                                                                           "0002_signed_log_heads.py",
                                                                           "0003_control_plane.py",
-                                                                          "0004_tenant_documents.py"]
-    assert migrations.heads() == {"0004"} == {migrations.HEAD}
+                                                                          "0004_tenant_documents.py",
+                                                                          "0006_guard_rails.py"]
+    assert migrations.heads() == {"0006"} == {migrations.HEAD}
 
 
 # -- a database that cannot be opened ------------------------------------------------------------------

@@ -6,8 +6,8 @@
 * ``guard_state``: one row per tenant: its tier (None: the policy's), override, enforced action;
 * ``guard_history``: who changed what (a tier drop, an override, an enforcement, an approval), and why.
 
-Revision ID: 0006_guard_rails
-Revises: 0004_tenant_documents
+Revision ID: 0006
+Revises: 0004
 Create Date: 2026-12-01 01:30:00
 """
 
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0006_guard_rails"
-down_revision: str | Sequence[str] | None = "0004_tenant_documents"
+revision: str = "0006"
+down_revision: str | Sequence[str] | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
