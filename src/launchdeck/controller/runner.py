@@ -54,6 +54,7 @@ from launchdeck import telemetry
 from launchdeck.errors import LaunchdeckError, LeaseHeld
 from launchdeck.plan import LoadedPlan, baseline, model, to_policy
 from launchdeck.plan.noise import noisy_gates
+from launchdeck.services import guardrails
 from launchdeck.store import leases
 from launchdeck.store.leases import Lease
 from launchdeck.store.repo import NewDecision, Store, StoredRelease
@@ -166,7 +167,8 @@ def new_run(plan: LoadedPlan, opts: RunOptions, view: View, store: Store, releas
             state: ReleaseState, meta: dict[str, Any]) -> Run:
     """A session on a release: its policy, clock, signing key and channels (no target yet)."""
     assert isinstance(plan.doc, model.ReleaseDoc)
-    spec = plan.doc.spec
+    # Every release of the tenant carries its locked SLOs, whether or not the plan names them.
+    spec = guardrails.with_locked(plan.doc.spec, guardrails.rails_of(store, release.tenant))
     run = Run(plan, spec, to_policy(spec), opts, store, release, state, meta,
               PlanClock(opts.time_scale, release.plan_clock), view)
     run.key, note = bundles.ensure_key(opts.workdir / spec.evidence.key)
