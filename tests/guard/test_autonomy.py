@@ -1,4 +1,10 @@
-from launchdeck.guard.autonomy import Outcome, SafetyTargets, next_tier, permission, safety
+from launchdeck.guard.autonomy import (
+    Outcome,
+    SafetyTargets,
+    next_tier,
+    permission,
+    safety,
+)
 
 DAY = 86400.0
 

@@ -1,6 +1,12 @@
 from launchdeck.core.policy import Gate, Stage
-from launchdeck.guard.rails import (LockedGate, PlanLimits, PlanShape, check_limits, check_locked_gates,
-                                    merged_gates)
+from launchdeck.guard.rails import (
+    LockedGate,
+    PlanLimits,
+    PlanShape,
+    check_limits,
+    check_locked_gates,
+    merged_gates,
+)
 
 P95 = Gate("graphql-p95", "latency_p95_ms", ">", 350.0, "350ms", for_seconds=300.0, severity="urgent")
 LOCK = (LockedGate(P95, "spec.lockedSlos[0]"),)

@@ -10,6 +10,7 @@ reproducible from its inputs.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -58,12 +59,17 @@ def forecast_spend(hourly: tuple[float, ...], *, spent: float, budget: float, ho
                              hours, hours, "mean-rate",
                              f"only {values.size} hourly points (a trend needs {MIN_HOURS}): the mean rate, "
                              "no interval")
+    from statsmodels.tools.sm_exceptions import ConvergenceWarning
     from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 
     if np.ptp(values) == 0.0:
         paths = np.tile(values[-1], (horizon_hours, 1))
     else:
-        fit = ETSModel(values, error="add", trend="add").fit(disp=False)
+        with warnings.catch_warnings():
+            # A fit that stops short of the optimum still gives a usable trend; the interval carries the doubt.
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            warnings.simplefilter("ignore", RuntimeWarning)
+            fit = ETSModel(values, error="add", trend="add").fit(disp=False)
         paths = np.asarray(fit.simulate(horizon_hours, anchor="end", repetitions=repetitions,
                                         rng=np.random.default_rng(seed)), dtype=float).reshape(horizon_hours, -1)
     # Spend cannot be negative in an hour, whatever the noise says.

@@ -81,8 +81,8 @@ class EnforcementSpec(Model):
     automatic: bool = True
     """False: the action waits for an admin (`launchdeck budget protect --tenant T`)."""
     on: Literal["page", "any"] = "page"
-    hook: list[str] | None = None
-    """``action: hook``: the command to run (no shell; ``{tenant}`` and ``{reason}`` filled per argument)."""
+    hook: str | None = None
+    """``action: hook``: the command to run (no shell; ``{{tenant}}``, ``{{reason}}`` filled per argument)."""
 
 
 class SafetySpec(Model):
@@ -134,7 +134,7 @@ class TenantPolicyDoc(Model):
         e = self.spec.enforcement
         if e.action == "hook" and not e.hook:
             found.append((("spec", "enforcement", "hook"), "action: hook needs the command to run",
-                          "hook: [./scripts/budget-protect.sh, \"{tenant}\"]"))
+                          "hook: ./scripts/budget-protect.sh {{tenant}}"))
         for i, eb in enumerate(self.spec.error_budgets):
             if (eb.file is None) == (eb.prometheus is None):
                 found.append((("spec", "errorBudgets", i), "an error budget needs one source of request counts",
