@@ -54,7 +54,7 @@ from launchdeck import telemetry
 from launchdeck.errors import LaunchdeckError, LeaseHeld
 from launchdeck.plan import LoadedPlan, baseline, model, to_policy
 from launchdeck.plan.noise import noisy_gates
-from launchdeck.services import guardrails
+from launchdeck.services import autonomy, guardrails
 from launchdeck.store import leases
 from launchdeck.store.leases import Lease
 from launchdeck.store.repo import NewDecision, Store, StoredRelease
@@ -263,13 +263,17 @@ async def _ticks(run: Run, tick: float, heartbeat: float | None) -> None:
             telemetry.TICK_LAG.observe(max(0.0, now - due - run.policy.analysis.interval) / run.opts.time_scale)
             await _check_weight(run, now)
             observations = await _observe(run)
-        people, run.people_mark = read(run.store, run.release.id, run.policy, run.state, run.signoffs,
+        # The tenant's guard rails: its autonomy tier, an override, an enforced pause or shrink.
+        guard = autonomy.runtime(run.store, run.release.tenant)
+        policy = guard.policy(run.policy) if guard is not None else run.policy
+        people, run.people_mark = read(run.store, run.release.id, policy, run.state, run.signoffs,
                                        run.shift.watch if run.shift else None, run.people_mark)
         signed_before, run.signoffs = run.signoffs, people.signoffs
         room_before = run.warroom.kept()
-        step = engine.decide(run.policy, run.state, now, engine.Inputs(
+        step = engine.decide(policy, run.state, now, engine.Inputs(
             observations=observations, signoffs=people.signoffs, decision=people.decision, kill=people.kill,
-            smoke_failure=smoke_failure, pause=people.pause, resume=people.resume))
+            smoke_failure=smoke_failure, pause=people.pause, resume=people.resume,
+            guard_hold=guard.hold if guard is not None else None, guard_shrink=guard is not None and guard.shrink))
         smoke_failure = None
         decisions = list(step.decisions)
         decisions += run.warroom.after(decisions, step.state, now, status_line(run, step.state, now))

@@ -14,7 +14,7 @@ import io
 import json
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -128,15 +128,22 @@ def _prometheus_spend(p: PrometheusSpend, start: datetime, end: datetime) -> lis
     return [(datetime.fromtimestamp(float(t), UTC), float(v)) for series in result for t, v in series["values"]]
 
 
+#: How far back spend is read for the forecast's trend (the budget counts the month only).
+HISTORY = timedelta(days=14)
+
+
 def spend_of(store: Store, rails: TenantRails, now: datetime) -> list[tuple[datetime, float]]:
-    start = month_start(now)
-    records = stored.spend_since(store, tenant=rails.tenant, since=start)
+    """The tenant's spend records from ``HISTORY`` ago (or the month's start, if earlier) to ``now``."""
+    start = min(month_start(now), now - HISTORY)
+    # Keyed by source and time: a file both recorded (`budget record`) and named by the policy counts once.
+    records = {(source, at): amount for source, at, amount in stored.spend_since(store, tenant=rails.tenant, since=start)}
     source = rails.spec.budget.spend if rails.spec.budget else None
     if source is not None and source.file:
-        records += [(at, a) for at, a in _file_spend(source.file) if start <= at <= now]
+        name = Path(source.file).name
+        records.update({(name, at): a for at, a in _file_spend(source.file) if start <= at <= now})
     elif source is not None and source.prometheus:
-        records += _prometheus_spend(source.prometheus, start, now)
-    return sorted(records)
+        records.update({("prometheus", at): a for at, a in _prometheus_spend(source.prometheus, start, now)})
+    return sorted((at, amount) for (_, at), amount in records.items())
 
 
 def hourly(records: list[tuple[datetime, float]], now: datetime) -> tuple[float, ...]:
@@ -169,7 +176,7 @@ def check(store: Store, *, tenant: str, now: datetime | None = None) -> BudgetRe
     b = spec.budget
     if b is not None:
         records = spend_of(store, rails, now)
-        spent = sum(a for _, a in records)
+        spent = sum(a for at, a in records if at >= month_start(now))
         fired = stored.fired_keys(store, tenant=tenant, prefix=f"budget:{month}:")
         keys = frozenset(tuple(k.split(":")[1:3]) + (float(k.split(":")[3]),) for k in fired)  # type: ignore[misc]
         actual = budget.crossed(month=month, budget=b.monthly, spent=spent, thresholds=tuple(b.thresholds),
@@ -206,7 +213,7 @@ def check(store: Store, *, tenant: str, now: datetime | None = None) -> BudgetRe
     for a in raised:
         log.warning("tenant %s: %s%s", tenant, "PAGE " if a.page else "", a.reason)
     this_month = tuple(stored.alerts(store, tenant=tenant, since=month_start(now)))
-    st = _enforce(store, rails, this_month, now)
+    st = _enforce(store, rails, tuple(raised), now)
     return BudgetReport(tenant, rails.version, month, b.monthly if b else 0.0, b.currency if b else "", spent, fc,
                         this_month, tuple(raised), tuple(burn_json), st)
 
@@ -250,6 +257,7 @@ def _burn_samples(eb: ErrorBudgetSpec, now: datetime) -> tuple[burnrate.Sample, 
 
 
 def _enforce(store: Store, rails: TenantRails, alerts: tuple[stored.Alert, ...], now: datetime) -> stored.GuardState:
+    """Act on the alerts raised now (an action lifted by an admin is not taken again for the same alerts)."""
     spec = rails.spec.enforcement
     st = stored.state(store, tenant=rails.tenant)
     rule = enforcement.EnforcementRule(spec.action, spec.automatic, spec.on)

@@ -65,12 +65,13 @@ def add_spend(store: Store, *, tenant: str, source: str, records: Iterable[tuple
     return n
 
 
-def spend_since(store: Store, *, tenant: str, since: datetime) -> list[tuple[datetime, float]]:
+def spend_since(store: Store, *, tenant: str, since: datetime) -> list[tuple[str, datetime, float]]:
+    """(source, at, amount) of the tenant's spend records since ``since``, oldest first."""
     with store.session() as s:
-        rows = s.execute(select(GuardSpendRow.at, GuardSpendRow.amount)
+        rows = s.execute(select(GuardSpendRow.source, GuardSpendRow.at, GuardSpendRow.amount)
                          .where(GuardSpendRow.tenant == tenant, GuardSpendRow.at >= since)
                          .order_by(GuardSpendRow.at))
-        return [(at, amount) for at, amount in rows]
+        return [(source, at, amount) for source, at, amount in rows]
 
 
 def raise_alerts(store: Store, alerts: Iterable[Alert]) -> list[Alert]:
