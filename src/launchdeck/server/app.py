@@ -25,7 +25,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from launchdeck import __version__
 from launchdeck.server import (events, graphql, metrics, problems, routes_actions, routes_plans, routes_releases,
-                               routes_tenants)
+                               routes_guard, routes_tenants)
 from launchdeck.store import migrations
 from launchdeck.store.repo import Store
 
@@ -70,7 +70,7 @@ def create_app(db_url: str, *, embedded_worker: bool, data_dir: Path | None = No
     app.state.worker = worker
     problems.install(app)
     app.add_middleware(BodyLimit)
-    for module in (routes_plans, routes_actions, routes_releases, routes_tenants, events, metrics):
+    for module in (routes_plans, routes_actions, routes_releases, routes_tenants, routes_guard, events, metrics):
         app.include_router(module.router)
     app.include_router(graphql.router(), prefix="/graphql")
 
