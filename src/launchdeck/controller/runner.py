@@ -14,7 +14,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from launchdeck.controller import driver, failpoints, lifecycle, loadtests, preflight, submit
+from launchdeck.controller import driver, failpoints, guardwatch, lifecycle, loadtests, preflight, submit
 from launchdeck.controller import evidence as bundles
 from launchdeck.controller.clock import PlanClock
 from launchdeck.controller.messages import Dispatcher
@@ -304,7 +304,7 @@ async def _ticks(run: Run, tick: float, heartbeat: float | None) -> None:
         if run.stop is not None and run.stop.is_set() and run.state.phase != "done":
             raise Stopped(run.release.name)
         if run.state.phase not in ("done", "rolling_back"):
-            await asyncio.sleep(_pause(run, tick))
+            await guardwatch.nap(_pause(run, tick))  # woken at once when the tenant's guard state changes
 
 
 def _pause(run: Run, tick: float) -> float:

@@ -135,6 +135,13 @@ def update(store: Store, *, tenant: str, who: str, kind: str, reason: str, **cha
         return _state(row)
 
 
+def mark(store: Store) -> tuple[object, int]:
+    """Changes whenever any tenant's guard state changes: (newest update, rows)."""
+    with store.session() as s:
+        newest, rows = s.execute(select(func.max(GuardStateRow.updated_at), func.count()).select_from(GuardStateRow)).one()
+        return newest, int(rows)
+
+
 def history(store: Store, *, tenant: str, limit: int = 50) -> list[tuple[datetime, str, str, str]]:
     with store.session() as s:
         rows = s.scalars(select(GuardHistoryRow).where(GuardHistoryRow.tenant == tenant)
