@@ -6,7 +6,7 @@ budget alert. Once every release is in its first stage, the breach is made obser
 
 * ``record``: spend over 95% of the budget is fed with the service `launchdeck budget record` and the API
   call (``services.budget.record``), which checks the budget at once;
-* ``file``: the policy's spend file is rewritten; the worker's guard watch reads it (every second).
+* ``file``: the policy's spend file is rewritten; the worker's guard watch sees it change (a stat every 0.1 s).
 
 For each release: seconds from that moment to the ``release.paused`` decision recorded by its tick. Also
 the CPU seconds of this process over the whole breach-to-last-pause span (process time, not wall: the

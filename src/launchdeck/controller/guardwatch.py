@@ -21,6 +21,8 @@ from launchdeck.store.repo import Store
 log = logging.getLogger("launchdeck.guard")
 GUARD_EVERY = 1.0
 SAFETY_EVERY = 30.0
+#: How often a worker looks at the policies' spend files (a stat each): a rewritten file is checked at once.
+FILE_EVERY = 0.1
 #: How often a worker looks whether any tenant's guard state changed (one small query), to wake its releases.
 MARK_EVERY = 0.1
 _wake: dict[asyncio.AbstractEventLoop, asyncio.Event] = {}
@@ -68,29 +70,57 @@ async def follow(store: Store, stop: asyncio.Event, *, every: float = MARK_EVERY
             await asyncio.wait_for(stop.wait(), every)
 
 
-def check_all(store: Store, *, safety: bool) -> int:
-    """One round over every tenant with a policy; returns how many were checked."""
-    tenants = [d.tenant for d in budget._policies(store)]
-    for tenant in tenants:
+def check_all(store: Store, *, safety: bool, only: set[str] | None = None) -> dict[str, str]:
+    """One round over every tenant with a policy (or ``only`` these); returns each one's spend file ('' none)."""
+    from launchdeck.services.guardrails import rails_of
+
+    files = {}
+    for tenant in [d.tenant for d in budget._policies(store)]:
+        if only is not None and tenant not in only:
+            continue
         try:
+            rails = rails_of(store, tenant)
+            source = rails.spec.budget.spend if rails is not None and rails.spec.budget else None
+            files[tenant] = source.file if source is not None and source.file else ""
             budget.check(store, tenant=tenant)
             if safety:
                 autonomy.check_safety(store, tenant=tenant)
         except LaunchdeckError as e:  # one tenant's broken source must not stop the others' guard
             log.warning("guard check of tenant %s: %s", tenant, e.message)
-    return len(tenants)
+    return files
+
+
+def _mtimes(files: dict[str, str]) -> dict[str, float]:
+    import os
+
+    found = {}
+    for tenant, path in files.items():
+        if path:
+            with suppress(OSError):
+                found[tenant] = os.stat(path).st_mtime_ns
+    return found
 
 
 async def watch(store: Store, stop: asyncio.Event, *, every: float = GUARD_EVERY) -> None:
-    last_safety = 0.0
+    """Check every tenant each ``every`` seconds, and a tenant whose spend file changed within ``FILE_EVERY``."""
+    last_safety = last_round = 0.0
+    files: dict[str, str] = {}
+    seen: dict[str, float] = {}
     while not stop.is_set():
         now = time.monotonic()
-        safety = now - last_safety >= SAFETY_EVERY
         try:
-            await asyncio.to_thread(check_all, store, safety=safety)
+            if now - last_round >= every:
+                safety = now - last_safety >= SAFETY_EVERY
+                files = await asyncio.to_thread(check_all, store, safety=safety)
+                seen = await asyncio.to_thread(_mtimes, files)
+                last_round, last_safety = now, now if safety else last_safety
+            else:
+                mtimes = await asyncio.to_thread(_mtimes, files)
+                moved = {t for t, m in mtimes.items() if seen.get(t) != m}
+                if moved:
+                    await asyncio.to_thread(check_all, store, safety=False, only=moved)
+                seen = mtimes
         except LaunchdeckError as e:
             log.warning("guard check: %s", e.message)
-        if safety:
-            last_safety = now
         with suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), every)
+            await asyncio.wait_for(stop.wait(), FILE_EVERY)
