@@ -31,13 +31,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from launchdeck.bench.synthetic import LeasedWorker, SyntheticTarget  # noqa: E402
-from launchdeck.controller import submit  # noqa: E402
-from launchdeck.controller.session import RunOptions  # noqa: E402
-from launchdeck.core.engine import Decision  # noqa: E402
-from launchdeck.plan import load_plan  # noqa: E402
-from launchdeck.services import budget, tenants  # noqa: E402
-from launchdeck.store.repo import Store, StoredRelease  # noqa: E402
+from launchdeck.bench.synthetic import LeasedWorker, SyntheticTarget
+from launchdeck.controller import submit
+from launchdeck.controller.session import RunOptions
+from launchdeck.core.engine import Decision
+from launchdeck.plan import load_plan
+from launchdeck.services import budget, tenants
+from launchdeck.store.repo import Store, StoredRelease
 
 PLAN = """\
 apiVersion: launchdeck/v1

@@ -112,3 +112,62 @@ def test_an_override_holds_the_tenants_releases_until_it_ends(ld: Launchdeck) ->
     for run in runs:
         result = run.wait()
         assert result.summary["outcome"] == "promoted", result.explain()
+
+
+GATED = """
+    apiVersion: launchdeck/v1
+    kind: Release
+    metadata: {name: NAME, tenant: TENANT, service: graphql, version: v3, previousVersion: v2}
+    spec:
+      target:
+        versions:
+          stable: {errorRate: 0.1%, latency: {median: 20ms, p95: 60ms}, costPerRequest: 0.0010}
+          canary: {errorRate: 0.1%, latency: {median: 20ms, p95: 60ms}, costPerRequest: COST}
+        load: {rps: 200, users: 1000}
+      stages:
+        - {weight: 25%, hold: 2m}
+        - {weight: 100%, hold: 30s}
+      analysis: {interval: 10s, window: 1m, minRequests: 20}
+      gates:
+        - {name: cost-delta, metric: cost_per_request, op: ">", threshold: +10%, vs: baseline, severity: immediate}
+        - {name: error-budget, metric: error_budget_remaining, op: "<", threshold: 25%, severity: immediate}
+"""
+BUDGETED = """
+    apiVersion: launchdeck/v1
+    kind: TenantPolicy
+    metadata: {tenant: TENANT}
+    spec:
+      errorBudgets: [{service: graphql, objective: 99.9%, window: 1h, file: FILE}]
+"""
+
+
+def _budgeted(ld: Launchdeck, tenant: str, bad_ratio: float) -> None:
+    import json
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime.now(UTC)
+    counts = [{"at": (now - timedelta(minutes=m)).isoformat(), "total": 1000, "bad": 1000 * bad_ratio}
+              for m in range(60)]
+    (ld.cwd / f"{tenant}-requests.json").write_text(json.dumps(counts))
+    ld.write(f"{tenant}.yaml", BUDGETED.replace("TENANT", tenant).replace("FILE", str(ld.cwd / f"{tenant}-requests.json")))
+    assert ld("tenant", "apply", f"{tenant}.yaml").returncode == 0
+
+
+def test_a_costlier_canary_fails_its_cost_delta_gate(ld: Launchdeck) -> None:
+    _budgeted(ld, "cd", 0.0)
+    ld.write("costly.yaml", GATED.replace("NAME", "costly-v3").replace("TENANT", "cd").replace("COST", "0.0013"))
+    result = ld("run", "costly.yaml", *RUN)
+    assert result.returncode == 3 and result.summary["firedGate"] == "cost-delta", result.explain()
+    ld.write("same.yaml", GATED.replace("NAME", "same-v3").replace("TENANT", "cd").replace("COST", "0.00105"))
+    result = ld("run", "same.yaml", *RUN)
+    assert result.returncode == 0 and result.summary["outcome"] == "promoted", result.explain()
+
+
+def test_an_error_budget_gate_fires_when_the_budget_is_spent_and_needs_the_policy(ld: Launchdeck) -> None:
+    ld.write("nobudget.yaml", GATED.replace("NAME", "nb-v3").replace("TENANT", "none").replace("COST", "0.001"))
+    refused = ld("run", "nobudget.yaml", *RUN)
+    assert refused.returncode == 2 and "does not keep" in refused.stderr, refused.explain()
+    _budgeted(ld, "eb", 0.0009)  # 90% of the hour's budget spent: 10% left, under 25%
+    ld.write("spent.yaml", GATED.replace("NAME", "spent-v3").replace("TENANT", "eb").replace("COST", "0.001"))
+    result = ld("run", "spent.yaml", *RUN)
+    assert result.returncode == 3 and result.summary["firedGate"] == "error-budget", result.explain()

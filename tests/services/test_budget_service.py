@@ -74,7 +74,7 @@ def test_a_rising_spend_alerts_on_the_forecast_before_the_spend_crosses(store: S
 
 def test_a_fast_burn_pages_from_the_error_budget_file(store: Store, tmp_path: Path) -> None:
     counts = [{"at": (NOW - timedelta(minutes=m)).isoformat(), "total": 1000, "bad": 0} for m in range(5, 3 * 1440)]
-    counts += [{"at": (NOW - timedelta(minutes=m)).isoformat(), "total": 1000, "bad": 500} for m in range(0, 5)]
+    counts += [{"at": (NOW - timedelta(minutes=m)).isoformat(), "total": 1000, "bad": 500} for m in range(5)]
     (tmp_path / "req.json").write_text(json.dumps(counts))
     apply(store, POLICY + f"  errorBudgets: [{{service: graphql, objective: 99.9%, file: {tmp_path / 'req.json'}}}]\n")
     report = budget.check(store, tenant="ig", now=NOW)

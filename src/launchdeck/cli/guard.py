@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -20,7 +20,7 @@ app.add_typer(budget_app, name="budget")
 app.add_typer(autonomy_app, name="autonomy")
 app.add_typer(safety_app, name="safety")
 
-TenantOption = Annotated[Optional[str], typer.Option("--tenant", help="The tenant (with --server: the token's).")]
+TenantOption = Annotated[str | None, typer.Option("--tenant", help="The tenant (with --server: the token's).")]
 OutputOption = Annotated[Output, typer.Option("--output", help="json: print the objects as JSON.")]
 
 

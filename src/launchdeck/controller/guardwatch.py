@@ -13,6 +13,7 @@ import asyncio
 import logging
 import time
 from contextlib import suppress
+from typing import Any
 
 from launchdeck.errors import LaunchdeckError
 from launchdeck.services import autonomy, budget
@@ -68,6 +69,18 @@ async def follow(store: Store, stop: asyncio.Event, *, every: float = MARK_EVERY
         seen = mark
         with suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), every)
+
+
+def with_error_budget(store: Store, tenant: str, service: str | None, obs: Any) -> Any:
+    """The observations with ``error_budget_remaining`` (the tenant's, for the service) in every window's
+    values, for gates on it; None (unknown) leaves such a gate inconclusive."""
+    from dataclasses import replace
+
+    left = budget.error_budget_remaining(store, tenant=tenant, service=service)
+    def put(stats: Any) -> Any:
+        return None if stats is None else replace(stats, values={**stats.values, "error_budget_remaining": left})
+    return replace(obs, canary=put(obs.canary), stable=put(obs.stable), canary_slice=put(obs.canary_slice),
+                   stable_slice=put(obs.stable_slice))
 
 
 def check_all(store: Store, *, safety: bool, only: set[str] | None = None) -> dict[str, str]:

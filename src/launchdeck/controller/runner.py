@@ -346,6 +346,8 @@ async def _observe(run: Run) -> Observations:
         telemetry.METRICS_SOURCE_ERRORS.labels(run.spec.target.metrics.type).inc()
         raise
     run.last_eval_wall = end
+    if any(g.metric == "error_budget_remaining" for g in run.policy.gates):
+        obs = guardwatch.with_error_budget(run.store, run.release.tenant, run.plan.doc.metadata.service, obs)
     windows = {"canary": obs.canary, "stable": obs.stable, "baseline": obs.baseline}
     for version, stats in windows.items():
         if stats is None:

@@ -256,6 +256,22 @@ def _burn_samples(eb: ErrorBudgetSpec, now: datetime) -> tuple[burnrate.Sample, 
                          hint='JSON [{"at": ISO-8601, "total": N, "bad": N}] or CSV at,total,bad') from None
 
 
+def error_budget_remaining(store: Store, *, tenant: str, service: str | None,
+                           now: datetime | None = None) -> float | None:
+    """The share of the service's error budget left (the tenant's ``errorBudgets`` entry for it); None when the
+    tenant keeps none for it or its counts cannot be read (a gate on it is then inconclusive)."""
+    rails = rails_of(store, tenant)
+    spec = next((e for e in rails.spec.error_budgets if e.service == service), None) if rails else None
+    if spec is None:
+        return None
+    now = now or now_utc()
+    try:
+        samples = _burn_samples(spec, now)
+    except UsageError:
+        return None
+    return burnrate.budget_remaining(samples, now=now.timestamp(), objective=spec.objective, slo_window=spec.window)
+
+
 def _enforce(store: Store, rails: TenantRails, alerts: tuple[stored.Alert, ...], now: datetime) -> stored.GuardState:
     """Act on the alerts raised now (an action lifted by an admin is not taken again for the same alerts)."""
     spec = rails.spec.enforcement

@@ -99,12 +99,33 @@ def violations(plan: LoadedPlan, policy: TenantRails) -> list[PlanProblem]:
     return problems
 
 
+def budget_gate_problems(plan: LoadedPlan, policy: TenantRails | None) -> list[PlanProblem]:
+    """A gate on ``error_budget_remaining`` needs the tenant to keep an error budget for the plan's service."""
+    service = plan.doc.metadata.service
+    kept = {e.service for e in policy.spec.error_budgets} if policy is not None else set()
+    specs = [spec for _, spec in plan.services] if plan.is_train else [plan.doc.spec]
+    problems = []
+    for spec in specs:
+        for i, gate in enumerate(spec.gates):
+            if gate.metric == "error_budget_remaining" and service not in kept:
+                problems.append(PlanProblem(
+                    str(plan.path), 0, f"spec.gates[{i}].metric",
+                    f"gate {gate.name!r} reads the error budget of service {service!r}, which tenant "
+                    f"{plan.doc.metadata.tenant}'s policy does not keep",
+                    f"add errorBudgets: [{{service: {service}, objective: 99.9%, file: …}}] to the TenantPolicy, "
+                    "or drop the gate"))
+    return problems
+
+
 def require_within(store: Store, plan: LoadedPlan, tenant: str) -> TenantRails | None:
     """The tenant's rails when the plan keeps them (None: no policy); PlanError listing every breach."""
     policy = rails_of(store, tenant)
+    budget_gates = budget_gate_problems(plan, policy)
     if policy is None:
+        if budget_gates:
+            raise PlanError(budget_gates, what=f"the plan, under tenant {tenant}'s guard rails")
         return None
-    problems = violations(plan, policy)
+    problems = violations(plan, policy) + budget_gates
     if problems:
         raise PlanError(problems, what=f"the plan, under tenant {tenant}'s guard rails",
                         hint=f"see the policy with `launchdeck tenant show --tenant {tenant}`")

@@ -53,7 +53,7 @@ def autonomy_status(store: Store, *, tenant: str | None, all_tenants: bool = Fal
                      "override": bool(st.override_until and st.override_until > now),
                      "overrideUntil": st.override_until.isoformat() if st.override_until and st.override_until > now
                      else None, "overrideBy": st.override_by if st.override_until and st.override_until > now
-                     else None, "hold": rt.hold if rt else None, **{"enforcement": state_json(st)["enforcement"]}})
+                     else None, "hold": rt.hold if rt else None, "enforcement": state_json(st)["enforcement"]})
     return rows
 
 
