@@ -5,7 +5,7 @@ for a person while a tier-3 tenant's does not; an override holds every release o
 from __future__ import annotations
 
 import pytest
-from ld_integration import Launchdeck, wait_for
+from ld_integration import Launchdeck, bundle_statement, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -65,13 +65,13 @@ def test_a_plan_raising_a_locked_p95_is_refused_with_both_locations(ld: Launchde
 
 
 def test_an_enforced_pause_holds_a_running_release_at_its_weight(ld: Launchdeck) -> None:
-    plan = setup(ld, "ig", hold="10m")
+    plan = setup(ld, "ig", hold="30m")
     run = ld.start("run", plan, *RUN)
     wait_for(lambda: "evaluation" in ld.kinds("api-v3"), timeout=60, what="stage 1 evaluated", alive=run)
     protected = ld("budget", "protect", "--tenant", "ig")
     assert protected.returncode == 0 and "pause in force" in protected.stdout, protected.explain()
     wait_for(lambda: "release.paused" in ld.kinds("api-v3"), timeout=30, what="the guard's pause", alive=run)
-    wait_for(lambda: ld.release("api-v3")["plan_clock"] > 11 * 60, timeout=60, what="plan time past the hold", alive=run)
+    wait_for(lambda: ld.release("api-v3")["plan_clock"] > 31 * 60, timeout=90, what="plan time past the hold", alive=run)
     assert "stage.passed" not in ld.kinds("api-v3") and ld.release("api-v3")["engine"]["weight"] == 25
     assert ld("budget", "protect", "--tenant", "ig", "--lift").returncode == 0
     result = run.wait()
@@ -84,6 +84,8 @@ def test_a_tier_2_rollback_waits_for_a_person_and_a_tier_3_one_does_not(ld: Laun
     alone = setup(ld, "t3", tier=3, name="alone-v3", errors="30%")
     result = ld("run", alone, *RUN)
     assert result.returncode == 3 and result.summary["outcome"] == "rolled_back", result.explain()
+    predicate = bundle_statement(ld.cwd / result.summary["evidence"])["predicate"]
+    assert predicate["tenantPolicy"]["tenant"] == "t3" and predicate["tenantPolicy"]["version"] == 1
 
     asks = setup(ld, "t2", tier=2, name="asks-v3", errors="30%")
     run = ld.start("run", asks, *RUN)
@@ -97,8 +99,8 @@ def test_a_tier_2_rollback_waits_for_a_person_and_a_tier_3_one_does_not(ld: Laun
 
 
 def test_an_override_holds_the_tenants_releases_until_it_ends(ld: Launchdeck) -> None:
-    first = setup(ld, "ov", name="one-v3", hold="10m")
-    second = setup(ld, "ov", name="two-v3", hold="10m")
+    first = setup(ld, "ov", name="one-v3", hold="30m")
+    second = setup(ld, "ov", name="two-v3", hold="30m")
     runs = [ld.start("run", first, *RUN), ld.start("run", second, *RUN)]
     for name, run in zip(("one-v3", "two-v3"), runs):
         wait_for(lambda n=name: "evaluation" in ld.kinds(n), timeout=60, what=f"{name} evaluated", alive=run)
