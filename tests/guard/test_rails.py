@@ -13,8 +13,8 @@ LOCK = (LockedGate(P95, "spec.lockedSlos[0]"),)
 
 
 def with_(**changes: object) -> Gate:
-    fields = dict(name=P95.name, metric=P95.metric, op=P95.op, threshold=P95.threshold,
-                  threshold_text=P95.threshold_text, for_seconds=P95.for_seconds, severity=P95.severity)
+    fields = {"name": P95.name, "metric": P95.metric, "op": P95.op, "threshold": P95.threshold,
+              "threshold_text": P95.threshold_text, "for_seconds": P95.for_seconds, "severity": P95.severity}
     fields.update(changes)
     return Gate(**fields)  # type: ignore[arg-type]
 

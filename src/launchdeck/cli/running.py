@@ -19,7 +19,7 @@ from launchdeck.cli.remote import ServerOption, TokenOption, remote
 @app.command()
 def validate(plan: Annotated[Path, typer.Argument(help="Plan file (YAML).")],
              time_scale: Annotated[float, typer.Option("--time-scale", min=0.001, help="Check the windows as `run --time-scale N` would fill them.")] = 1.0,
-             db: Annotated[Optional[str], typer.Option("--db", help="Also check the plan against its tenant's guard rails (TenantPolicy) kept in this store.")] = None) -> None:
+             db: Annotated[str | None, typer.Option("--db", help="Also check the plan against its tenant's guard rails (TenantPolicy) kept in this store.")] = None) -> None:
     """Check a plan; report every problem at once with file:line and what to write instead."""
     rails = None
     if db is not None:

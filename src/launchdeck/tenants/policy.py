@@ -24,11 +24,11 @@ class LimitsSpec(Model):
     """The largest weight the first stage may send to the canary."""
     min_hold: Duration | None = None
     """The shortest hold any stage may have."""
-    required_roles: list[str] = []
+    required_roles: list[str] = Field(default_factory=list)
     """Roles that must sign off at least one stage of every plan."""
-    allowed_regions: list[str] = []
+    allowed_regions: list[str] = Field(default_factory=list)
     """``metadata.labels.region`` must be one of these (empty: any)."""
-    residency: list[str] = []
+    residency: list[str] = Field(default_factory=list)
     """The plan must declare ``preflight.supplyChain.residency`` with its region and data stores in these."""
 
 
@@ -59,7 +59,7 @@ class ForecastSpec(Model):
 class BudgetSpec(Model):
     monthly: float = Field(gt=0)
     currency: str = "USD"
-    thresholds: list[Ratio] = [0.75, 0.85, 0.95, 1.0]
+    thresholds: list[Ratio] = Field(default_factory=lambda: [0.75, 0.85, 0.95, 1.0])
     page_at: Ratio = 0.90
     forecast: ForecastSpec = ForecastSpec()
     spend: SpendSource | None = None
@@ -93,7 +93,7 @@ class SafetySpec(Model):
 
 class AutonomySpec(Model):
     tier: Literal[1, 2, 3] = 3
-    approvers: list[str] = []
+    approvers: list[str] = Field(default_factory=list)
     """Plan roles that sign off each stage (tier 1) and decide rollbacks (tiers 1-2, overrides); empty: the
     plan's rollback authority, else every plan role."""
     safety: SafetySpec = SafetySpec()
@@ -102,10 +102,10 @@ class AutonomySpec(Model):
 class TenantPolicySpec(Model):
     """The tenant's guard rails."""
 
-    locked_slos: list[GateSpec] = []
+    locked_slos: list[GateSpec] = Field(default_factory=list)
     limits: LimitsSpec = LimitsSpec()
     budget: BudgetSpec | None = None
-    error_budgets: list[ErrorBudgetSpec] = []
+    error_budgets: list[ErrorBudgetSpec] = Field(default_factory=list)
     enforcement: EnforcementSpec = EnforcementSpec()
     autonomy: AutonomySpec = AutonomySpec()
 
