@@ -81,3 +81,36 @@ def test_a_fast_burn_pages_from_the_error_budget_file(store: Store, tmp_path: Pa
     assert {a.kind for a in report.raised} == {"burn-rate"} and all(a.page for a in report.raised)
     assert "alert at 14.4x" in report.raised[0].reason and report.burn[0]["remaining"] < 1.0
     assert budget.check(store, tenant="ig", now=NOW).raised == ()  # once
+
+
+def test_spend_read_from_a_real_prometheus(store: Store) -> None:
+    import asyncio
+
+    from launchdeck.stacks.prometheus import PrometheusServer
+
+    async def check() -> budget.BudgetReport:
+        async with PrometheusServer(["127.0.0.1:9"]) as prom:  # nothing to scrape: the query is a constant
+            policy = POLICY.replace("budget: {monthly: 1000}", "budget: {monthly: 1000, spend: {prometheus: "
+                                    f"{{url: '{prom.url}', query: 'vector(12.5)'}}}}}}")
+            apply(store, policy)
+            return await asyncio.to_thread(budget.check, store, tenant="ig", now=NOW)
+
+    report = asyncio.run(check())
+    hours_this_month = (NOW - budget.month_start(NOW)).total_seconds() // 3600 + 1
+    assert report.spent == 12.5 * hours_this_month
+    assert report.forecast is not None and report.forecast.upper > report.spent
+
+
+def test_a_hook_action_runs_its_command_with_the_tenant(store: Store, tmp_path: Path) -> None:
+    import pytest
+
+    mp = pytest.MonkeyPatch()
+    mp.chdir(tmp_path)
+    try:
+        apply(store, POLICY.replace("enforcement: {action: pause, automatic: AUTO}",
+                                    "enforcement: {action: hook, hook: 'touch hooked-{{tenant}}'}"))
+        budget.record(store, tenant="ig", text=spend_csv([40.0] * 24, NOW - timedelta(days=2)), source="f", who="ops")
+    finally:
+        mp.undo()
+    assert (tmp_path / "hooked-ig").is_file()
+    assert stored.state(store, tenant="ig").action == "hook"
