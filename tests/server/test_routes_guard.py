@@ -74,3 +74,29 @@ def test_override_and_safety_answer_for_the_tokens_tenant_only(initech: Api) -> 
     safety = initech.get("/api/v1/safety/check", who="otto").json()["items"]
     assert [(s["tenant"], s["tier"], s["isolation"]["ok"]) for s in safety] == [("initech", 2, True)]
     assert initech.post("/api/v1/autonomy/override", {"duration": "off"}, who="ivy").json()["overrideUntil"] is None
+
+
+def test_the_cli_through_the_server_prints_the_apis_objects(initech: Api, monkeypatch: pytest.MonkeyPatch,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from launchdeck.cli import main
+
+    def cli(who: str, *args: str) -> tuple[int, str, str]:
+        monkeypatch.setenv("LAUNCHDECK_TOKEN", initech.tokens[who])
+        code = main([*args, "--server", initech.url])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    code, out, _ = cli("otto", "autonomy", "status", "--output", "json")
+    assert code == 0 and json.loads(out) == initech.get("/api/v1/autonomy/status", who="otto").json()["items"]
+    code, _, err = cli("otto", "autonomy", "override", "--duration", "30m")
+    assert code == 2 and "only admin" in err
+    code, out, _ = cli("ivy", "autonomy", "override", "--duration", "30m", "--reason", "drill")
+    assert code == 0 and "every autonomous action held until" in out and "people can still act" in out
+    code, out, _ = cli("otto", "safety", "check")
+    assert code == 0 and "initech" in out and "ok" in out
+    code, out, _ = cli("ivy", "autonomy", "override", "--duration", "off")
+    assert code == 0 and "override ended" in out
+    code, out, _ = cli("otto", "budget", "status")
+    assert code == 0 and out.splitlines()[0].split()[:3] == ["tenant", "policy", "spent"]
