@@ -28,7 +28,7 @@ from launchdeck.tenants.policy import ErrorBudgetSpec, PrometheusSpend
 log = logging.getLogger("launchdeck.guard")
 #: A forecast is fitted at most this often per tenant (seconds): fitting costs ~0.1 s of CPU.
 FORECAST_EVERY = 60.0
-_forecasts: dict[tuple[str, str, int, str], tuple[float, forecast.SpendForecast]] = {}
+_forecasts: dict[tuple[str, str, int], tuple[float, int, float, forecast.SpendForecast]] = {}
 
 
 @dataclass(frozen=True)
@@ -220,17 +220,21 @@ def check(store: Store, *, tenant: str, now: datetime | None = None) -> BudgetRe
 
 def _forecast(tenant: str, month: str, version: int, records: list[tuple[datetime, float]], spent: float,
               monthly: float, horizon: float, level: float, now: datetime) -> forecast.SpendForecast | None:
+    """The forecast, fitted again only when a minute passed, an hour of data was added, or the month's spend
+    moved by 1% of the budget since the last fit (a worker checks every second; a fit costs ~0.1 s of CPU)."""
     if not records:
         return None
     series = hourly(records, now)
-    key = (tenant, month, version, f"{len(records)}:{spent:.6f}:{len(series)}")
+    key = (tenant, month, version)
     cached = _forecasts.get(key)
-    if cached is not None and now.timestamp() - cached[0] < FORECAST_EVERY:
-        return cached[1]
+    if cached is not None:
+        at, hours, was, fc = cached
+        if now.timestamp() - at < FORECAST_EVERY and hours == len(series) and abs(spent - was) < 0.01 * monthly:
+            return fc
     fc = forecast.forecast_spend(series, spent=spent, budget=monthly, horizon_hours=int(horizon // 3600), level=level)
     if len(_forecasts) > 1000:
         _forecasts.clear()
-    _forecasts[key] = (now.timestamp(), fc)
+    _forecasts[key] = (now.timestamp(), len(series), spent, fc)
     return fc
 
 
