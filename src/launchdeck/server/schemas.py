@@ -229,6 +229,12 @@ class WhyOut(DecisionOut):
     people: list[Person]
 
 
+class AttemptOut(Wire):
+    at: str
+    error: str | None
+    """None: the channel took the message."""
+
+
 class MessageOut(Wire):
     id: int
     channel: str
@@ -239,7 +245,13 @@ class MessageOut(Wire):
     created_at: str
     sent_at: str | None
     attempts: int
+    """Refused attempts so far."""
     last_error: str | None
+    pending: bool
+    """Still in the outbox: not yet taken by its channel."""
+    broadcast: bool
+    delivery_attempts: list[AttemptOut]
+    """Every attempt to deliver it, oldest first."""
 
 
 class BundleOut(Wire):
