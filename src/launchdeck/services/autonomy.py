@@ -18,6 +18,7 @@ from typing import Any
 from launchdeck.core.policy import Policy
 from launchdeck.errors import Refused, UsageError
 from launchdeck.guard import autonomy
+from launchdeck.services import alerting
 from launchdeck.services.guardrails import TenantRails, rails_of
 from launchdeck.store import guard as stored
 from launchdeck.store.repo import Store, now_utc
@@ -192,8 +193,10 @@ def check_safety(store: Store, *, tenant: str, now: datetime | None = None) -> S
             dropped = decision.reason
             st = stored.update(store, tenant=tenant, who="launchdeck", kind="tier-drop", reason=decision.reason,
                                tier=decision.tier, tier_reason=decision.reason)
-            stored.raise_alerts(store, [stored.Alert(tenant, "autonomy", f"tier:{now:%Y-%m-%dT%H:%M}:{decision.tier}",
-                                                     True, f"tenant {tenant}: {decision.reason}", now)])
+            told = stored.raise_alerts(store, [stored.Alert(tenant, "autonomy",
+                                                            f"tier:{now:%Y-%m-%dT%H:%M}:{decision.tier}", True,
+                                                            f"tenant {tenant}: {decision.reason}", now)])
+            alerting.deliver(rails, told)
             log.warning("tenant %s: %s (its admins are told)", tenant, decision.reason)
             tier = decision.tier
             forget()

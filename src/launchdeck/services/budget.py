@@ -20,6 +20,7 @@ from typing import Any
 
 from launchdeck.errors import Refused, UsageError
 from launchdeck.guard import budget, burnrate, enforcement, forecast
+from launchdeck.services import alerting
 from launchdeck.services.guardrails import TenantRails, rails_of
 from launchdeck.store import guard as stored
 from launchdeck.store.repo import Store, now_utc
@@ -212,6 +213,7 @@ def check(store: Store, *, tenant: str, now: datetime | None = None) -> BudgetRe
     raised = stored.raise_alerts(store, candidates)
     for a in raised:
         log.warning("tenant %s: %s%s", tenant, "PAGE " if a.page else "", a.reason)
+    alerting.deliver(rails, raised)
     this_month = tuple(stored.alerts(store, tenant=tenant, since=month_start(now)))
     st = _enforce(store, rails, tuple(raised), now)
     return BudgetReport(tenant, rails.version, month, b.monthly if b else 0.0, b.currency if b else "", spent, fc,

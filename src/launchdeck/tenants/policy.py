@@ -15,7 +15,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from launchdeck.plan.fields import Duration, Model, Ratio, Weight
-from launchdeck.plan.model import GateSpec
+from launchdeck.plan.model import ChannelSpec, GateSpec
 from launchdeck.tenants.base import TenantMetadata
 
 
@@ -99,6 +99,15 @@ class AutonomySpec(Model):
     safety: SafetySpec = SafetySpec()
 
 
+class AlertsSpec(Model):
+    channels: dict[str, ChannelSpec] = Field(default_factory=dict)
+    """Channels as a plan writes them (file, slack, webhook, pagerduty, teams, email), secrets as ``env:``."""
+    notify: list[str] = Field(default_factory=list)
+    """Channels every guard alert goes to (budget thresholds, forecast, burn rate, a tier dropped)."""
+    page: list[str] = Field(default_factory=list)
+    """Channels paging alerts go to as well (at or over ``budget.pageAt``, fast burns, a tier dropped)."""
+
+
 class TenantPolicySpec(Model):
     """The tenant's guard rails."""
 
@@ -108,6 +117,7 @@ class TenantPolicySpec(Model):
     error_budgets: list[ErrorBudgetSpec] = Field(default_factory=list)
     enforcement: EnforcementSpec = EnforcementSpec()
     autonomy: AutonomySpec = AutonomySpec()
+    alerts: AlertsSpec = AlertsSpec()
 
 
 class TenantPolicyDoc(Model):
@@ -135,6 +145,12 @@ class TenantPolicyDoc(Model):
         if e.action == "hook" and not e.hook:
             found.append((("spec", "enforcement", "hook"), "action: hook needs the command to run",
                           "hook: ./scripts/budget-protect.sh {{tenant}}"))
+        for key in ("notify", "page"):
+            for i, name in enumerate(getattr(self.spec.alerts, key)):
+                if name not in self.spec.alerts.channels:
+                    found.append((("spec", "alerts", key, i), f"channel {name!r} is not in alerts.channels",
+                                  f"define it under alerts.channels, or use one of: "
+                                  f"{', '.join(self.spec.alerts.channels) or '(none defined)'}"))
         for i, eb in enumerate(self.spec.error_budgets):
             if (eb.file is None) == (eb.prometheus is None):
                 found.append((("spec", "errorBudgets", i), "an error budget needs one source of request counts",
