@@ -75,3 +75,17 @@ def test_limits_first_step_is_refused(applied: Store) -> None:
 def test_a_tenant_without_policy_has_no_rails(store: Store) -> None:
     plan = load_plan_text(PLAN.replace("THRESHOLD", "900ms"), "p.yaml")
     assert guardrails.require_within(store, plan, "mc") is None
+
+
+def test_a_tier_2_tenant_needs_someone_in_its_approver_role(store: Store) -> None:
+    tenants.apply_documents(store, [(POLICY.replace("  limits: {maxFirstStep: 25%, minHold: 1m}\n",
+                                                    "  autonomy: {tier: 2, approvers: [release-manager]}\n"),
+                                     "policies/mc.yaml")], by="root")
+    plan = load_plan_text(PLAN.replace("THRESHOLD", "300ms"), "plans/mc.yaml")
+    with pytest.raises(PlanError) as e:
+        guardrails.require_within(store, plan, "mc")
+    [problem] = e.value.problems
+    assert problem.path == "spec.roles" and problem.line == 5 and "release-manager" in problem.message
+    ok = load_plan_text(PLAN.replace("THRESHOLD", "300ms").replace("roles: {sre: [sam]}",
+                                                                   "roles: {sre: [sam], release-manager: [dana]}"), "p.yaml")
+    assert guardrails.require_within(store, ok, "mc") is not None

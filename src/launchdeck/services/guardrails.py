@@ -86,7 +86,11 @@ def violations(plan: LoadedPlan, policy: TenantRails) -> list[PlanProblem]:
     src = yamlsrc.load(plan.text, str(plan.path), limits.limits_from_env()) if plan.text is not None else None
     locked, lims = locked_gates(policy), plan_limits(policy)
     problems = []
+    tier = policy.spec.autonomy.tier
+    approvers = policy.spec.autonomy.approvers
     for prefix, spec in specs:
+        if tier <= 2:
+            problems += _people_for_tier(plan, spec, prefix, policy, tier, approvers, src)
         found = rails.check_locked_gates(to_policy(spec).gates, locked)
         found += rails.check_limits(shape_of(spec, plan.doc.metadata), lims)
         for v in found:
@@ -115,6 +119,26 @@ def budget_gate_problems(plan: LoadedPlan, policy: TenantRails | None) -> list[P
                     f"add errorBudgets: [{{service: {service}, objective: 99.9%, file: …}}] to the TenantPolicy, "
                     "or drop the gate"))
     return problems
+
+
+def _people_for_tier(plan: LoadedPlan, spec: model.ReleaseSpec, prefix: str, policy: TenantRails, tier: int,
+                     approvers: list[str], src: yamlsrc.Located | None) -> list[PlanProblem]:
+    """At tiers 1-2 a person decides rollbacks (tier 1: every stage too): the plan must name who."""
+    where = f"{prefix}.roles" if prefix else "spec.roles"
+    line = src.line_of(_path(where)) if src is not None else 0
+    policy_at = policy.where("spec.autonomy")
+    missing = [r for r in approvers if r not in spec.roles]
+    if missing:
+        return [PlanProblem(str(plan.path), line, where,
+                            f"tenant {policy.tenant} is at autonomy tier {tier}: its approvers {', '.join(missing)} "
+                            f"decide, but the plan gives nobody that role (policy v{policy.version} at {policy_at})",
+                            f"roles: {{{missing[0]}: [someone]}}")]
+    if not approvers and not spec.roles:
+        return [PlanProblem(str(plan.path), line, where,
+                            f"tenant {policy.tenant} is at autonomy tier {tier}: a person decides each rollback, but "
+                            f"the plan names no roles (policy v{policy.version} at {policy_at})",
+                            "roles: {sre: [sam]}, or autonomy.approvers in the tenant's policy")]
+    return []
 
 
 def require_within(store: Store, plan: LoadedPlan, tenant: str) -> TenantRails | None:
