@@ -148,9 +148,9 @@ class TenantPolicyDoc(Model):
         for key in ("notify", "page"):
             for i, name in enumerate(getattr(self.spec.alerts, key)):
                 if name not in self.spec.alerts.channels:
+                    known = ", ".join(self.spec.alerts.channels) or "(none defined)"
                     found.append((("spec", "alerts", key, i), f"channel {name!r} is not in alerts.channels",
-                                  f"define it under alerts.channels, or use one of: "
-                                  f"{', '.join(self.spec.alerts.channels) or '(none defined)'}"))
+                                  f"define it under alerts.channels, or use one of: {known}"))
         for i, eb in enumerate(self.spec.error_budgets):
             if (eb.file is None) == (eb.prometheus is None):
                 found.append((("spec", "errorBudgets", i), "an error budget needs one source of request counts",
