@@ -55,3 +55,14 @@ def test_an_override_holds_and_makes_rollbacks_wait(store: Store) -> None:
     autonomy.override(store, tenant="mc", duration="off", who="dana")
     rt = autonomy.runtime(store, "mc")
     assert rt is not None and rt.hold is None and not rt.person_acts
+
+
+def test_isolation_finds_a_release_driven_from_another_tenants_plan(store: Store) -> None:
+    tenants.apply_documents(store, [(POLICY, "mc.yaml")], by="root")
+    ok = store.create(tenant="mc", name="ours", plan_path="p.yaml", plan_digest="sha256:0", state={"engine": {}})
+    store.submit(release_id=ok.id, submitted_by="kim", plan_text="metadata:\n  tenant: mc\n")
+    assert autonomy.check_safety(store, tenant="mc").isolation == ()
+    stray = store.create(tenant="mc", name="theirs", plan_path="p.yaml", plan_digest="sha256:0", state={"engine": {}})
+    store.submit(release_id=stray.id, submitted_by="kim", plan_text="metadata:\n  tenant: ig\n")
+    assert autonomy.check_safety(store, tenant="mc").isolation == (
+        "release theirs belongs to mc but its plan names tenant ig",)
