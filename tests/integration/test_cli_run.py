@@ -78,7 +78,7 @@ def test_bad_canary_is_rolled_back_by_the_error_rate_gate(intelgraph: tuple[Laun
     # what an operator sees afterwards agrees with the summary
     status = cli("status", RELEASE)
     assert status.returncode == 0, status.explain()
-    assert "outcome rolled_back" in status.stdout and "weight 0%" in status.stdout
+    assert "rolled back at stage " in status.stdout and "canary at 0%" in status.stdout
     assert re.search(r"error-rate: fired", status.stdout), status.stdout
 
 

@@ -212,6 +212,20 @@ def test_a_stage_sign_off_is_given_from_the_waiting_card(api: Api) -> None:
     assert said == "recorded: lee (sre) stage 1 for door-signoff"
 
 
+def test_a_stage_is_signed_off_ahead_during_its_hold(api: Api) -> None:
+    # a war room signs stage 1 off while its hold runs, as `approve --stage 1` may, not only once the run waits
+    assert api.start("door-ahead", who="lee").status_code == 201
+    found = api.store.find(name="door-ahead")
+    api.store.save(release_id=found.id, state={**found.state, "engine": {**found.state["engine"], "phase": "stage"}},
+                   plan_clock=5.0, outcome=None, decisions=[], messages=[])
+    with browser(api, "lee") as client:
+        assert "Waiting for sign-off" not in client.get("/ui/releases/door-ahead").text
+        said, page = press(client, "door-ahead", "signoff")
+    assert decisions(api, "door-ahead") == [("lee", "sre", 1, None, None)]
+    assert said == "recorded: lee (sre) stage 1 for door-ahead"
+    assert "sre ✓ lee" in page and "Sign off stage 1" not in page
+
+
 def test_a_checklist_is_signed_and_then_shows_who_signed_it(api: Api) -> None:
     text = plan("door-checklist").replace("  stages:", "  checklists: [{name: T-1h, due: -1h, items: [Rollback plan "
                                                          "confirmed], signoff: [sre]}]\n  stages:")

@@ -23,8 +23,14 @@ def test_an_admin_applies_and_a_viewer_reads(api: Api) -> None:
     assert api.get("/api/v1/tenant/documents", who="gus").json()["items"] == []
 
 
+def test_the_list_carries_each_documents_text_for_tenant_show_text(api: Api) -> None:
+    api.post("/api/v1/tenant/documents", body())
+    (listed,) = api.get("/api/v1/tenant/documents", who="vic").json()["items"]
+    assert listed["text"] == PEOPLE.replace("TENANT", "acme")
+
+
 def test_an_operator_cannot_apply_and_no_admin_applies_another_tenants(api: Api) -> None:
-    assert_problem(api.post("/api/v1/tenant/documents", body(), who="lee"), 403, "only admin or above")
+    assert_problem(api.post("/api/v1/tenant/documents", body(), who="lee"), 403, "only admin or above may register plans and apply tenant documents")
     assert_problem(api.post("/api/v1/tenant/documents", body("globex")), 403, "not your tenant acme's")
 
 

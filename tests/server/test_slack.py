@@ -11,6 +11,7 @@ import fake_services
 import pytest
 from ld_server import Serving
 from slack_app import (
+    PLAN,
     SEED_LINE,
     SIGNING_SECRET,
     SlackClient,
@@ -20,6 +21,7 @@ from slack_app import (
 )
 
 from launchdeck.server.app import create_app
+from launchdeck.services import plans as plan_texts
 from launchdeck.store.repo import Store
 
 
@@ -112,6 +114,9 @@ def test_a_command_from_another_channel_is_refused(app_store: tuple[str, Store],
 def test_status_and_approve_act_through_the_same_services(app_store: tuple[str, Store],
                                                           slack: fake_services.SlackWeb) -> None:
     _, store = app_store
+    # stage 1 asks an sre's sign-off (a stage that asks none is refused one: it would count for nothing)
+    plan_texts.register(store, PLAN.replace("- {weight: 10%, hold: 20m}", "- {weight: 10%, hold: 20m, approve: [sre]}"),
+                        tenant="intel", by="dana")
     slack_client = client(app_store, slack)
     answer(slack, slack_client.command(SEED_LINE)[1])
     status = answer(slack, slack_client.command("status intelgraph-v0.1.0", command="/launchdeck")[1])

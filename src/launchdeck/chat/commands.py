@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from launchdeck.chat import grammar
+from launchdeck.core.durations import in_text
 from launchdeck.errors import LaunchdeckError, PlanError, Refused
 from launchdeck.services import actions, details, launching, reading
 from launchdeck.services import tenants as tenant_docs
@@ -100,13 +101,10 @@ def _run(store: Store, caller: Caller, command: grammar.Command, *, data_dir: Pa
         case grammar.Why(release=name):
             found = _find(store, caller, name)
             rows = details.why(store, found)[-8:]
-            lines = [f"• {r.get('kind')}: {r.get('reason')}" for r in rows]
+            lines = [f"• {r.get('kind')}: {in_text(str(r.get('reason')))}" for r in rows]
             return Answer(f"why {found.name}:\n" + ("\n".join(lines) or "no decisions yet"))
         case grammar.Approve(release=name, stage=stage):
-            found = _find(store, caller, name)
-            done = _in_some_role(found, caller, lambda role: actions.approve(
-                store, found, who=caller.person, role=role, stage=stage, source=SOURCE))
-            return Answer(done.message, public=True)
+            return _sign_off_stage(store, caller, _find(store, caller, name), stage)
         case grammar.GoNoGo(release=name, choice=choice):
             found = _find(store, caller, name)
             done = actions.go_decision(store, found, who=caller.person, choice=choice, source=SOURCE)
@@ -137,8 +135,29 @@ def sign_off_waiting(store: Store, caller: Caller, name: str) -> Answer:
         stage = int(found.state.get("engine", {}).get("stage", 0)) + 1
     else:
         stage = int(waiting["stage"])
-    done = _in_some_role(found, caller, lambda role: actions.approve(
-        store, found, who=caller.person, role=role, stage=stage, source=SOURCE))
+    return _sign_off_stage(store, caller, found, stage)
+
+
+def _sign_off_stage(store: Store, caller: Caller, found: StoredRelease, stage: int) -> Answer:
+    """Sign stage ``stage`` off in a role the stage asks for. A sign-off in another role would be recorded and
+    count for nothing, while the channel reads "recorded", so it is refused, naming who signs the stage."""
+    loaded = details.plan_of(store, found)
+    stages = getattr(loaded.doc.spec, "stages", None) if loaded is not None else None
+    if stages is not None and 1 <= stage <= len(stages):
+        asked = list(stages[stage - 1].approve)
+        people = found.state.get("roles", {})
+        held = [r for r in asked if caller.person in people.get(r, [])]
+        if not asked:
+            return Answer(f"stage {stage} of {found.name} asks no sign-off; nothing to sign", ok=False)
+        if not held:
+            who = "; ".join(f"{r} ({', '.join(people.get(r, [])) or 'nobody'})" for r in asked)
+            return Answer(f"refused: stage {stage} of {found.name} is signed off by {who}; {caller.person} holds "
+                          "none of those roles, so a sign-off would not count", ok=False)
+        done = _first_allowed(held, lambda role: actions.approve(
+            store, found, who=caller.person, role=role, stage=stage, source=SOURCE))
+    else:
+        done = _in_some_role(found, caller, lambda role: actions.approve(
+            store, found, who=caller.person, role=role, stage=stage, source=SOURCE))
     return Answer(done.message, public=True)
 
 
@@ -153,7 +172,10 @@ def _in_some_role(found: StoredRelease, caller: Caller, act: Callable[[str], act
         raise Refused(f"{caller.person} holds no role in {found.name}'s plan, so may not act on it",
                       hint="the plan's roles: list who may sign off, decide and kill")
     asked = list((found.state.get("waiting") or {}).get("roles") or [])
-    ordered = [r for r in asked if r in held] + [r for r in held if r not in asked]
+    return _first_allowed([r for r in asked if r in held] + [r for r in held if r not in asked], act)
+
+
+def _first_allowed(ordered: list[str], act: Callable[[str], actions.Recorded]) -> actions.Recorded:
     refusal: LaunchdeckError | None = None
     for role in ordered:
         try:
@@ -165,19 +187,17 @@ def _in_some_role(found: StoredRelease, caller: Caller, act: Callable[[str], act
 
 
 def _line(row: dict[str, object]) -> str:
-    weight = row.get("weight") or 0.0
-    state = row.get("outcome") or row.get("phase")
-    return f"• {row['name']}: {state}, stage {row.get('stage')}, canary at {float(weight):g}%"  # type: ignore[arg-type]
+    return f"• {row['name']}: {reading.position(row)}"
 
 
 def _status(found: StoredRelease) -> str:
     s = reading.status_object(found)
-    text = f"{found.name}: {s['outcome'] or s['phase']}, stage {s['stage']}, canary at {float(s['weight']):g}%"
+    text = f"{found.name}: {reading.position(s)}"
     if s.get("firedGate"):
         text += f"; gate {s['firedGate']} fired"
     waiting = s.get("waiting")
     if waiting:
-        text += f"\nwaiting for {waiting.get('kind')} by {', '.join(waiting.get('roles') or []) or 'someone'}"
+        text += f"\n{waiting.get('kind')} asked of {', '.join(waiting.get('roles') or []) or 'anyone in a plan role'}"
     if s.get("reason"):
         text += f"\n{s['reason']}"
     return text

@@ -15,7 +15,7 @@ import typer
 from launchdeck.cli.common import DEFAULT_URL, EXIT_CODES, DbOption, Output, _existing_store, app
 from launchdeck.cli.remote import ServerOption, TokenOption, remote
 from launchdeck.errors import UsageError
-from launchdeck.services.reading import decision_object, listing, status_object
+from launchdeck.services.reading import decision_object, listing, position, status_object
 
 OutputOption = Annotated[Output, typer.Option("--output", help="json: machine-readable output on stdout.")]
 
@@ -89,8 +89,7 @@ def _local_status(store: Any, release: str) -> dict[str, Any]:
 def status_lines(s: dict[str, Any], wall_now: float) -> list[str]:
     """`status` for a person, from the status object: the headline, each gate with its reason, and what the
     release waits for."""
-    head = (f"{s['release']}: {s['phase']} stage {s['stage']} weight {s['weight']:g}% outcome {s['outcome'] or '-'} "
-            f"(plan time {s['planTime']:.0f}s)")
+    head = f"{s['release']}: {position(s)} (plan time {s['planTime']:.0f}s)"
     from launchdeck.core.durations import in_text
 
     lines = [head] + [f"  {name}: {g['status']} — {in_text(g['reason'])}" for name, g in s["gates"].items()]

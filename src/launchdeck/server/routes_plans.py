@@ -34,13 +34,14 @@ def register(body: PlanBody, who: Admin, store: StoreDep, response: Response) ->
     kept, checked, new = plans.register(store, body.plan, tenant=who.tenant, by=who.person)
     if not new:
         response.status_code = 200
-    return _out(kept, checked.kind)
+    return _out(kept, checked.kind).model_copy(update={"changed": new})
 
 
 @router.get("", response_model=PlanList)
 def plan_list(who: Viewer, store: StoreDep) -> PlanList:
     """The newest version of each of the tenant's registered plans."""
-    return PlanList(items=[_out(p, plans.kind_of(p.text)) for p in stored.plans(store, tenant=who.tenant)])
+    return PlanList(tenant=who.tenant,
+                    items=[_out(p, plans.kind_of(p.text)) for p in stored.plans(store, tenant=who.tenant)])
 
 
 @router.get("/{name}", response_model=PlanDetail, responses=problems.responses(404))

@@ -108,6 +108,8 @@ class PlanOut(Wire):
     version: int
     registered_by: str
     registered_at: datetime
+    changed: bool | None = Field(None, description="On register: false when the newest version had this text "
+                                                   "already.")
 
 
 class PlanDetail(PlanOut):
@@ -115,6 +117,7 @@ class PlanDetail(PlanOut):
 
 
 class PlanList(Wire):
+    tenant: str | None = Field(None, description="The token's tenant: every plan here is its.")
     items: list[PlanOut]
 
 
@@ -140,6 +143,8 @@ class Listed(Wire):
     tenant: str
     phase: str
     stage: int
+    stages: int | None = Field(None, description="How many stages the plan has (null for a release from before "
+                                                 "it was recorded).")
     weight: float
     outcome: str | None
     plan_time: float
@@ -166,6 +171,8 @@ class Status(Wire):
     tenant: str
     phase: str | None
     stage: int
+    stages: int | None = Field(None, description="How many stages the plan has (null for a release from before "
+                                                 "it was recorded).")
     weight: float
     outcome: str | None
     reason: str | None
@@ -303,7 +310,9 @@ class TenantDocumentOut(Wire):
     applied_by: str
     applied_at: datetime
     changed: bool | None = Field(None, description="On apply: false when the newest version had this text already.")
+    text: str | None = Field(None, description="The document's YAML text (in the list, not in apply's answer).")
 
 
 class TenantDocumentList(Wire):
+    tenant: str | None = Field(None, description="The token's tenant: every document here is its.")
     items: list[TenantDocumentOut]
