@@ -88,7 +88,7 @@ def check_all(store: Store, *, safety: bool, only: set[str] | None = None) -> di
     from launchdeck.services.guardrails import rails_of
 
     files = {}
-    for tenant in [d.tenant for d in budget._policies(store)]:
+    for tenant in [d.tenant for d in budget.policy_documents(store)]:
         if only is not None and tenant not in only:
             continue
         try:

@@ -335,10 +335,11 @@ def status(store: Store, *, tenants: list[str]) -> list[BudgetReport]:
 
 
 def every_tenant(store: Store) -> list[str]:
-    return sorted(set(stored.tenants(store)) | {d.tenant for d in _policies(store)})
+    return sorted(set(stored.tenants(store)) | {d.tenant for d in policy_documents(store)})
 
 
-def _policies(store: Store) -> list[Any]:
+def policy_documents(store: Store) -> list[Any]:
+    """The newest TenantPolicy of every tenant that has one."""
     from launchdeck.services import tenants as docs
 
     return [d for d in docs.documents(store) if d.kind == "TenantPolicy"]
