@@ -1,8 +1,8 @@
 """Autonomy per tenant: its tier, the emergency override, its safety figures, and what a release's next tick
 must respect (``runtime``).
 
-The tier in force is the policy's ``autonomy.tier`` unless the tenant dropped one automatically on a safety
-breach (kept in the guard state; applying a policy with another tier, or `autonomy set`, resets it). An
+The tier in force is the lower of the policy's ``autonomy.tier`` and the tier the tenant dropped to on a
+safety breach (kept in the guard state until ``set_tier`` clears it; there is no CLI verb for that yet). An
 override holds every autonomous action of the tenant until it ends: releases hold at their weight and a
 rollback waits for a person; people can still act.
 """
