@@ -429,8 +429,9 @@ def test_the_migrations_ship_inside_the_package() -> None:
                                                                           "0002_signed_log_heads.py",
                                                                           "0003_control_plane.py",
                                                                           "0004_tenant_documents.py",
-                                                                          "0005_chat.py"]
-    assert migrations.heads() == {"0005"} == {migrations.HEAD}
+                                                                          "0005_chat.py",
+                                                                          "0006_guard_rails.py"]
+    assert migrations.heads() == {"0006"} == {migrations.HEAD}
 
 
 # -- a database that cannot be opened ------------------------------------------------------------------

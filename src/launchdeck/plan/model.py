@@ -114,6 +114,9 @@ class VersionSpec(Model):
     faults: list[FaultSpec] = []
     warmup: Duration = Field(default=0.0, description=(
         "How long a fresh process of this version is slower than warm (the stable fleet counts as warm)."))
+    cost_per_request: float | None = Field(default=None, ge=0, description=(
+        "What one request of this version costs (currency units): the local target's cost_per_request, for a "
+        "cost-delta gate (metric: cost_per_request, vs: baseline, op: \">\", threshold: +10%)."))
 
 
 class VersionsSpec(Model):

@@ -19,10 +19,10 @@ PlanName = Annotated[str, Path(max_length=200, pattern=r"^[a-z0-9][a-z0-9._-]*$"
 
 
 @router.post("/validate", response_model=Validated)
-def validate(body: PlanBody, who: Viewer) -> Validated:
+def validate(body: PlanBody, who: Viewer, store: StoreDep) -> Validated:
     """Check a plan: 200 with its warnings when valid, else a 422 problem document whose ``problems`` each
     have file, line, message and fix, as `launchdeck validate` prints them."""
-    checked = plans.check(body.plan, tenant=who.tenant)
+    checked = plans.check(body.plan, tenant=who.tenant, store=store)
     return Validated(valid=True, name=checked.plan.name, kind=checked.kind, digest=checked.plan.digest,
                      warnings=checked.warnings)
 

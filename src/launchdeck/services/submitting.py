@@ -48,7 +48,7 @@ def submit(store: Store, request: Submission, *, tenant: str, person: str, data_
 
     text = request.plan_text if request.plan_text is not None else \
         plan_texts.registered(store, tenant=tenant, name=request.plan or "").text
-    loaded = plan_texts.check(text, tenant=tenant).plan
+    loaded = plan_texts.check(text, tenant=tenant, store=store).plan  # the tenant's guard rails too
     plan_texts.require_tenant(loaded, tenant)
     if loaded.is_train:
         raise UsageError("the server starts release plans; a release train is run with `launchdeck run`",
