@@ -4,8 +4,11 @@ spend, burn-rate alerts, and the policy's enforcement."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+import pytest
 
 from launchdeck.services import budget, tenants
 from launchdeck.store import guard as stored
@@ -114,3 +117,51 @@ def test_a_hook_action_runs_its_command_with_the_tenant(store: Store, tmp_path: 
         mp.undo()
     assert (tmp_path / "hooked-ig").is_file()
     assert stored.state(store, tenant="ig").action == "hook"
+
+
+@pytest.fixture(scope="module")
+def prometheus() -> Iterator[str]:
+    """A real Prometheus with nothing to scrape: the error-ratio queries below are built from constants."""
+    import asyncio
+
+    from launchdeck.stacks.prometheus import PrometheusServer
+
+    prom = PrometheusServer(["127.0.0.1:9"])
+    asyncio.run(prom.start())
+    try:
+        yield prom.url
+    finally:
+        asyncio.run(prom.close())
+
+
+def _prometheus_budget(store: Store, url: str, query: str) -> budget.BudgetReport:
+    apply(store, POLICY + f"  errorBudgets: [{{service: graphql, objective: 99.9%, prometheus: "
+                          f"{{url: '{url}', query: '{query}'}}}}]\n")
+    return budget.check(store, tenant="ig", now=NOW)
+
+
+def test_error_budget_read_from_a_real_prometheus_window_by_window(store: Store, prometheus: str) -> None:
+    # One minute-point per minute of the window over 3000: 5m gives ~0.002 (~2x of a 0.1% budget), 30m ~10x,
+    # 1h ~20x, 6h ~120x -- so only the 6x (6h and 30m) and 1x (3d and 6h) pairs fire, never the 14.4x one
+    # (its 5m short window is calm): each window is its own query.
+    report = _prometheus_budget(store, prometheus, "count_over_time(vector(1)[{{window}}:1m]) / 3000")
+    (burn,) = report.burn
+    assert "error" not in burn, burn
+    assert 1.5 <= burn["rates"]["5m"] <= 2.5 and 18 <= burn["rates"]["1h"] <= 22
+    assert sorted(a.key.split(":")[2] for a in report.raised) == ["1", "6"]
+    assert [a.page for a in sorted(report.raised, key=lambda a: a.key)] == [False, True]
+    assert burn["remaining"] < 0  # 30 days at this rate: overspent
+    assert budget.error_budget_remaining(store, tenant="ig", service="graphql", now=NOW) == pytest.approx(burn["remaining"], abs=1e-3)
+
+
+def test_a_query_prometheus_rejects_is_named_in_the_burn_row(store: Store, prometheus: str) -> None:
+    report = _prometheus_budget(store, prometheus, "sum(rate(oops[{{window}}])")
+    (burn,) = report.burn
+    assert "Prometheus refused" in burn["error"] and "parse error" in burn["error"]
+    assert report.raised == ()
+    assert budget.error_budget_remaining(store, tenant="ig", service="graphql", now=NOW) is None
+
+
+def test_no_traffic_in_prometheus_leaves_the_error_budget_whole(store: Store, prometheus: str) -> None:
+    report = _prometheus_budget(store, prometheus, "sum(rate(http_requests_total[{{window}}]))")
+    assert report.burn[0]["remaining"] == 1.0 and report.raised == ()

@@ -10,6 +10,7 @@ quickly). Defaults: 14.4x over 1 h and 5 m (page), 6x over 6 h and 30 m (page), 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 HOUR = 3600.0
@@ -75,10 +76,18 @@ def burn_rate(ratio: float | None, objective: float) -> float:
 def burn_alerts(samples: tuple[Sample, ...], *, now: float, objective: float,
                 windows: tuple[BurnWindow, ...] = DEFAULT_WINDOWS) -> tuple[BurnAlert, ...]:
     """The alerts firing at ``now``: each window pair whose long and short burn rates both reach its factor."""
+    return alerts_from_ratios(lambda w: error_ratio(samples, now=now, window=w), objective=objective,
+                              windows=windows)
+
+
+def alerts_from_ratios(ratio: Callable[[float], float | None], *, objective: float,
+                       windows: tuple[BurnWindow, ...] = DEFAULT_WINDOWS) -> tuple[BurnAlert, ...]:
+    """As :func:`burn_alerts`, from each window's error ratio as ``ratio(window seconds)`` gives it (None: no
+    traffic), e.g. read from Prometheus rather than counted from samples."""
     alerts = []
     for window in windows:
-        long_rate = burn_rate(error_ratio(samples, now=now, window=window.long), objective)
-        short_rate = burn_rate(error_ratio(samples, now=now, window=window.short), objective)
+        long_rate = burn_rate(ratio(window.long), objective)
+        short_rate = burn_rate(ratio(window.short), objective)
         if long_rate >= window.factor and short_rate >= window.factor:
             alerts.append(BurnAlert(window, long_rate, short_rate, window.page,
                                     f"burning the error budget at {long_rate:.1f}x over {_words(window.long)} and "

@@ -13,6 +13,7 @@ import csv
 import io
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -195,21 +196,21 @@ def check(store: Store, *, tenant: str, now: datetime | None = None) -> BudgetRe
     burn_json = []
     for eb in spec.error_budgets:
         try:
-            samples = _burn_samples(eb, now)
+            ratio = _burn_ratio(eb, now)
+            fired = burnrate.alerts_from_ratios(ratio, objective=eb.objective)
+            left = ratio(eb.window)
+            rates = {burnrate._words(w): round(burnrate.burn_rate(ratio(w), eb.objective), 3)
+                     for w in (300.0, 1800.0, 3600.0, 21600.0, 259200.0)}
         except UsageError as e:
             burn_json.append({"service": eb.service, "error": e.message})
             continue
-        t = now.timestamp()
-        for alert in burnrate.burn_alerts(samples, now=t, objective=eb.objective):
+        for alert in fired:
             w = alert.window
             candidates.append(stored.Alert(tenant, "burn-rate", f"burn:{eb.service}:{w.factor:g}:{now:%Y-%m-%dT%H}",
                                            alert.page, f"{eb.service}: {alert.reason}", now))
         burn_json.append({"service": eb.service, "objective": eb.objective,
-                          "remaining": round(burnrate.budget_remaining(samples, now=t, objective=eb.objective,
-                                                                       slo_window=eb.window), 4),
-                          "rates": {f"{burnrate._words(w)}": round(burnrate.burn_rate(
-                              burnrate.error_ratio(samples, now=t, window=w), eb.objective), 3)
-                              for w in (300.0, 1800.0, 3600.0, 21600.0, 259200.0)}})
+                          "remaining": round(1.0 if left is None else 1.0 - burnrate.burn_rate(left, eb.objective), 4),
+                          "rates": rates})
     raised = stored.raise_alerts(store, candidates)
     for a in raised:
         log.warning("tenant %s: %s%s", tenant, "PAGE " if a.page else "", a.reason)
@@ -240,10 +241,55 @@ def _forecast(tenant: str, month: str, version: int, records: list[tuple[datetim
     return fc
 
 
-def _burn_samples(eb: ErrorBudgetSpec, now: datetime) -> tuple[burnrate.Sample, ...]:
-    if eb.file is None:
-        raise UsageError(f"error budget {eb.service}: only file sources are read for now",
-                         hint="give errorBudgets[].file: request counts as JSON or CSV")
+def _burn_ratio(eb: ErrorBudgetSpec, now: datetime) -> Callable[[float], float | None]:
+    """The service's error ratio over a window (seconds) ending ``now``: counted from its request-count file,
+    or its Prometheus query (``{{window}}`` filled in), read once per window."""
+    if eb.prometheus is not None:
+        seen: dict[float, float | None] = {}
+
+        def asked(window: float) -> float | None:
+            if window not in seen:
+                seen[window] = _prometheus_ratio(eb, window, now)
+            return seen[window]
+        return asked
+    samples = _burn_samples(eb)
+    return lambda window: burnrate.error_ratio(samples, now=now.timestamp(), window=window)
+
+
+def _prometheus_ratio(eb: ErrorBudgetSpec, window: float, now: datetime) -> float | None:
+    import math
+
+    import httpx
+
+    assert eb.prometheus is not None
+    p = eb.prometheus
+    promql = p.query.replace("{{window}}", burnrate._words(window))
+    try:
+        r = httpx.get(f"{p.url.rstrip('/')}/api/v1/query", timeout=5.0,
+                      params={"query": promql, "time": f"{now.timestamp():.3f}"})
+        body = r.json()
+    except (httpx.HTTPError, ValueError) as e:
+        raise UsageError(f"error budget {eb.service}: the query to {p.url} failed: {e.__class__.__name__}: {e}",
+                         hint="check errorBudgets[].prometheus.url and that Prometheus runs there") from None
+    if not isinstance(body, dict) or body.get("status") != "success":
+        said = body.get("error") if isinstance(body, dict) else None
+        raise UsageError(f"error budget {eb.service}: Prometheus refused {promql!r}: {said or f'HTTP {r.status_code}'}",
+                         hint="errorBudgets[].prometheus.query must be PromQL giving one error ratio over "
+                              "{{window}}") from None
+    result = body.get("data", {}).get("result")
+    if body.get("data", {}).get("resultType") == "scalar" and isinstance(result, list):
+        result = [{"value": result}]
+    if not result:
+        return None  # no traffic in the window
+    if not isinstance(result, list) or len(result) != 1 or "value" not in result[0]:
+        raise UsageError(f"error budget {eb.service}: {promql!r} gives {len(result) if isinstance(result, list) else 0}"
+                         " series, not one error ratio", hint="aggregate it, e.g. sum(…) / sum(…)")
+    value = float(result[0]["value"][1])
+    return None if math.isnan(value) or math.isinf(value) else value
+
+
+def _burn_samples(eb: ErrorBudgetSpec) -> tuple[burnrate.Sample, ...]:
+    assert eb.file is not None
     try:
         text = Path(eb.file).read_text(encoding="utf-8")
     except OSError as e:
@@ -272,10 +318,10 @@ def error_budget_remaining(store: Store, *, tenant: str, service: str | None,
         return None
     now = now or now_utc()
     try:
-        samples = _burn_samples(spec, now)
+        ratio = _burn_ratio(spec, now)(spec.window)
     except UsageError:
         return None
-    return burnrate.budget_remaining(samples, now=now.timestamp(), objective=spec.objective, slo_window=spec.window)
+    return 1.0 if ratio is None else 1.0 - burnrate.burn_rate(ratio, spec.objective)
 
 
 def _enforce(store: Store, rails: TenantRails, alerts: tuple[stored.Alert, ...], now: datetime) -> stored.GuardState:
