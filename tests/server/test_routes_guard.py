@@ -100,3 +100,42 @@ def test_the_cli_through_the_server_prints_the_apis_objects(initech: Api, monkey
     assert code == 0 and "override ended" in out
     code, out, _ = cli("otto", "budget", "status")
     assert code == 0 and out.splitlines()[0].split()[:3] == ["tenant", "policy", "spent"]
+
+
+def test_a_tenant_other_than_the_tokens_is_refused_never_ignored(initech: Api, monkeypatch: pytest.MonkeyPatch,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    from launchdeck.cli import main
+
+    for path in ("/api/v1/budget/status", "/api/v1/autonomy/status", "/api/v1/safety/check"):
+        assert_problem(initech.get(f"{path}?tenant=acme", who="otto"), 403, "acts in tenant initech only")
+        assert initech.get(f"{path}?tenant=initech", who="otto").status_code == 200
+    refused = initech.post("/api/v1/autonomy/override", {"duration": "1h", "tenant": "acme"}, who="ivy")
+    assert_problem(refused, 403, "acts in tenant initech only")
+    assert initech.get("/api/v1/autonomy/status", who="ivy").json()["items"][0]["overrideUntil"] is None
+
+    monkeypatch.setenv("LAUNCHDECK_TOKEN", initech.tokens["ivy"])
+    for args in (["budget", "protect", "--tenant", "acme"], ["autonomy", "status", "--tenant", "acme"]):
+        assert main([*args, "--server", initech.url]) == 2
+        err = capsys.readouterr().err
+        assert "tenant acme" in err and "initech only" in err and "use a token of tenant acme" in err
+    assert main(["budget", "status", "--all-tenants", "--server", initech.url]) == 2
+    assert "--all-tenants through --server" in capsys.readouterr().err
+
+
+def test_a_dropped_tier_is_restored_by_an_admin_with_a_reason(initech: Api) -> None:
+    from launchdeck.services import autonomy
+    from launchdeck.store import guard as stored
+
+    autonomy.set_tier(initech.store, tenant="initech", tier=1, who="launchdeck", reason="compensation 2% > 0.5%")
+    autonomy.forget()
+    assert initech.get("/api/v1/autonomy/status", who="otto").json()["items"][0]["tier"] == 1
+    assert_problem(initech.post("/api/v1/autonomy/restore", {"reason": "fixed"}, who="otto"), 403, "only admin")
+    assert initech.post("/api/v1/autonomy/restore", {}, who="ivy").status_code == 422
+    done = initech.post("/api/v1/autonomy/restore", {"reason": "bad deploy reverted"}, who="ivy").json()
+    assert (done["tier"], done["policyTier"]) == (2, 2)
+    assert initech.get("/api/v1/autonomy/status", who="otto").json()["items"][0]["tier"] == 2
+    capped = initech.post("/api/v1/autonomy/restore", {"reason": "watching", "tier": 1}, who="ivy").json()
+    assert capped["tier"] == 1 and "capped at 1 by ivy: watching" in capped["tierReason"]
+    initech.post("/api/v1/autonomy/restore", {"reason": "done watching"}, who="ivy")
+    said = [(who, reason) for _, kind, who, reason in stored.history(initech.store, tenant="initech") if kind == "tier"]
+    assert ("ivy", "policy's tier restored by ivy: bad deploy reverted") in said

@@ -1,6 +1,6 @@
-"""Guard rails per tenant, for operators: `budget status|protect|record`, `autonomy status|override`,
-`safety check`. A table, or `--output json`; through a server with `--server` (the token's tenant), or on
-the local store. The objects come from ``services.operators``, the same the API returns."""
+"""Guard rails per tenant, for operators: `budget status|protect|record`, `autonomy status|override|restore`,
+`safety check`. A table, or `--output json`; through a server with `--server` (the token's tenant: the server
+refuses a `--tenant` naming another, and `--all-tenants` is refused here), or on the local store. The objects come from ``services.operators``, the same the API returns."""
 
 from __future__ import annotations
 
@@ -49,6 +49,17 @@ def _query(api: Remote, path: str, **params: object) -> Any:
     return api.call("GET", path + (f"?{urlencode(given)}" if given else ""))
 
 
+def _through(server: str | None, token: str | None, all_tenants: bool = False,
+             flag: str = "--all-tenants") -> Remote | None:
+    api = remote(server, token)
+    if api is not None and all_tenants:
+        from launchdeck.errors import UsageError
+
+        raise UsageError(f"{flag} through --server: an API token sees only its own tenant",
+                         hint=f"leave out {flag} (you get the token's tenant), or run it on the store with --db")
+    return api
+
+
 def _emit(rows: Any, output: Output, table: Any) -> None:
     if output is Output.json:
         typer.echo(json.dumps(rows))
@@ -68,8 +79,8 @@ def budget_status(tenant: TenantOption = None,
     """Spend against the monthly budget, the 72 h forecast, this month's alerts and the enforced action."""
     from launchdeck.services import operators
 
-    api = remote(server, token)
-    rows = _query(api, "/budget/status")["items"] if api else _local(
+    api = _through(server, token, all_tenants)
+    rows = _query(api, "/budget/status", tenant=tenant)["items"] if api else _local(
         db, lambda s: operators.budget_status(s, tenant=tenant, all_tenants=all_tenants), write=True)
     _emit(rows, output, _budget_table)
 
@@ -112,7 +123,7 @@ def budget_protect(tenant: TenantOption = None,
 
     api = remote(server, token)
     if api:
-        row = api.call("POST", "/budget/protect", {"lift": lift})
+        row = api.call("POST", "/budget/protect", {"lift": lift, "tenant": tenant})
     else:
         row = _local(db, lambda s: operators.budget_protect(s, tenant=_need(tenant), who=_me(), lift=lift), write=True)
     _emit(row, output, lambda r: typer.echo(
@@ -131,7 +142,7 @@ def budget_record(file: Annotated[Path, typer.Argument(help="Spend records: CSV 
     text = limits.read_file(file, "spend records").decode("utf-8", errors="replace")
     api = remote(server, token)
     if api:
-        row = api.call("POST", "/budget/spend", {"text": text, "source": file.name})
+        row = api.call("POST", "/budget/spend", {"text": text, "source": file.name, "tenant": tenant})
     else:
         row = _local(db, lambda s: operators.budget_record(s, tenant=_need(tenant), text=text, source=file.name,
                                                            who=_me()), write=True)
@@ -150,8 +161,8 @@ def autonomy_status(tenant: TenantOption = None,
     """Each tenant's tier (and why it differs from its policy's), override and enforced hold."""
     from launchdeck.services import operators
 
-    api = remote(server, token)
-    rows = _query(api, "/autonomy/status")["items"] if api else _local(
+    api = _through(server, token, all_tenants)
+    rows = _query(api, "/autonomy/status", tenant=tenant)["items"] if api else _local(
         db, lambda s: operators.autonomy_status(s, tenant=tenant, all_tenants=all_tenants or tenant is None))
     _emit(rows, output, _autonomy_table)
 
@@ -177,13 +188,35 @@ def autonomy_override(tenant: TenantOption = None,
 
     api = remote(server, token)
     if api:
-        row = api.call("POST", "/autonomy/override", {"duration": duration, "reason": reason})
+        row = api.call("POST", "/autonomy/override", {"duration": duration, "reason": reason, "tenant": tenant})
     else:
         row = _local(db, lambda s: operators.autonomy_override(s, tenant=_need(tenant), duration=duration, who=_me(),
                                                                reason=reason), write=True)
     _emit(row, output, lambda r: typer.echo(
         f"tenant {r['tenant']}: " + (f"every autonomous action held until {r['overrideUntil']}; people can still act"
                                      if r["overrideUntil"] else "override ended")))
+
+
+@autonomy_app.command("restore")
+def autonomy_restore(tenant: TenantOption = None,
+                     tier: Annotated[int | None, typer.Option("--tier", min=1, max=3,
+                                                              help="Cap at this tier (default: the policy's).")] = None,
+                     reason: Annotated[str, typer.Option("--reason", help="Why (kept in the guard history).")] = "",
+                     output: OutputOption = Output.text, db: DbOption = DEFAULT_URL, server: ServerOption = None,
+                     token: TokenOption = None) -> None:
+    """Undo a tier dropped on a safety breach: back to the policy's tier (or --tier N); admin, audited. The
+    next safety check drops it again if the figures still breach."""
+    from launchdeck.services import operators
+
+    api = remote(server, token)
+    if api:
+        row = api.call("POST", "/autonomy/restore", {"tier": tier, "reason": reason, "tenant": tenant})
+    else:
+        row = _local(db, lambda s: operators.autonomy_restore(s, tenant=_need(tenant), who=_me(), reason=reason,
+                                                              tier=tier), write=True)
+    _emit(row, output, lambda r: typer.echo(
+        f"tenant {r['tenant']}: tier {r['tier']} in force (policy {r['policyTier']})"
+        + (f" — {r['tierReason']}" if r["tierReason"] else "")))
 
 
 @safety_app.command("check")
@@ -196,8 +229,8 @@ def safety_check(tenant: TenantOption = None,
     drops one tier), and the isolation check. Exits 1 when a tenant breaches or is not isolated."""
     from launchdeck.services import operators
 
-    api = remote(server, token)
-    rows = _query(api, "/safety/check")["items"] if api else _local(
+    api = _through(server, token, all_autonomous, "--all-autonomous-tenants")
+    rows = _query(api, "/safety/check", tenant=tenant)["items"] if api else _local(
         db, lambda s: operators.safety_check(s, tenant=tenant, all_autonomous=all_autonomous), write=True)
     _emit(rows, output, _safety_table)
     if any(r["dropped"] or not r["isolation"]["ok"] or any(f["breaches"] for f in r["safety"]) for r in rows):

@@ -2,7 +2,7 @@
 must respect (``runtime``).
 
 The tier in force is the lower of the policy's ``autonomy.tier`` and the tier the tenant dropped to on a
-safety breach (kept in the guard state until ``set_tier`` clears it; there is no CLI verb for that yet). An
+safety breach (kept in the guard state until ``set_tier`` clears it: `launchdeck autonomy restore`). An
 override holds every autonomous action of the tenant until it ends: releases hold at their weight and a
 rollback waits for a person; people can still act.
 """
@@ -135,8 +135,10 @@ def set_tier(store: Store, *, tenant: str, tier: int | None, who: str, reason: s
     """Put the tenant back on its policy's tier (None), or cap it at ``tier``."""
     if tier is not None and tier not in (1, 2, 3):
         raise UsageError(f"tier {tier} does not exist", hint="tiers are 1, 2 and 3")
-    st = stored.update(store, tenant=tenant, who=who, kind="tier", reason=reason or f"set by {who}",
-                       tier=tier, tier_reason=reason or f"set by {who}")
+    said = (f"tier capped at {tier}" if tier is not None else "policy's tier restored") + f" by {who}" \
+        + (f": {reason}" if reason else "")
+    st = stored.update(store, tenant=tenant, who=who, kind="tier", reason=said, tier=tier,
+                       tier_reason=said if tier is not None else "")
     forget()
     return st
 

@@ -1,8 +1,8 @@
 """The operator commands' objects, once for the CLI and the API: `budget status`, `budget protect`,
-`budget record`, `autonomy status`, `autonomy override`, `safety check`.
+`budget record`, `autonomy status`, `autonomy override`, `autonomy restore`, `safety check`.
 
 Each returns plain JSON-ready dicts; the CLI prints them as a table or as JSON, the API returns them.
-Reads are for any role; writes (protect, record, override) are admin's, checked by the caller's layer
+Reads are for any role; writes (protect, record, override, restore) are admin's, checked by the caller's layer
 exactly as tenant documents are (the API's ``Admin`` dependency; the local CLI holds the store's keys).
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from launchdeck.errors import Refused
+from launchdeck.errors import Refused, UsageError
 from launchdeck.services import autonomy, budget
 from launchdeck.store import guard as stored
 from launchdeck.store.repo import Store, now_utc
@@ -59,6 +59,16 @@ def autonomy_status(store: Store, *, tenant: str | None, all_tenants: bool = Fal
 
 def autonomy_override(store: Store, *, tenant: str, duration: str, who: str, reason: str = "") -> dict[str, Any]:
     return state_json(autonomy.override(store, tenant=tenant, duration=duration, who=who, reason=reason))
+
+
+def autonomy_restore(store: Store, *, tenant: str, who: str, reason: str, tier: int | None = None) -> dict[str, Any]:
+    """Undo a tier dropped on a safety breach: back to the policy's tier, or capped at ``tier``; the reason is
+    kept in the tenant's guard history. The next safety check drops it again if the figures still breach."""
+    if not reason.strip():
+        raise UsageError("say why the tier is restored", hint="add --reason '…' (kept in the tenant's guard history)")
+    rails = autonomy.require_policy(store, tenant)
+    st = autonomy.set_tier(store, tenant=tenant, tier=tier, who=who, reason=reason.strip())
+    return state_json(st) | {"tier": autonomy.tier_of(rails, st), "policyTier": rails.spec.autonomy.tier}
 
 
 def safety_check(store: Store, *, tenant: str | None, all_autonomous: bool = False) -> list[dict[str, Any]]:
