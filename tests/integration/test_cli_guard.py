@@ -173,3 +173,19 @@ def test_an_error_budget_gate_fires_when_the_budget_is_spent_and_needs_the_polic
     ld.write("spent.yaml", GATED.replace("NAME", "spent-v3").replace("TENANT", "eb").replace("COST", "0.001"))
     result = ld("run", "spent.yaml", *RUN)
     assert result.returncode == 3 and result.summary["firedGate"] == "error-budget", result.explain()
+
+
+def test_autonomy_restore_lifts_a_capped_tier_with_a_reason(ld: Launchdeck) -> None:
+    import json
+
+    setup(ld, "rs", tier=3)
+    bare = ld("autonomy", "restore", "--tenant", "rs")
+    assert bare.returncode == 2 and "say why the tier is restored" in bare.stderr and "Traceback" not in bare.stderr
+    capped = ld("autonomy", "restore", "--tenant", "rs", "--tier", "2", "--reason", "after the outage")
+    assert capped.returncode == 0 and "tier 2 in force (policy 3)" in capped.stdout, capped.explain()
+    restored = ld("autonomy", "restore", "--tenant", "rs", "--reason", "figures back", "--output", "json")
+    assert restored.returncode == 0 and json.loads(restored.stdout)["tier"] == 3, restored.explain()
+    status = json.loads(ld("autonomy", "status", "--tenant", "rs", "--output", "json").stdout)
+    assert [(r["tenant"], r["tier"]) for r in status] == [("rs", 3)]
+    unknown = ld("autonomy", "restore", "--tenant", "nobody", "--reason", "x")
+    assert unknown.returncode == 2 and "has no TenantPolicy" in unknown.stderr, unknown.explain()
