@@ -165,3 +165,11 @@ def test_a_query_prometheus_rejects_is_named_in_the_burn_row(store: Store, prome
 def test_no_traffic_in_prometheus_leaves_the_error_budget_whole(store: Store, prometheus: str) -> None:
     report = _prometheus_budget(store, prometheus, "sum(rate(http_requests_total[{{window}}]))")
     assert report.burn[0]["remaining"] == 1.0 and report.raised == ()
+
+
+def test_an_unreadable_spend_file_is_a_note_on_the_tenants_status_not_a_failure(store: Store, tmp_path: Path) -> None:
+    apply(store, POLICY.replace("budget: {monthly: 1000}",
+                                f"budget: {{monthly: 1000, spend: {{file: {tmp_path / 'gone.csv'}}}}}"))
+    (report,) = budget.status(store, tenants=["ig"])
+    assert report.spent == 0.0 and report.raised == ()
+    assert report.to_json()["note"].startswith(f"spend not read: cannot read the spend file {tmp_path / 'gone.csv'}")

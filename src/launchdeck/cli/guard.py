@@ -102,6 +102,8 @@ def _budget_table(rows: list[dict[str, Any]]) -> None:
                       (enf.get("action", "none") + (" (waits for approval)" if enf.get("pending") else ""))))
     _print_table(("tenant", "policy", "spent", "share", "72h upper", "alerts (* paged)", "enforced"), table)
     for r in rows:
+        if r.get("note"):
+            typer.echo(f"{r['tenant']}: {r['note']}")
         for a in r["raised"]:
             typer.echo(f"{'PAGE' if a['page'] else 'alert'} {r['tenant']}: {a['reason']}")
         for b in r["burn"]:
@@ -167,8 +169,17 @@ def autonomy_status(tenant: TenantOption = None,
     _emit(rows, output, _autonomy_table)
 
 
+def _none_yet(rows: list[dict[str, Any]], what: str) -> bool:
+    if not rows:
+        typer.echo(f"no {what}: apply a TenantPolicy with `launchdeck tenant apply FILE`")
+    return not rows
+
+
 def _autonomy_table(rows: list[dict[str, Any]]) -> None:
     from launchdeck.cli.inspect import _print_table
+
+    if _none_yet(rows, "tenant with a TenantPolicy"):
+        return
 
     _print_table(("tenant", "policy", "tier", "override until", "holds releases"),
                  [(r["tenant"], f"v{r['policyVersion']}" if r["policyVersion"] else "-",
@@ -239,6 +250,9 @@ def safety_check(tenant: TenantOption = None,
 
 def _safety_table(rows: list[dict[str, Any]]) -> None:
     from launchdeck.cli.inspect import _print_table
+
+    if _none_yet(rows, "autonomous tenant (a TenantPolicy with autonomy tier 2 or 3)"):
+        return
 
     table = []
     for r in rows:

@@ -192,6 +192,6 @@ def _print_table(headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
             table.add_row(*row)
         Console().print(table)
         return
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
     for row in (headers, *rows):
         typer.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())

@@ -174,10 +174,16 @@ def check(store: Store, *, tenant: str, now: datetime | None = None) -> BudgetRe
     spec = rails.spec
     month = now.strftime("%Y-%m")
     candidates: list[stored.Alert] = []
-    spent, fc = 0.0, None
+    spent, fc, note = 0.0, None, ""
     b = spec.budget
+    records: list[tuple[datetime, float]] | None = None
     if b is not None:
-        records = spend_of(store, rails, now)
+        try:
+            records = spend_of(store, rails, now)
+        except UsageError as e:  # one tenant's unreadable source must not hide every other tenant's status
+            note = f"spend not read: {e.message} ({e.hint})" if e.hint else f"spend not read: {e.message}"
+            log.warning("tenant %s: %s", tenant, note)
+    if b is not None and records is not None:
         spent = sum(a for at, a in records if at >= month_start(now))
         fired = stored.fired_keys(store, tenant=tenant, prefix=f"budget:{month}:")
         keys = frozenset(tuple(k.split(":")[1:3]) + (float(k.split(":")[3]),) for k in fired)  # type: ignore[misc]
@@ -218,7 +224,7 @@ def check(store: Store, *, tenant: str, now: datetime | None = None) -> BudgetRe
     this_month = tuple(stored.alerts(store, tenant=tenant, since=month_start(now)))
     st = _enforce(store, rails, tuple(raised), now)
     return BudgetReport(tenant, rails.version, month, b.monthly if b else 0.0, b.currency if b else "", spent, fc,
-                        this_month, tuple(raised), tuple(burn_json), st)
+                        this_month, tuple(raised), tuple(burn_json), st, note)
 
 
 def _forecast(tenant: str, month: str, version: int, records: list[tuple[datetime, float]], spent: float,

@@ -88,7 +88,8 @@ class EnforcementSpec(Model):
 class SafetySpec(Model):
     min_success: Ratio = 0.999
     max_compensation: Ratio = 0.005
-    max_escalations_24h: int | None = Field(default=None, ge=0)
+    max_escalations_24h: int | None = Field(default=None, ge=0, alias="maxEscalations24h")
+    """Escalations (releases ended held) allowed in 24 h; None: not counted against the tier."""
 
 
 class AutonomySpec(Model):
