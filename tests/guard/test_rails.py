@@ -42,6 +42,15 @@ def test_longer_for_weaker_severity_and_looser_op_are_each_refused() -> None:
     assert [v.rule for v in check_locked_gates((with_(op=">"),), lock_ge)] == ["locked-slo-op"]
 
 
+def test_judging_a_locked_gate_another_way_is_refused() -> None:
+    assert rules(with_(test="sequential")) == ["locked-slo-test"]
+    assert rules(with_(against="baseline")) == ["locked-slo-vs"]
+    [found] = check_locked_gates((with_(source="loadtest"),), LOCK)
+    assert (found.rule, found.plan_path, found.policy_path) == ("locked-slo-source", "spec.gates[0].source",
+                                                                "spec.lockedSlos[0].source")
+    assert found.allowed == "source: target"
+
+
 def test_removed_gate_is_refused_and_merging_puts_it_back() -> None:
     plan = (Gate("err", "error_rate", ">=", 0.02, "2%"),)
     assert [v.rule for v in check_locked_gates(plan, LOCK)] == ["locked-slo-removed"]

@@ -1,7 +1,8 @@
 """Is a plan within its tenant's guard rails? Locked SLO gates and plan limits compared with a plan.
 
 A locked gate may be made stricter by a plan, never looser: a higher threshold (for ``>``/``>=``
-gates; lower for ``<``/``<=``), a longer ``for``, a weaker severity, or the gate left out are each a
+gates; lower for ``<``/``<=``), a longer ``for``, a weaker severity, another way of judging it (``test``,
+``vs``, ``source``), or the gate left out are each a
 :class:`Violation` naming what the policy allows. Limits bound the plan's shape: the largest first
 step, the shortest hold, roles that must sign off, the regions and the residency a release may use.
 """
@@ -84,6 +85,15 @@ def compare_gate(plan: Gate, index: int, locked: LockedGate) -> list[Violation]:
                                    f"locks it on {lock.metric}", f"metric: {lock.metric}", f"{where}.metric",
                                    f"{locked.policy_path}.metric"))
         return found
+    for field, key, plan_value, locked_value in (("test", "test", plan.test, lock.test),
+                                                 ("vs", "vs", plan.against, lock.against),
+                                                 ("source", "source", plan.source, lock.source)):
+        # How a gate is judged is part of what is locked: a threshold test in place of a sequential one, the
+        # baseline in place of the warm fleet, or a load test's figures in place of production's is another gate.
+        if plan_value != locked_value:
+            found.append(Violation(f"locked-slo-{field}", f"gate {plan.name!r} is judged with {key}: {plan_value}, "
+                                   f"but the tenant locks {key}: {locked_value}", f"{key}: {locked_value}",
+                                   f"{where}.{key}", f"{locked.policy_path}.{key}"))
     same_side = (plan.op in (">", ">=")) == (lock.op in (">", ">="))
     if not same_side or _op_looser(plan.op, lock.op):
         found.append(Violation("locked-slo-op", f"gate {plan.name!r} fires on {plan.op}, looser than the locked {lock.op}",
