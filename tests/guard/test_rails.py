@@ -42,10 +42,12 @@ def test_longer_for_weaker_severity_and_looser_op_are_each_refused() -> None:
     assert [v.rule for v in check_locked_gates((with_(op=">"),), lock_ge)] == ["locked-slo-op"]
 
 
-def test_judging_a_locked_gate_another_way_is_refused() -> None:
-    assert rules(with_(test="sequential")) == ["locked-slo-test"]
-    assert rules(with_(against="baseline")) == ["locked-slo-vs"]
-    [found] = check_locked_gates((with_(source="loadtest"),), LOCK)
+def test_judging_a_locked_gate_another_way_is_refused_when_the_policy_says_how() -> None:
+    assert rules(with_(test="sequential")) == []  # the policy leaves the judge to the plan
+    judged = (LockedGate(P95, "spec.lockedSlos[0]", frozenset({"test", "vs", "source"})),)
+    assert [v.rule for v in check_locked_gates((with_(test="sequential"),), judged)] == ["locked-slo-test"]
+    assert [v.rule for v in check_locked_gates((with_(against="baseline"),), judged)] == ["locked-slo-vs"]
+    [found] = check_locked_gates((with_(source="loadtest"),), judged)
     assert (found.rule, found.plan_path, found.policy_path) == ("locked-slo-source", "spec.gates[0].source",
                                                                 "spec.lockedSlos[0].source")
     assert found.allowed == "source: target"

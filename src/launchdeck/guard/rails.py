@@ -35,6 +35,8 @@ class LockedGate:
 
     gate: Gate
     policy_path: str
+    judged: frozenset[str] = frozenset()
+    """Which of ``test``, ``vs``, ``source`` the policy sets: those a plan must keep (unset ones follow the plan)."""
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,7 @@ def compare_gate(plan: Gate, index: int, locked: LockedGate) -> list[Violation]:
                                                  ("source", "source", plan.source, lock.source)):
         # How a gate is judged is part of what is locked: a threshold test in place of a sequential one, the
         # baseline in place of the warm fleet, or a load test's figures in place of production's is another gate.
-        if plan_value != locked_value:
+        if field in locked.judged and plan_value != locked_value:
             found.append(Violation(f"locked-slo-{field}", f"gate {plan.name!r} is judged with {key}: {plan_value}, "
                                    f"but the tenant locks {key}: {locked_value}", f"{key}: {locked_value}",
                                    f"{where}.{key}", f"{locked.policy_path}.{key}"))

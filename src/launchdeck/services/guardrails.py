@@ -62,7 +62,8 @@ def locked_gates(policy: TenantRails) -> tuple[rails.LockedGate, ...]:
     if not specs:
         return ()
     compiled = to_policy(model.ReleaseSpec(stages=[model.StageSpec(weight="100%")], gates=specs)).gates
-    return tuple(rails.LockedGate(g, f"spec.lockedSlos[{i}]") for i, g in enumerate(compiled))
+    return tuple(rails.LockedGate(g, f"spec.lockedSlos[{i}]", frozenset({"test", "vs", "source"} & spec.model_fields_set))
+                 for i, (g, spec) in enumerate(zip(compiled, specs, strict=True)))
 
 
 def plan_limits(policy: TenantRails) -> rails.PlanLimits:
