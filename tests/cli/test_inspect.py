@@ -29,7 +29,7 @@ class Polled:
         self.states: Iterator[StoredRelease] = iter(states)
         self.last = states[0]
 
-    def require(self, *, name: str) -> StoredRelease:
+    def require(self, *, name: str, tenant: str | None = None) -> StoredRelease:
         self.last = next(self.states, self.last)
         return self.last
 

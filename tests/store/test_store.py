@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import create_engine, event, text
 
-from launchdeck.errors import StoreError
+from launchdeck.errors import NotFound, StoreError, UsageError
 from launchdeck.store import migrations
 from launchdeck.store.repo import GENESIS, NewDecision, NewMessage, Store, StoredRelease
 from launchdeck.store.tables import Base, DecisionRow
@@ -78,6 +78,24 @@ def test_a_release_name_is_unique_per_tenant(store: Store) -> None:
     _release(store, tenant="other")
     with pytest.raises(StoreError, match="database error"):
         _release(store)
+
+
+def test_require_refuses_a_name_two_tenants_use_and_says_which(store: Store) -> None:
+    shop = _release(store)
+    other = _release(store, tenant="other")
+    with pytest.raises(UsageError) as caught:
+        store.require(name="checkout-v2")
+    assert caught.value.exit_code == 2
+    assert caught.value.message == "release 'checkout-v2' exists in 2 tenants: other, shop"
+    assert "--tenant" in caught.value.hint
+    assert store.require(name="checkout-v2", tenant="shop") == shop
+    assert store.require(name="checkout-v2", tenant="other") == other
+
+
+def test_require_in_a_tenant_without_that_release_is_not_found(store: Store) -> None:
+    _release(store)
+    with pytest.raises(NotFound, match="no release named 'checkout-v2' of tenant 'acme'"):
+        store.require(name="checkout-v2", tenant="acme")
 
 
 # -- save: state, decisions and messages in one transaction ----------------------------------------------

@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 import typer
 
-from launchdeck.cli.common import DEFAULT_URL, EXIT_CODES, DbOption, Output, _existing_store, app
+from launchdeck.cli.common import DEFAULT_URL, EXIT_CODES, DbOption, Output, TenantOption, _existing_store, app
 from launchdeck.cli.remote import ServerOption, TokenOption, remote
 from launchdeck.errors import UsageError
 from launchdeck.services.reading import decision_object, listing, status_object
@@ -21,10 +21,10 @@ OutputOption = Annotated[Output, typer.Option("--output", help="json: machine-re
 
 
 @app.command(name="list")
-def list_(output: OutputOption = Output.text, db: DbOption = DEFAULT_URL) -> None:
-    """Every release in the store, newest first; earlier runs kept as name#id are marked archived."""
+def list_(output: OutputOption = Output.text, db: DbOption = DEFAULT_URL, tenant: TenantOption = None) -> None:
+    """Every release in the store (or one tenant's), newest first; earlier runs kept as name#id are marked archived."""
     with _existing_store(db) as store:
-        rows = [listing(r) for r in store.releases()]
+        rows = [listing(r) for r in store.releases(tenant=tenant)]
     if output is Output.json:
         typer.echo(json.dumps(rows))
         return
@@ -42,7 +42,8 @@ def status(release: Annotated[str, typer.Argument()], output: OutputOption = Out
            watch: Annotated[bool, typer.Option("--watch", help="Refresh until the release ends (exit status: its "
                                                                "outcome's) or Ctrl-C.")] = False,
            interval: Annotated[str, typer.Option("--interval", help="How often --watch reads the store.")] = "1s",
-           db: DbOption = DEFAULT_URL, server: ServerOption = None, token: TokenOption = None) -> None:
+           db: DbOption = DEFAULT_URL, server: ServerOption = None, token: TokenOption = None,
+           tenant: TenantOption = None) -> None:
     """Where a release is: phase, stage, weight, gates, and what it waits for from people."""
     every = _interval(interval)
     api = remote(server, token)
@@ -51,15 +52,15 @@ def status(release: Annotated[str, typer.Argument()], output: OutputOption = Out
         _show(fetch, output, every, watch)
         return
     with _existing_store(db) as store:
-        store.require(name=release)
-        _show(lambda: _local_status(store, release), output, every, watch)
+        store.require(name=release, tenant=tenant)
+        _show(lambda: _local_status(store, release, tenant), output, every, watch)
 
 
 @app.command()
 def why(release: Annotated[str, typer.Argument()],
         all_: Annotated[bool, typer.Option("--all", help="Include every evaluation.")] = False,
         output: OutputOption = Output.text, db: DbOption = DEFAULT_URL, server: ServerOption = None,
-        token: TokenOption = None) -> None:
+        token: TokenOption = None, tenant: TenantOption = None) -> None:
     """The release's decisions in order, each with its reason (as JSON: with the inputs it was decided on)."""
     api = remote(server, token)
     if api is not None:
@@ -67,7 +68,7 @@ def why(release: Annotated[str, typer.Argument()],
                 if all_ or d["kind"] != "evaluation"]
     else:
         with _existing_store(db) as store:
-            found = store.require(name=release)
+            found = store.require(name=release, tenant=tenant)
             rows = [decision_object(d) for d in store.decisions(release_id=found.id) if all_ or d.kind != "evaluation"]
     if output is Output.json:
         typer.echo(json.dumps(rows))
@@ -76,8 +77,8 @@ def why(release: Annotated[str, typer.Argument()],
         typer.echo(f"#{d['seq']:<4} t+{d['planAt']:>7.0f}s {d['kind']:<18} {d['reason']}")
 
 
-def _local_status(store: Any, release: str) -> dict[str, Any]:
-    found = store.require(name=release)
+def _local_status(store: Any, release: str, tenant: str | None = None) -> dict[str, Any]:
+    found = store.require(name=release, tenant=tenant)
     s = status_object(found)
     s["_window"] = found.state.get("engine", {}).get("window")  # for a state written before waits were kept
     return s

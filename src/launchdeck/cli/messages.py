@@ -7,7 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from launchdeck.cli.common import DEFAULT_URL, UNDELIVERED_EXIT, DbOption, _existing_store, _run_workdir, app
+from launchdeck.cli.common import (DEFAULT_URL, UNDELIVERED_EXIT, DbOption, TenantOption, _existing_store, _run_workdir,
+                                   app)
 from launchdeck.errors import UsageError
 
 messages_app = typer.Typer(no_args_is_help=True, help="A release's messages: list them, deliver what is left.")
@@ -18,7 +19,7 @@ app.add_typer(messages_app, name="messages")
 def flush(release: Annotated[str, typer.Argument(help="Release name (the plan's metadata.name).")],
           plan: Annotated[Optional[Path], typer.Option("--plan", help="The plan the release ran with "
                                                        "(default: the path its run was given).")] = None,
-          db: DbOption = DEFAULT_URL) -> None:
+          db: DbOption = DEFAULT_URL, tenant: TenantOption = None) -> None:
     """Deliver the release's queued messages, in order, once each; exit 5 if a channel still refuses."""
     import asyncio
 
@@ -26,7 +27,7 @@ def flush(release: Annotated[str, typer.Argument(help="Release name (the plan's 
     from launchdeck.plan import load_plan
 
     store = _existing_store(db)
-    found = store.require(name=release)
+    found = store.require(name=release, tenant=tenant)
     if plan is None and not Path(found.plan_path).is_file():
         raise UsageError(f"{found.name} ran with the plan {found.plan_path}, which is not here",
                          hint="run this in the directory the run ran in, or pass --plan PATH")
@@ -52,10 +53,10 @@ def flush(release: Annotated[str, typer.Argument(help="Release name (the plan's 
 
 @messages_app.command("list")
 def list_(release: Annotated[str, typer.Argument(help="Release name (the plan's metadata.name).")],
-          db: DbOption = DEFAULT_URL) -> None:
+          db: DbOption = DEFAULT_URL, tenant: TenantOption = None) -> None:
     """Every message of the release in order: sent (when), queued, or failing (attempts, last error)."""
     store = _existing_store(db)
-    found = store.require(name=release)
+    found = store.require(name=release, tenant=tenant)
     rows = store.messages(release_id=found.id)
     if not rows:
         typer.echo(f"{found.name} has no messages")

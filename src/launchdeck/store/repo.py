@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from launchdeck.errors import NotFound, StoreError
+from launchdeck.errors import NotFound, StoreError, UsageError
 from launchdeck.store import claims, connect, leases, migrations
 from launchdeck.store.chain import (GENESIS, Signature, canonical_payload, chain_hash, check_chain, decision_body,
                                    head_payload)
@@ -144,12 +144,23 @@ class Store:
                 q = q.where(ReleaseRow.tenant == tenant)
             return [_stored(row) for row in s.scalars(q.order_by(ReleaseRow.updated_at.desc(), ReleaseRow.id.desc()))]
 
-    def require(self, *, name: str) -> StoredRelease:
-        found = self.find(name=name)
-        if found is None:
-            raise NotFound(f"no release named '{name}' in {_safe(self.url)}",
-                           hint="use the plan's metadata.name, and the same --db as the run")
-        return found
+    def require(self, *, name: str, tenant: str | None = None) -> StoredRelease:
+        """The release called ``name`` (in ``tenant`` when given). Names are unique per tenant only, so
+        without a tenant a name two tenants use is refused, saying which tenants have it."""
+        with self.session() as s:
+            q = select(ReleaseRow).where(ReleaseRow.name == name)
+            if tenant:
+                q = q.where(ReleaseRow.tenant == tenant)
+            rows = list(s.scalars(q.order_by(ReleaseRow.tenant, ReleaseRow.id)))
+            tenants = sorted({row.tenant for row in rows})
+            if len(tenants) > 1:
+                raise UsageError(f"release '{name}' exists in {len(tenants)} tenants: {', '.join(tenants)}",
+                                 hint=f"say which with --tenant (e.g. --tenant {tenants[0]}) or LAUNCHDECK_TENANT")
+            if not rows:
+                where = f" of tenant '{tenant}'" if tenant else ""
+                raise NotFound(f"no release named '{name}'{where} in {_safe(self.url)}",
+                               hint="use the plan's metadata.name (and metadata.tenant), and the same --db as the run")
+            return _stored(rows[-1])
 
     def create(self, *, tenant: str, name: str, plan_path: str, plan_digest: str,
                state: dict[str, Any]) -> StoredRelease:
