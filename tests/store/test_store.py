@@ -445,8 +445,26 @@ def test_the_migrations_ship_inside_the_package() -> None:
     assert (scripts / "alembic.ini").is_file()
     assert sorted(p.name for p in (scripts / "versions").glob("*.py")) == ["0001_initial_tables.py",
                                                                           "0002_signed_log_heads.py",
-                                                                          "0003_control_plane.py"]
-    assert migrations.heads() == {"0003"} == {migrations.HEAD}
+                                                                          "0003_control_plane.py",
+                                                                          "0004_drive_failures.py"]
+    assert migrations.heads() == {"0004"} == {migrations.HEAD}
+
+
+def test_a_release_stored_before_0004_has_no_failed_attempts(db_url: str) -> None:
+    from alembic import command
+
+    engine = create_engine(db_url)
+    with engine.begin() as conn:
+        command.upgrade(migrations.config(conn), "0003")
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO releases (tenant, name, plan_path, plan_digest, state, plan_clock, created_at, "
+                          "updated_at) VALUES ('shop', 'old', 'p.yaml', 'sha256:00', :state, 7.0, :now, :now)"),
+                     {"state": '{"engine": {}}', "now": now.replace(tzinfo=None) if "sqlite" in db_url else now})
+    engine.dispose()
+    with Store(db_url) as store:
+        old = store.require(name="old")
+        assert (old.drive_failures, old.drive_error, old.gave_up_at) == (0, None, None)
 
 
 # -- a database that cannot be opened ------------------------------------------------------------------

@@ -97,6 +97,14 @@ def status_lines(s: dict[str, Any], wall_now: float) -> list[str]:
     lines = [head] + [f"  {name}: {g['status']} — {in_text(g['reason'])}" for name, g in s["gates"].items()]
     if s["outcome"] and s["reason"]:
         lines.append(f"  {s['outcome']}: {in_text(s['reason'])}")
+    driving = s.get("driving")
+    if driving and driving["gaveUpAt"]:
+        lines.append(f"  NOT DRIVEN: the workers gave it up after {driving['failures']} failed attempts in a row "
+                     f"(the last: {driving['lastError']}); fix the cause, then `launchdeck resume {s['release']} "
+                     "--role ROLE --as NAME`")
+    elif driving:
+        lines.append(f"  {driving['failures']} failed attempt(s) to drive it (the last: {driving['lastError']}); "
+                     f"next attempt at {driving['retryAt'] or 'once a worker is free'}")
     waiting = waiting_line(s["release"], s["waiting"], wall_now)
     window = s.get("_window")
     if waiting:

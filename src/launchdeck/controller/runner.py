@@ -72,6 +72,10 @@ async def run_release(plan: LoadedPlan, opts: RunOptions, view: View, *, wait: b
     with Store(opts.db_url) as store:
         release = submit.submit(store, plan, opts, view)
         lease = await _hold(store, release, view, wait=wait)
+        if release.drive_failures or release.gave_up_at:  # a person drives it now: the workers' failures are past
+            view.note(f"workers failed to drive {release.name} {release.drive_failures} time(s) "
+                      f"(the last: {release.drive_error}); driving it here")
+            store.drive_again(release_id=release.id)
         try:
             return await drive(plan, opts, view, store, lease)
         finally:

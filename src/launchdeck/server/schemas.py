@@ -158,6 +158,16 @@ class GateState(Wire):
     reason: str
 
 
+class Driving(Wire):
+    """Workers' failed attempts to drive a release in a row: the last one's error, when the next one is due,
+    or when they gave it up (`launchdeck resume` hands it back)."""
+
+    failures: int
+    last_error: str | None
+    retry_at: str | None
+    gave_up_at: str | None
+
+
 class Status(Wire):
     """The same object as `launchdeck status --output json`."""
 
@@ -178,6 +188,7 @@ class Status(Wire):
     archived: bool
     gates: dict[str, GateState]
     waiting: dict[str, Any] | None
+    driving: Driving | None = Field(default=None, description="Failed attempts to drive the release, if any.")
 
 
 class Person(Wire):

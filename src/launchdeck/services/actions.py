@@ -119,9 +119,21 @@ def pause(store: Store, release: StoredRelease, *, who: str, role: str, reason: 
 
 def resume(store: Store, release: StoredRelease, *, who: str, role: str, reason: str = "",
            source: str = "cli") -> Recorded:
-    """Resume a paused release, or continue a held one (as a ``continue`` decision)."""
+    """Resume a paused release, or continue a held one (as a ``continue`` decision); a release the workers
+    gave up driving (``gave_up_at``) is handed back to them."""
     _check_role(release, who, role, "resume")
     engine = release.state["engine"]
+    if release.gave_up_at is not None and not release.outcome:
+        from launchdeck.store.repo import NewDecision
+
+        store.drive_again(release_id=release.id, decision=NewDecision(
+            plan_at=release.plan_clock, kind="driving.resumed", gate=None, inputs={"who": who, "role": role},
+            reason=f"{who} ({role}) handed {release.name} back to the workers after {release.drive_failures} failed "
+                   f"attempts" + (f": {reason}" if reason else "")))
+        return Recorded(release.name, "resume", who, role, reason, decision="drive-again", driven=False,
+                        message=f"recorded: {who} ({role}) hands {release.name} back to the workers after "
+                                f"{release.drive_failures} failed attempts; the next free worker drives it "
+                                f"(last failure: {release.drive_error})")
     held = release.outcome == "held" or engine["phase"] == "held"
     if not held and not engine.get("paused_by"):
         raise Conflict(f"release {release.name} is neither paused nor held ({release.outcome or engine['phase']})",
