@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -60,7 +60,7 @@ def exit_code(summary: dict[str, Any]) -> int:
 
 
 DbOption = Annotated[str, typer.Option("--db", envvar="LAUNCHDECK_DB", help="SQLAlchemy URL of the release store.")]
-TenantOption = Annotated[Optional[str], typer.Option(
+TenantOption = Annotated[str | None, typer.Option(
     "--tenant", envvar="LAUNCHDECK_TENANT",
     help="The release's tenant (metadata.tenant), when two tenants have a release of this name "
          "(local store; with --server the token's tenant).")]

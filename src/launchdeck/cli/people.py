@@ -6,7 +6,14 @@ from typing import Annotated, Optional
 
 import typer
 
-from launchdeck.cli.common import DEFAULT_URL, Choice, DbOption, TenantOption, _existing_store, app
+from launchdeck.cli.common import (
+    DEFAULT_URL,
+    Choice,
+    DbOption,
+    TenantOption,
+    _existing_store,
+    app,
+)
 from launchdeck.cli.remote import Remote, ServerOption, TokenOption, act, person, remote
 from launchdeck.errors import UsageError
 
