@@ -38,6 +38,7 @@ from launchdeck.controller import driver, submit
 from launchdeck.controller.runner import drive
 from launchdeck.controller.session import Stopped, View
 from launchdeck.controller.shift import Shift
+from launchdeck.controller.train import drive_train
 from launchdeck.errors import LaunchdeckError, LeaseLost, StoreError, UsageError
 from launchdeck.plan import LoadedPlan, load_plan
 from launchdeck.store import leases
@@ -123,8 +124,12 @@ class Worker:
             name = found.name
             plan, workdir = materialize(found, self.home)
             opts = submit.options_of(found, db_url=self.db_url, workdir=workdir)
-            view = self.view(found) if self.view else _log_view(found)
-            summary = await drive(plan, opts, view, store, lease, stop=stop, opener=self.opener, shift=shift)
+            if plan.is_train:  # its services are driven here, as `launchdeck run TRAIN` drives them
+                summary = await drive_train(plan, opts, lambda service: _log_view(found, f"{found.name}.{service}"),
+                                            store, lease, stop=stop)
+            else:
+                view = self.view(found) if self.view else _log_view(found)
+                summary = await drive(plan, opts, view, store, lease, stop=stop, opener=self.opener, shift=shift)
             if found.drive_failures:
                 store.drive_again(release_id=found.id)
             self._ended(name, f"finished: {summary.get('outcome')}")
@@ -212,9 +217,9 @@ def _digest(path: Path) -> str:
         return ""
 
 
-def _log_view(found: StoredRelease) -> View:
+def _log_view(found: StoredRelease, name: str | None = None) -> View:
     import sys
 
     from launchdeck.controller.view import PlainView
 
-    return PlainView(sys.stderr, every=30.0, prefix=f"[{found.name}]")
+    return PlainView(sys.stderr, every=30.0, prefix=f"[{name or found.name}]")

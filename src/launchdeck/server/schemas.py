@@ -132,6 +132,8 @@ class Started(Wire):
     tenant: str
     url: str
     submitted_by: str
+    services: list[str] | None = Field(default=None, description=(
+        "A release train's services, each a release of its own (TRAIN.SERVICE) started in the train's order"))
 
 
 class Listed(Wire):
