@@ -78,7 +78,7 @@ def test_a_failed_attempt_is_recorded_and_the_release_waits_for_its_retry_time(d
         assert leases.claim_due(store, "another", 15.0, limit=10) == []  # not before its retry time
         decisions = store.decisions(release_id=broken.id)
         assert decisions[-1].kind == "driving.failed"
-        assert decisions[-1].reason.startswith("attempt 1 of 5 to drive pay-v2 failed: ")
+        assert decisions[-1].reason.startswith("attempt 1 of 8 to drive pay-v2 failed: ")
         assert status_object(found)["driving"]["retryAt"] is not None
 
 

@@ -101,3 +101,10 @@ def test_a_release_train_starts_as_one_release_with_its_services_named(api: Api)
 def test_a_plain_release_answers_no_services(api: Api) -> None:
     started = api.start("plain-v2", who="lee")
     assert started.status_code == 201 and started.json()["services"] is None
+
+
+def test_people_act_on_a_trains_services_not_on_the_train(api: Api) -> None:
+    assert api.post("/api/v1/releases", {"planText": TRAIN.replace("pair-v2", "trio-v2")}, who="lee").status_code == 201
+    refused = api.post("/api/v1/releases/trio-v2/kill", {"role": "sre", "reason": "x"}, who="lee")
+    assert_problem(refused, 409, "trio-v2 is a release train: `kill` acts on one of its services' releases "
+                                 "(trio-v2.front, trio-v2.back)")

@@ -16,7 +16,7 @@ def worker(db: DbOption = DEFAULT_URL,
            capacity: Annotated[int, typer.Option("--capacity", min=1, help="At most this many releases at once.")] = 10_000,
            home: Annotated[Path, typer.Option("--home", help="Where plans submitted from elsewhere are written.")] = Path("launchdeck-data"),
            max_attempts: Annotated[int, typer.Option("--max-attempts", min=1, help="Failed attempts in a row to drive a "
-                                                     "release before the workers give it up.")] = 5) -> None:
+                                                     "release before the workers give it up.")] = 8) -> None:
     """Drive every due release in the store (any tenant) until stopped; SIGTERM lets each finish its tick."""
     import asyncio
     import logging

@@ -73,6 +73,7 @@ def submit_train(store: Store, plan: LoadedPlan, opts: RunOptions, *, submitted_
     assert isinstance(plan.doc, model.TrainDoc) and plan.text is not None
     services = [f"{plan.name}.{entry.name}" for entry, _ in plan.services]
     info = {"engine": ReleaseState().to_json(), "kind": "train", "train": {"services": services},
+            "roles": {role: list(people) for role, people in plan.doc.spec.roles.items()},
             "workdir": str(opts.workdir.resolve()), "timeScale": opts.time_scale, "startedAt": iso(),
             "plannedStart": (opts.start_at or datetime.now(UTC)).isoformat(timespec="seconds"),
             "options": options_json(opts)}

@@ -53,7 +53,7 @@ POLL_SECONDS = 1.0
 #: At most this many releases claimed per look, so workers starting together share the work.
 CLAIM_BATCH = 100
 #: Attempts in a row that fail before the workers give a release up (a person must then act).
-MAX_ATTEMPTS = 5
+MAX_ATTEMPTS = 8
 #: The longest wait between two attempts (seconds); the first wait is one lease period, then it doubles.
 RETRY_CAP = 900.0
 
