@@ -138,6 +138,9 @@ class Worker:
         except LeaseLost as e:
             keep = True
             self._ended(name, f"lease lost: {e.message}")
+        except StoreError as e:  # the database's fault, not the release's: retried at the lease's expiry
+            keep = True
+            self._ended(name, f"store error: {e.message}")
         except LaunchdeckError as e:
             failure = e.message + (f" ({e.hint})" if e.hint else "")
             self._ended(name, f"failed: {failure}")
