@@ -193,3 +193,37 @@ def test_a_train_started_over_the_api_is_run_by_a_worker_service_after_service(l
         store.close()
         worker.proc.send_signal(signal.SIGTERM)
     assert worker.wait(timeout=30).returncode == 0
+
+
+def test_a_train_whose_worker_stops_is_taken_over_and_no_service_stage_runs_twice(ld: Launchdeck) -> None:
+    from launchdeck.services.submitting import Submission
+    from launchdeck.services.submitting import submit as submit_api
+
+    text = TRAIN.replace("\n    ", "\n").lstrip().replace("duo-v2", "relay-v2")
+    with Store(ld.db_url) as store:
+        submit_api(store, Submission(plan_text=text, time_scale=10.0), tenant="default", person="sam",
+                   data_dir=ld.cwd / "launchdeck-data")
+    first = ld.start("worker", "--lease", "30s")
+    store = Store(ld.db_url)
+    try:
+        wait_for(lambda: _holds(store, first), timeout=90, what="the worker to drive the train's first service",
+                 alive=first)
+        first.proc.send_signal(signal.SIGTERM)
+        assert first.wait(timeout=60).returncode == 0
+        train = store.find(name="relay-v2")
+        assert train is not None and train.outcome is None and not leases.holder(store, train.id).live()
+
+        second = ld.start("worker", "--lease", "30s")
+        done = wait_for(lambda: (lambda r: r if r and r.outcome else None)(store.find(name="relay-v2")),
+                        timeout=240, what="the second worker to finish the train", alive=second)
+        assert done.outcome == "promoted" and done.lease_epoch == 2, done.state["engine"].get("reason")
+        for name in ("relay-v2.auth", "relay-v2.api"):
+            service = store.find(name=name)
+            assert service is not None and service.outcome == "promoted"
+            started = [d.inputs.get("stage") for d in store.decisions(release_id=service.id)
+                       if d.kind == "stage.started"]
+            assert len(started) == len(set(started)) == 2, f"{name} started a stage twice: {started}"
+        second.proc.send_signal(signal.SIGTERM)
+        assert second.wait(timeout=60).returncode == 0
+    finally:
+        store.close()
