@@ -64,7 +64,7 @@ def _kill_without_driver(found: Any, db: str) -> tuple[bool, str]:
         return True, (f"nothing moved: {plan_file} changed since {found.name} started, so its router cannot be "
                       "trusted from it. The kill is recorded; restore the plan it started with and run it.")
     opts = RunOptions(db_url=db, workdir=_run_workdir(found), time_scale=float(found.state.get("timeScale", 1.0)))
-    result = asyncio.run(kill_undriven(loaded, opts, PlainView(sys.stderr), plan_file=plan_file))
+    result = asyncio.run(kill_undriven(loaded, opts, PlainView(sys.stderr), plan_file=plan_file, tenant=found.tenant))
     return result.failed, result.message
 
 
