@@ -21,7 +21,7 @@ from launchdeck.controller.submit import submit
 from launchdeck.controller.view import PlainView
 from launchdeck.plan import load_plan
 from launchdeck.store import leases
-from launchdeck.store.repo import Store
+from launchdeck.store.repo import Store, StoredRelease
 
 pytestmark = pytest.mark.integration
 
@@ -164,6 +164,11 @@ TRAIN = """
 """
 
 
+def _finished(store: Store, name: str) -> StoredRelease | None:
+    found = store.find(name=name)
+    return found if found and found.outcome else None
+
+
 def test_a_train_started_over_the_api_is_run_by_a_worker_service_after_service(ld: Launchdeck) -> None:
     from launchdeck.services.submitting import Submission
     from launchdeck.services.submitting import submit as submit_api
@@ -176,8 +181,8 @@ def test_a_train_started_over_the_api_is_run_by_a_worker_service_after_service(l
     worker = ld.start("worker", "--lease", "5s")
     store = Store(ld.db_url)
     try:
-        done = wait_for(lambda: (lambda r: r if r and r.outcome else None)(store.find(name="duo-v2")),
-                        timeout=180, what="the worker to run the train to its outcome", alive=worker)
+        done = wait_for(lambda: _finished(store, "duo-v2"), timeout=180,
+                        what="the worker to run the train to its outcome", alive=worker)
         assert done.outcome == "promoted", done.state["engine"].get("reason")
         assert done.state["engine"]["reason"] == "2/2 services promoted"
         services = {s["name"]: s for s in done.state["train"]["summary"]["services"]}
@@ -214,8 +219,8 @@ def test_a_train_whose_worker_stops_is_taken_over_and_no_service_stage_runs_twic
         assert train is not None and train.outcome is None and not leases.holder(store, train.id).live()
 
         second = ld.start("worker", "--lease", "30s")
-        done = wait_for(lambda: (lambda r: r if r and r.outcome else None)(store.find(name="relay-v2")),
-                        timeout=240, what="the second worker to finish the train", alive=second)
+        done = wait_for(lambda: _finished(store, "relay-v2"), timeout=240,
+                        what="the second worker to finish the train", alive=second)
         assert done.outcome == "promoted" and done.lease_epoch == 2, done.state["engine"].get("reason")
         for name in ("relay-v2.auth", "relay-v2.api"):
             service = store.find(name=name)
