@@ -19,7 +19,7 @@ from launchdeck.controller.view import PlainView
 from launchdeck.controller.worker import Worker, retry_delay
 from launchdeck.plan import load_plan
 from launchdeck.services import actions
-from launchdeck.services.reading import status_object
+from launchdeck.services.reading import listing, status_object
 from launchdeck.store import leases
 from launchdeck.store.repo import Store, StoredRelease
 
@@ -95,6 +95,7 @@ def test_after_the_last_attempt_the_workers_give_up_and_status_says_so(db_url: s
         assert leases.claim_due(store, "another", 15.0, limit=10) == []  # given up: no worker claims it
         shown = status_object(found)["driving"]
         assert shown["failures"] == 3 and shown["gaveUpAt"] and shown["retryAt"] is None
+        assert listing(found)["driving"] == shown  # `list` and GET /api/v1/releases show it too
         assert len(worker.ended) == 3 and all(what.startswith("failed: ") for _, what in worker.ended)
 
 

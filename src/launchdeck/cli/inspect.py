@@ -32,7 +32,8 @@ def list_(output: OutputOption = Output.text, db: DbOption = DEFAULT_URL, tenant
         typer.echo("no releases yet: `launchdeck run PLAN` starts one")
         return
     headers = ("release", "state", "stage", "weight", "outcome", "updated")
-    table = [(r["name"] + (" (archived)" if r["archived"] else ""), r["phase"], str(r["stage"]), f"{r['weight']:g}%",
+    table = [(r["name"] + (" (archived)" if r["archived"] else ""),
+              r["phase"] + (" NOT DRIVEN" if (r["driving"] or {}).get("gaveUpAt") else ""), str(r["stage"]), f"{r['weight']:g}%",
               r["outcome"] or "-", _short_time(r["updatedAt"])) for r in rows]
     _print_table(headers, table)
 

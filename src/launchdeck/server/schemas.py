@@ -136,6 +136,16 @@ class Started(Wire):
         "A release train's services, each a release of its own (TRAIN.SERVICE) started in the train's order"))
 
 
+class Driving(Wire):
+    """Workers' failed attempts to drive a release in a row: the last one's error, when the next one is due,
+    or when they gave it up (`launchdeck resume` hands it back)."""
+
+    failures: int
+    last_error: str | None
+    retry_at: str | None
+    gave_up_at: str | None
+
+
 class Listed(Wire):
     name: str
     id: int
@@ -148,6 +158,7 @@ class Listed(Wire):
     updated_at: str | None
     archived: bool
     service: str | None = None
+    driving: Driving | None = None
 
 
 class Page(Wire):
@@ -158,16 +169,6 @@ class Page(Wire):
 class GateState(Wire):
     status: str | None
     reason: str
-
-
-class Driving(Wire):
-    """Workers' failed attempts to drive a release in a row: the last one's error, when the next one is due,
-    or when they gave it up (`launchdeck resume` hands it back)."""
-
-    failures: int
-    last_error: str | None
-    retry_at: str | None
-    gave_up_at: str | None
 
 
 class Status(Wire):

@@ -46,7 +46,7 @@ def listing(found: StoredRelease) -> dict[str, Any]:
     return {"name": found.name, "id": found.id, "tenant": found.tenant, "phase": e.get("phase", "starting"),
             "stage": e.get("stage", 0) + 1, "weight": e.get("weight", 0.0), "outcome": found.outcome,
             "planTime": found.plan_clock, "updatedAt": found.updated_at.isoformat() if found.updated_at else None,
-            "archived": found.archived}
+            "archived": found.archived, "driving": driving(found)}
 
 
 def decision_object(d: DecisionRow) -> dict[str, Any]:
