@@ -5,6 +5,7 @@ release up, which `status` shows, until a person hands it back with `resume`."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -17,6 +18,7 @@ from launchdeck.controller.session import RunOptions
 from launchdeck.controller.submit import submit
 from launchdeck.controller.view import PlainView
 from launchdeck.controller.worker import Worker, retry_delay
+from launchdeck.errors import TargetError
 from launchdeck.plan import load_plan
 from launchdeck.services import actions
 from launchdeck.services.reading import listing, status_object
@@ -110,3 +112,44 @@ def test_resume_hands_a_given_up_release_back_to_the_workers(db_url: str, broken
         assert found.gave_up_at is None and found.drive_failures == 0 and status_object(found)["driving"] is None
         assert store.decisions(release_id=broken.id)[-1].kind == "driving.resumed"
         assert [lease.release_id for lease in leases.claim_due(store, "another", 15.0, limit=10)] == [broken.id]
+
+
+TOLD = PLAN.replace("metadata: {name: pay-v2,", "metadata: {name: told-v2,") + """\
+  notifications:
+    channels:
+      pager: {type: file, path: pager.jsonl}
+    routes:
+      - {on: [escalation], to: [pager]}
+"""
+
+
+async def _unreachable(*_args: object, **_kwargs: object) -> object:
+    raise TargetError("router pay-lb: connection refused", hint="check the router is up")
+
+
+def test_the_people_the_plan_escalates_to_are_told_when_the_workers_give_up(db_url: str, tmp_path: Path) -> None:
+    path = tmp_path / "told.yaml"
+    path.write_text(TOLD)
+    with Store(db_url) as store:
+        found = submit(store, load_plan(path), RunOptions(db_url=db_url, workdir=tmp_path), PlainView())
+        worker = Worker(db_url, home=tmp_path / "home", poll_seconds=0.05, retry_first=0.05, max_attempts=2,
+                        opener=_unreachable)
+        _work_until(worker, lambda: store.find_id(found.id).gave_up_at is not None
+                    and not store.pending_messages(release_id=found.id) and (tmp_path / "pager.jsonl").exists())
+        sent = [json.loads(line) for line in (tmp_path / "pager.jsonl").read_text().splitlines()]
+        assert [m["event"] for m in sent] == ["escalation"]
+        text = sent[0]["text"]
+        assert "the workers gave told-v2 up after 2 failed attempts in a row" in text
+        assert "router pay-lb: connection refused" in text
+        assert "`launchdeck resume told-v2 --role ROLE --as NAME`" in text
+        assert [m.event for m in store.messages(release_id=found.id)] == ["escalation"]
+
+
+def test_nobody_is_paged_while_attempts_remain(db_url: str, tmp_path: Path) -> None:
+    path = tmp_path / "told.yaml"
+    path.write_text(TOLD)
+    with Store(db_url) as store:
+        found = submit(store, load_plan(path), RunOptions(db_url=db_url, workdir=tmp_path), PlainView())
+        worker = Worker(db_url, home=tmp_path / "home", poll_seconds=0.05, retry_first=3600.0, opener=_unreachable)
+        _work_until(worker, lambda: store.find_id(found.id).drive_failures == 1)
+        assert store.messages(release_id=found.id) == [] and not (tmp_path / "pager.jsonl").exists()

@@ -34,7 +34,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from launchdeck.controller import driver, submit
+from launchdeck.controller import driver, giveup, submit
 from launchdeck.controller.runner import drive
 from launchdeck.controller.session import Stopped, View
 from launchdeck.controller.shift import Shift
@@ -119,6 +119,8 @@ class Worker:
         name = str(lease.release_id)
         keep = False  # a lost lease is the new holder's; a failed attempt gives it up until the next attempt
         failure: str | None = None
+        plan: LoadedPlan | None = None
+        workdir = self.home
         try:
             found = store.find_id(lease.release_id)
             name = found.name
@@ -150,13 +152,17 @@ class Worker:
             self._ended(name, f"fault: {e!r}")
         finally:
             if failure is not None:
-                keep = self._failed(store, lease, name, failure)
+                keep = True
+                recorded = self._failed(store, lease, name, failure)
+                if recorded is not None and recorded.gave_up_at is not None and plan is not None:
+                    await giveup.tell(store, recorded, plan, workdir)
             if not keep:
                 with suppress(LaunchdeckError):
                     leases.let_go(store, lease)
 
-    def _failed(self, store: Store, lease: Lease, name: str, error: str) -> bool:
-        """Record a failed attempt and give the lease up until the next one (or for good): True when done."""
+    def _failed(self, store: Store, lease: Lease, name: str, error: str) -> StoredRelease | None:
+        """Record a failed attempt and give the lease up until the next one (or for good); the release as
+        recorded, None when nothing could be (the lease was lost, or the database is away: it expires)."""
         error = error[:1000]
         limit = max(1, self.max_attempts)
         first = self.retry_first if self.retry_first is not None else self.lease_seconds
@@ -167,8 +173,8 @@ class Worker:
                 return None, NewDecision(
                     plan_at=plan_at, kind="driving.gave_up", gate=None, inputs=inputs,
                     reason=f"{attempts} attempts in a row to drive {name} failed, the last: {error}; the workers "
-                           f"gave it up. Fix the cause, then `launchdeck resume {name} --role ROLE` hands it back "
-                           "to them (or run its plan with `launchdeck run`)")
+                           f"gave it up. Fix the cause, then `{giveup.resume_command(name)}` hands it back to them "
+                           "(or run its plan with `launchdeck run`)")
             at = datetime.now(UTC) + timedelta(seconds=retry_delay(attempts, first=first))
             inputs["retryAt"] = at.isoformat(timespec="seconds")
             return at, NewDecision(
@@ -180,14 +186,14 @@ class Worker:
             recorded = store.drive_failed(lease=lease, error=error, schedule=schedule)
         except LaunchdeckError as e:  # the database is gone too: the lease expires; the attempt is retried
             log.warning("release %s: cannot record the failed attempt: %s", name, e.message)
-            return True
+            return None
         if recorded is not None and recorded.gave_up_at is not None:
             log.warning("release %s: gave up after %d failed attempts in a row: %s", name, recorded.drive_failures,
                         error)
         elif recorded is not None:
             log.info("release %s: attempt %d failed; retrying at %s", name, recorded.drive_failures,
                      recorded.lease_until)
-        return True
+        return recorded
 
     def _ended(self, name: str, what: str) -> None:
         self.ended.append((name, what))

@@ -244,6 +244,15 @@ class Store:
             s.flush()
             return _stored(row)
 
+    def add_messages(self, *, release_id: int, messages: list[NewMessage]) -> None:
+        """Queue messages that no tick decided (the workers giving a release up), under its current epoch."""
+        stamp = now_utc()
+        with self.session() as s:
+            row = self.lock(s, release_id)
+            for m in messages:
+                s.add(MessageRow(release_id=release_id, channel=m.channel, event=m.event, title=m.title,
+                                 text=m.text, locale=m.locale, created_at=stamp, epoch=row.lease_epoch))
+
     def drive_again(self, *, release_id: int, decision: NewDecision | None = None) -> bool:
         """Forget the release's failed attempts (one finished, or a person drives it or asks for it again),
         so workers claim it as usual, recording ``decision`` if there were some. True when there were."""
