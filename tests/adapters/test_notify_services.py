@@ -73,7 +73,7 @@ def test_pagerduty_triggers_one_alert_per_release_with_the_events_severity() -> 
     with fake_services.pagerduty({ROUTING_KEY}) as pd:
         channel = PagerDutyChannel("oncall", ROUTING_KEY, url=f"{pd.url}/v2/enqueue")
         asyncio.run(channel.send(message("gate.fired")))
-        asyncio.run(channel.send(message("rollback.completed")))
+        asyncio.run(channel.send(message("decision.requested")))
     first, second = (r.json() for r in pd.accepted)
     assert first["event_action"] == second["event_action"] == "trigger"
     assert first["dedup_key"] == second["dedup_key"] == "launchdeck/shop-v2"

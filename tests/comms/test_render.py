@@ -24,12 +24,17 @@ from launchdeck.comms.render import (
 from launchdeck.errors import NotifyError, UsageError
 
 NAMED = ("launch-success", "executive-summary", "deployment-starting", "launch-announcement")
+#: Notices in their own format (tests/comms/test_incidents.py): not "[launchdeck] …" lines.
+NOTICES = ("incident-p0", "incident-p1", *(f"status-page.{e}" for e in (
+    "release.started", "gate.fired", "incident.opened", "rollback.started", "rollback.completed",
+    "incident.resolved", "release.completed")))
 ALL_TEMPLATES = sorted((*EVENTS, *NAMED))
 LOCALES = ("en", "fr")
 SHOWS_GATE = {"gate.fired", "decision.requested", "rollback.started", "escalation", "status.cadence",
               "checkpoint.passed", "checkpoint.failed", "executive-summary"}
 SHOWS_NUMBERS = set(ALL_TEMPLATES) - {"release.started", "preflight.failed", "approval.granted",
-                                      "deployment-starting", "launch-announcement"}
+                                      "deployment-starting", "launch-announcement", "incident.opened",
+                                      "incident.resolved"}
 LEFTOVERS = ("{{", "}}", "{%", "%}")
 EMPTY_WORDS = re.compile(r"\b(None|nan|NaN|Undefined)\b")
 
@@ -66,7 +71,7 @@ def assert_clean(text: str) -> None:
 def test_both_locales_ship_every_event_and_named_template() -> None:
     assert available_locales() == ["en", "fr"]
     for locale in LOCALES:
-        assert available_templates(locale) == ALL_TEMPLATES
+        assert available_templates(locale) == sorted((*ALL_TEMPLATES, *NOTICES))
 
 
 @pytest.mark.parametrize("locale", LOCALES)

@@ -137,3 +137,16 @@ def test_containers_run_as_non_root_on_a_read_only_root_and_write_only_to_their_
 def test_every_container_has_resource_requests_and_limits(role: str) -> None:
     resources = container(DEPLOYMENTS[role])["resources"]
     assert set(resources["requests"]) == set(resources["limits"]) == {"cpu", "memory"}
+
+
+def test_every_server_replica_signs_sessions_with_one_secret_from_a_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    from launchdeck.server.web import session
+
+    env = {e["name"]: e for e in container(SERVER)["env"]}
+    ref = env[session.SECRET_ENV]["valueFrom"]["secretKeyRef"]
+    # Required, not optional: a pod without it would make its own secret and sign people out at random.
+    assert SERVER["spec"]["replicas"] > 1 and not ref.get("optional", False)
+    assert ref["key"] in resource("Secret", ref["name"])["stringData"]
+    monkeypatch.setenv(session.SECRET_ENV, "one value in the Secret")
+    cookie = session.signer().dumps({"c": "csrf"})
+    assert session.signer().loads(cookie) == {"c": "csrf"}  # what pod A signs, pod B reads

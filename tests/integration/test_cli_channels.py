@@ -66,7 +66,8 @@ def test_a_bad_canary_is_announced_on_slack_signed_to_the_war_room_and_paged(tmp
     assert len({r.json()["id"] for r in hook.accepted}) == 3
 
     pages = [r.json() for r in pd.accepted]
-    assert [p["payload"]["class"] for p in pages] == ["gate.fired", "rollback.started", "rollback.completed"]
+    assert [p["event_action"] for p in pages] == ["trigger", "trigger", "resolve"]  # the rollback completed: resolved
+    assert [p["payload"]["class"] for p in pages[:2]] == ["gate.fired", "rollback.started"]
     assert {p["dedup_key"] for p in pages} == {"launchdeck/shop-v2"}
     assert pages[0]["payload"]["severity"] == "critical" and "error-rate" in pages[0]["payload"]["summary"]
 

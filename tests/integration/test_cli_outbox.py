@@ -62,10 +62,11 @@ def test_messages_held_back_by_a_dead_receiver_are_flushed_once_each_in_order(ld
         logged = [json.loads(line)["event"] for line in (ld.cwd / "notifications.jsonl").read_text().splitlines()]
         assert logged == EVENTS
 
-        listed = ld("messages", "list", "shop-v3")
+        listed = ld("messages", "shop-v3")  # `messages RELEASE` is `messages list RELEASE`
         assert listed.returncode == 0, listed.explain()
         assert listed.stdout.count("failing (") == 1 and "HTTP 503" in listed.stdout  # the first waits, the rest queue
-        assert listed.stdout.count("queued") == len(EVENTS) - 1
+        assert listed.stdout.count("pending (not tried yet)") == len(EVENTS) - 1
+        assert f"{2 * len(EVENTS)} message(s): {len(EVENTS)} sent, {len(EVENTS)} pending" in listed.stdout  # + the file
 
         early = ld("messages", "flush", "shop-v3")  # still down: nothing sent, and the exit status says so
         assert early.returncode == UNDELIVERED_EXIT, early.explain()
@@ -78,6 +79,10 @@ def test_messages_held_back_by_a_dead_receiver_are_flushed_once_each_in_order(ld
 
         again = ld("messages", "flush", "shop-v3")  # nothing left: nothing sent twice
         assert again.returncode == 0 and "sent #" not in again.stdout, again.explain()
+
+        history = ld("messages", "list", "shop-v3")  # each attempt of the first message: refused, then delivered
+        assert f"{2 * len(EVENTS)} message(s): {2 * len(EVENTS)} sent, 0 pending" in history.stdout, history.explain()
+        assert "refused: " in history.stdout and "HTTP 503" in history.stdout and "delivered" in history.stdout
 
     bodies = [r.json() for r in hook.accepted]
     assert [b["event"] for b in bodies] == EVENTS

@@ -446,16 +446,18 @@ def test_the_migrations_ship_inside_the_package() -> None:
     assert sorted(p.name for p in (scripts / "versions").glob("*.py")) == ["0001_initial_tables.py",
                                                                           "0002_signed_log_heads.py",
                                                                           "0003_control_plane.py",
-                                                                          "0004_drive_failures.py"]
-    assert migrations.heads() == {"0004"} == {migrations.HEAD}
+                                                                          "0004_tenant_documents.py",
+                                                                          "0005_chat.py",
+                                                                          "0006_drive_failures.py"]
+    assert migrations.heads() == {"0006"} == {migrations.HEAD}
 
 
-def test_a_release_stored_before_0004_has_no_failed_attempts(db_url: str) -> None:
+def test_a_release_stored_before_0006_has_no_failed_attempts(db_url: str) -> None:
     from alembic import command
 
     engine = create_engine(db_url)
     with engine.begin() as conn:
-        command.upgrade(migrations.config(conn), "0003")
+        command.upgrade(migrations.config(conn), "0005")
     now = datetime.now(UTC)
     with engine.begin() as conn:
         conn.execute(text("INSERT INTO releases (tenant, name, plan_path, plan_digest, state, plan_clock, created_at, "

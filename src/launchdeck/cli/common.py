@@ -81,6 +81,13 @@ class Stack(str, Enum):
     nginx = "nginx"
 
 
+class Baseline(str, Enum):
+    """What the stack demo compares the canary with (``analysis.baseline``)."""
+
+    stable = "stable"
+    same_age = "same-age"
+
+
 class Choice(str, Enum):
     rollback = "rollback"
     continue_ = "continue"

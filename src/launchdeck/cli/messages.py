@@ -3,15 +3,28 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
+import click
 import typer
+from typer.core import TyperGroup
 
 from launchdeck.cli.common import (DEFAULT_URL, UNDELIVERED_EXIT, DbOption, TenantOption, _existing_store, _run_workdir,
                                    app)
 from launchdeck.errors import UsageError
 
-messages_app = typer.Typer(no_args_is_help=True, help="A release's messages: list them, deliver what is left.")
+class _ReleaseOrCommand(TyperGroup):
+    """``launchdeck messages RELEASE`` is ``launchdeck messages list RELEASE``."""
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args = ["list", *args]
+        return super().resolve_command(ctx, args)
+
+
+messages_app = typer.Typer(cls=_ReleaseOrCommand, no_args_is_help=True,
+                           help="A release's messages: `messages RELEASE` lists them, `messages flush` delivers "
+                                "what is left.")
 app.add_typer(messages_app, name="messages")
 
 
@@ -54,17 +67,28 @@ def flush(release: Annotated[str, typer.Argument(help="Release name (the plan's 
 @messages_app.command("list")
 def list_(release: Annotated[str, typer.Argument(help="Release name (the plan's metadata.name).")],
           db: DbOption = DEFAULT_URL, tenant: TenantOption = None) -> None:
-    """Every message of the release in order: sent (when), queued, or failing (attempts, last error)."""
+    """Every message of the release in order: its channel, when it was sent or that it is pending, and each
+    delivery attempt (when, and why a refused one was refused)."""
+    from launchdeck.store import chat
+
     store = _existing_store(db)
     found = store.require(name=release, tenant=tenant)
     rows = store.messages(release_id=found.id)
+    tried = chat.attempts(store, release_id=found.id)
     if not rows:
         typer.echo(f"{found.name} has no messages")
     for row in rows:
         if row.sent_at is not None:
             state = f"sent {row.sent_at.isoformat(timespec='seconds')}"
         elif row.attempts:
-            state = f"failing ({row.attempts} attempt(s)): {row.last_error}"
+            state = f"pending, failing ({row.attempts} attempt(s)): {row.last_error}"
         else:
-            state = "queued"
+            state = "pending (not tried yet)"
         typer.echo(f"#{row.id:<5} {row.channel:<14} {row.event:<20} {row.title}\n       {state}")
+        attempts = tried.get(row.id, [])
+        if len(attempts) > 1 or (attempts and attempts[0].error):
+            for a in attempts:
+                typer.echo(f"       · {a.at.isoformat(timespec='seconds')} {'refused: ' + a.error if a.error else 'delivered'}")
+    pending = sum(row.sent_at is None for row in rows)
+    if rows:
+        typer.echo(f"{len(rows)} message(s): {len(rows) - pending} sent, {pending} pending")

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import sys
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
 
 from launchdeck.cli import quick
-from launchdeck.cli.common import (DEFAULT_URL, DbOption, Output, Scenario, Stack, app,
+from launchdeck.cli.common import (DEFAULT_URL, Baseline, DbOption, Output, Scenario, Stack, app,
                                    exit_code, _parse_start)
 from launchdeck.cli.remote import ServerOption, TokenOption, remote
 
@@ -22,9 +23,20 @@ def validate(plan: Annotated[Path, typer.Argument(help="Plan file (YAML).")],
     quick.validate(plan, time_scale)
 
 
+class SchemaKind(str, Enum):
+    plan = "plan"
+    tenant = "tenant"
+
+
 @app.command()
-def schema() -> None:
-    """Print the plan files' JSON Schema (for editors)."""
+def schema(kind: Annotated[SchemaKind, typer.Argument(help="plan: Release and ReleaseTrain files; tenant: Tenant and "
+                                                            "TenantPolicy documents.")] = SchemaKind.plan) -> None:
+    """Print the JSON Schema of plan files, or of tenant documents (for editors)."""
+    if kind is SchemaKind.tenant:
+        from launchdeck.tenants.documents import json_schema as tenant_schema
+
+        typer.echo(json.dumps(tenant_schema(), indent=2))
+        return
     from launchdeck.plan import json_schema
 
     typer.echo(json.dumps(json_schema(), indent=2))
@@ -118,18 +130,23 @@ def demo(scenario: Annotated[Scenario, typer.Option("--scenario", help="bad: err
          output: Annotated[Output, typer.Option("--output")] = Output.text,
          time_scale: Annotated[float, typer.Option("--time-scale", min=1.0)] = 90.0,
          workdir: Annotated[Path, typer.Option("--dir", help="Where the demo writes its files.")] = Path("launchdeck-demo"),
-         stack: Annotated[Optional[Stack], typer.Option("--stack", help="Run behind a real HAProxy or nginx, judged from Prometheus.")] = None) -> None:
+         stack: Annotated[Optional[Stack], typer.Option("--stack", help="Run behind a real HAProxy or nginx, judged from Prometheus.")] = None,
+         baseline: Annotated[Baseline, typer.Option("--baseline", help="With --stack: same-age also starts a fresh copy of stable as the router's third server and judges the canary against it (analysis.baseline).")] = Baseline.stable) -> None:
     """Run the IntelGraph canary on the embedded local fleet (about a minute), or a canary behind a real stack."""
     from launchdeck.controller.runner import RunOptions
     from launchdeck.demo import demo_plan, demonstrated
+    from launchdeck.errors import UsageError
 
+    if baseline is Baseline.same_age and stack is None:
+        raise UsageError("--baseline same-age needs --stack haproxy|nginx: the local demo's plan compares with the "
+                         "warm fleet; for a same-age baseline on the local fleet run examples/same-age-baseline.yaml")
     workdir.mkdir(parents=True, exist_ok=True)
     opts = RunOptions(time_scale=time_scale if stack is None else min(time_scale, 30.0),
                       db_url=f"sqlite:///{workdir / 'launchdeck.db'}", workdir=workdir, fresh=True)
     if stack is None:
         summary = _run_and_report(demo_plan(scenario.value, workdir), opts, output, exit_at_end=False)
     else:
-        summary = _run_stack_demo(stack.value, scenario.value, opts, output)
+        summary = _run_stack_demo(stack.value, scenario.value, opts, output, baseline.value)
     log = workdir / "notifications.jsonl"
     where = f"evidence: {summary['evidence']}\nmessages: {log}\nverify:   launchdeck evidence verify {summary['evidence']}"
     typer.echo(where, err=output is Output.json)
@@ -142,7 +159,7 @@ def demo(scenario: Annotated[Scenario, typer.Option("--scenario", help="bad: err
     raise typer.Exit(code)
 
 
-def _run_stack_demo(kind: str, scenario: str, opts: Any, output: Output) -> dict[str, Any]:
+def _run_stack_demo(kind: str, scenario: str, opts: Any, output: Output, baseline: str = "stable") -> dict[str, Any]:
     import asyncio
 
     from launchdeck.controller.view import PlainView
@@ -150,7 +167,7 @@ def _run_stack_demo(kind: str, scenario: str, opts: Any, output: Output) -> dict
 
     check_programs(kind)
     stream = sys.stderr if output is Output.json else sys.stdout
-    summary = asyncio.run(run_stack_demo(kind, scenario, opts, PlainView(stream)))
+    summary = asyncio.run(run_stack_demo(kind, scenario, opts, PlainView(stream), baseline))
     if output is Output.text:
         typer.echo(f"\n{summary['release']}: {summary['outcome']} at canary weight {summary['finalWeight']:g}% — "
                    f"{summary['reason']}")

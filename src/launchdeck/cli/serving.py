@@ -29,7 +29,7 @@ def server(host: Annotated[str, typer.Option("--host", help="Address to listen o
            db: DbOption = DEFAULT_URL,
            no_worker: Annotated[bool, typer.Option("--no-worker", help="Serve the API only; `launchdeck worker` "
                                                                         "processes drive the releases.")] = False) -> None:
-    """Serve the REST API (/api/v1, /docs), event streams, /graphql and /metrics; and drive releases in this
+    """Serve the dashboard (/ui), the REST API (/api/v1, /docs), event streams, /graphql and /metrics; and drive releases in this
     process unless --no-worker. Stop with Ctrl-C or SIGTERM."""
     import uvicorn
 
@@ -40,7 +40,7 @@ def server(host: Annotated[str, typer.Option("--host", help="Address to listen o
     api = create_app(db, embedded_worker=not no_worker, data_dir=Path.cwd() / "launchdeck-data")
     bound = sock.getsockname()
     shown = f"[{bound[0]}]" if ":" in bound[0] else bound[0]
-    typer.echo(f"launchdeck server: listening on http://{shown}:{bound[1]} (API docs at /docs); release store: "
+    typer.echo(f"launchdeck server: listening on http://{shown}:{bound[1]} (dashboard at /ui, API docs at /docs); release store: "
                f"{location(db)}; {'no worker: run `launchdeck worker`' if no_worker else 'one worker in this process'}",
                err=True)
     _server(uvicorn.Config(api, log_level="info", timeout_graceful_shutdown=10)).run(sockets=[sock])

@@ -51,7 +51,7 @@ The caller builds one dict per message (``make_context`` fills the optional keys
 ==================== ======================================================================
 
 Filters available in templates: ``pct`` (fraction → ``"2.00%"``), ``ms`` (→ ``"123 ms"``),
-``weight`` (→ ``"25%"``) and ``metric(name)`` (a gate value formatted in its metric's unit);
+``weight`` (→ ``"25%"``), ``clock`` (ISO → ``"14:05 UTC"``) and ``metric(name)`` (a gate value formatted in its metric's unit);
 each gives ``"n/a"`` for a missing value. ``duration`` writes seconds as people do (``90 s``,
 ``15 min``, ``1 h 30 min``, ``24 h``; ``core.durations.human``), and ``durations`` does the same
 for every ``86483s`` written in a free text such as ``reason``.
@@ -99,7 +99,7 @@ EVENTS = (
     "release.started", "preflight.failed", "approval.requested", "approval.granted",
     "stage.started", "stage.passed", "gate.fired", "decision.requested", "hold.started",
     "rollback.started", "rollback.completed", "release.completed", "status.cadence",
-    "checkpoint.passed", "checkpoint.failed", "escalation",
+    "checkpoint.passed", "checkpoint.failed", "escalation", "incident.opened", "incident.resolved",
 )
 
 #: Keys of the context every template receives, and the value a missing optional one takes.
@@ -149,6 +149,19 @@ def weight(value: float | None) -> str:
     return f"{round(float(value), 4):g}%"  # type: ignore[arg-type]
 
 
+def clock(value: str | None) -> str:
+    """An ISO time as people read it on a notice: ``"2026-12-01T01:05:09+00:00"`` → ``"01:05 UTC"``."""
+    if not value:
+        return _NA
+    from datetime import UTC, datetime
+
+    try:
+        at = datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    return (at.astimezone(UTC) if at.tzinfo else at).strftime("%H:%M UTC")
+
+
 def metric_value(value: object, metric: str | None = None) -> str:
     """A gate's value, threshold or baseline in its metric's unit.
 
@@ -196,6 +209,8 @@ class Message:
     key: str = ""
     """Stable per message across retries (``release:epoch:outbox id``, ``controller.outbox.idempotency_key``):
     receivers can drop duplicates."""
+    broadcast: bool = False
+    """A threaded Slack channel also shows it in the channel (the route's ``broadcast``)."""
 
 
 class MissingValueError(NotifyError, jinja2.UndefinedError):
@@ -241,7 +256,7 @@ class Renderer:
             keep_trailing_newline=False,
             finalize=_finalize,
         )
-        self.env.filters.update(pct=pct, ms=ms, weight=weight, metric=metric_value,
+        self.env.filters.update(pct=pct, ms=ms, weight=weight, metric=metric_value, clock=clock,
                                 duration=lambda v: _NA if _missing(v) else human(float(v), locale),
                                 durations=lambda text: in_text(text, locale))
 

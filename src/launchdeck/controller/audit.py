@@ -133,7 +133,7 @@ def _trusted_heads(rows: list[LogHeadRow], release: StoredRelease, trusted: Trus
         report.problems.append(f"{which}: {trusted.untrusted(fingerprint)}")
     if heads:
         signers = sorted({h.key_id for h in heads})
-        report.checked.append(f"{len(heads)} signed heads by {', '.join(signers)} (trusted: {trusted.describe()})")
+        report.checked.append(f"{len(heads)} signed head{'s' if len(heads) != 1 else ''} by {', '.join(signers)} (trusted: {trusted.describe()})")
     return heads
 
 
@@ -239,5 +239,6 @@ def _against_release_row(latest: _Head, release: StoredRelease, report: AuditRep
                         f"{head.get('tenant')}/{head.get('release')}")
     report.problems.extend(problems)
     if not problems:
-        report.checked.append(f"the release row agrees with it (outcome {release.outcome}, phase {_phase(release)})")
+        outcome = f"outcome {release.outcome}" if release.outcome else "no outcome yet"
+        report.checked.append(f"the release row agrees with it ({outcome}, phase {_phase(release)})")
 

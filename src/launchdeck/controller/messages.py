@@ -26,7 +26,8 @@ def secret_values(spec: model.ReleaseSpec) -> list[str]:
     ``secretEnv``, to be redacted wherever text leaves (messages, command output, evidence)."""
     refs = []
     for channel in spec.notifications.channels.values():
-        for value in (channel.webhook, channel.secret, channel.routing_key, channel.url):
+        for value in (channel.webhook, channel.secret, channel.routing_key, channel.url, channel.token,
+                      channel.username, channel.password):
             if value and value.startswith("env:"):
                 refs.append(os.environ.get(value[4:], ""))
     names = list(spec.target.router.commands.secret_env) if spec.target.router.commands else []
@@ -37,13 +38,13 @@ def secret_values(spec: model.ReleaseSpec) -> list[str]:
 
 class Dispatcher:
     def __init__(self, spec: model.ReleaseSpec, *, workdir: Path, release: str = "",
-                 console_stream: Any = None) -> None:
+                 console_stream: Any = None, threads: Any = None) -> None:
         self.spec = spec
         self.release = release
         self.renderer = render.Renderer(spec.notifications.locale)
         self.secrets = secret_values(spec)
         self.channels: dict[str, Notifier] = {
-            name: make_channel(name, ch, workdir=workdir, console_stream=console_stream)
+            name: make_channel(name, ch, workdir=workdir, console_stream=console_stream, threads=threads)
             for name, ch in spec.notifications.channels.items()}
 
     def compose(self, decisions: list[Decision], context: Mapping[str, Any]) -> list[NewMessage]:
@@ -55,15 +56,29 @@ class Dispatcher:
             ctx = render.make_context(**{**context, "event": d.event, "reason": d.reason, **_extra(d)})
             sent: set[str] = set()
             # A decision may name its own channels (an escalation step's `via`); routes add theirs.
-            targets = [(None, c) for c in d.inputs.get("channels", [])]
-            targets += [(r.template, c) for r in self.spec.notifications.routes if d.event in r.on for c in r.to]
-            for template, channel in targets:
+            targets = [(None, c, False) for c in d.inputs.get("channels", [])]
+            targets += [(self.template(d, r), c, r.broadcast) for r in self.spec.notifications.routes
+                        if d.event in r.on for c in r.to]
+            for template, channel, broadcast in targets:
                 if channel in sent:
                     continue
                 sent.add(channel)
                 text = render.redact(self.renderer.render(d.event, ctx, template=template), self.secrets)
-                out.append(NewMessage(channel, d.event, text.split("\n", 1)[0], text, self.renderer.locale))
+                out.append(NewMessage(channel, d.event, text.split("\n", 1)[0], text, self.renderer.locale,
+                                      broadcast=broadcast))
         return out
+
+    def template(self, d: Decision, route: model.RouteSpec) -> str | None:
+        """The template a route renders ``d`` with: its own ``template:``; the status page's public wording;
+        for an incident, the notice of its level (``incident-p0``, ``incident-p1``) when there is one."""
+        if route.template:
+            return route.template
+        if route.audience == "status-page":
+            return f"status-page.{d.event}"
+        level = str(d.inputs.get("level", "")).lower()
+        if d.event == "incident.opened" and f"incident-{level}" in self.renderer.templates():
+            return f"incident-{level}"
+        return None
 
 
 def _extra(d: Decision) -> dict[str, Any]:

@@ -87,7 +87,8 @@ async def _send_pending(*, store: Store, release_id: int, release_name: str, cha
             continue
         try:
             await channel.send(Message(row.event, row.channel, row.locale, row.text, row.title,
-                                       release=release_name, key=idempotency_key(release_name, row.epoch, row.id)))
+                                       release=release_name, key=idempotency_key(release_name, row.epoch, row.id),
+                                       broadcast=bool(row.broadcast)))
         except LaunchdeckError as e:
             error = render.redact(e.message, list(secrets))
             store.mark_failed(message_id=row.id, error=error)
@@ -143,7 +144,10 @@ async def flush_release(*, store: Store, release: StoredRelease, plan: LoadedPla
     spec = release_spec(plan, name)
     # Only the channels that have something to send are opened, so only their env: secrets are needed.
     wanted = {row.channel for row in store.pending_messages(release_id=release.id)}
-    channels = {n: make_channel(n, ch, workdir=workdir, console_stream=console_stream)
+    from launchdeck.store.chat import StoredThreads
+
+    channels = {n: make_channel(n, ch, workdir=workdir, console_stream=console_stream,
+                                threads=StoredThreads(store, release.id))
                 for n, ch in spec.notifications.channels.items() if n in wanted}
     deadline = time.monotonic() + CLAIM_WAIT_S
     while True:

@@ -178,7 +178,10 @@ def new_run(plan: LoadedPlan, opts: RunOptions, view: View, store: Store, releas
     run.key, note = bundles.ensure_key(opts.workdir / spec.evidence.key)
     if note:
         view.note(note)
-    run.dispatcher = Dispatcher(spec, workdir=opts.workdir, release=release.name)
+    from launchdeck.store.chat import StoredThreads
+
+    run.dispatcher = Dispatcher(spec, workdir=opts.workdir, release=release.name,
+                                threads=StoredThreads(store, release.id))
     return run
 
 

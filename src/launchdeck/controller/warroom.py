@@ -64,10 +64,16 @@ class WarRoom:
             if opens and self.matrix and (incident is None or incident.resolved_at is not None):
                 incident = esc.open_incident(self.matrix, severity=str(d.inputs.get("severity")),
                                              gate=d.gate or d.inputs.get("checkpoint", ""), reason=d.reason, now=now)
+                if incident is not None:  # the incident notice (P0/P1 wording by level) for the routes of incident.opened
+                    out.append(Decision(now, "incident.opened", f"{incident.level} incident opened by "
+                                        f"{incident.gate}: {d.reason}", "incident.opened", incident.gate,
+                                        {"level": incident.level, "roles": [step.notify for step in
+                                                                            self.matrix.levels.get(incident.level, ())]}))
             elif d.kind in _RESOLVING and incident is not None and incident.resolved_at is None:
                 incident = esc.resolve(incident, now, d.reason)
                 out.append(Decision(now, "incident.resolved", f"{incident.level} incident on {incident.gate} "
-                                    f"resolved: {d.reason}", None, incident.gate))
+                                    f"resolved: {d.reason}", "incident.resolved", incident.gate,
+                                    {"level": incident.level}))
         if self.matrix and incident is not None:
             incident, notices = esc.advance(self.matrix, incident, now)
             roles = self.spec.roles

@@ -41,7 +41,7 @@ Event = Literal[
     "release.started", "preflight.failed", "approval.requested", "approval.granted",
     "stage.started", "stage.passed", "gate.fired", "decision.requested", "hold.started",
     "rollback.started", "rollback.completed", "release.completed", "status.cadence",
-    "checkpoint.passed", "checkpoint.failed", "escalation",
+    "checkpoint.passed", "checkpoint.failed", "escalation", "incident.opened", "incident.resolved",
 ]
 RollbackStep = Literal["kill-switch", "traffic-to-stable", "drain-canary", "verify", "announce"]
 

@@ -205,6 +205,17 @@ def _from_pydantic(error: pydantic.ValidationError, src: yamlsrc.Located, base: 
     return problems
 
 
+def validation_problems(error: pydantic.ValidationError, src: yamlsrc.Located) -> list[PlanProblem]:
+    """A document's pydantic errors as located problems, each with what to write instead (for any document
+    read with ``yamlsrc``: plans, tenant documents)."""
+    return _unique(_from_pydantic(error, src, ()))
+
+
+def located(src: yamlsrc.Located, path: tuple[str | int, ...], message: str, fix: str) -> PlanProblem:
+    """A problem at ``path`` in the document, with its line."""
+    return _problem(src, path, message, fix)
+
+
 def _problem(src: yamlsrc.Located, path: tuple[str | int, ...], message: str, fix: str) -> PlanProblem:
     dotted = ".".join(f"[{p}]" if isinstance(p, int) else p for p in path).replace(".[", "[")
     return PlanProblem(src.file, src.line_of(path), dotted, message, fix)
@@ -248,12 +259,20 @@ def _field_hint(field: str, item: Any) -> str:
 
 
 def _fields_near(item: Any) -> list[str]:
-    # Pydantic does not tell which model refused the key; the known field names of every plan model
-    # are a good enough vocabulary for "did you mean".
+    # Pydantic does not tell which model refused the key; the field names of every document model (plans,
+    # hooks, supply chain, tenant documents: each a subclass of fields.Model) are a good enough vocabulary
+    # for "did you mean".
     names: set[str] = set()
-    for cls in vars(model).values():
-        if isinstance(cls, type) and issubclass(cls, pydantic.BaseModel):
-            names.update(f.alias or n for n, f in cls.model_fields.items())
+    todo: list[type[pydantic.BaseModel]] = [model.Model, *(c for c in vars(model).values()
+                                                           if isinstance(c, type) and issubclass(c, pydantic.BaseModel))]
+    seen: set[type] = set()
+    while todo:
+        cls = todo.pop()
+        if cls in seen:
+            continue
+        seen.add(cls)
+        names.update(f.alias or n for n, f in cls.model_fields.items())
+        todo.extend(cls.__subclasses__())
     return sorted(names)
 
 

@@ -260,7 +260,12 @@ class ChecklistSpec(Model):
 
 
 class ChannelSpec(Model):
-    type: Literal["console", "file", "slack", "webhook", "pagerduty", "email"]
+    """Where messages go. Fields by type: file (path), slack (webhook: an incoming webhook; or token: a bot
+    token with channel: the channel id, which threads a release's messages; url: the Web API's base),
+    webhook (url, secret), pagerduty (routingKey, url), teams (webhook: a Teams incoming webhook),
+    email (smtp: host:port, from, to, username, password: env:, starttls, caFile)."""
+
+    type: Literal["console", "file", "slack", "webhook", "pagerduty", "email", "teams"]
     path: str | None = None
     webhook: str | None = None
     url: str | None = None
@@ -268,12 +273,26 @@ class ChannelSpec(Model):
     routing_key: str | None = None
     to: list[str] | None = None
     channel: str | None = None
+    token: str | None = None
+    """slack: a bot token (``env:LAUNCHDECK_SLACK_BOT_TOKEN``): one parent message per release, events in its thread."""
+    smtp: str | None = Field(default=None, pattern=r"^[A-Za-z0-9.-]+(:\d{1,5})?$")
+    """email: the SMTP server as ``host`` or ``host:port`` (port 587 when left out)."""
+    from_: str | None = Field(default=None, alias="from")
+    username: str | None = None
+    password: str | None = None
+    starttls: bool = True
+    ca_file: str | None = None
+    """email: a PEM bundle of the CAs the SMTP server's certificate is checked against (default: the system's)."""
 
 
 class RouteSpec(Model):
     on: list[Event] = Field(min_length=1)
     to: list[str] = Field(min_length=1)
     template: str | None = None
+    audience: Literal["team", "status-page"] = "team"
+    """``status-page``: the short public wording (``status-page.<event>`` templates) with no internal names."""
+    broadcast: bool = False
+    """On a threaded Slack channel, also show these events in the channel (not only in the release's thread)."""
 
 
 class NotificationsSpec(Model):

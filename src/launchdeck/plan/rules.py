@@ -13,10 +13,10 @@ from collections.abc import Iterator
 from launchdeck.core.observation import STANDARD_METRICS
 from launchdeck.plan import baseline, units
 from launchdeck.plan.hooks_model import ROUTER_PLACEHOLDERS, STEP_PLACEHOLDERS
-from launchdeck.plan.model import GateSpec, Metadata, ReleaseSpec
+from launchdeck.plan.model import ChannelSpec, GateSpec, Metadata, ReleaseSpec
 
 Problem = tuple[tuple[str | int, ...], str, str]
-_SECRET_FIELDS = ("webhook", "secret", "routing_key")
+_SECRET_FIELDS = ("webhook", "secret", "routing_key", "token", "password")
 _JUDGED = ("error_rate", "availability", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms")
 
 
@@ -141,6 +141,13 @@ def _notifications(spec: ReleaseSpec, base: tuple[str | int, ...]) -> Iterator[P
         if route.template and route.template not in templates:
             yield (base + ("notifications", "routes", i, "template"),
                    f"no template '{route.template}' for locale {notes.locale}", _suggest(route.template, templates))
+        if route.audience == "status-page" and not route.template:
+            public = sorted(t.removeprefix("status-page.") for t in templates if t.startswith("status-page."))
+            for j, event in enumerate(route.on):
+                if f"status-page.{event}" not in templates:
+                    yield (base + ("notifications", "routes", i, "on", j),
+                           f"the status page has no wording for {event}",
+                           f"route only {', '.join(public)} to the status page, or name a template: for it")
     for name, channel in notes.channels.items():
         at = base + ("notifications", "channels", name)
         for field in _SECRET_FIELDS:
@@ -149,8 +156,10 @@ def _notifications(spec: ReleaseSpec, base: tuple[str | int, ...]) -> Iterator[P
                 yield (at + (units_camel(field),), f"{field} holds a secret written into the plan",
                        "write env:NAME and export NAME, so the secret stays out of files and logs")
         needs = _CHANNEL_NEEDS.get(channel.type)
-        if needs and not getattr(channel, needs[0]):
-            yield at, f"a {channel.type} channel needs `{units_camel(needs[0])}`", needs[1]
+        if needs and not getattr(channel, needs[0]) and not (channel.type == "slack" and channel.token):
+            article = "an" if channel.type[0] in "aeiou" else "a"
+            yield at, f"{article} {channel.type} channel needs `{units_camel(needs[0])}`", needs[1]
+        yield from _channel_extras(channel, at)
     if spec.escalation:
         for level, steps in spec.escalation.levels.items():
             for j, step in enumerate(steps):
@@ -160,11 +169,29 @@ def _notifications(spec: ReleaseSpec, base: tuple[str | int, ...]) -> Iterator[P
                                f"channel '{via}' is not defined", _suggest(via, channels))
 
 
+def _channel_extras(channel: ChannelSpec, at: tuple[str | int, ...]) -> Iterator[Problem]:
+    """What a slack bot channel and an email channel need besides their main field."""
+    if channel.type == "slack" and channel.token and not channel.channel:
+        yield at, "a slack channel with a bot token needs `channel`", "add channel: C0123456789 (the channel's id)"
+    if channel.type == "slack" and channel.token and channel.webhook:
+        yield at, "a slack channel takes a webhook or a bot token, not both", "keep token: for threads, or webhook:"
+    if channel.type == "email":
+        if not channel.from_:
+            yield at + ("from",), "an email channel needs `from`", "add from: launchdeck@example.com"
+        if not channel.to:
+            yield at + ("to",), "an email channel needs `to`", "add to: [release-team@example.com]"
+        if bool(channel.username) != bool(channel.password):
+            yield at, "an email channel logs in with both `username` and `password`", \
+                "give both (env:SMTP_USER, env:SMTP_PASSWORD), or neither"
+
+
 _CHANNEL_NEEDS = {
     "file": ("path", "add path: out/messages.jsonl"),
     "slack": ("webhook", "add webhook: env:SLACK_WEBHOOK_URL (the incoming webhook's URL, exported as SLACK_WEBHOOK_URL)"),
     "webhook": ("url", "add url: https://hooks.example.com/launchdeck (and secret: env:NAME to sign each request)"),
     "pagerduty": ("routing_key", "add routingKey: env:PD_ROUTING_KEY (an Events API v2 integration key)"),
+    "teams": ("webhook", "add webhook: env:TEAMS_WEBHOOK_URL (the Teams incoming webhook's URL)"),
+    "email": ("smtp", "add smtp: smtp.example.com:587 (with from, to, and username/password as env:NAME)"),
 }
 
 _ROUTER_NEEDS = {

@@ -2,7 +2,8 @@
 
 It opens the release store (bringing its schema to the newest revision), answers every error as a
 problem document, mounts the REST routes under ``/api/v1``, the event streams, ``/graphql``,
-``/metrics``, ``/healthz`` and ``/readyz``, and documents itself at ``/openapi.json`` and ``/docs``.
+``/metrics``, ``/healthz`` and ``/readyz``, the dashboard under ``/ui`` (``server.web``), the Slack app's
+``/slack/commands`` and ``/slack/interactions``, and documents itself at ``/openapi.json`` and ``/docs``.
 With ``embedded_worker`` one worker (``controller.worker.Worker``) drives releases in a thread of its
 own, with its own event loop, so a slow tick never holds up an API answer.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -24,7 +26,8 @@ from pydantic import BaseModel
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from launchdeck import __version__
-from launchdeck.server import events, graphql, metrics, problems, routes_actions, routes_plans, routes_releases
+from launchdeck.server import (events, graphql, metrics, problems, routes_actions, routes_plans, routes_releases,
+                               routes_tenants, slack, web)
 from launchdeck.store import migrations
 from launchdeck.store.repo import Store
 
@@ -40,9 +43,10 @@ class Health(BaseModel):
 
 
 def create_app(db_url: str, *, embedded_worker: bool, data_dir: Path | None = None, poll_seconds: float = 0.5,
-               ping_seconds: float = 15.0) -> FastAPI:
+               ping_seconds: float = 15.0, slack_signing_secret: str | None = None) -> FastAPI:
     """The API on the store at ``db_url``. Releases it starts work in ``data_dir/<tenant>/<name>/``
-    (default: ``./launchdeck-data``). Event streams read the store every ``poll_seconds``."""
+    (default: ``./launchdeck-data``). Event streams read the store every ``poll_seconds``. The Slack app's
+    endpoint checks requests with ``slack_signing_secret`` (default: ``LAUNCHDECK_SLACK_SIGNING_SECRET``)."""
     store = Store(db_url)  # opened now: a bad --db is said before the server starts listening
     data_dir = (data_dir or Path.cwd() / "launchdeck-data").resolve()
     worker = EmbeddedWorker(db_url, home=data_dir) if embedded_worker else None
@@ -67,11 +71,13 @@ def create_app(db_url: str, *, embedded_worker: bool, data_dir: Path | None = No
     app.state.ping_seconds = ping_seconds
     app.state.metrics = metrics.registry_for(store)
     app.state.worker = worker
+    app.state.slack_signing_secret = slack_signing_secret or os.environ.get(slack.SIGNING_SECRET_ENV)
     problems.install(app)
     app.add_middleware(BodyLimit)
-    for module in (routes_plans, routes_actions, routes_releases, events, metrics):
+    for module in (routes_plans, routes_actions, routes_releases, routes_tenants, events, metrics, slack):
         app.include_router(module.router)
     app.include_router(graphql.router(), prefix="/graphql")
+    web.install(app)  # the dashboard under /ui (after problems.install: its pages answer errors as pages)
 
     @app.get("/healthz", response_model=Health, tags=["operations"])
     async def healthz() -> Health:

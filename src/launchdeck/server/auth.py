@@ -1,7 +1,8 @@
 """Who is asking: the bearer token's person, tenant and API role, checked at every endpoint under /api/v1.
 
 No token, or one unknown or revoked: 401. An API role too low for the endpoint: 403 with the reason
-(viewer reads; operator also starts releases and acts on them; admin also registers plans). The
+(viewer reads; operator also starts releases and acts on them; admin also registers plans and applies
+tenant documents). The
 plan roles a person acts in (sre, release-manager…) are checked by ``services.actions``, against the
 plan, as the CLI checks them. The token itself is never logged nor echoed.
 """
@@ -24,7 +25,7 @@ _bearer = HTTPBearer(auto_error=False, scheme_name="token",
                      description="An API token from `launchdeck tokens create` (a person in a tenant, with a role).")
 _MAKE_ONE = "send `Authorization: Bearer <token>`; an admin makes one with `launchdeck tokens create`"
 #: What each API role may do, said when a lower one is refused.
-_MAY = {"viewer": "read", "operator": "start releases and act on them", "admin": "register plans"}
+_MAY = {"viewer": "read", "operator": "start releases and act on them", "admin": "register plans and apply tenant documents"}
 
 
 def store_of(request: Request) -> Store:

@@ -98,30 +98,40 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, e: RequestValidationError) -> JSONResponse:
-        items = [{"path": ".".join(str(p) for p in err.get("loc", ())), "message": str(err.get("msg", "invalid")),
-                  "fix": _fix(err)} for err in e.errors()]
-        noun = "problem" if len(items) == 1 else "problems"
-        return problem(422, "invalid-request", "Invalid request", f"{len(items)} {noun} in the request",
-                       hint="see `problems`, and the request's schema at /docs", problems=items)
+        return invalid_request(e)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, e: StarletteHTTPException) -> JSONResponse:
-        if e.status_code == 400:  # a body FastAPI could not decode (not UTF-8): invalid, like bad JSON
-            return problem(422, "invalid-request", "Invalid request", "the body is not JSON text (UTF-8)",
-                           hint="send a JSON body; see the request's schema at /docs")
-        slug, title = _HTTP.get(e.status_code, ("http-error", "HTTP error"))
-        detail = e.detail if isinstance(e.detail, str) else title
-        if e.status_code == 404:
-            detail, hint = "no such route", "the API is under /api/v1; see /docs"
-        else:
-            hint = None
-        return problem(e.status_code, slug, title, detail, hint=hint, headers=dict(e.headers or {}) or None)
+        return http_error(e)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, e: Exception) -> JSONResponse:
         # The server logs the traceback itself (Starlette re-raises after this answer is sent).
         return problem(500, "internal", "Internal error", "the server failed on this request; it is logged",
                        hint="try again; if it persists, report it with the server's log")
+
+
+def invalid_request(e: RequestValidationError) -> JSONResponse:
+    """A request whose parameters or body do not fit its schema: every problem, each with where and what."""
+    items = [{"path": ".".join(str(p) for p in err.get("loc", ())), "message": str(err.get("msg", "invalid")),
+              "fix": _fix(err)} for err in e.errors()]
+    noun = "problem" if len(items) == 1 else "problems"
+    return problem(422, "invalid-request", "Invalid request", f"{len(items)} {noun} in the request",
+                   hint="see `problems`, and the request's schema at /docs", problems=items)
+
+
+def http_error(e: StarletteHTTPException) -> JSONResponse:
+    """An error Starlette raised itself (no such route, wrong method, a body it could not decode)."""
+    if e.status_code == 400:  # a body FastAPI could not decode (not UTF-8): invalid, like bad JSON
+        return problem(422, "invalid-request", "Invalid request", "the body is not JSON text (UTF-8)",
+                       hint="send a JSON body; see the request's schema at /docs")
+    slug, title = _HTTP.get(e.status_code, ("http-error", "HTTP error"))
+    detail = e.detail if isinstance(e.detail, str) else title
+    if e.status_code == 404:
+        detail, hint = "no such route", "the API is under /api/v1; see /docs"
+    else:
+        hint = None
+    return problem(e.status_code, slug, title, detail, hint=hint, headers=dict(e.headers or {}) or None)
 
 
 def _fix(err: Any) -> str:

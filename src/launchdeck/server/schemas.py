@@ -243,6 +243,12 @@ class WhyOut(DecisionOut):
     people: list[Person]
 
 
+class AttemptOut(Wire):
+    at: str
+    error: str | None
+    """None: the channel took the message."""
+
+
 class MessageOut(Wire):
     id: int
     channel: str
@@ -253,7 +259,13 @@ class MessageOut(Wire):
     created_at: str
     sent_at: str | None
     attempts: int
+    """Refused attempts so far."""
     last_error: str | None
+    pending: bool
+    """Still in the outbox: not yet taken by its channel."""
+    broadcast: bool
+    delivery_attempts: list[AttemptOut]
+    """Every attempt to deliver it, oldest first."""
 
 
 class BundleOut(Wire):
@@ -282,3 +294,31 @@ class RecordedOut(Wire):
     decision: str | None
     driven: bool
     message: str
+
+
+# -- tenant documents ------------------------------------------------------------------------------------
+
+
+class TenantDocumentText(Body):
+    text: PlanText = Field(description="The document, as YAML text (kind: Tenant or TenantPolicy).")
+    file: Annotated[str, Field(max_length=300), NoNul] = Field("tenant.yaml", description="Its file name, for problems.")
+
+
+class TenantDocumentsBody(Body):
+    documents: list[TenantDocumentText] = Field(min_length=1, max_length=20)
+
+
+class TenantDocumentOut(Wire):
+    tenant: str
+    kind: str
+    version: int
+    digest: str
+    file: str
+    applied_by: str
+    applied_at: datetime
+    changed: bool | None = Field(None, description="On apply: false when the newest version had this text already.")
+    text: str | None = Field(None, description="The document's YAML text (in the list, not in apply's answer).")
+
+
+class TenantDocumentList(Wire):
+    items: list[TenantDocumentOut]

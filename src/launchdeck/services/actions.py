@@ -57,6 +57,8 @@ def approve(store: Store, release: StoredRelease, *, who: str, role: str, stage:
     _not_a_train(release, "approve")
     if release.outcome and release.outcome != "held":  # a held release goes on when it is driven again
         raise Conflict(f"release {release.name} already ended ({release.outcome}); nothing waits for a decision")
+    if decision in ("rollback", "continue"):
+        _require_open_decision(release, decision)
     # The same rule as the approvals file's: the person, role, stage and checklist must be the plan's.
     rules = people.rules_stored(release.state)
     refused = people.check_signoff(rules, who=who, role=role, stage=stage, checklist=checklist, decision=decision)
@@ -68,6 +70,23 @@ def approve(store: Store, release: StoredRelease, *, who: str, role: str, stage:
     what = f"stage {stage}" if stage else f"checklist {checklist}" if checklist else f"decision '{decision}'"
     return Recorded(release.name, "signoff", who, role, reason, stage, checklist, decision,
                     driven=_driven(release), message=f"recorded: {who} ({role}) {what} for {release.name}")
+
+
+def _require_open_decision(release: StoredRelease, decision: str) -> None:
+    """A rollback / continue decides an open decision window or hold; with none open it would be recorded and
+    then ignored by the run, while the person believes they rolled back. A release whose state predates the
+    saved wait (no ``waiting`` key) is let through, as before."""
+    if release.outcome == "held" or "waiting" not in release.state:
+        return
+    waiting = release.state.get("waiting") or {}
+    if waiting.get("kind") in ("decision", "hold"):
+        return
+    now = f"it waits for a {waiting['kind']} (stage {waiting.get('stage')})" if waiting.get("kind") else \
+        "nothing in it waits for a decision"
+    hint = "rollback and continue answer a decision window a gate opens, or a held release" + (
+        "; to roll back now, pull the kill switch" if decision == "rollback" else "")
+    raise Conflict(f"no decision window or hold is open in {release.name}: {now}, so '{decision}' would "
+                   "change nothing", hint=hint)
 
 
 def go_decision(store: Store, release: StoredRelease, *, who: str, choice: str, reason: str = "",

@@ -140,10 +140,16 @@ def why(store: Store, found: StoredRelease, *, all_: bool = False) -> list[dict[
 
 
 def messages(store: Store, found: StoredRelease) -> list[dict[str, Any]]:
-    """Every message of the release (its text as sent, secrets redacted), delivered or still in the outbox."""
+    """Every message of the release (its text as sent, secrets redacted), delivered or still in the outbox,
+    with every delivery attempt (when, and the error when refused)."""
+    from launchdeck.store import chat
+
+    tried = chat.attempts(store, release_id=found.id)
     return [{"id": m.id, "channel": m.channel, "event": m.event, "title": m.title, "text": m.text,
              "locale": m.locale, "createdAt": m.created_at.isoformat(),
-             "sentAt": m.sent_at.isoformat() if m.sent_at else None, "attempts": m.attempts, "lastError": m.last_error}
+             "sentAt": m.sent_at.isoformat() if m.sent_at else None, "attempts": m.attempts, "lastError": m.last_error,
+             "pending": m.sent_at is None, "broadcast": bool(m.broadcast),
+             "deliveryAttempts": [{"at": a.at.isoformat(), "error": a.error} for a in tried.get(m.id, [])]}
             for m in store.messages(release_id=found.id)]
 
 

@@ -1,5 +1,6 @@
 """Reads the API needs beyond the repository's: a tenant's releases a page at a time, one decision kind's
-latest, decisions after a sequence number, and the counts `/metrics` exposes.
+latest, decisions after a sequence number, the counts `/metrics` exposes, and the dashboard's list
+(``release_summaries``: the few fields of each release's state it shows, read in SQL).
 
 Pages are keyset-paginated on the release id (newest first): a page costs the same however deep it is.
 """
@@ -8,8 +9,11 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import JSON, func, or_, select, type_coerce
 
 from launchdeck.store.repo import Store, StoredRelease, _stored
 from launchdeck.store.tables import DecisionRow, MessageRow, ReleaseRow
@@ -93,3 +97,46 @@ def release_by_id(store: Store, release_id: int) -> StoredRelease | None:
     with store.session() as s:
         row = s.get(ReleaseRow, release_id)
         return _stored(row) if row is not None else None
+
+
+@dataclass(frozen=True)
+class ReleaseSummary:
+    """What the dashboard's list shows of a release, without the rest of its state (windows, histograms)."""
+
+    id: int
+    name: str
+    outcome: str | None
+    plan_digest: str
+    submitted_by: str | None
+    phase: str | None
+    stage: int | None
+    weight: float | None
+    gates: dict[str, Any] | None
+    waiting: dict[str, Any] | None
+    service: str | None
+    stages: int | None
+    started_at: str | None
+    updated_at: datetime | None
+
+
+def release_summaries(store: Store, *, tenant: str, limit: int, finished: bool | None = None,
+                      text: str = "") -> list[ReleaseSummary]:
+    """Up to ``limit`` of the tenant's releases, newest first: unfinished or finished only (``finished``), and
+    whose name or service contains ``text`` (any case). The state's fields are read by JSON path, so a
+    thousand releases cost a thousand small rows, not a thousand state documents."""
+    state = type_coerce(ReleaseRow.state, JSON)
+    service = state[("service",)].as_string()
+    q = select(ReleaseRow.id, ReleaseRow.name, ReleaseRow.outcome, ReleaseRow.plan_digest, ReleaseRow.submitted_by,
+               state[("engine", "phase")].as_string(), state[("engine", "stage")].as_integer(),
+               state[("engine", "weight")].as_float(), state[("engine", "gates")].as_json(),
+               state[("waiting",)].as_json(), service, state[("stages",)].as_integer(),
+               state[("startedAt",)].as_string(), ReleaseRow.updated_at).where(ReleaseRow.tenant == tenant)
+    if finished is not None:
+        q = q.where(ReleaseRow.outcome.is_not(None) if finished else ReleaseRow.outcome.is_(None))
+    if text:
+        cleaned = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        needle = f"%{cleaned}%"
+        q = q.where(or_(func.lower(ReleaseRow.name).like(needle, escape="\\"),
+                        func.lower(service).like(needle, escape="\\")))
+    with store.session() as s:
+        return [ReleaseSummary(*row) for row in s.execute(q.order_by(ReleaseRow.id.desc()).limit(limit))]

@@ -27,7 +27,7 @@ from launchdeck.store.chain import (GENESIS, Signature, canonical_payload, chain
                                    head_payload)
 from launchdeck.store.defaults import DEFAULT_URL
 from launchdeck.store.leases import Lease
-from launchdeck.store.tables import DecisionRow, LogHeadRow, MessageRow, ReleaseRow, SignoffRow
+from launchdeck.store.tables import DecisionRow, LogHeadRow, MessageAttemptRow, MessageRow, ReleaseRow, SignoffRow
 
 
 
@@ -80,6 +80,8 @@ class NewMessage:
     title: str
     text: str
     locale: str
+    broadcast: bool = False
+    """A threaded Slack channel also shows it in the channel (the route's ``broadcast``)."""
 
 
 class Store:
@@ -204,7 +206,7 @@ class Store:
             self._append(s, release_id, decisions, stamp)
             for m in messages:
                 s.add(MessageRow(release_id=release_id, channel=m.channel, event=m.event, title=m.title,
-                                 text=m.text, locale=m.locale, created_at=stamp,
+                                 text=m.text, locale=m.locale, created_at=stamp, broadcast=m.broadcast,
                                  epoch=lease.epoch if lease else row.lease_epoch))
 
     def _append(self, s: Session, release_id: int, decisions: list[NewDecision], stamp: datetime) -> None:
@@ -365,7 +367,9 @@ class Store:
 
     def mark_sent(self, *, message_id: int) -> None:
         with self.session() as s:
-            s.execute(update(MessageRow).where(MessageRow.id == message_id).values(sent_at=now_utc()))
+            stamp = now_utc()
+            s.execute(update(MessageRow).where(MessageRow.id == message_id).values(sent_at=stamp))
+            s.add(MessageAttemptRow(message_id=message_id, at=stamp, error=None))
 
     def mark_failed(self, *, message_id: int, error: str) -> None:
         with self.session() as s:
@@ -373,6 +377,7 @@ class Store:
             if row is not None:
                 row.attempts += 1
                 row.last_error = error
+                s.add(MessageAttemptRow(message_id=message_id, at=now_utc(), error=error))
 
 
 def _stored(row: ReleaseRow) -> StoredRelease:

@@ -1,5 +1,5 @@
 """SQLAlchemy 2 tables: releases (with their leases), their decisions (a hash chain) and its signed heads,
-sign-offs, the message outbox, external effects, API tokens, registered plans and stored evidence.
+sign-offs, the message outbox (with each delivery attempt and Slack threads), external effects, API tokens, registered plans, tenant documents and stored evidence.
 
 The schema is created and changed only by the Alembic migrations in ``launchdeck/store/migrations``
 (``Store(url)`` upgrades a database to the newest revision when it opens it); a change here needs a
@@ -194,6 +194,32 @@ class MessageRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     epoch: Mapped[int | None] = mapped_column(Integer, nullable=True)
     """The lease epoch the message was decided under: with the release and the id, its idempotency key."""
+    broadcast: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    """A threaded Slack channel also shows it in the channel (the route's ``broadcast``)."""
+
+
+class MessageAttemptRow(Base):
+    """One delivery attempt of an outbox message: when, and the (redacted) error when it was refused."""
+
+    __tablename__ = "message_attempts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("outbox.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class ChatThreadRow(Base):
+    """The parent message of a release on a threaded Slack channel: the release's messages go in its thread."""
+
+    __tablename__ = "chat_threads"
+    __table_args__ = (UniqueConstraint("release_id", "channel"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    release_id: Mapped[int] = mapped_column(ForeignKey("releases.id"))
+    channel: Mapped[str] = mapped_column(String(120))
+    """The plan's channel name."""
+    slack_channel: Mapped[str] = mapped_column(String(40))
+    ts: Mapped[str] = mapped_column(String(40))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class EffectRow(Base):
@@ -236,6 +262,22 @@ class PlanRow(Base):
     registered_by: Mapped[str] = mapped_column(String(120))
     registered_at: Mapped[datetime] = mapped_column(UTCDateTime)
     __table_args__ = (UniqueConstraint("tenant", "name", "digest"),)
+
+
+class TenantDocumentRow(Base):
+    """A tenant document (``kind: Tenant`` or ``TenantPolicy``) as an admin applied it: one row per version."""
+
+    __tablename__ = "tenant_documents"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(120))
+    kind: Mapped[str] = mapped_column(String(40))
+    version: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    digest: Mapped[str] = mapped_column(String(80))
+    file: Mapped[str] = mapped_column(String(300))
+    applied_by: Mapped[str] = mapped_column(String(120))
+    applied_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    __table_args__ = (UniqueConstraint("tenant", "kind", "version"),)
 
 
 class EvidenceRow(Base):

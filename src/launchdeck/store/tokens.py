@@ -70,8 +70,13 @@ def create(store: Store, *, tenant: str, person: str, role: str) -> tuple[str, T
 def authenticate(store: Store, token: str) -> Token | None:
     """The token's holder when it is known and not revoked, else None (the caller says 401). Its last
     use is recorded at most every ``TOUCH_EVERY``."""
+    return holder(store, digest(token))
+
+
+def holder(store: Store, token_hash: str) -> Token | None:
+    """``authenticate`` by the token's SHA-256 (what a dashboard session keeps instead of the token)."""
     with store.session() as s:
-        row = s.scalars(select(TokenRow).where(TokenRow.token_hash == digest(token))).first()
+        row = s.scalars(select(TokenRow).where(TokenRow.token_hash == token_hash)).first()
         if row is None or row.revoked_at is not None:
             return None
         now = now_utc()

@@ -35,8 +35,10 @@ def http_url(reference: str, *, channel: str, field: str) -> str:
     return value
 
 
-def make_channel(name: str, spec: ChannelSpec, *, workdir: Path, console_stream: Any = None) -> Notifier:
-    """A plan's channel, ready to send; UsageError (before anything starts) when it cannot be."""
+def make_channel(name: str, spec: ChannelSpec, *, workdir: Path, console_stream: Any = None,
+                 threads: Any = None) -> Notifier:
+    """A plan's channel, ready to send; UsageError (before anything starts) when it cannot be. ``threads``:
+    where a threaded Slack channel keeps the release's parent message (``slack_thread.ThreadBook``)."""
     if spec.type == "console":
         from launchdeck.adapters.notify.console import ConsoleChannel
 
@@ -46,6 +48,13 @@ def make_channel(name: str, spec: ChannelSpec, *, workdir: Path, console_stream:
 
         assert spec.path  # plan rules
         return FileChannel(name, workdir / spec.path)
+    if spec.type == "slack" and spec.token:
+        from launchdeck.adapters.notify.slack_thread import WEB_API, SlackThreadChannel
+
+        assert spec.channel
+        return SlackThreadChannel(name, env_value(spec.token, channel=name, field="token"), spec.channel,
+                                  threads=threads,
+                                  base_url=http_url(spec.url, channel=name, field="url") if spec.url else WEB_API)
     if spec.type == "slack":
         from launchdeck.adapters.notify.slack import SlackChannel
 
@@ -63,5 +72,20 @@ def make_channel(name: str, spec: ChannelSpec, *, workdir: Path, console_stream:
         assert spec.routing_key
         url = http_url(spec.url, channel=name, field="url") if spec.url else EVENTS_V2
         return PagerDutyChannel(name, env_value(spec.routing_key, channel=name, field="routingKey"), url=url)
+    if spec.type == "teams":
+        from launchdeck.adapters.notify.teams import TeamsChannel
+
+        assert spec.webhook
+        return TeamsChannel(name, http_url(spec.webhook, channel=name, field="webhook"))
+    if spec.type == "email":
+        from launchdeck.adapters.notify.email import SUBMISSION_PORT, EmailChannel
+
+        assert spec.smtp and spec.from_ and spec.to
+        host, _, port = spec.smtp.partition(":")
+        return EmailChannel(
+            name, host=host, port=int(port or SUBMISSION_PORT), sender=spec.from_, to=spec.to,
+            username=env_value(spec.username, channel=name, field="username") if spec.username else None,
+            password=env_value(spec.password, channel=name, field="password") if spec.password else None,
+            starttls=spec.starttls, ca_file=str(workdir / spec.ca_file) if spec.ca_file else None)
     raise UsageError(f"channel '{name}' has type {spec.type}, which this version cannot send to yet",
-                     hint="use console, file, slack, webhook or pagerduty channels")
+                     hint="use console, file, slack, webhook, pagerduty, teams or email channels")

@@ -14,7 +14,7 @@ import asyncio
 import aiohttp
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from launchdeck.adapters.notify import unreachable
+from launchdeck.adapters.notify import slack_blocks, unreachable
 from launchdeck.comms.render import Message
 from launchdeck.errors import NotifyError
 
@@ -41,6 +41,9 @@ class SlackChannel:
 
     async def send(self, message: Message) -> None:
         body: dict[str, object] = {"text": message.text}
+        buttons = slack_blocks.blocks(message.event, message.text, message.release)
+        if buttons:  # interactive when the webhook belongs to the launchdeck Slack app
+            body["blocks"] = buttons
         if self._channel:
             body["channel"] = self._channel
         try:
