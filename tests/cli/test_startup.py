@@ -69,3 +69,10 @@ def test_validate_keeps_pydantic_plugin_loader_when_user_turns_plugins_on() -> N
     modules = set(json.loads(done.stdout.strip().splitlines()[-1])["modules"])
     assert "pydantic.plugin._loader" in modules
     assert "importlib.metadata" in modules
+
+
+def test_help_does_not_import_the_click_package() -> None:
+    # Typer carries its own click (typer._click); the separate package is an annotation in cli/messages.py.
+    code, modules = modules_after("--help")
+    assert code == 0
+    assert "click" not in modules

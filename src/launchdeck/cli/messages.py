@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
-import click
 import typer
 from typer.core import TyperGroup
 
 from launchdeck.cli.common import (DEFAULT_URL, UNDELIVERED_EXIT, DbOption, TenantOption, _existing_store, _run_workdir,
                                    app)
 from launchdeck.errors import UsageError
+
+if TYPE_CHECKING:  # an annotation only: importing click costs `launchdeck --help` about 10 ms
+    import click
+
 
 class _ReleaseOrCommand(TyperGroup):
     """``launchdeck messages RELEASE`` is ``launchdeck messages list RELEASE``."""
