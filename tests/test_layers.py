@@ -1,4 +1,4 @@
-"""Arrows point inward: the pure core (`core/`, `runbook/`) imports nothing else from launchdeck."""
+"""Arrows point inward: the pure core (`core/`, `runbook/`, `guard/`) imports nothing else from launchdeck."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).parents[1] / "src" / "launchdeck"
-PURE = ("core", "runbook")
+PURE = ("core", "runbook", "guard")
 ALLOWED = tuple(f"launchdeck.{p}" for p in PURE)
 FORBIDDEN_STDLIB = ("asyncio", "socket", "subprocess", "time", "random", "sqlalchemy", "httpx", "aiohttp")
 

@@ -80,3 +80,17 @@ def test_a_stage_that_asks_no_sign_off_says_so(started: tuple[Store, str], tmp_p
     answer = commands.run(store, DANA, grammar.Approve(release=name, stage=2), data_dir=tmp_path)
     assert not answer.ok and "stage 2 of" in answer.text and "asks no sign-off" in answer.text
     assert _signoffs(store, name) == []
+
+
+def test_status_says_where_the_release_is_in_words(started: tuple[Store, str], tmp_path: Path) -> None:
+    store, name = started
+    found = store.require(name=name)
+    engine = {**found.state.get("engine", {}), "phase": "stage", "stage": 0, "weight": 5.0}
+    store.save(release_id=found.id, state={**found.state, "engine": engine}, plan_clock=found.plan_clock,
+               outcome=None, decisions=[], messages=[])
+    _waits(store, name, {"kind": "sign-off", "roles": ["launch-commander"], "stage": 1})
+    answer = commands.run(store, DANA, grammar.Status(release=name), data_dir=tmp_path)
+    assert answer.text.splitlines()[:2] == [f"{name}: waiting for sign-off at stage 1/4, canary at 5%",
+                                            "sign-off asked of launch-commander"]
+    listed = commands.run(store, DANA, grammar.Status(release=None), data_dir=tmp_path)
+    assert f"• {name}: stage 1/4 at 5%" in listed.text.splitlines()

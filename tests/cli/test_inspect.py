@@ -18,7 +18,8 @@ WAITING = {"kind": "sign-off", "roles": ["sre"], "stage": 1, "gate": None, "dead
 
 def release(phase: str, stage: int, weight: float, outcome: str | None = None, waiting: dict | None = None) -> StoredRelease:
     engine = {"phase": phase, "stage": stage, "weight": weight, "gates": {}, "reason": "", "stages_passed": stage}
-    return StoredRelease(7, "t", "pay", "pay.yaml", "sha256:x", {"engine": engine, "waiting": waiting, "timeScale": 60},
+    return StoredRelease(7, "t", "pay", "pay.yaml", "sha256:x", {"engine": engine, "waiting": waiting, "timeScale": 60,
+                                                                 "stages": 2},
                          120.0, outcome, datetime(2030, 1, 1, tzinfo=UTC))
 
 
@@ -42,9 +43,9 @@ def test_watch_shows_each_change_once_and_exits_with_the_outcome(monkeypatch: py
     assert inspect._watch(lambda: inspect._local_status(store, "pay"), Output.text, 0.2) == 3
     shown = capsys.readouterr().out.strip().split("\n\n")
     assert [block.splitlines()[0] for block in shown] == [
-        "pay: stage stage 1 weight 20% outcome - (plan time 120s)",
-        "pay: stage stage 2 weight 100% outcome - (plan time 120s)",
-        "pay: done stage 2 weight 100% outcome rolled_back (plan time 120s)"]
+        "pay: waiting for sign-off at stage 1/2, canary at 20% (plan time 120s)",
+        "pay: stage 2/2 at 100% (plan time 120s)",
+        "pay: rolled back at stage 2/2, canary at 100% (plan time 120s)"]
     assert "waiting for sign-off from sre (stage 1) — deadline 2030-01-01 12:00 UTC" in shown[0]
 
 

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import re
 
 import pytest
 from ld_integration import Launchdeck, bundle_statement, wait_for
@@ -43,7 +42,7 @@ def test_stage_waits_for_sign_off_and_continues_after_approve(ld: Launchdeck) ->
     # the run waits: still stage 1 at 20%, nothing passed
     status = ld("status", RELEASE)
     assert status.returncode == 0, status.explain()
-    assert re.search(r"stage 1 weight 20% outcome -", status.stdout), status.stdout
+    assert "waiting for sign-off at stage 1/2, canary at 20%" in status.stdout, status.stdout
     assert "waiting for sign-off from sre (stage 1) — deadline " in status.stdout, status.stdout
     assert "run: launchdeck approve payments-v3 --stage 1 --role sre --as NAME" in status.stdout, status.stdout
     waiting = json.loads(ld("status", RELEASE, "--output", "json").stdout)["waiting"]
@@ -66,7 +65,7 @@ def test_stage_waits_for_sign_off_and_continues_after_approve(ld: Launchdeck) ->
     # watching the release follows it to its end and exits with its outcome's status
     watched = ld("status", RELEASE, "--watch", "--interval", "200ms")
     assert watched.returncode == 0, watched.explain()
-    assert "outcome promoted" in watched.stdout.strip().split("\n\n")[-1], watched.stdout
+    assert "payments-v3: promoted at stage 2/2, canary at 100%" in watched.stdout.strip().split("\n\n")[-1], watched.stdout
 
     result = run.wait(timeout=60)
     assert result.returncode == 0, result.explain()

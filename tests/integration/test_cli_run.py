@@ -78,7 +78,7 @@ def test_bad_canary_is_rolled_back_by_the_error_rate_gate(intelgraph: tuple[Laun
     # what an operator sees afterwards agrees with the summary
     status = cli("status", RELEASE)
     assert status.returncode == 0, status.explain()
-    assert "outcome rolled_back" in status.stdout and "weight 0%" in status.stdout
+    assert "rolled back at stage " in status.stdout and "canary at 0%" in status.stdout
     assert re.search(r"error-rate: fired", status.stdout), status.stdout
 
 
@@ -167,7 +167,7 @@ def test_the_inspection_verbs_agree_with_the_run(intelgraph: tuple[Launchdeck, R
 
     # a release that has ended: --watch shows it once and exits with its outcome's status
     watched = cli("status", RELEASE, "--watch", "--interval", "200ms")
-    assert watched.returncode == 3 and watched.stdout.count(f"{RELEASE}: done") == 1, watched.explain()
+    assert watched.returncode == 3 and watched.stdout.count(f"{RELEASE}: rolled back at stage") == 1, watched.explain()
 
     decisions = json.loads(cli("why", RELEASE, "--output", "json").stdout)
     assert [d["seq"] for d in decisions] == sorted(d["seq"] for d in decisions)

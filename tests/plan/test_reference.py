@@ -318,3 +318,17 @@ def test_relative_links_point_at_files_in_the_repository(document: Path) -> None
         elif anchor and resolved.suffix == ".md" and anchor not in _anchors(resolved):
             broken.append(f"{target}: no heading with the anchor #{anchor} in {resolved.relative_to(ROOT.resolve())}")
     assert not broken, f"{document.relative_to(ROOT)} has links that do not resolve:\n" + "\n".join(broken)
+
+
+#: Fields people write and tools read by meaning: `launchdeck schema` (an editor's hover) explains each.
+EXPLAINED = ("metadata.tenant", "metadata.service", "metadata.version", "metadata.previousVersion", "metadata.labels",
+             "spec.stages[].approve", "spec.analysis.minRequests", "spec.gates[].name", "spec.gates[].metric",
+             "spec.gates[].op", "spec.gates[].threshold", "spec.gates[].for", "spec.gates[].severity",
+             "spec.killSwitch.flag", "spec.roles", "spec.rollback.policy.urgent.default")
+
+
+def test_the_fields_people_write_by_meaning_have_a_schema_description(fields: dict[str, SchemaField]) -> None:
+    bare = [path for path in EXPLAINED if not fields[path].schema.get("description")]
+    assert not bare, f"no description in `launchdeck schema` for: {', '.join(bare)}"
+    labels = fields["metadata.labels"].schema["description"]
+    assert all(word in labels for word in ("environment", "region", "residency", "link")), labels

@@ -44,7 +44,7 @@ def test_run_detach_submits_as_the_tokens_person_and_status_and_why_read_it_back
     code, out, _ = cli("vic", "status", "remote-v2", "--output", "json")
     assert code == 0 and json.loads(out) == api.get("/api/v1/releases/remote-v2", who="vic").json()
     code, out, _ = cli("vic", "status", "remote-v2")
-    assert code == 0 and out.startswith("remote-v2: starting stage 1 weight 0% outcome -")
+    assert code == 0 and out.startswith("remote-v2: starting (stage 1/")
     code, out, _ = cli("vic", "why", "remote-v2", "--output", "json")
     assert code == 0 and json.loads(out) == api.get("/api/v1/releases/remote-v2/decisions", who="vic").json()
 
@@ -79,3 +79,30 @@ def test_a_missing_token_or_a_server_not_there_is_said_plainly(cli, api: Api) ->
         dead = f"http://127.0.0.1:{s.getsockname()[1]}"
     code = main(["status", "anything", "--server", dead, "--token", api.tokens["vic"]])
     assert code == 2
+
+
+def test_tenant_show_through_a_server_refuses_another_tenant_than_the_tokens(
+        cli, api: Api) -> None:  # type: ignore[no-untyped-def]
+    code, out, err = cli("vic", "tenant", "show", "--tenant", "globex")
+    assert code == 2 and out == ""
+    assert "--tenant globex" in err and "your API token's tenant's documents (tenant acme)" in err
+    code, out, _ = cli("vic", "tenant", "show", "--tenant", "acme", "--output", "json")
+    assert code == 0 and json.loads(out) == api.get("/api/v1/tenant/documents", who="vic").json()["items"]
+
+
+def test_plans_register_and_list_through_a_server_as_the_tokens_tenant(
+        cli, api: Api, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "plan.yaml"
+    path.write_text(plan("listed-v2"))
+    code, out, _ = cli("sam", "plans", "register", str(path))
+    assert code == 0 and out.startswith("plan listed-v2 (Release) of tenant acme: version 1"), out
+    code, out, _ = cli("sam", "plans", "register", str(path))
+    assert code == 0 and "unchanged (version 1)" in out
+    code, _, err = cli("lee", "plans", "register", str(path))  # an operator may not register
+    assert code == 2 and "admin" in err, err
+    code, out, _ = cli("vic", "plans", "list", "--output", "json")
+    assert code == 0 and [(p["name"], p["registeredBy"]) for p in json.loads(out)] == [("listed-v2", "sam")]
+    code, _, err = cli("vic", "plans", "list", "--tenant", "globex")
+    assert code == 2 and "only your API token's tenant's plans (tenant acme)" in err
+    code, out, _ = cli("gus", "plans", "list")
+    assert code == 0 and "no registered plans yet" in out

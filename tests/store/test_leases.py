@@ -132,3 +132,13 @@ def test_workers_claiming_at_once_never_share_a_release(open_store: Callable[[],
         t.join()
     claimed = [r for mine in got.values() for r in mine]
     assert sorted(claimed) == sorted(ids)  # every release once, none twice
+
+
+def test_claims_take_turns_across_tenants_so_a_flood_does_not_starve_another(store: Store) -> None:
+    flood = [_submitted(store, f"flood-{i}").id for i in range(300)]
+    calm = store.create(tenant="calm", name="calm-1", plan_path="p", plan_digest="d", state=STATE)
+    store.submit(release_id=calm.id, submitted_by="kim", plan_text="x")
+    first = leases.claim_due(store, "w1", 15, limit=10)
+    claimed = [c.release_id for c in first]
+    assert calm.id in claimed and len(claimed) == 10
+    assert [r for r in claimed if r != calm.id] == flood[:9]  # the flood's own in their order

@@ -448,16 +448,17 @@ def test_the_migrations_ship_inside_the_package() -> None:
                                                                           "0003_control_plane.py",
                                                                           "0004_tenant_documents.py",
                                                                           "0005_chat.py",
-                                                                          "0006_drive_failures.py"]
-    assert migrations.heads() == {"0006"} == {migrations.HEAD}
+                                                                          "0006_guard_rails.py",
+                                                                          "0007_drive_failures.py"]
+    assert migrations.heads() == {"0007"} == {migrations.HEAD}
 
 
-def test_a_release_stored_before_0006_has_no_failed_attempts(db_url: str) -> None:
+def test_a_release_stored_before_0007_has_no_failed_attempts(db_url: str) -> None:
     from alembic import command
 
     engine = create_engine(db_url)
     with engine.begin() as conn:
-        command.upgrade(migrations.config(conn), "0005")
+        command.upgrade(migrations.config(conn), "0006")
     now = datetime.now(UTC)
     with engine.begin() as conn:
         conn.execute(text("INSERT INTO releases (tenant, name, plan_path, plan_digest, state, plan_clock, created_at, "

@@ -32,3 +32,11 @@ def test_every_tenant_document_field_has_a_row_and_every_row_is_a_field() -> Non
     rows = set(re.findall(r"^\| `([^`]+)` \|", REFERENCE.read_text(), re.MULTILINE))
     assert fields - rows == set(), f"add a row to docs/tenant-reference.md for {sorted(fields - rows)}"
     assert rows - fields == set(), f"docs/tenant-reference.md names fields no tenant document has: {rows - fields}"
+
+
+def test_the_readmes_tenant_policy_example_is_a_valid_document() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("### Guard rails per tenant"):]
+    example = section[section.index("```yaml") + len("```yaml"):section.index("```", section.index("```yaml") + 7)]
+    doc = documents.load_text(example, "README.md")
+    assert doc.tenant == "mc"

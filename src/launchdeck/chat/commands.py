@@ -187,19 +187,17 @@ def _first_allowed(ordered: list[str], act: Callable[[str], actions.Recorded]) -
 
 
 def _line(row: dict[str, object]) -> str:
-    weight = row.get("weight") or 0.0
-    state = row.get("outcome") or row.get("phase")
-    return f"• {row['name']}: {state}, stage {row.get('stage')}, canary at {float(weight):g}%"  # type: ignore[arg-type]
+    return f"• {row['name']}: {reading.position(row)}"
 
 
 def _status(found: StoredRelease) -> str:
     s = reading.status_object(found)
-    text = f"{found.name}: {s['outcome'] or s['phase']}, stage {s['stage']}, canary at {float(s['weight']):g}%"
+    text = f"{found.name}: {reading.position(s)}"
     if s.get("firedGate"):
         text += f"; gate {s['firedGate']} fired"
     waiting = s.get("waiting")
     if waiting:
-        text += f"\nwaiting for {waiting.get('kind')} by {', '.join(waiting.get('roles') or []) or 'someone'}"
+        text += f"\n{waiting.get('kind')} asked of {', '.join(waiting.get('roles') or []) or 'anyone in a plan role'}"
     if s.get("reason"):
         text += f"\n{s['reason']}"
     return text

@@ -59,7 +59,7 @@ def _through_typer(argv: list[str] | None) -> int:
 
 def typer_app() -> Any:
     """The Typer app with every command registered."""
-    from launchdeck.cli import running, people, control, inspect, proof, messages, team, tools, serving, tenants  # noqa: F401,I001  (they register commands, in help order)
+    from launchdeck.cli import running, people, control, inspect, proof, messages, team, tools, serving, tenants, plans, guard  # noqa: F401,I001  (they register commands, in help order)
     from launchdeck.cli.common import app
 
     return app

@@ -15,7 +15,7 @@ import typer
 from launchdeck.cli.common import DEFAULT_URL, EXIT_CODES, DbOption, Output, TenantOption, _existing_store, app
 from launchdeck.cli.remote import ServerOption, TokenOption, remote
 from launchdeck.errors import UsageError
-from launchdeck.services.reading import decision_object, listing, status_object
+from launchdeck.services.reading import decision_object, listing, position, status_object
 
 OutputOption = Annotated[Output, typer.Option("--output", help="json: machine-readable output on stdout.")]
 
@@ -91,8 +91,7 @@ def _local_status(store: Any, release: str, tenant: str | None = None) -> dict[s
 def status_lines(s: dict[str, Any], wall_now: float) -> list[str]:
     """`status` for a person, from the status object: the headline, each gate with its reason, and what the
     release waits for."""
-    head = (f"{s['release']}: {s['phase']} stage {s['stage']} weight {s['weight']:g}% outcome {s['outcome'] or '-'} "
-            f"(plan time {s['planTime']:.0f}s)")
+    head = f"{s['release']}: {position(s)} (plan time {s['planTime']:.0f}s)"
     from launchdeck.core.durations import in_text
 
     lines = [head] + [f"  {name}: {g['status']} — {in_text(g['reason'])}" for name, g in s["gates"].items()]
@@ -203,6 +202,6 @@ def _print_table(headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
             table.add_row(*row)
         Console().print(table)
         return
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
     for row in (headers, *rows):
         typer.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())

@@ -18,9 +18,21 @@ from launchdeck.cli.remote import ServerOption, TokenOption, remote
 
 @app.command()
 def validate(plan: Annotated[Path, typer.Argument(help="Plan file (YAML).")],
-             time_scale: Annotated[float, typer.Option("--time-scale", min=0.001, help="Check the windows as `run --time-scale N` would fill them.")] = 1.0) -> None:
+             time_scale: Annotated[float, typer.Option("--time-scale", min=0.001, help="Check the windows as `run --time-scale N` would fill them.")] = 1.0,
+             db: Annotated[str | None, typer.Option("--db", help="Also check the plan against its tenant's guard rails (TenantPolicy) kept in this store.")] = None) -> None:
     """Check a plan; report every problem at once with file:line and what to write instead."""
+    rails = None
+    if db is not None:
+        from launchdeck.plan import load_plan
+        from launchdeck.services import guardrails
+        from launchdeck.store.repo import Store
+
+        loaded = load_plan(plan)
+        with Store(db) as store:
+            rails = guardrails.require_within(store, loaded, loaded.doc.metadata.tenant)
     quick.validate(plan, time_scale)
+    if rails is not None:
+        typer.echo(f"{plan}: within tenant {rails.tenant}'s guard rails (policy v{rails.version})")
 
 
 class SchemaKind(str, Enum):

@@ -10,6 +10,7 @@ import typer
 
 from launchdeck.cli.common import _PLAIN, DEFAULT_URL, DbOption, Output, app
 from launchdeck.cli.remote import ServerOption, TokenOption, remote
+from launchdeck.errors import UsageError
 
 tenant_app = typer.Typer(no_args_is_help=True, help="Tenant documents: the tenant's people (kind: Tenant) and "
                                                     "guard rails (kind: TenantPolicy).", **_PLAIN)
@@ -47,14 +48,21 @@ def apply(files: Annotated[list[Path], typer.Argument(help="Tenant documents (YA
 
 
 @tenant_app.command("show")
-def show(tenant: Annotated[Optional[str], typer.Option("--tenant", help="Only this tenant's documents.")] = None,
+def show(tenant: Annotated[Optional[str], typer.Option(
+    "--tenant", help="Only this tenant's documents (with --server: the token's tenant, the only one it sees).")] = None,
          text: Annotated[bool, typer.Option("--text", help="Print each document's text too.")] = False,
          output: Annotated[Output, typer.Option("--output")] = Output.text, db: DbOption = DEFAULT_URL,
          server: ServerOption = None, token: TokenOption = None) -> None:
-    """The newest version of each tenant document: tenant, kind, version, who applied it and when."""
+    """The newest version of each tenant document: tenant, kind, version, who applied it and when. Through a
+    server: the token's tenant's documents (--tenant naming another tenant is refused)."""
     api = remote(server, token)
     if api is not None:
-        rows = api.call("GET", "/tenant/documents")["items"]
+        answer = api.call("GET", "/tenant/documents")
+        if tenant is not None and tenant != answer.get("tenant"):
+            raise UsageError(f"--tenant {tenant}: through --server you see only your API token's tenant's documents "
+                             f"(tenant {answer.get('tenant')}), never another tenant's",
+                             hint=f"leave out --tenant, or use a token of tenant {tenant}")
+        rows = answer["items"]
     else:
         from launchdeck.cli.common import _existing_store
         from launchdeck.services import tenants

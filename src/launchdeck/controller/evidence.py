@@ -67,6 +67,7 @@ def write(*, store: Store, release: StoredRelease, key: Any, directory: Path, la
                                                                      "digest": release.plan_digest},
         "scope": label or "release", "summary": summary, "decisions": decisions, "signoffs": signoffs,
         "checks": checks,
+        **({"tenantPolicy": release.state["tenantPolicy"]} if release.state.get("tenantPolicy") else {}),
     }
     if secrets:
         predicate = _redacted(predicate, secrets)

@@ -14,7 +14,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from launchdeck.controller import driver, failpoints, lifecycle, loadtests, preflight, submit
+from launchdeck.controller import driver, failpoints, guardwatch, lifecycle, loadtests, preflight, submit
 from launchdeck.controller import evidence as bundles
 from launchdeck.controller.clock import PlanClock
 from launchdeck.controller.messages import Dispatcher
@@ -54,6 +54,7 @@ from launchdeck import telemetry
 from launchdeck.errors import LaunchdeckError, LeaseHeld
 from launchdeck.plan import LoadedPlan, baseline, model, to_policy
 from launchdeck.plan.noise import noisy_gates
+from launchdeck.services import autonomy, guardrails
 from launchdeck.store import leases
 from launchdeck.store.leases import Lease
 from launchdeck.store.repo import NewDecision, Store, StoredRelease
@@ -172,7 +173,8 @@ def new_run(plan: LoadedPlan, opts: RunOptions, view: View, store: Store, releas
             state: ReleaseState, meta: dict[str, Any]) -> Run:
     """A session on a release: its policy, clock, signing key and channels (no target yet)."""
     assert isinstance(plan.doc, model.ReleaseDoc)
-    spec = plan.doc.spec
+    # Every release of the tenant carries its locked SLOs, whether or not the plan names them.
+    spec = guardrails.with_locked(plan.doc.spec, guardrails.rails_of(store, release.tenant))
     run = Run(plan, spec, to_policy(spec), opts, store, release, state, meta,
               PlanClock(opts.time_scale, release.plan_clock), view)
     run.key, note = bundles.ensure_key(opts.workdir / spec.evidence.key)
@@ -270,13 +272,17 @@ async def _ticks(run: Run, tick: float, heartbeat: float | None) -> None:
             telemetry.TICK_LAG.observe(max(0.0, now - due - run.policy.analysis.interval) / run.opts.time_scale)
             await _check_weight(run, now)
             observations = await _observe(run)
-        people, run.people_mark = read(run.store, run.release.id, run.policy, run.state, run.signoffs,
+        # The tenant's guard rails: its autonomy tier, an override, an enforced pause or shrink.
+        guard = autonomy.runtime(run.store, run.release.tenant)
+        policy = guard.policy(run.policy) if guard is not None else run.policy
+        people, run.people_mark = read(run.store, run.release.id, policy, run.state, run.signoffs,
                                        run.shift.watch if run.shift else None, run.people_mark)
         signed_before, run.signoffs = run.signoffs, people.signoffs
         room_before = run.warroom.kept()
-        step = engine.decide(run.policy, run.state, now, engine.Inputs(
+        step = engine.decide(policy, run.state, now, engine.Inputs(
             observations=observations, signoffs=people.signoffs, decision=people.decision, kill=people.kill,
-            smoke_failure=smoke_failure, pause=people.pause, resume=people.resume))
+            smoke_failure=smoke_failure, pause=people.pause, resume=people.resume,
+            guard_hold=guard.hold if guard is not None else None, guard_shrink=guard is not None and guard.shrink))
         smoke_failure = None
         decisions = list(step.decisions)
         decisions += run.warroom.after(decisions, step.state, now, status_line(run, step.state, now))
@@ -307,7 +313,7 @@ async def _ticks(run: Run, tick: float, heartbeat: float | None) -> None:
         if run.stop is not None and run.stop.is_set() and run.state.phase != "done":
             raise Stopped(run.release.name)
         if run.state.phase not in ("done", "rolling_back"):
-            await asyncio.sleep(_pause(run, tick))
+            await guardwatch.nap(_pause(run, tick))  # woken at once when the tenant's guard state changes
 
 
 def _pause(run: Run, tick: float) -> float:
@@ -349,6 +355,8 @@ async def _observe(run: Run) -> Observations:
         telemetry.METRICS_SOURCE_ERRORS.labels(run.spec.target.metrics.type).inc()
         raise
     run.last_eval_wall = end
+    if any(g.metric == "error_budget_remaining" for g in run.policy.gates):
+        obs = guardwatch.with_error_budget(run.store, run.release.tenant, run.plan.doc.metadata.service, obs)
     windows = {"canary": obs.canary, "stable": obs.stable, "baseline": obs.baseline}
     for version, stats in windows.items():
         if stats is None:

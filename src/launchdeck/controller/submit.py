@@ -20,6 +20,7 @@ from launchdeck.controller.session import RunOptions, View
 from launchdeck.core.state import ReleaseState
 from launchdeck.errors import LeaseHeld, UsageError
 from launchdeck.plan import LoadedPlan, model
+from launchdeck.services import guardrails
 from launchdeck.store.repo import Store, StoredRelease
 
 
@@ -55,7 +56,11 @@ def submit(store: Store, plan: LoadedPlan, opts: RunOptions, view: View, *,
     if found is None:
         # Every entry is checked (like `approve`) before the release is recorded: a refused file leaves nothing.
         approved = load_approvals_file(opts.approvals, plan.doc.spec, meta.service) if opts.approvals else []
-        found = create(store, plan, opts, previous=previous, tenant=tenant)
+        # The tenant's guard rails: a plan that loosens a locked SLO or breaks a limit is never recorded.
+        rails = guardrails.require_within(store, plan, tenant)
+        found = create(store, plan, opts, previous=previous, tenant=tenant,
+                       policy=rails and {"tenant": rails.tenant, "version": rails.version,
+                                         "digest": rails.document.digest})
         for a in approved:
             store.add_signoff(release_id=found.id, source="approvals-file", **a)
     if found.submitted_by is None and not found.outcome:
@@ -84,7 +89,8 @@ def submit_train(store: Store, plan: LoadedPlan, opts: RunOptions, *, submitted_
 
 
 def create(store: Store, plan: LoadedPlan, opts: RunOptions, previous: str | None = None,
-           tenant: str | None = None) -> StoredRelease:
+           tenant: str | None = None, policy: dict[str, Any] | None = None) -> StoredRelease:
+    """Record a new release. ``policy``: the tenant policy version it runs under (its evidence names it)."""
     spec = plan.doc.spec
     assert isinstance(spec, model.ReleaseSpec)
     md = plan.doc.metadata
@@ -92,7 +98,7 @@ def create(store: Store, plan: LoadedPlan, opts: RunOptions, previous: str | Non
             "rollback": {"steps": []}, "totals": [0, 0], "timeScale": opts.time_scale, "startedAt": iso(),
             "plannedStart": (opts.start_at or datetime.now(UTC)).isoformat(timespec="seconds"),
             "options": options_json(opts), **({"previousRun": previous} if previous else {}),
-            **({"service": md.service} if md.service else {})}  # the API lists releases by service
+            **({"service": md.service} if md.service else {}), **({"tenantPolicy": policy} if policy else {})}  # the API lists releases by service
     return store.create(tenant=tenant or md.tenant, name=md.name, plan_path=str(plan.path.resolve()), plan_digest=plan.digest,
                         state=info)
 

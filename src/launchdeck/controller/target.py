@@ -111,7 +111,11 @@ async def open_target(spec: model.ReleaseSpec, metadata: model.Metadata, *, stac
     faults = spec.target.versions.canary.faults
     first = min((f.from_ for f in faults), default=None)
     app_events = AppEvents({name: fleet.url(name) for name in ("stable", "canary")})
-    source = LocalMetrics(recorder, app_events=app_events, events=event_names(spec))
+    versions = spec.target.versions
+    costs = {name: v.cost_per_request for name, v in (("stable", versions.stable), ("canary", versions.canary),
+                                                      ("baseline", versions.stable))
+             if v.cost_per_request is not None}
+    source = LocalMetrics(recorder, app_events=app_events, events=event_names(spec), costs=costs)
     return Target(router, source, recorder, first, fleet, spec.target.load)
 
 

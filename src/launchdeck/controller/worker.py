@@ -34,7 +34,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from launchdeck.controller import driver, giveup, submit
+from launchdeck.controller import driver, giveup, guardwatch, submit
 from launchdeck.controller.runner import drive
 from launchdeck.controller.session import Stopped, View
 from launchdeck.controller.shift import Shift
@@ -81,6 +81,8 @@ class Worker:
     """Failed attempts in a row after which the workers give a release up."""
     retry_first: float | None = None
     """Seconds before the second attempt (None: one lease period); each later wait doubles, up to RETRY_CAP."""
+    guard: bool = True
+    """Watch the tenants' guard rails (budgets, safety) every second (``controller.guardwatch``)."""
     driving: dict[int, asyncio.Task[None]] = field(default_factory=dict)
     ended: list[tuple[str, str]] = field(default_factory=list)
     """(release, what happened) for each release this worker stopped driving, in order."""
@@ -90,6 +92,8 @@ class Worker:
             log.info("worker %s drives releases from %s", self.holder, store.url)
             shift = Shift(store, self.holder, self.lease_seconds)
             shifting = asyncio.create_task(shift.run(stop))
+            guarding = [asyncio.create_task(guardwatch.watch(store, stop)),
+                        asyncio.create_task(guardwatch.follow(store, stop))] if self.guard else []
             unreachable: str | None = None
             while not stop.is_set():
                 try:
@@ -114,6 +118,8 @@ class Worker:
                 await asyncio.gather(*self.driving.values(), return_exceptions=True)
                 self.driving.clear()
             shifting.cancel()
+            for task in guarding:
+                task.cancel()
 
     async def _drive(self, store: Store, lease: Lease, stop: asyncio.Event, shift: Shift | None = None) -> None:
         name = str(lease.release_id)

@@ -16,7 +16,7 @@ from typing import Any
 
 from launchdeck.core import comparison, gating
 from launchdeck.core.observation import LoadTestResult, WindowStats
-from launchdeck.core.policy import Gate, Policy
+from launchdeck.core.policy import DecisionPolicy, Gate, Policy
 from launchdeck.core.state import DecisionWindow, GateTrack, ReleaseState
 from launchdeck.core.verdict import Verdict
 from launchdeck.runbook import roles
@@ -57,6 +57,11 @@ class Inputs:
     pause: PersonDecision | None = None
     """``launchdeck pause``: keep the weight, with no time limit, until someone resumes."""
     resume: PersonDecision | None = None
+    guard_hold: str | None = None
+    """The tenant's guard rails hold the release at its weight (an enforced pause, an emergency override),
+    for this reason; None lifts a hold the guard set. People can still act."""
+    guard_shrink: bool = False
+    """The guard shrinks the canary back to its first stage's weight (and holds it there)."""
 
 
 @dataclass(frozen=True)
@@ -130,6 +135,7 @@ def decide(policy: Policy, state: ReleaseState, now: float, inputs: Inputs = Inp
         b.pause(inputs.pause)
     if inputs.resume:
         b.unpause(inputs.resume)
+    b.guard(inputs.guard_hold, shrink=inputs.guard_shrink)
     if inputs.observations is not None:
         b.evaluate(inputs.observations)
         if b.state.phase == "rolling_back":
@@ -160,6 +166,9 @@ def rollback_completed(state: ReleaseState, now: float, reason: str) -> Step:
     return Step(done, (Decision(now, "rollback.completed", reason, "rollback.completed", state.fired_gate),
                        Decision(now, "release.rolled_back", f"release rolled back: {state.reason}",
                                 "release.completed", state.fired_gate, {"outcome": "rolled_back"})))
+
+
+GUARD_HOLD = "the tenant's guard rails"
 
 
 class _Builder:
@@ -294,7 +303,9 @@ class _Builder:
         self.record("gate.fired", f"{gate.severity} gate {gate.name} fired: {reason}", event="gate.fired",
                     gate=gate.name, severity=gate.severity)
         decision = self.policy.decision_policy(gate.severity)
-        if gate.severity == "immediate" or decision is None:
+        if self.policy.rollback_authority is not None:
+            decision = DecisionPolicy(self.policy.analysis.hold_timeout, self.policy.rollback_authority, "hold")
+        elif gate.severity == "immediate" or decision is None:
             if self.policy.auto_rollback or decision is None:
                 self.rollback(reason, gate=gate.name)
             return
@@ -362,6 +373,25 @@ class _Builder:
         self.record("release.paused", f"paused by {d.who} ({d.role}) at {self.state.weight:g}%: the stage will "
                     "not pass until someone resumes it; gates are still judged" + (f" — {d.reason}" if d.reason else ""),
                     who=d.who, role=d.role)
+
+    def guard(self, reason: str | None, *, shrink: bool) -> None:
+        """Hold (or release) the canary for the tenant's guard rails; shrink it to its first step."""
+        s, guarded = self.state, (self.state.paused_by or "").startswith(GUARD_HOLD)
+        if reason is None:
+            if guarded:
+                self.state = replace(s, paused_by=None, resumed_at=self.now)
+                self.record("release.resumed", f"the guard rails no longer hold the release: {s.weight:g}%, "
+                            "going on", gate="guard")
+            return
+        first = self.policy.stages[0]
+        if shrink and s.phase == "stage" and s.weight > first.weight:
+            self.start_stage(0)
+            self.record("release.shrunk", f"{GUARD_HOLD}: canary shrunk from {s.weight:g}% to its first step "
+                        f"{first.weight:g}% — {reason}", gate="guard", weight=first.weight)
+        if not self.state.paused_by:
+            self.state = replace(self.state, paused_by=f"{GUARD_HOLD}: {reason}")
+            self.record("release.paused", f"{GUARD_HOLD} hold the release at {self.state.weight:g}%: {reason}; "
+                        "gates are still judged and people can still act", gate="guard")
 
     def unpause(self, d: PersonDecision) -> None:
         if not self._allowed(d, "resume"):

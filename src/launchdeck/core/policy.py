@@ -83,6 +83,10 @@ class Policy:
     urgent: DecisionPolicy | None = None
     conditional: DecisionPolicy | None = None
     roles: dict[str, frozenset[str]] = field(default_factory=dict)
+    rollback_authority: tuple[str, ...] | None = None
+    """Guard rails (autonomy tier 1 or 2, or an emergency override): a gate that would roll back opens a
+    decision window for these roles instead (default ``hold`` after ``analysis.holdTimeout``); a person
+    rolls back. None: gates act as the plan says."""
 
     def baseline_weight(self, weight: float) -> float:
         """The same-age baseline's share (percent) while the canary has ``weight``: the canary's own,

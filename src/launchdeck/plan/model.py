@@ -37,13 +37,25 @@ __all__ = ["Duration", "Event", "LatencyMs", "Method", "Model", "Op", "Rate", "R
            "SignedDuration", "ThresholdText", "Weight"]
 
 
+ROLES = ("Who holds each role. Every sign-off and decision names a person and a role, and is refused if the person "
+         "does not hold it.")
+
+
 class Metadata(Model):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$", description="unique per tenant; the release id")
-    tenant: str = "default"
-    service: str | None = None
-    version: str
-    previous_version: str | None = None
-    labels: dict[str, str] = {}
+    tenant: str = Field(default="default", description=(
+        "The team or product the release belongs to; the same name may be reused in another tenant."))
+    service: str | None = Field(default=None, description=(
+        "The service being released, named in messages (chat's `service:NAME` picks a plan by it)."))
+    version: str = Field(description=(
+        "The new (canary) version; also its Prometheus `version` label unless `target.metrics.labels` says otherwise."))
+    previous_version: str | None = Field(default=None, description=(
+        "The stable version the canary replaces and a rollback returns to (unset: its Prometheus label is `stable`)."))
+    labels: dict[str, str] = Field(default={}, description=(
+        "Labels kept with the plan, for people and tools. Free-form, except: `environment` (or `env`), `region` and "
+        "`residency` are what a chat line `/approve canary VERSION → ENV (REGION, RESIDENCY)` is matched and checked "
+        "against (a registered plan is found by `environment`), and a label whose value is an http(s) link (a change "
+        "log, a pull request) is shown as a link on the release's dashboard page."))
 
 
 class RouterSpec(Model):
@@ -72,12 +84,12 @@ class MetricsSpec(Model):
     type: Literal["local", "prometheus"] = "local"
     url: str | None = None
     queries: dict[str, str] = {}
-    labels: dict[str, str] = {}
-    """The `version` label of each side in the metrics: {stable: v1, canary: v2}; by default
-    metadata.previousVersion and metadata.version."""
-    events: dict[str, str] = {}
-    """PromQL counting each event gate's event for ``{{version}}`` over ``{{window}}``; by default the sample
-    app's ``app_events_total{version, event}``."""
+    labels: dict[str, str] = Field(default={}, description=(
+        "The `version` label of each side in the metrics: {stable: v1, canary: v2}; by default "
+        "metadata.previousVersion and metadata.version."))
+    events: dict[str, str] = Field(default={}, description=(
+        "PromQL counting each event gate's event for ``{{version}}`` over ``{{window}}``; by default the sample app's"
+        " ``app_events_total{version, event}``."))
 
 
 class LatencySpec(Model):
@@ -103,8 +115,11 @@ class VersionSpec(Model):
     error_rate: Ratio = 0.0
     latency: LatencySpec = LatencySpec.model_construct(median=40.0, p95=120.0)
     faults: list[FaultSpec] = []
-    warmup: Duration = 0.0
-    """How long a fresh process of this version is slower than warm (the stable fleet counts as warm)."""
+    warmup: Duration = Field(default=0.0, description=(
+        "How long a fresh process of this version is slower than warm (the stable fleet counts as warm)."))
+    cost_per_request: float | None = Field(default=None, ge=0, description=(
+        "What one request of this version costs (currency units): the local target's cost_per_request, for a "
+        "cost-delta gate (metric: cost_per_request, vs: baseline, op: \">\", threshold: +10%)."))
 
 
 class VersionsSpec(Model):
@@ -135,43 +150,59 @@ class TargetSpec(Model):
 class StageSpec(Model):
     weight: Weight
     hold: Duration = 0.0
-    approve: list[str] = []
-    load_test: LoadTestSpec | None = None
+    approve: list[str] = Field(default=[], description=(
+        "Roles (from `spec.roles`) that must each sign off before the stage passes (`launchdeck approve REL --stage "
+        "N`); without a sign-off within `analysis.holdTimeout` after the hold, the run ends held."))
+    load_test: LoadTestSpec | None = Field(default=None, description=(
+        "A load test (Locust, or a k6 summary) started when the stage starts; gates with `source: loadtest` judge its"
+        " results and keep the stage from passing until then."))
 
 
 class AnalysisSpec(Model):
     interval: Duration = 60.0
     window: Duration = 300.0
-    min_requests: int = Field(default=100, ge=0)
-    method: Method | None = None
-    """How gates are judged. Unset: gates vs baseline on errors and latency use `sequential`, the
-    others `threshold` (see plan/compile.py); `threshold` asks for the old behaviour everywhere."""
+    min_requests: int = Field(default=100, ge=0, description=(
+        "Canary requests a window needs to be judged; fewer is inconclusive, never a pass."))
+    method: Method | None = Field(default=None, description=(
+        "How gates are judged. Unset: gates vs baseline on errors and latency use `sequential`, the others "
+        "`threshold` (see plan/compile.py); `threshold` asks for the old behaviour everywhere."))
     alpha: Ratio = 0.01
-    max_inconclusive: int = Field(default=3, ge=1)
+    max_inconclusive: int = Field(default=3, ge=1, description=(
+        "Inconclusive windows in a row before the release holds and pages a person."))
     hold_timeout: Duration = 1800.0
-    warmup: Duration = 0.0
-    """Latency gates are not judged during the canary's first ``warmup`` (a fresh instance is slow)."""
-    baseline: Literal["stable", "same-age"] = "stable"
-    """What gates ``vs: baseline`` compare with: the stable fleet, or a fresh copy of the stable version
-    started with the canary at the canary's weight (Kayenta's baseline; see plan/baseline.py)."""
+    warmup: Duration = Field(default=0.0, description=(
+        "Latency gates are not judged during the canary's first ``warmup`` (a fresh instance is slow)."))
+    baseline: Literal["stable", "same-age"] = Field(default="stable", description=(
+        "What gates ``vs: baseline`` compare with: the stable fleet, or a fresh copy of the stable version started "
+        "with the canary at the canary's weight (Kayenta's baseline; see plan/baseline.py)."))
 
 
 class GateSpec(Model):
     """A metric gate (``metric``, ``op``, ``threshold``), or an event gate (``event``): any occurrence of the
     event the canary reports fires it, with no minimum sample."""
 
-    name: str
-    metric: str | None = None
-    op: Op | None = None
-    threshold: ThresholdText | None = None
-    event: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_.:-]*$")
-    vs: Literal["baseline", "stable"] | None = None
-    """``baseline``: the analysis' baseline (the stable fleet, or the same-age baseline); ``stable``:
-    the stable fleet whatever the analysis' baseline is."""
-    for_: Duration | None = Field(default=None, alias="for")
-    severity: Severity = "immediate"
-    test: Method | None = None
-    source: Literal["target", "loadtest"] = "target"
+    name: str = Field(description=(
+        "The gate's name, unique in the plan; it appears in reasons, messages and `firedGate`."))
+    metric: str | None = Field(default=None, description=(
+        "A standard metric (`error_rate`, `latency_p95_ms`…) or a name defined in `target.metrics.queries`; required "
+        "unless the gate is an event gate."))
+    op: Op | None = Field(default=None, description=(
+        "The comparison that counts as a breach (quote it in YAML: `op: \">\"`)."))
+    threshold: ThresholdText | None = Field(default=None, description=(
+        "The limit: absolute in the metric's unit (`2%`, `350ms`), or relative to `vs: baseline` (`+20%`)."))
+    event: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_.:-]*$", description=(
+        "An event gate: any occurrence of this event reported by the canary fires it, with no minimum sample."))
+    vs: Literal["baseline", "stable"] | None = Field(default=None, description=(
+        "``baseline``: the analysis' baseline (the stable fleet, or the same-age baseline); ``stable``: the stable "
+        "fleet whatever the analysis' baseline is."))
+    for_: Duration | None = Field(default=None, alias="for", description=(
+        "The breach must last this long, at every evaluation, to fire (unset: one breaching evaluation fires)."))
+    severity: Severity = Field(default="immediate", description=(
+        "`immediate` rolls back at once; `urgent` and `conditional` open a decision window (`rollback.policy`)."))
+    test: Method | None = Field(default=None, description="This gate's judge (unset: `analysis.method`).")
+    source: Literal["target", "loadtest"] = Field(default="target", description=(
+        "Where the gate's figure comes from: the metrics source, or the current stage's load test (absolute "
+        "thresholds only)."))
 
     @model_validator(mode="after")
     def _metric_or_event(self) -> "GateSpec":
@@ -190,7 +221,9 @@ class GateSpec(Model):
 
 
 class SmokeSpec(Model):
-    run: str
+    run: str = Field(description=(
+        "A shell command run when the canary starts and after each weight change; exit 0 passes, a failure acts as an"
+        " `immediate` gate named `smoke`."))
     timeout: Duration = 120.0
 
 
@@ -199,9 +232,11 @@ class AutoPolicy(Model):
 
 
 class DecisionPolicySpec(Model):
-    window: Duration
-    authority: list[str] = Field(min_length=1)
-    default: Literal["rollback", "hold", "continue"]
+    window: Duration = Field(description="How long the window stays open; the canary's weight does not grow meanwhile.")
+    authority: list[str] = Field(min_length=1, description=(
+        "The roles asked to decide (`launchdeck approve REL --decision continue|rollback`)."))
+    default: Literal["rollback", "hold", "continue"] = Field(description=(
+        "What happens when the window closes without a decision: roll back, end the run held, or resume."))
 
 
 class RollbackPolicySpec(Model):
@@ -217,7 +252,7 @@ class RollbackSpec(Model):
 
 
 class KillSwitchSpec(Model):
-    flag: str
+    flag: str = Field(description="The feature flag that turns the canary off.")
 
 
 class FreezeSpec(Model):
@@ -255,8 +290,8 @@ class PreflightSpec(Model):
 class ChecklistSpec(Model):
     name: str
     due: SignedDuration
-    items: list[str] = []
-    signoff: list[str] = []
+    items: list[str] = Field(default=[], description="What the signers confirm.")
+    signoff: list[str] = Field(default=[], description="Roles that must each sign it.")
 
 
 class ChannelSpec(Model):
@@ -273,26 +308,27 @@ class ChannelSpec(Model):
     routing_key: str | None = None
     to: list[str] | None = None
     channel: str | None = None
-    token: str | None = None
-    """slack: a bot token (``env:LAUNCHDECK_SLACK_BOT_TOKEN``): one parent message per release, events in its thread."""
-    smtp: str | None = Field(default=None, pattern=r"^[A-Za-z0-9.-]+(:\d{1,5})?$")
-    """email: the SMTP server as ``host`` or ``host:port`` (port 587 when left out)."""
+    token: str | None = Field(default=None, description=(
+        "slack: a bot token (``env:LAUNCHDECK_SLACK_BOT_TOKEN``): one parent message per release, events in its "
+        "thread."))
+    smtp: str | None = Field(default=None, pattern=r"^[A-Za-z0-9.-]+(:\d{1,5})?$", description=(
+        "email: the SMTP server as ``host`` or ``host:port`` (port 587 when left out)."))
     from_: str | None = Field(default=None, alias="from")
     username: str | None = None
     password: str | None = None
     starttls: bool = True
-    ca_file: str | None = None
-    """email: a PEM bundle of the CAs the SMTP server's certificate is checked against (default: the system's)."""
+    ca_file: str | None = Field(default=None, description=(
+        "email: a PEM bundle of the CAs the SMTP server's certificate is checked against (default: the system's)."))
 
 
 class RouteSpec(Model):
     on: list[Event] = Field(min_length=1)
     to: list[str] = Field(min_length=1)
     template: str | None = None
-    audience: Literal["team", "status-page"] = "team"
-    """``status-page``: the short public wording (``status-page.<event>`` templates) with no internal names."""
-    broadcast: bool = False
-    """On a threaded Slack channel, also show these events in the channel (not only in the release's thread)."""
+    audience: Literal["team", "status-page"] = Field(default="team", description=(
+        "``status-page``: the short public wording (``status-page.<event>`` templates) with no internal names."))
+    broadcast: bool = Field(default=False, description=(
+        "On a threaded Slack channel, also show these events in the channel (not only in the release's thread)."))
 
 
 class NotificationsSpec(Model):
@@ -368,7 +404,7 @@ class ReleaseSpec(Model):
     smoke: SmokeSpec | None = None
     rollback: RollbackSpec = RollbackSpec.model_construct()
     kill_switch: KillSwitchSpec | None = None
-    roles: dict[str, list[str]] = {}
+    roles: dict[str, list[str]] = Field(default={}, description=ROLES)
     preflight: PreflightSpec = PreflightSpec.model_construct()
     checklists: list[ChecklistSpec] = []
     notifications: NotificationsSpec = NotificationsSpec.model_construct()
@@ -391,7 +427,7 @@ class TrainSpec(Model):
     defaults: dict[str, Any] = {}
     services: list[ServiceEntry] = Field(min_length=1)
     on_service_rollback: Literal["halt-dependents", "halt-train", "continue"] = "halt-dependents"
-    roles: dict[str, list[str]] = {}
+    roles: dict[str, list[str]] = Field(default={}, description=ROLES)
     checklists: list[ChecklistSpec] = []
     war_room: WarRoomSpec | None = None
     escalation: EscalationSpec | None = None

@@ -22,7 +22,12 @@ _JUDGED = ("error_rate", "availability", "latency_p50_ms", "latency_p95_ms", "la
 
 def _defined_metrics(spec: ReleaseSpec) -> list[str]:
     """The metrics gates and criteria may name: the standard ones and the plan's own queries."""
-    return list(STANDARD_METRICS) + list(spec.target.metrics.queries)
+    costed = spec.target.versions.stable.cost_per_request is not None and \
+        spec.target.versions.canary.cost_per_request is not None
+    # error_budget_remaining comes from the tenant's policy (errorBudgets, checked when the release starts);
+    # cost_per_request from the versions' costs on the local target, or the plan's own query.
+    return (list(STANDARD_METRICS) + ["error_budget_remaining"] + (["cost_per_request"] if costed else [])
+            + list(spec.target.metrics.queries))
 
 
 def _undefined_metric(at: tuple[str | int, ...], metric: str, metrics: list[str]) -> Problem:

@@ -110,7 +110,7 @@ def parse_threshold(value: object, metric: str) -> Threshold:
     if relative:
         sign = -1.0 if relative.group(1) == "-" else 1.0
         return Threshold(sign * float(relative.group(2)) / 100.0, True, text)
-    if metric in ("error_rate", "availability"):
+    if metric in ("error_rate", "availability", "error_budget_remaining"):
         return Threshold(parse_ratio(value), False, text)
     if metric.startswith("latency_") and metric.endswith("_ms"):
         return Threshold(parse_latency_ms(value), False, text)

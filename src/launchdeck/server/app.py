@@ -27,7 +27,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from launchdeck import __version__
 from launchdeck.server import (events, graphql, metrics, problems, routes_actions, routes_plans, routes_releases,
-                               routes_tenants, slack, web)
+                               routes_guard, routes_tenants, slack, web)
 from launchdeck.store import migrations
 from launchdeck.store.repo import Store
 
@@ -74,7 +74,8 @@ def create_app(db_url: str, *, embedded_worker: bool, data_dir: Path | None = No
     app.state.slack_signing_secret = slack_signing_secret or os.environ.get(slack.SIGNING_SECRET_ENV)
     problems.install(app)
     app.add_middleware(BodyLimit)
-    for module in (routes_plans, routes_actions, routes_releases, routes_tenants, events, metrics, slack):
+    for module in (routes_plans, routes_actions, routes_releases, routes_tenants, routes_guard, events, metrics,
+                   slack):
         app.include_router(module.router)
     app.include_router(graphql.router(), prefix="/graphql")
     web.install(app)  # the dashboard under /ui (after problems.install: its pages answer errors as pages)

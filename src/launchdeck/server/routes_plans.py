@@ -19,10 +19,10 @@ PlanName = Annotated[str, Path(max_length=200, pattern=r"^[a-z0-9][a-z0-9._-]*$"
 
 
 @router.post("/validate", response_model=Validated)
-def validate(body: PlanBody, who: Viewer) -> Validated:
+def validate(body: PlanBody, who: Viewer, store: StoreDep) -> Validated:
     """Check a plan: 200 with its warnings when valid, else a 422 problem document whose ``problems`` each
     have file, line, message and fix, as `launchdeck validate` prints them."""
-    checked = plans.check(body.plan, tenant=who.tenant)
+    checked = plans.check(body.plan, tenant=who.tenant, store=store)
     return Validated(valid=True, name=checked.plan.name, kind=checked.kind, digest=checked.plan.digest,
                      warnings=checked.warnings)
 
@@ -34,13 +34,14 @@ def register(body: PlanBody, who: Admin, store: StoreDep, response: Response) ->
     kept, checked, new = plans.register(store, body.plan, tenant=who.tenant, by=who.person)
     if not new:
         response.status_code = 200
-    return _out(kept, checked.kind)
+    return _out(kept, checked.kind).model_copy(update={"changed": new})
 
 
 @router.get("", response_model=PlanList)
 def plan_list(who: Viewer, store: StoreDep) -> PlanList:
     """The newest version of each of the tenant's registered plans."""
-    return PlanList(items=[_out(p, plans.kind_of(p.text)) for p in stored.plans(store, tenant=who.tenant)])
+    return PlanList(tenant=who.tenant,
+                    items=[_out(p, plans.kind_of(p.text)) for p in stored.plans(store, tenant=who.tenant)])
 
 
 @router.get("/{name}", response_model=PlanDetail, responses=problems.responses(404))

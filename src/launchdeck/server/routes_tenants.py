@@ -19,13 +19,13 @@ def apply(body: TenantDocumentsBody, who: Admin, store: StoreDep) -> TenantDocum
     document of another tenant is refused (403)."""
     applied = tenants.apply_documents(store, [(d.text, d.file) for d in body.documents], by=who.person,
                                       tenant=who.tenant)
-    return TenantDocumentList(items=[_out(a.stored, a.new) for a in applied])
+    return TenantDocumentList(tenant=who.tenant, items=[_out(a.stored, a.new) for a in applied])
 
 
 @router.get("/documents", response_model=TenantDocumentList)
 def documents(who: Viewer, store: StoreDep) -> TenantDocumentList:
     """The newest version of each of the tenant's documents."""
-    return TenantDocumentList(items=[_out(d, None).model_copy(update={"text": d.text})
+    return TenantDocumentList(tenant=who.tenant, items=[_out(d, None).model_copy(update={"text": d.text})
                                      for d in tenants.documents(store, tenant=who.tenant)])
 
 

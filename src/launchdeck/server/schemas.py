@@ -108,6 +108,8 @@ class PlanOut(Wire):
     version: int
     registered_by: str
     registered_at: datetime
+    changed: bool | None = Field(None, description="On register: false when the newest version had this text "
+                                                   "already.")
 
 
 class PlanDetail(PlanOut):
@@ -115,6 +117,7 @@ class PlanDetail(PlanOut):
 
 
 class PlanList(Wire):
+    tenant: str | None = Field(None, description="The token's tenant: every plan here is its.")
     items: list[PlanOut]
 
 
@@ -152,6 +155,8 @@ class Listed(Wire):
     tenant: str
     phase: str
     stage: int
+    stages: int | None = Field(None, description="How many stages the plan has (null for a release from before "
+                                                 "it was recorded).")
     weight: float
     outcome: str | None
     plan_time: float
@@ -179,6 +184,8 @@ class Status(Wire):
     tenant: str
     phase: str | None
     stage: int
+    stages: int | None = Field(None, description="How many stages the plan has (null for a release from before "
+                                                 "it was recorded).")
     weight: float
     outcome: str | None
     reason: str | None
@@ -321,4 +328,5 @@ class TenantDocumentOut(Wire):
 
 
 class TenantDocumentList(Wire):
+    tenant: str | None = Field(None, description="The token's tenant: every document here is its.")
     items: list[TenantDocumentOut]

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from launchdeck.errors import NotFound, Refused
 from launchdeck.plan import LoadedPlan, load_plan_text
 from launchdeck.plan.noise import noisy_gates
+from launchdeck.services import guardrails
 from launchdeck.store import plans
 from launchdeck.store.plans import RegisteredPlan
 from launchdeck.store.repo import Store
@@ -26,9 +27,12 @@ class Checked:
         return "ReleaseTrain" if self.plan.is_train else "Release"
 
 
-def check(text: str, *, tenant: str, source: str = SOURCE) -> Checked:
-    """The valid plan and its warnings (noisy gates, a tenant other than the caller's); PlanError otherwise."""
+def check(text: str, *, tenant: str, source: str = SOURCE, store: Store | None = None) -> Checked:
+    """The valid plan and its warnings (noisy gates, a tenant other than the caller's); PlanError otherwise,
+    also when ``store`` holds a policy of the tenant's that the plan bends (services.guardrails)."""
     loaded = load_plan_text(text, source)
+    if store is not None:
+        guardrails.require_within(store, loaded, tenant)
     specs = [(f"[{entry.name}] ", spec) for entry, spec in loaded.services] if loaded.is_train \
         else [("", loaded.doc.spec)]
     warnings = [f"{prefix}{w}" for prefix, spec in specs for w in noisy_gates(spec, 1.0)]
@@ -56,7 +60,7 @@ def require_tenant(loaded: LoadedPlan, tenant: str) -> None:
 
 def register(store: Store, text: str, *, tenant: str, by: str) -> tuple[RegisteredPlan, Checked, bool]:
     """Validate and keep the plan for the tenant; returns it, the check, and whether this text is new."""
-    checked = check(text, tenant=tenant)
+    checked = check(text, tenant=tenant, store=store)
     require_tenant(checked.plan, tenant)
     kept, new = plans.register(store, tenant=tenant, name=checked.plan.name, digest=checked.plan.digest, text=text,
                                by=by)

@@ -20,7 +20,7 @@ def status_object(found: StoredRelease) -> dict[str, Any]:
     as a person or a script needs it."""
     e = found.state.get("engine", {})
     return {"release": found.name, "id": found.id, "tenant": found.tenant, "phase": e.get("phase"),
-            "stage": e.get("stage", 0) + 1, "weight": e.get("weight", 0.0), "outcome": found.outcome,
+            "stage": e.get("stage", 0) + 1, "stages": found.state.get("stages"), "weight": e.get("weight", 0.0), "outcome": found.outcome,
             "reason": e.get("reason") or None, "firedGate": e.get("fired_gate"),
             "stagesPassed": e.get("stages_passed", 0), "planTime": found.plan_clock,
             "timeScale": found.state.get("timeScale"), "startedAt": found.state.get("startedAt"),
@@ -44,9 +44,33 @@ def listing(found: StoredRelease) -> dict[str, Any]:
     """One release in `launchdeck list --output json` and ``GET /api/v1/releases``."""
     e = found.state.get("engine", {})
     return {"name": found.name, "id": found.id, "tenant": found.tenant, "phase": e.get("phase", "starting"),
-            "stage": e.get("stage", 0) + 1, "weight": e.get("weight", 0.0), "outcome": found.outcome,
+            "stage": e.get("stage", 0) + 1, "stages": found.state.get("stages"), "weight": e.get("weight", 0.0), "outcome": found.outcome,
             "planTime": found.plan_clock, "updatedAt": found.updated_at.isoformat() if found.updated_at else None,
             "archived": found.archived, "driving": driving(found)}
+
+
+def position(s: Mapping[str, Any]) -> str:
+    """Where a release is, in words, from a status or listing object: ``stage 1/2 at 20%``, ``waiting for
+    sign-off at stage 1/2, canary at 20%``, ``rolled back at stage 1/2, canary at 0%``. The one phrase
+    `status` and chat print."""
+    stage = f"stage {s['stage']}" + (f"/{s['stages']}" if s.get("stages") else "")
+    weight = f"{float(s.get('weight') or 0.0):g}%"
+    if s.get("outcome"):
+        return f"{str(s['outcome']).replace('_', ' ')} at {stage}, canary at {weight}"
+    waiting = (s.get("waiting") or {}).get("kind")
+    match s.get("phase"):
+        case "stage" if waiting == "sign-off":
+            return f"waiting for sign-off at {stage}, canary at {weight}"
+        case "stage":
+            return f"{stage} at {weight}"
+        case "deciding":
+            return f"waiting for a decision at {stage}, canary at {weight}"
+        case "held":
+            return f"held for lack of data at {stage}, canary at {weight}"
+        case "rolling_back":
+            return f"rolling back from {stage}"
+        case phase:
+            return f"{phase or 'starting'} ({stage} next)"
 
 
 def decision_object(d: DecisionRow) -> dict[str, Any]:

@@ -52,7 +52,7 @@ def submit(store: Store, request: Submission, *, tenant: str, person: str, data_
 
     text = request.plan_text if request.plan_text is not None else \
         plan_texts.registered(store, tenant=tenant, name=request.plan or "").text
-    loaded = plan_texts.check(text, tenant=tenant).plan
+    loaded = plan_texts.check(text, tenant=tenant, store=store).plan  # the tenant's guard rails too
     plan_texts.require_tenant(loaded, tenant)
     running = store.find(name=loaded.name, tenant=tenant)
     if running is not None and not running.outcome:

@@ -89,20 +89,29 @@ def claim_due(store: Store, who: str, seconds: float, *, limit: int) -> list[Lea
     ones, and finished ones whose driver died before it gave the lease up (their wrap-up, the final
     evidence and the last messages, may be missing; the new driver finishes it and moves nothing). A release
     whose last attempt failed waits for its retry time (``lease_until``, with no holder), and one the workers
-    gave up (``gave_up_at``) is not claimed (``controller.worker``)."""
+    gave up (``gave_up_at``) is not claimed (``controller.worker``).
+
+    Fair across tenants: releases are taken round-robin by tenant (each tenant's first due release, then
+    each one's second…), so a tenant that submitted hundreds of releases does not keep another's waiting
+    behind them. The turns are ranked in a subquery; only the releases rows are locked (``FOR UPDATE OF``,
+    which PostgreSQL allows beside a window function only that way), skipping those another worker holds."""
     if limit <= 0:
         return []
     with store.session() as s:
         if s.get_bind().dialect.name == "sqlite":
             s.connection().exec_driver_sql("BEGIN IMMEDIATE")
         now = now_utc()
-        q = (select(ReleaseRow)
-             .where(ReleaseRow.submitted_by.is_not(None), ReleaseRow.gave_up_at.is_(None),
-                    # unfinished, or finished by a driver that died before its wrap-up gave the lease up
-                    ReleaseRow.outcome.is_(None) | ReleaseRow.lease_holder.is_not(None),
-                    (ReleaseRow.lease_until.is_(None)) | (ReleaseRow.lease_until < now))
-             .order_by(ReleaseRow.lease_until.asc().nulls_first(), ReleaseRow.id)
-             .limit(limit).with_for_update(skip_locked=True))
+        turn = func.row_number().over(partition_by=ReleaseRow.tenant,
+                                      order_by=(ReleaseRow.lease_until.asc().nulls_first(), ReleaseRow.id))
+        ranked = (select(ReleaseRow.id.label("id"), turn.label("turn"))
+                  .where(ReleaseRow.submitted_by.is_not(None), ReleaseRow.gave_up_at.is_(None),
+                         # unfinished, or finished by a driver that died before its wrap-up gave the lease up
+                         ReleaseRow.outcome.is_(None) | ReleaseRow.lease_holder.is_not(None),
+                         (ReleaseRow.lease_until.is_(None)) | (ReleaseRow.lease_until < now))
+                  .subquery())
+        q = (select(ReleaseRow).join(ranked, ranked.c.id == ReleaseRow.id)
+             .order_by(ranked.c.turn, ReleaseRow.id)
+             .limit(limit).with_for_update(skip_locked=True, of=ReleaseRow))
         return [_take(row, who, seconds, now) for row in s.scalars(q)]
 
 

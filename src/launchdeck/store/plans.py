@@ -50,14 +50,15 @@ def latest(store: Store, *, tenant: str, name: str) -> RegisteredPlan | None:
         return _plan(row, count) if row is not None else None
 
 
-def plans(store: Store, *, tenant: str) -> list[RegisteredPlan]:
-    """The newest version of each of the tenant's plans, by name."""
+def plans(store: Store, *, tenant: str | None) -> list[RegisteredPlan]:
+    """The newest version of each of the tenant's plans (every tenant's: None, for the local CLI), by name."""
+    of = [PlanRow.tenant == tenant] if tenant is not None else []
     with store.session() as s:
-        counts = dict(s.execute(select(PlanRow.name, func.count()).where(PlanRow.tenant == tenant)
-                                .group_by(PlanRow.name)).all())
-        newest = select(func.max(PlanRow.id)).where(PlanRow.tenant == tenant).group_by(PlanRow.name)
-        rows = s.scalars(select(PlanRow).where(PlanRow.id.in_(newest)).order_by(PlanRow.name))
-        return [_plan(row, counts[row.name]) for row in rows]
+        counts = {(t, n): c for t, n, c in s.execute(select(PlanRow.tenant, PlanRow.name, func.count()).where(*of)
+                                                     .group_by(PlanRow.tenant, PlanRow.name))}
+        newest = select(func.max(PlanRow.id)).where(*of).group_by(PlanRow.tenant, PlanRow.name)
+        rows = s.scalars(select(PlanRow).where(PlanRow.id.in_(newest)).order_by(PlanRow.tenant, PlanRow.name))
+        return [_plan(row, counts[row.tenant, row.name]) for row in rows]
 
 
 def _plan(row: PlanRow, version: int) -> RegisteredPlan:

@@ -291,3 +291,59 @@ class EvidenceRow(Base):
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     __table_args__ = (UniqueConstraint("release_id", "name"),)
+
+
+class GuardSpendRow(Base):
+    """A tenant's spend over an hour (or any period ending ``at``), from one source."""
+
+    __tablename__ = "guard_spend"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(120))
+    source: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    amount: Mapped[float] = mapped_column(Float)
+    __table_args__ = (UniqueConstraint("tenant", "source", "at"), Index("ix_guard_spend_tenant_at", "tenant", "at"))
+
+
+class GuardAlertRow(Base):
+    """An alert the guard raised; ``key`` makes it fire once (a budget threshold: once a month)."""
+
+    __tablename__ = "guard_alerts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(120))
+    kind: Mapped[str] = mapped_column(String(40))
+    key: Mapped[str] = mapped_column(String(200))
+    page: Mapped[bool] = mapped_column(Boolean)
+    reason: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    __table_args__ = (UniqueConstraint("tenant", "key"),)
+
+
+class GuardStateRow(Base):
+    """A tenant's guard state: its autonomy tier (None: the policy's), override, enforced action."""
+
+    __tablename__ = "guard_state"
+    tenant: Mapped[str] = mapped_column(String(120), primary_key=True)
+    tier: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    tier_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+    override_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    override_by: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    override_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+    action: Mapped[str] = mapped_column(String(20), default="none", server_default="none")
+    """``none``, ``pause``, ``shrink`` or ``hook``: what the guard enforces on the tenant's releases."""
+    action_pending: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    """The action waits for an admin's approval (``budget protect``)."""
+    action_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+    action_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class GuardHistoryRow(Base):
+    __tablename__ = "guard_history"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(120))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    kind: Mapped[str] = mapped_column(String(40))
+    who: Mapped[str] = mapped_column(String(120))
+    reason: Mapped[str] = mapped_column(Text)
+    __table_args__ = (Index("ix_guard_history_tenant", "tenant", "at"),)

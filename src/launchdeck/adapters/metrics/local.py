@@ -73,14 +73,21 @@ class LocalMetrics:
     """A :class:`~launchdeck.adapters.metrics.MetricsSource` backed by a :class:`Recorder` (and the apps'
     event counters, for the events named in ``events``)."""
 
-    def __init__(self, recorder: Recorder, *, app_events: AppEvents | None = None, events: Iterable[str] = ()) -> None:
+    def __init__(self, recorder: Recorder, *, app_events: AppEvents | None = None, events: Iterable[str] = (),
+                 costs: dict[str, float] | None = None) -> None:
         self.recorder = recorder
         self.app_events = app_events
         self.events = tuple(events)
+        self.costs = dict(costs or {})
+        """Cost per request of each version (the plan's ``costPerRequest``), reported as ``cost_per_request``."""
 
     async def observe(self, version: str, start: float, end: float) -> WindowStats:
         """Counts for ``version`` over ``[start, end)``; zero requests if nothing was seen."""
         stats = self.recorder.window(version, start, end)
+        cost = self.costs.get(version)
+        if cost is not None and stats.requests:
+            stats = WindowStats(stats.version, stats.requests, stats.errors, stats.seconds, stats.share, stats.latency,
+                                {**stats.values, "cost_per_request": cost}, stats.events)
         if not self.events:
             return stats
         counted = (await self.app_events.count(version, self.events, start, end) if self.app_events

@@ -14,6 +14,9 @@
   const COLOR = {"stage.started": "#4aa3ff", "rollback.started": "#ff4d4f", "gate.fired": "#ff4d4f",
                  "release.rolled_back": "#ff4d4f", "release.promoted": "#3ecf8e"};
 
+  // Tick steps of whole units: seconds on x, milliseconds on latency axes (never "1 ms / 1 ms / 0 ms").
+  const WHOLE = [1, 2, 5, 10, 15, 20, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 43200, 86400];
+
   function fmt(metric, v) {
     if (v == null) return "–";
     if (metric === "error_rate" || metric === "availability") return (v * 100).toFixed(2) + "%";
@@ -46,7 +49,7 @@
 
   function makeChart(metric) {
     const box = document.createElement("div");
-    box.className = "chart card";
+    box.className = "chart card empty";  // the plot shows once a value arrives, not bare axes before
     box.dataset.metric = metric;
     const gates = Object.keys(byGate).filter(g => byGate[g] === metric);
     box.innerHTML = "<h3>" + (LABEL[metric] || metric) + (gates.length ? " <span class='muted'>gate " + gates.join(", ") + "</span>" : "") +
@@ -59,14 +62,16 @@
       width: width, height: 150, cursor: {drag: {x: false, y: false}}, legend: {show: false},
       // From the release's start (its first stage marked); the height fits canary, stable and the limit, so a
       // wide interval over a thin early window does not flatten what matters.
-      scales: {x: {time: false, range: (u, min, max) => [Math.min(0, min), Math.max(max, 1)]},
+      // Whole seconds on x and a floor of a minute, so a young release does not read "t+0s t+0s t+1s".
+      scales: {x: {time: false, range: (u, min, max) => [Math.min(0, min), Math.max(max, 60)]},
                y: {range: (u, min, max) => {
                  let top = 0;
                  for (const i of [1, 2, 3]) for (const v of u.data[i]) if (v != null && v > top) top = v;
-                 return [0, top > 0 ? top * 1.25 : 1];
+                 return [0, top > 0 ? top * 1.25 : (metric.endsWith("_ms") ? 10 : 1)];
                }}},
-      axes: [{stroke: "#9aa4b2", grid: {stroke: "#222a35"}, values: (u, vals) => vals.map(v => "t+" + Math.round(v) + "s")},
-             {stroke: "#9aa4b2", grid: {stroke: "#222a35"}, size: 60, values: (u, vals) => vals.map(v => fmt(metric, v))}],
+      axes: [{stroke: "#9aa4b2", grid: {stroke: "#222a35"}, incrs: WHOLE, values: (u, vals) => vals.map(v => "t+" + Math.round(v) + "s")},
+             {stroke: "#9aa4b2", grid: {stroke: "#222a35"}, size: 60, incrs: metric.endsWith("_ms") ? WHOLE : undefined,
+              values: (u, vals) => vals.map(v => fmt(metric, v))}],
       series: [{}, {label: "canary", stroke: "#ff9f43", width: 2, points: {show: false}},
                {label: "stable", stroke: "#4aa3ff", width: 2, points: {show: false}},
                {label: "limit", stroke: "#ff4d4f", width: 1, dash: [6, 4], points: {show: false}},
@@ -83,10 +88,12 @@
       const c = charts[metric], e = p[metric] || {};
       c.data[0].push(p.t); c.data[1].push(e.canary); c.data[2].push(e.stable); c.data[3].push(e.limit);
       c.data[4].push(e.low); c.data[5].push(e.high);
-      c.box.querySelector(".now").textContent = "now: canary " + fmt(metric, e.canary) + " · stable " + fmt(metric, e.stable) +
-        (e.limit != null ? " · limit " + fmt(metric, e.limit) : "");
       c.box.dataset.points = c.data[0].length;
       if (redraw) c.plot.setData(c.data);
+      if (e.canary == null && e.stable == null) continue;
+      c.box.classList.remove("empty");
+      c.box.querySelector(".now").textContent = "now: canary " + fmt(metric, e.canary) + " · stable " + fmt(metric, e.stable) +
+        (e.limit != null ? " · limit " + fmt(metric, e.limit) : "");
     }
   }
 

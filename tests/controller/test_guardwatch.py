@@ -1,0 +1,73 @@
+"""A worker's guard watch: it checks every tenant with a policy (a spend file rewritten is seen within a
+tenth of a second), wakes the releases napping in their tick loop when a tenant's state changes, and puts
+the tenant's error budget into a release's observations."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from launchdeck.controller import guardwatch
+from launchdeck.core.engine import Observations
+from launchdeck.core.observation import WindowStats
+from launchdeck.services import tenants
+from launchdeck.store import guard as stored
+from launchdeck.store.repo import Store
+
+POLICY = """apiVersion: launchdeck/v1
+kind: TenantPolicy
+metadata: {tenant: ig}
+spec:
+  budget: {monthly: 100, spend: {file: FILE}}
+"""
+
+
+def spend(path: Path, amount: float) -> None:
+    at = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    path.write_text(f"at,amount\n{at.isoformat()},{amount}\n")
+
+
+def test_a_rewritten_spend_file_is_checked_at_once_and_pauses_the_tenant(tmp_path: Path) -> None:
+    file = tmp_path / "spend.csv"
+    spend(file, 1.0)
+    url = f"sqlite:///{tmp_path}/store.db"
+    with Store(url) as store:
+        tenants.apply_documents(store, [(POLICY.replace("FILE", str(file)), "ig.yaml")], by="root")
+
+        async def watched() -> float:
+            stop = asyncio.Event()
+            watching = asyncio.create_task(guardwatch.watch(store, stop, every=3600.0))  # only the file look
+            await asyncio.sleep(0.3)
+            spend(file, 96.0)
+            changed = time.monotonic()
+            while stored.state(store, tenant="ig").action != "pause":
+                assert time.monotonic() - changed < 5, "the rewritten spend file was not checked"
+                await asyncio.sleep(0.02)
+            took = time.monotonic() - changed
+            stop.set()
+            await watching
+            return took
+
+        assert asyncio.run(watched()) < 1.0
+
+
+def test_a_napping_release_wakes_when_the_guard_changes() -> None:
+    async def nap_then_wake() -> float:
+        start = time.monotonic()
+        napping = asyncio.create_task(guardwatch.nap(30.0))
+        await asyncio.sleep(0.05)
+        guardwatch.changed()
+        await napping
+        return time.monotonic() - start
+
+    assert asyncio.run(nap_then_wake()) < 5.0
+
+
+def test_the_error_budget_goes_into_every_window(tmp_path: Path) -> None:
+    stats = WindowStats("canary", 100, 1, 60.0, 0.1)
+    obs = Observations(stats, stats, stats, stats)
+    with Store(f"sqlite:///{tmp_path}/store.db") as store:
+        out = guardwatch.with_error_budget(store, "none", "graphql", obs)
+    assert out.canary.values == {"error_budget_remaining": None} and out.stable_slice.values == out.canary.values
