@@ -10,9 +10,14 @@ The goal is under 200 ms for each launchdeck command.
     python bench/startup.py                      # a table
     python bench/startup.py -n 50 --output json  # [{"command", "n", "medianMs", "p95Ms", "cpuMs"}, ...]
     python bench/startup.py --launchdeck "python -m launchdeck"
+    python bench/startup.py --before /tmp/before/src   # this checkout against another, as ratios
 
 Without ``--launchdeck`` the ``launchdeck`` script next to this Python is used, else
 ``python -m launchdeck``. Timings are only meaningful on an otherwise idle machine.
+
+``--before SRC`` compares two versions of the code in one run: each command runs with
+``PYTHONPATH=SRC`` (e.g. ``git archive main src | tar -x -C /tmp/before``) and with this checkout's
+``src/``, alternately, so both see the same load; the table gives both medians and their ratio.
 """
 
 from __future__ import annotations
@@ -71,6 +76,37 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
+def compare(name: str, argv: list[str], n: int, before: Path) -> dict[str, Any]:
+    """The command with ``before`` first on the path and with this checkout's ``src/``, alternately."""
+    sides = {"before": str(before.resolve()), "after": str(ROOT / "src")}
+    runs: dict[str, list[tuple[float, float]]] = {side: [] for side in sides}
+    for i in range(n + 1):
+        for side, src in sides.items():
+            os.environ["PYTHONPATH"] = src
+            timed = time_once(argv)
+            if i:  # the first round is untimed: page cache and .pyc files
+                runs[side].append(timed)
+    os.environ.pop("PYTHONPATH", None)
+    row: dict[str, Any] = {"command": name, "n": n}
+    for side, timed in runs.items():
+        row[f"{side}MedianMs"] = round(statistics.median(w for w, _ in timed), 1)
+        row[f"{side}CpuMs"] = round(statistics.median(c for _, c in timed), 1)
+    row["ratio"] = round(row["afterMedianMs"] / row["beforeMedianMs"], 2)
+    row["cpuRatio"] = round(row["afterCpuMs"] / row["beforeCpuMs"], 2)
+    return row
+
+
+def compare_table(rows: list[dict[str, Any]]) -> str:
+    width = max(len(r["command"]) for r in rows)
+    head = ("before ms", "after ms", "ratio", "before CPU", "after CPU", "CPU ratio")
+    lines = [f"{'command (medians)':<{width}}  " + "  ".join(f"{h:>10}" for h in head),
+             f"{'-' * width}  " + "  ".join("-" * 10 for _ in head)]
+    for r in rows:
+        values = (r["beforeMedianMs"], r["afterMedianMs"], r["ratio"], r["beforeCpuMs"], r["afterCpuMs"], r["cpuRatio"])
+        lines.append(f"{r['command']:<{width}}  " + "  ".join(f"{v:>10}" for v in values))
+    return "\n".join(lines)
+
+
 def measure(name: str, argv: list[str], n: int) -> dict[str, Any]:
     time_once(argv)  # untimed: fills the page cache and writes .pyc files
     runs = [time_once(argv) for _ in range(n)]
@@ -94,6 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-n", type=int, default=20, help="timed runs per command (default 20)")
     parser.add_argument("--launchdeck", default=None, help="the command to time, e.g. 'python -m launchdeck'")
     parser.add_argument("--output", choices=("table", "json"), default="table")
+    parser.add_argument("--before", type=Path, default=None,
+                        help="a src/ directory of the code to compare with (each command runs with both)")
     args = parser.parse_args(argv)
     if args.n < 1:
         parser.error("-n must be >= 1")
@@ -101,6 +139,12 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.pop("LAUNCHDECK_DB", None)  # none of these commands opens the store
     # As installed: byte-compiled modules (the untimed first run writes them for a source tree).
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    if args.before is not None:
+        if not (args.before / "launchdeck").is_dir():
+            parser.error(f"--before {args.before}: no launchdeck package there; give a src/ directory")
+        rows = [compare(name, command, args.n, args.before) for name, command in cases(launchdeck)]
+        print(json.dumps(rows, indent=2) if args.output == "json" else compare_table(rows))
+        return 0
     rows = [measure(name, command, args.n) for name, command in cases(launchdeck)]
     print(json.dumps(rows, indent=2) if args.output == "json" else table(rows))
     return 0

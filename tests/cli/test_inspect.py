@@ -30,7 +30,7 @@ class Polled:
         self.states: Iterator[StoredRelease] = iter(states)
         self.last = states[0]
 
-    def require(self, *, name: str) -> StoredRelease:
+    def require(self, *, name: str, tenant: str | None = None) -> StoredRelease:
         self.last = next(self.states, self.last)
         return self.last
 
@@ -56,3 +56,20 @@ def test_watch_as_json_prints_one_state_object_per_change(monkeypatch: pytest.Mo
     assert inspect._watch(lambda: inspect._local_status(store, "pay"), Output.json, 0.2) == 4
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 2 and '"outcome": "held"' in lines[1] and '"waiting": null' in lines[1]
+
+
+def test_status_says_when_the_workers_gave_a_release_up() -> None:
+    s = inspect.status_object(release("stage", 0, 20))
+    s["driving"] = {"failures": 5, "lastError": "its plan pay.yaml is not on this machine", "retryAt": None,
+                    "gaveUpAt": "2030-01-01T12:00:00+00:00"}
+    lines = inspect.status_lines(s, wall_now=0.0)
+    assert ("  NOT DRIVEN: the workers gave it up after 5 failed attempts in a row (the last: its plan pay.yaml is "
+            "not on this machine); fix the cause, then `launchdeck resume pay --role ROLE --as NAME`") in lines
+
+
+def test_status_shows_a_failed_attempt_and_the_next_one() -> None:
+    s = inspect.status_object(release("stage", 0, 20))
+    s["driving"] = {"failures": 1, "lastError": "router refused", "retryAt": "2030-01-01T12:00:15+00:00",
+                    "gaveUpAt": None}
+    assert ("  1 failed attempt(s) to drive it (the last: router refused); next attempt at 2030-01-01T12:00:15+00:00"
+            in inspect.status_lines(s, wall_now=0.0))

@@ -9,6 +9,7 @@ path of `validate PLAN` and `--version`, which are answered before it (`cli/quic
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -52,3 +53,26 @@ def test_validate_and_version_answer_before_typer_is_imported(argv: tuple[str, .
     assert code == 0
     late = sorted(m for m in modules if m.split(".")[0] in ("typer", "click"))
     assert late == [], f"`launchdeck {' '.join(argv)}` imported {late}"
+
+
+def test_validate_skips_pydantic_plugin_scan_when_plugins_are_off() -> None:
+    # The plugin loader imports importlib.metadata (and email, zipfile...) even with plugins off.
+    code, modules = modules_after("validate", str(EXAMPLE))
+    assert code == 0
+    assert "importlib.metadata" not in modules
+
+
+def test_validate_keeps_pydantic_plugin_loader_when_user_turns_plugins_on() -> None:
+    probe = [sys.executable, "-c", _PROBE, "validate", str(EXAMPLE)]
+    env = {**os.environ, "PYDANTIC_DISABLE_PLUGINS": "0"}
+    done = subprocess.run(probe, capture_output=True, text=True, check=True, timeout=60, env=env)
+    modules = set(json.loads(done.stdout.strip().splitlines()[-1])["modules"])
+    assert "pydantic.plugin._loader" in modules
+    assert "importlib.metadata" in modules
+
+
+def test_help_does_not_import_the_click_package() -> None:
+    # Typer carries its own click (typer._click); the separate package is an annotation in cli/messages.py.
+    code, modules = modules_after("--help")
+    assert code == 0
+    assert "click" not in modules

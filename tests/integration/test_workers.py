@@ -21,7 +21,7 @@ from launchdeck.controller.submit import submit
 from launchdeck.controller.view import PlainView
 from launchdeck.plan import load_plan
 from launchdeck.store import leases
-from launchdeck.store.repo import Store
+from launchdeck.store.repo import Store, StoredRelease
 
 pytestmark = pytest.mark.integration
 
@@ -135,5 +135,100 @@ def test_a_worker_stopped_with_sigterm_finishes_its_tick_and_hands_the_release_o
         assert len(started) == len(set(started)) == 2
         second.proc.send_signal(signal.SIGTERM)
         assert second.wait(timeout=30).returncode == 0
+    finally:
+        store.close()
+
+
+TRAIN = """
+    apiVersion: launchdeck/v1
+    kind: ReleaseTrain
+    metadata: {name: duo-v2, version: v2, previousVersion: v1}
+    spec:
+      defaults:
+        target:
+          versions:
+            stable: {errorRate: 0.1%, latency: {median: 20ms, p95: 60ms}}
+            canary: {errorRate: 0.1%, latency: {median: 20ms, p95: 60ms}}
+          load: {rps: 60, users: 1000}
+        stages:
+          - {weight: 50%, hold: 1m}
+          - {weight: 100%, hold: 30s}
+        analysis: {interval: 10s, window: 1m, minRequests: 10}
+        gates:
+          - {name: error-rate, metric: error_rate, op: ">=", threshold: 10%, for: 20s, severity: immediate}
+        rollback:
+          steps: [kill-switch, traffic-to-stable, verify]
+      services:
+        - {name: auth}
+        - {name: api, after: [auth]}
+"""
+
+
+def _finished(store: Store, name: str) -> StoredRelease | None:
+    found = store.find(name=name)
+    return found if found and found.outcome else None
+
+
+def test_a_train_started_over_the_api_is_run_by_a_worker_service_after_service(ld: Launchdeck) -> None:
+    from launchdeck.services.submitting import Submission
+    from launchdeck.services.submitting import submit as submit_api
+
+    text = TRAIN.replace("\n    ", "\n").lstrip()
+    with Store(ld.db_url) as store:
+        train = submit_api(store, Submission(plan_text=text, time_scale=20.0), tenant="default", person="sam",
+                           data_dir=ld.cwd / "launchdeck-data")
+        assert train.state["train"]["services"] == ["duo-v2.auth", "duo-v2.api"]
+    worker = ld.start("worker", "--lease", "5s")
+    store = Store(ld.db_url)
+    try:
+        done = wait_for(lambda: _finished(store, "duo-v2"), timeout=180,
+                        what="the worker to run the train to its outcome", alive=worker)
+        assert done.outcome == "promoted", done.state["engine"].get("reason")
+        assert done.state["engine"]["reason"] == "2/2 services promoted"
+        services = {s["name"]: s for s in done.state["train"]["summary"]["services"]}
+        assert services["api"]["startedAt"] >= services["auth"]["finishedAt"]  # in the train's order
+        for name in ("duo-v2.auth", "duo-v2.api"):
+            service = store.find(name=name)
+            assert service is not None and service.outcome == "promoted"
+            started = [d.inputs.get("stage") for d in store.decisions(release_id=service.id)
+                       if d.kind == "stage.started"]
+            assert len(started) == len(set(started)) == 2
+        assert [d.kind for d in store.decisions(release_id=done.id)] == ["release.promoted"]
+    finally:
+        store.close()
+        worker.proc.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=30).returncode == 0
+
+
+def test_a_train_whose_worker_stops_is_taken_over_and_no_service_stage_runs_twice(ld: Launchdeck) -> None:
+    from launchdeck.services.submitting import Submission
+    from launchdeck.services.submitting import submit as submit_api
+
+    text = TRAIN.replace("\n    ", "\n").lstrip().replace("duo-v2", "relay-v2")
+    with Store(ld.db_url) as store:
+        submit_api(store, Submission(plan_text=text, time_scale=10.0), tenant="default", person="sam",
+                   data_dir=ld.cwd / "launchdeck-data")
+    first = ld.start("worker", "--lease", "30s")
+    store = Store(ld.db_url)
+    try:
+        wait_for(lambda: _holds(store, first), timeout=90, what="the worker to drive the train's first service",
+                 alive=first)
+        first.proc.send_signal(signal.SIGTERM)
+        assert first.wait(timeout=60).returncode == 0
+        train = store.find(name="relay-v2")
+        assert train is not None and train.outcome is None and not leases.holder(store, train.id).live()
+
+        second = ld.start("worker", "--lease", "30s")
+        done = wait_for(lambda: _finished(store, "relay-v2"), timeout=240,
+                        what="the second worker to finish the train", alive=second)
+        assert done.outcome == "promoted" and done.lease_epoch == 2, done.state["engine"].get("reason")
+        for name in ("relay-v2.auth", "relay-v2.api"):
+            service = store.find(name=name)
+            assert service is not None and service.outcome == "promoted"
+            started = [d.inputs.get("stage") for d in store.decisions(release_id=service.id)
+                       if d.kind == "stage.started"]
+            assert len(started) == len(set(started)) == 2, f"{name} started a stage twice: {started}"
+        second.proc.send_signal(signal.SIGTERM)
+        assert second.wait(timeout=60).returncode == 0
     finally:
         store.close()

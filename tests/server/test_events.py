@@ -123,3 +123,50 @@ def test_a_release_started_over_the_api_is_followed_to_its_outcome(server: tuple
     env = {**os.environ, "LAUNCHDECK_DB": f"sqlite:///{cwd / 'launchdeck.db'}"}
     assert cli(cwd, env, "evidence", "verify", "downloaded.bundle.json").startswith("OK downloaded.bundle.json")
     assert (cwd / "launchdeck-data" / "acme" / RELEASE / "plan.yaml").is_file()
+
+
+# -- a release that ended before wrap-ups were recorded --------------------------------------------------
+
+
+def _stored(outcome: str | None, state: dict[str, Any]) -> Any:
+    from launchdeck.store.repo import StoredRelease
+
+    return StoredRelease(1, "acme", "old-v1", "old.yaml", "sha256:00", state, 60.0, outcome)
+
+
+@pytest.mark.parametrize(("outcome", "wrapup", "done"), [
+    (None, None, False),
+    ("promoted", None, True),  # ended before wrap-ups were recorded: its outcome is all there is
+    ("promoted", {"done": False}, False),  # being wrapped up: final evidence and last messages still to come
+    ("rolled_back", {"done": True, "evidence": "e.json"}, True),
+])
+def test_a_release_is_finished_once_its_wrap_up_is_done_or_was_never_recorded(outcome: str | None, wrapup: Any,
+                                                                              done: bool) -> None:
+    from launchdeck.server.events import finished
+
+    state = {"engine": {"phase": "done" if outcome else "stage"}, **({"wrapup": wrapup} if wrapup else {})}
+    assert finished(_stored(outcome, state)) is done
+
+
+def test_the_stream_of_a_release_finished_before_wrap_ups_sends_its_outcome_and_ends(tmp_path: Path) -> None:
+    import asyncio
+
+    from launchdeck.server.events import stream
+    from launchdeck.store.repo import NewDecision, Store
+
+    with Store(f"sqlite:///{tmp_path / 'old.db'}") as store:
+        made = store.create(tenant="acme", name="old-v1", plan_path="old.yaml", plan_digest="sha256:00",
+                            state={"engine": {"phase": "stage"}})
+        engine = {"phase": "done", "stage": 1, "weight": 100.0, "gates": {}, "reason": "every stage passed"}
+        store.save(release_id=made.id, state={"engine": engine}, plan_clock=600.0, outcome="promoted",
+                   decisions=[NewDecision(600.0, "release.promoted", "every stage passed", None, {})], messages=[])
+
+        async def follow() -> list[tuple[str, Any]]:
+            async def read() -> list[tuple[str, Any]]:
+                return [(e.event, json.loads(e.data)) async for e in stream(store, made.id, poll_seconds=0.01)]
+
+            return await asyncio.wait_for(read(), 60)  # a stream that never ends fails here instead of hanging
+
+        seen = asyncio.run(follow())
+    assert [kind for kind, _ in seen] == ["decision", "snapshot", "outcome"]
+    assert seen[-1][1] == {"release": "old-v1", "outcome": "promoted", "reason": "every stage passed", "weight": 100.0}

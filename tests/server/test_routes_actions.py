@@ -72,3 +72,39 @@ def test_kill_pause_resume_go_no_go_follow_the_releases_state(api: Api) -> None:
     assert "whatever drives it next rolls it back at once" in kill.json()["message"]
     decisions = [s.decision for s in api.store.signoffs(release_id=api.store.find(name="acts-v2").id)]
     assert decisions == ["go", "kill"]
+
+
+TRAIN = """\
+apiVersion: launchdeck/v1
+kind: ReleaseTrain
+metadata: {name: pair-v2, version: v2}
+spec:
+  defaults:
+    stages: [{weight: 50%, hold: 30s}, {weight: 100%, hold: 30s}]
+  services:
+    - {name: front}
+    - {name: back, after: [front]}
+"""
+
+
+def test_a_release_train_starts_as_one_release_with_its_services_named(api: Api) -> None:
+    started = api.post("/api/v1/releases", {"planText": TRAIN, "timeScale": 30}, who="lee")
+    assert started.status_code == 201, started.text
+    body = started.json()
+    assert (body["name"], body["services"]) == ("pair-v2", ["pair-v2.front", "pair-v2.back"])
+    found = api.store.find(name="pair-v2", tenant="acme")
+    assert found.submitted_by == "lee" and found.state["kind"] == "train" and found.plan_text == TRAIN
+    assert api.get("/api/v1/releases/pair-v2", who="vic").json()["outcome"] is None
+    assert_problem(api.post("/api/v1/releases", {"planText": TRAIN}, who="lee"), 409, "train pair-v2 is already running")
+
+
+def test_a_plain_release_answers_no_services(api: Api) -> None:
+    started = api.start("plain-v2", who="lee")
+    assert started.status_code == 201 and started.json()["services"] is None
+
+
+def test_people_act_on_a_trains_services_not_on_the_train(api: Api) -> None:
+    assert api.post("/api/v1/releases", {"planText": TRAIN.replace("pair-v2", "trio-v2")}, who="lee").status_code == 201
+    refused = api.post("/api/v1/releases/trio-v2/kill", {"role": "sre", "reason": "x"}, who="lee")
+    assert_problem(refused, 409, "trio-v2 is a release train: `kill` acts on one of its services' releases "
+                                 "(trio-v2.front, trio-v2.back)")

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import create_engine, event, text
 
-from launchdeck.errors import StoreError
+from launchdeck.errors import NotFound, StoreError, UsageError
 from launchdeck.store import migrations
 from launchdeck.store.repo import GENESIS, NewDecision, NewMessage, Store, StoredRelease
 from launchdeck.store.tables import Base, DecisionRow
@@ -78,6 +78,24 @@ def test_a_release_name_is_unique_per_tenant(store: Store) -> None:
     _release(store, tenant="other")
     with pytest.raises(StoreError, match="database error"):
         _release(store)
+
+
+def test_require_refuses_a_name_two_tenants_use_and_says_which(store: Store) -> None:
+    shop = _release(store)
+    other = _release(store, tenant="other")
+    with pytest.raises(UsageError) as caught:
+        store.require(name="checkout-v2")
+    assert caught.value.exit_code == 2
+    assert caught.value.message == "release 'checkout-v2' exists in 2 tenants: other, shop"
+    assert "--tenant" in caught.value.hint
+    assert store.require(name="checkout-v2", tenant="shop") == shop
+    assert store.require(name="checkout-v2", tenant="other") == other
+
+
+def test_require_in_a_tenant_without_that_release_is_not_found(store: Store) -> None:
+    _release(store)
+    with pytest.raises(NotFound, match="no release named 'checkout-v2' of tenant 'acme'"):
+        store.require(name="checkout-v2", tenant="acme")
 
 
 # -- save: state, decisions and messages in one transaction ----------------------------------------------
@@ -430,8 +448,26 @@ def test_the_migrations_ship_inside_the_package() -> None:
                                                                           "0003_control_plane.py",
                                                                           "0004_tenant_documents.py",
                                                                           "0005_chat.py",
-                                                                          "0006_guard_rails.py"]
-    assert migrations.heads() == {"0006"} == {migrations.HEAD}
+                                                                          "0006_guard_rails.py",
+                                                                          "0007_drive_failures.py"]
+    assert migrations.heads() == {"0007"} == {migrations.HEAD}
+
+
+def test_a_release_stored_before_0007_has_no_failed_attempts(db_url: str) -> None:
+    from alembic import command
+
+    engine = create_engine(db_url)
+    with engine.begin() as conn:
+        command.upgrade(migrations.config(conn), "0006")
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO releases (tenant, name, plan_path, plan_digest, state, plan_clock, created_at, "
+                          "updated_at) VALUES ('shop', 'old', 'p.yaml', 'sha256:00', :state, 7.0, :now, :now)"),
+                     {"state": '{"engine": {}}', "now": now.replace(tzinfo=None) if "sqlite" in db_url else now})
+    engine.dispose()
+    with Store(db_url) as store:
+        old = store.require(name="old")
+        assert (old.drive_failures, old.drive_error, old.gave_up_at) == (0, None, None)
 
 
 # -- a database that cannot be opened ------------------------------------------------------------------

@@ -60,6 +60,10 @@ def exit_code(summary: dict[str, Any]) -> int:
 
 
 DbOption = Annotated[str, typer.Option("--db", envvar="LAUNCHDECK_DB", help="SQLAlchemy URL of the release store.")]
+TenantOption = Annotated[str | None, typer.Option(
+    "--tenant", envvar="LAUNCHDECK_TENANT",
+    help="The release's tenant (metadata.tenant), when two tenants have a release of this name "
+         "(local store; with --server the token's tenant).")]
 
 
 class Output(str, Enum):

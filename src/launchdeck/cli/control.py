@@ -13,7 +13,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from launchdeck.cli.common import DEFAULT_URL, DbOption, Output, _existing_store, _run_workdir, app
+from launchdeck.cli.common import DEFAULT_URL, DbOption, Output, TenantOption, _existing_store, _run_workdir, app
 from launchdeck.cli.remote import ServerOption, TokenOption, act, person, remote
 from launchdeck.errors import UsageError
 
@@ -24,7 +24,8 @@ ReasonOption = Annotated[str, typer.Option("--reason", help="Why (kept in the de
 
 @app.command()
 def kill(release: Annotated[str, typer.Argument()], role: RoleOption, who: WhoOption = None, reason: ReasonOption = "",
-         db: DbOption = DEFAULT_URL, server: ServerOption = None, token: TokenOption = None) -> None:
+         db: DbOption = DEFAULT_URL, server: ServerOption = None, token: TokenOption = None,
+         tenant: TenantOption = None) -> None:
     """Pull the kill switch: every request to stable now, then the rollback steps (even with no run alive)."""
     from launchdeck.services import actions
 
@@ -34,7 +35,7 @@ def kill(release: Annotated[str, typer.Argument()], role: RoleOption, who: WhoOp
         act(api, release, "kill", {"role": role, "reason": reason})
         return
     store = _existing_store(db)
-    found = store.require(name=release)
+    found = store.require(name=release, tenant=tenant)
     done = actions.request_kill(store, found, who=name, role=role, reason=reason)
     if done.driven:
         typer.echo(done.message)
@@ -63,14 +64,14 @@ def _kill_without_driver(found: Any, db: str) -> tuple[bool, str]:
         return True, (f"nothing moved: {plan_file} changed since {found.name} started, so its router cannot be "
                       "trusted from it. The kill is recorded; restore the plan it started with and run it.")
     opts = RunOptions(db_url=db, workdir=_run_workdir(found), time_scale=float(found.state.get("timeScale", 1.0)))
-    result = asyncio.run(kill_undriven(loaded, opts, PlainView(sys.stderr), plan_file=plan_file))
+    result = asyncio.run(kill_undriven(loaded, opts, PlainView(sys.stderr), plan_file=plan_file, tenant=found.tenant))
     return result.failed, result.message
 
 
 @app.command()
 def pause(release: Annotated[str, typer.Argument()], role: RoleOption, who: WhoOption = None,
           reason: ReasonOption = "", db: DbOption = DEFAULT_URL, server: ServerOption = None,
-          token: TokenOption = None) -> None:
+          token: TokenOption = None, tenant: TenantOption = None) -> None:
     """Keep the canary at its weight, with no time limit, until `resume` (gates are still judged)."""
     from launchdeck.services import actions
 
@@ -80,13 +81,13 @@ def pause(release: Annotated[str, typer.Argument()], role: RoleOption, who: WhoO
         act(api, release, "pause", {"role": role, "reason": reason})
         return
     store = _existing_store(db)
-    typer.echo(actions.pause(store, store.require(name=release), who=name, role=role, reason=reason).message)
+    typer.echo(actions.pause(store, store.require(name=release, tenant=tenant), who=name, role=role, reason=reason).message)
 
 
 @app.command()
 def resume(release: Annotated[str, typer.Argument()], role: RoleOption, who: WhoOption = None,
            reason: ReasonOption = "", db: DbOption = DEFAULT_URL, server: ServerOption = None,
-           token: TokenOption = None) -> None:
+           token: TokenOption = None, tenant: TenantOption = None) -> None:
     """Resume a paused release, or continue a held one (as `approve --decision continue`)."""
     from launchdeck.services import actions
 
@@ -96,7 +97,7 @@ def resume(release: Annotated[str, typer.Argument()], role: RoleOption, who: Who
         act(api, release, "resume", {"role": role, "reason": reason})
         return
     store = _existing_store(db)
-    typer.echo(actions.resume(store, store.require(name=release), who=name, role=role, reason=reason).message)
+    typer.echo(actions.resume(store, store.require(name=release, tenant=tenant), who=name, role=role, reason=reason).message)
 
 
 @app.command()
@@ -104,13 +105,13 @@ def retry(release: Annotated[str, typer.Argument()],
           time_scale: Annotated[float, typer.Option("--time-scale", min=0.001, help="Make plan time N times faster.")] = 1.0,
           output: Annotated[Output, typer.Option("--output")] = Output.text,
           seed: Annotated[Optional[int], typer.Option("--seed")] = None,
-          db: DbOption = DEFAULT_URL) -> None:
+          db: DbOption = DEFAULT_URL, tenant: TenantOption = None) -> None:
     """Run a finished release's plan again as a new run, linked to the old one (kept as NAME#ID)."""
     from launchdeck.cli.running import _run_and_report
     from launchdeck.controller.runner import RunOptions
     from launchdeck.plan import load_plan
 
-    found = _existing_store(db).require(name=release)
+    found = _existing_store(db).require(name=release, tenant=tenant)
     if not found.outcome:
         raise UsageError(f"release {release} has not finished ({found.state['engine']['phase']}); there is nothing "
                          "to retry", hint=f"resume it with `launchdeck run {found.plan_path}`")

@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 import typer
 
-from launchdeck.cli.common import DEFAULT_URL, EXIT_CODES, DbOption, Output, _existing_store, app
+from launchdeck.cli.common import DEFAULT_URL, EXIT_CODES, DbOption, Output, TenantOption, _existing_store, app
 from launchdeck.cli.remote import ServerOption, TokenOption, remote
 from launchdeck.errors import UsageError
 from launchdeck.services.reading import decision_object, listing, position, status_object
@@ -21,10 +21,10 @@ OutputOption = Annotated[Output, typer.Option("--output", help="json: machine-re
 
 
 @app.command(name="list")
-def list_(output: OutputOption = Output.text, db: DbOption = DEFAULT_URL) -> None:
-    """Every release in the store, newest first; earlier runs kept as name#id are marked archived."""
+def list_(output: OutputOption = Output.text, db: DbOption = DEFAULT_URL, tenant: TenantOption = None) -> None:
+    """Every release in the store (or one tenant's), newest first; earlier runs kept as name#id are marked archived."""
     with _existing_store(db) as store:
-        rows = [listing(r) for r in store.releases()]
+        rows = [listing(r) for r in store.releases(tenant=tenant)]
     if output is Output.json:
         typer.echo(json.dumps(rows))
         return
@@ -32,7 +32,8 @@ def list_(output: OutputOption = Output.text, db: DbOption = DEFAULT_URL) -> Non
         typer.echo("no releases yet: `launchdeck run PLAN` starts one")
         return
     headers = ("release", "state", "stage", "weight", "outcome", "updated")
-    table = [(r["name"] + (" (archived)" if r["archived"] else ""), r["phase"], str(r["stage"]), f"{r['weight']:g}%",
+    table = [(r["name"] + (" (archived)" if r["archived"] else ""),
+              r["phase"] + (" NOT DRIVEN" if (r["driving"] or {}).get("gaveUpAt") else ""), str(r["stage"]), f"{r['weight']:g}%",
               r["outcome"] or "-", _short_time(r["updatedAt"])) for r in rows]
     _print_table(headers, table)
 
@@ -42,7 +43,8 @@ def status(release: Annotated[str, typer.Argument()], output: OutputOption = Out
            watch: Annotated[bool, typer.Option("--watch", help="Refresh until the release ends (exit status: its "
                                                                "outcome's) or Ctrl-C.")] = False,
            interval: Annotated[str, typer.Option("--interval", help="How often --watch reads the store.")] = "1s",
-           db: DbOption = DEFAULT_URL, server: ServerOption = None, token: TokenOption = None) -> None:
+           db: DbOption = DEFAULT_URL, server: ServerOption = None, token: TokenOption = None,
+           tenant: TenantOption = None) -> None:
     """Where a release is: phase, stage, weight, gates, and what it waits for from people."""
     every = _interval(interval)
     api = remote(server, token)
@@ -51,15 +53,15 @@ def status(release: Annotated[str, typer.Argument()], output: OutputOption = Out
         _show(fetch, output, every, watch)
         return
     with _existing_store(db) as store:
-        store.require(name=release)
-        _show(lambda: _local_status(store, release), output, every, watch)
+        store.require(name=release, tenant=tenant)
+        _show(lambda: _local_status(store, release, tenant), output, every, watch)
 
 
 @app.command()
 def why(release: Annotated[str, typer.Argument()],
         all_: Annotated[bool, typer.Option("--all", help="Include every evaluation.")] = False,
         output: OutputOption = Output.text, db: DbOption = DEFAULT_URL, server: ServerOption = None,
-        token: TokenOption = None) -> None:
+        token: TokenOption = None, tenant: TenantOption = None) -> None:
     """The release's decisions in order, each with its reason (as JSON: with the inputs it was decided on)."""
     api = remote(server, token)
     if api is not None:
@@ -67,7 +69,7 @@ def why(release: Annotated[str, typer.Argument()],
                 if all_ or d["kind"] != "evaluation"]
     else:
         with _existing_store(db) as store:
-            found = store.require(name=release)
+            found = store.require(name=release, tenant=tenant)
             rows = [decision_object(d) for d in store.decisions(release_id=found.id) if all_ or d.kind != "evaluation"]
     if output is Output.json:
         typer.echo(json.dumps(rows))
@@ -76,8 +78,8 @@ def why(release: Annotated[str, typer.Argument()],
         typer.echo(f"#{d['seq']:<4} t+{d['planAt']:>7.0f}s {d['kind']:<18} {d['reason']}")
 
 
-def _local_status(store: Any, release: str) -> dict[str, Any]:
-    found = store.require(name=release)
+def _local_status(store: Any, release: str, tenant: str | None = None) -> dict[str, Any]:
+    found = store.require(name=release, tenant=tenant)
     s = status_object(found)
     s["_window"] = found.state.get("engine", {}).get("window")  # for a state written before waits were kept
     return s
@@ -95,6 +97,14 @@ def status_lines(s: dict[str, Any], wall_now: float) -> list[str]:
     lines = [head] + [f"  {name}: {g['status']} — {in_text(g['reason'])}" for name, g in s["gates"].items()]
     if s["outcome"] and s["reason"]:
         lines.append(f"  {s['outcome']}: {in_text(s['reason'])}")
+    driving = s.get("driving")
+    if driving and driving["gaveUpAt"]:
+        lines.append(f"  NOT DRIVEN: the workers gave it up after {driving['failures']} failed attempts in a row "
+                     f"(the last: {driving['lastError']}); fix the cause, then `launchdeck resume {s['release']} "
+                     "--role ROLE --as NAME`")
+    elif driving:
+        lines.append(f"  {driving['failures']} failed attempt(s) to drive it (the last: {driving['lastError']}); "
+                     f"next attempt at {driving['retryAt'] or 'once a worker is free'}")
     waiting = waiting_line(s["release"], s["waiting"], wall_now)
     window = s.get("_window")
     if waiting:

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
-import click
 import typer
 from typer.core import TyperGroup
 
-from launchdeck.cli.common import DEFAULT_URL, UNDELIVERED_EXIT, DbOption, _existing_store, _run_workdir, app
+from launchdeck.cli.common import (DEFAULT_URL, UNDELIVERED_EXIT, DbOption, TenantOption, _existing_store, _run_workdir,
+                                   app)
 from launchdeck.errors import UsageError
+
+if TYPE_CHECKING:  # an annotation only: importing click costs `launchdeck --help` about 10 ms
+    import click
+
 
 class _ReleaseOrCommand(TyperGroup):
     """``launchdeck messages RELEASE`` is ``launchdeck messages list RELEASE``."""
@@ -31,7 +35,7 @@ app.add_typer(messages_app, name="messages")
 def flush(release: Annotated[str, typer.Argument(help="Release name (the plan's metadata.name).")],
           plan: Annotated[Optional[Path], typer.Option("--plan", help="The plan the release ran with "
                                                        "(default: the path its run was given).")] = None,
-          db: DbOption = DEFAULT_URL) -> None:
+          db: DbOption = DEFAULT_URL, tenant: TenantOption = None) -> None:
     """Deliver the release's queued messages, in order, once each; exit 5 if a channel still refuses."""
     import asyncio
 
@@ -39,7 +43,7 @@ def flush(release: Annotated[str, typer.Argument(help="Release name (the plan's 
     from launchdeck.plan import load_plan
 
     store = _existing_store(db)
-    found = store.require(name=release)
+    found = store.require(name=release, tenant=tenant)
     if plan is None and not Path(found.plan_path).is_file():
         raise UsageError(f"{found.name} ran with the plan {found.plan_path}, which is not here",
                          hint="run this in the directory the run ran in, or pass --plan PATH")
@@ -65,13 +69,13 @@ def flush(release: Annotated[str, typer.Argument(help="Release name (the plan's 
 
 @messages_app.command("list")
 def list_(release: Annotated[str, typer.Argument(help="Release name (the plan's metadata.name).")],
-          db: DbOption = DEFAULT_URL) -> None:
+          db: DbOption = DEFAULT_URL, tenant: TenantOption = None) -> None:
     """Every message of the release in order: its channel, when it was sent or that it is pending, and each
     delivery attempt (when, and why a refused one was refused)."""
     from launchdeck.store import chat
 
     store = _existing_store(db)
-    found = store.require(name=release)
+    found = store.require(name=release, tenant=tenant)
     rows = store.messages(release_id=found.id)
     tried = chat.attempts(store, release_id=found.id)
     if not rows:

@@ -6,7 +6,14 @@ from typing import Annotated, Optional
 
 import typer
 
-from launchdeck.cli.common import DEFAULT_URL, Choice, DbOption, _existing_store, app
+from launchdeck.cli.common import (
+    DEFAULT_URL,
+    Choice,
+    DbOption,
+    TenantOption,
+    _existing_store,
+    app,
+)
 from launchdeck.cli.remote import Remote, ServerOption, TokenOption, act, person, remote
 from launchdeck.errors import UsageError
 
@@ -19,7 +26,8 @@ def approve(release: Annotated[str, typer.Argument(help="The release name (metad
             checklist: Annotated[Optional[str], typer.Option("--checklist", help="Sign a checklist (e.g. T-1h).")] = None,
             decision: Annotated[Optional[Choice], typer.Option("--decision", help="Decide an open decision window or hold.")] = None,
             reason: Annotated[str, typer.Option("--reason")] = "",
-            db: DbOption = DEFAULT_URL, server: ServerOption = None, token: TokenOption = None) -> None:
+            db: DbOption = DEFAULT_URL, server: ServerOption = None, token: TokenOption = None,
+            tenant: TenantOption = None) -> None:
     """Sign off a stage or decide (continue / roll back) while a run waits."""
     from launchdeck.services import actions
 
@@ -33,13 +41,14 @@ def approve(release: Annotated[str, typer.Argument(help="The release name (metad
                                        "decision": decision.value if decision else None})
         return
     store = _existing_store(db)
-    done = actions.approve(store, store.require(name=release), who=name, role=role, stage=stage, checklist=checklist,
+    found = store.require(name=release, tenant=tenant)
+    done = actions.approve(store, found, who=name, role=role, stage=stage, checklist=checklist,
                            decision=decision.value if decision else None, reason=reason)
     typer.echo(done.message)
 
 
 @app.command()
-def checklist(release: Annotated[str, typer.Argument()], db: DbOption = DEFAULT_URL) -> None:
+def checklist(release: Annotated[str, typer.Argument()], db: DbOption = DEFAULT_URL, tenant: TenantOption = None) -> None:
     """Each checklist: when it is due, who signed, who is still missing."""
     from datetime import datetime
 
@@ -47,7 +56,7 @@ def checklist(release: Annotated[str, typer.Argument()], db: DbOption = DEFAULT_
     from launchdeck.plan import load_plan
 
     store = _existing_store(db)
-    found = store.require(name=release)
+    found = store.require(name=release, tenant=tenant)
     loaded = load_plan(found.plan_path)
     spec = loaded.doc.spec  # type: ignore[union-attr]
     start = datetime.fromisoformat(found.state.get("plannedStart") or found.state["startedAt"])
@@ -64,20 +73,21 @@ def checklist(release: Annotated[str, typer.Argument()], db: DbOption = DEFAULT_
 @app.command("go")
 def go_(release: Annotated[str, typer.Argument()], who: Annotated[Optional[str], typer.Option("--as")] = None,
         reason: Annotated[str, typer.Option("--reason")] = "", db: DbOption = DEFAULT_URL,
-        server: ServerOption = None, token: TokenOption = None) -> None:
+        server: ServerOption = None, token: TokenOption = None, tenant: TenantOption = None) -> None:
     """Record a GO decision (who, when, why, and the roles they hold in the plan)."""
-    _go_decision(release, who, "go", reason, db, remote(server, token))
+    _go_decision(release, who, "go", reason, db, remote(server, token), tenant)
 
 
 @app.command("no-go")
 def no_go(release: Annotated[str, typer.Argument()], who: Annotated[Optional[str], typer.Option("--as")] = None,
           reason: Annotated[str, typer.Option("--reason")] = "", db: DbOption = DEFAULT_URL,
-          server: ServerOption = None, token: TokenOption = None) -> None:
+          server: ServerOption = None, token: TokenOption = None, tenant: TenantOption = None) -> None:
     """Record a NO-GO: a release not started is refused; a running one is rolled back."""
-    _go_decision(release, who, "no-go", reason, db, remote(server, token))
+    _go_decision(release, who, "no-go", reason, db, remote(server, token), tenant)
 
 
-def _go_decision(release: str, who: str | None, choice: str, reason: str, db: str, api: Remote | None) -> None:
+def _go_decision(release: str, who: str | None, choice: str, reason: str, db: str, api: Remote | None,
+                 tenant: str | None) -> None:
     from launchdeck.services import actions
 
     name = person(who, api)
@@ -85,4 +95,5 @@ def _go_decision(release: str, who: str | None, choice: str, reason: str, db: st
         act(api, release, choice, {"reason": reason})
         return
     store = _existing_store(db)
-    typer.echo(actions.go_decision(store, store.require(name=release), who=name, choice=choice, reason=reason).message)
+    found = store.require(name=release, tenant=tenant)
+    typer.echo(actions.go_decision(store, found, who=name, choice=choice, reason=reason).message)

@@ -7,7 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from launchdeck.cli.common import (DEFAULT_URL, DbOption, audit_app, evidence_app, keys_app, _existing_store)
+from launchdeck.cli.common import (DEFAULT_URL, DbOption, TenantOption, audit_app, evidence_app, keys_app,
+                                   _existing_store)
 
 
 @keys_app.command("generate")
@@ -47,13 +48,13 @@ def evidence_verify(bundle: Annotated[Path, typer.Argument()], key: KeyOption = 
 def audit_verify(release: Annotated[str, typer.Argument()], key: KeyOption = None, plan: PlanOption = None,
                  bundle: Annotated[Optional[Path], typer.Option(
                      "--bundle", help="Compare with this final bundle (default: the one the release wrote).")] = None,
-                 db: DbOption = DEFAULT_URL) -> None:
+                 db: DbOption = DEFAULT_URL, tenant: TenantOption = None) -> None:
     """Check a release's decision log: its hash chain, its signed heads, its final bundle and its release row."""
     from launchdeck.controller.audit import trusted_keys, verify_release
 
     trusted = trusted_keys(keys=key or [], plan=plan)
     store = _existing_store(db)
-    report = verify_release(store, store.require(name=release), trusted, bundle)
+    report = verify_release(store, store.require(name=release, tenant=tenant), trusted, bundle)
     for note in report.notes:
         typer.echo(f"note: {note}", err=not report.ok)
     if not report.ok:

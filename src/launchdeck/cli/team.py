@@ -14,7 +14,9 @@ from launchdeck.cli.common import DEFAULT_URL, DbOption, app
 def worker(db: DbOption = DEFAULT_URL,
            lease: Annotated[str, typer.Option("--lease", help="How long a lease lasts unless renewed (e.g. 15s).")] = "15s",
            capacity: Annotated[int, typer.Option("--capacity", min=1, help="At most this many releases at once.")] = 10_000,
-           home: Annotated[Path, typer.Option("--home", help="Where plans submitted from elsewhere are written.")] = Path("launchdeck-data")) -> None:
+           home: Annotated[Path, typer.Option("--home", help="Where plans submitted from elsewhere are written.")] = Path("launchdeck-data"),
+           max_attempts: Annotated[int, typer.Option("--max-attempts", min=1, help="Failed attempts in a row to drive a "
+                                                     "release before the workers give it up.")] = 8) -> None:
     """Drive every due release in the store (any tenant) until stopped; SIGTERM lets each finish its tick."""
     import asyncio
     import logging
@@ -32,7 +34,7 @@ def worker(db: DbOption = DEFAULT_URL,
     if seconds < 1:
         raise UsageError(f"--lease {lease}: a lease shorter than 1s would be lost between two ticks", hint="e.g. 15s")
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="launchdeck worker: %(message)s")
-    w = Worker(db, lease_seconds=seconds, capacity=capacity, home=home)
+    w = Worker(db, lease_seconds=seconds, capacity=capacity, home=home, max_attempts=max_attempts)
 
     async def main() -> None:
         stop = asyncio.Event()

@@ -46,8 +46,10 @@ def embedded_router(spec: model.ReleaseSpec) -> bool:
     return spec.target.on_embedded_fleet()
 
 
-async def kill_undriven(plan: LoadedPlan, opts: RunOptions, view: View, *, plan_file: Path) -> KillResult:
-    """Roll the release back on its router now; the kill sign-off must already be recorded."""
+async def kill_undriven(plan: LoadedPlan, opts: RunOptions, view: View, *, plan_file: Path,
+                        tenant: str | None = None) -> KillResult:
+    """Roll the release back on its router now; the kill sign-off must already be recorded. ``tenant``: the
+    release's (one started over the API belongs to its token's tenant), else the plan's."""
     assert isinstance(plan.doc, model.ReleaseDoc)
     spec, name = plan.doc.spec, plan.doc.metadata.name
     rerun = f"launchdeck run {plan_file}"
@@ -56,10 +58,10 @@ async def kill_undriven(plan: LoadedPlan, opts: RunOptions, view: View, *, plan_
                                  f"inside `launchdeck run`, and no run drives it now, so no user reaches the "
                                  f"canary through it. The kill is recorded: `{rerun}` rolls back at once.")
     with Store(opts.db_url) as store:
-        found = store.require(name=name)
+        found = store.require(name=name, tenant=tenant or plan.doc.metadata.tenant)
         lease = leases.claim(store, found.id, driver.holder_id(), driver.LEASE_SECONDS, dead=driver.dead)
         if lease is None:  # a worker took the release over meanwhile: it applies the recorded kill
-            return KillResult(False, f"{name} is driven by {driver.describe(store.require(name=name))} now; "
+            return KillResult(False, f"{name} is driven by {driver.describe(store.find_id(found.id))} now; "
                                      "it applies the recorded kill at its next tick")
         try:
             return await _kill(plan, opts, view, store, lease, rerun)

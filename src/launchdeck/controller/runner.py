@@ -62,19 +62,25 @@ from launchdeck.store.repo import NewDecision, Store, StoredRelease
 __all__ = ["RunOptions", "View", "drive", "new_run", "roll_back", "run_release", "wrap_up"]
 
 
-async def run_release(plan: LoadedPlan, opts: RunOptions, view: View, *, wait: bool = False) -> dict[str, Any]:
+async def run_release(plan: LoadedPlan, opts: RunOptions, view: View, *, wait: bool = False,
+                      stop: asyncio.Event | None = None) -> dict[str, Any]:
     """Submit the plan's release and drive it here to its outcome (`launchdeck run`); return the summary.
 
     Raises ``LeaseHeld`` (exit 4) when another live process drives it, unless ``wait``: then it waits
-    for that process to finish or stop, and reports or goes on.
+    for that process to finish or stop, and reports or goes on. ``stop`` as for ``drive`` (a worker
+    driving a train's services).
     """
     assert isinstance(plan.doc, model.ReleaseDoc), "trains run through controller.train"
     preflight.require_writable(plan.doc.spec, workdir=opts.workdir)  # before anything is recorded, let alone moved
     with Store(opts.db_url) as store:
         release = submit.submit(store, plan, opts, view)
         lease = await _hold(store, release, view, wait=wait)
+        if release.drive_failures or release.gave_up_at:  # a person drives it now: the workers' failures are past
+            view.note(f"workers failed to drive {release.name} {release.drive_failures} time(s) "
+                      f"(the last: {release.drive_error}); driving it here")
+            store.drive_again(release_id=release.id)
         try:
-            return await drive(plan, opts, view, store, lease)
+            return await drive(plan, opts, view, store, lease, stop=stop)
         finally:
             with suppress(LaunchdeckError):
                 leases.let_go(store, lease)

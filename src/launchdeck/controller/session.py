@@ -146,6 +146,10 @@ def _prepare(run: Run, state: ReleaseState, decisions: list[Decision], now: floa
         run.meta["totals"] = [carried[0] + requests, carried[1] + errors]
     run.meta["engine"] = state.to_json()
     run.meta["waiting"] = asked.state_json(run.release.name) if asked else None
+    if state.phase == "done":
+        # The wrap-up is owed from the outcome's commit on: readers (the API's event stream) tell a release
+        # being wrapped up from one that finished before wrap-ups were recorded, which has no record at all.
+        run.meta.setdefault("wrapup", {"done": False})
     rows = [NewDecision(d.at, d.kind, d.reason, d.gate, d.inputs) for d in decisions] + (extra or [])
     return partial(run.store.save, release_id=run.release.id, state=dict(run.meta), plan_clock=now,
                    outcome=state.outcome if state.phase == "done" else None, decisions=rows, messages=messages,

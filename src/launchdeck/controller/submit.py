@@ -70,6 +70,24 @@ def submit(store: Store, plan: LoadedPlan, opts: RunOptions, view: View, *,
     return found
 
 
+def submit_train(store: Store, plan: LoadedPlan, opts: RunOptions, *, submitted_by: str,
+                 tenant: str) -> StoredRelease:
+    """Record a release train for the workers: one row for the train, due at once. The worker holding its
+    lease runs it as `launchdeck run` runs a train (``train.drive_train``), each service a release of its
+    own (``TRAIN.SERVICE``), made when it starts. The caller has archived any earlier run."""
+    assert isinstance(plan.doc, model.TrainDoc) and plan.text is not None
+    services = [f"{plan.name}.{entry.name}" for entry, _ in plan.services]
+    info = {"engine": ReleaseState().to_json(), "kind": "train", "train": {"services": services},
+            "roles": {role: list(people) for role, people in plan.doc.spec.roles.items()},
+            "workdir": str(opts.workdir.resolve()), "timeScale": opts.time_scale, "startedAt": iso(),
+            "plannedStart": (opts.start_at or datetime.now(UTC)).isoformat(timespec="seconds"),
+            "options": options_json(opts)}
+    found = store.create(tenant=tenant, name=plan.name, plan_path=str(plan.path.resolve()), plan_digest=plan.digest,
+                         state=info)
+    store.submit(release_id=found.id, submitted_by=submitted_by, plan_text=plan.text)
+    return store.find_id(found.id)
+
+
 def create(store: Store, plan: LoadedPlan, opts: RunOptions, previous: str | None = None,
            tenant: str | None = None, policy: dict[str, Any] | None = None) -> StoredRelease:
     """Record a new release. ``policy``: the tenant policy version it runs under (its evidence names it)."""
@@ -88,16 +106,19 @@ def create(store: Store, plan: LoadedPlan, opts: RunOptions, previous: str | Non
 def options_json(opts: RunOptions) -> dict[str, Any]:
     """The run options a worker needs to drive the release as `run` would have."""
     return {"timeScale": opts.time_scale, "seed": opts.seed, "follow": opts.follow,
-            "startAt": opts.start_at.isoformat() if opts.start_at else None}
+            "startAt": opts.start_at.isoformat() if opts.start_at else None,
+            # a train's services are recorded when they start, each with the approvals meant for it
+            "approvals": str(opts.approvals.resolve()) if opts.approvals else None}
 
 
 def options_of(release: StoredRelease, *, db_url: str, workdir: Path) -> RunOptions:
     """The options a release was submitted with (``options_json``), for a worker driving it."""
     o = release.state.get("options") or {}
-    start = o.get("startAt")
+    start, approvals = o.get("startAt"), o.get("approvals")
     return RunOptions(time_scale=float(o.get("timeScale") or release.state.get("timeScale") or 1.0), db_url=db_url,
                       workdir=workdir, seed=o.get("seed"), follow=bool(o.get("follow")),
-                      start_at=datetime.fromisoformat(start) if start else None)
+                      start_at=datetime.fromisoformat(start) if start else None,
+                      approvals=Path(approvals) if approvals and Path(approvals).is_file() else None)
 
 
 def prepare(plan: LoadedPlan, opts: RunOptions) -> StoredRelease:

@@ -2,8 +2,8 @@
 
 Events: ``decision`` for each decision (its provenance object; the event id is its sequence number, so
 a client reconnecting with ``Last-Event-ID`` misses none), ``snapshot`` each time the release was saved
-(the status object), and ``outcome`` once it finished (its wrap-up done: final evidence, last messages),
-which ends the stream. The store has no
+(the status object), and ``outcome`` once it finished (its wrap-up done: final evidence, last messages;
+or, for a release that ended before wrap-ups were recorded, its outcome alone), which ends the stream. The store has no
 notifications: each stream reads it every ``poll_seconds`` (one indexed query for the release, one
 for the decisions after the last sent), and a comment goes out every ``ping_seconds`` to keep proxies
 from closing a quiet stream.
@@ -64,14 +64,24 @@ async def stream(store: Store, release_id: int, *, after: int = 0, poll_seconds:
         if found.updated_at != saved_at:
             saved_at = found.updated_at
             yield ServerSentEvent(event="snapshot", data=_json(status_object(found)))
-        if found.outcome and found.state.get("wrapup", {}).get("done"):
-            # Finished means finished: the final evidence is written and the last messages sent.
+        if finished(found):
             engine = found.state.get("engine", {})
             yield ServerSentEvent(event="outcome", data=_json({"release": found.name, "outcome": found.outcome,
                                                                 "reason": engine.get("reason") or None,
                                                                 "weight": engine.get("weight")}))
             return
         await anyio.sleep(poll_seconds)
+
+
+def finished(found: StoredRelease) -> bool:
+    """The release has its outcome and its wrap-up is done: the final evidence written and the last messages
+    sent (finished means finished). A release that ended before wrap-ups were recorded has no wrap-up record
+    at all, and is finished with its outcome; one being wrapped up has ``{"done": false}`` from the outcome's
+    commit on (``controller.session``)."""
+    if not found.outcome:
+        return False
+    wrapup = found.state.get("wrapup")
+    return wrapup is None or bool(wrapup.get("done"))
 
 
 def _read(store: Store, release_id: int,

@@ -22,14 +22,17 @@ SOURCE = "api"
 @router.post("", response_model=Started, status_code=201)
 def start(body: ReleaseStart, who: Operator, store: StoreDep, request: Request) -> Started:
     """Start a release from a registered plan (``plan``) or an inline one (``planText``), with the options of
-    `launchdeck run`; a worker drives it. 409 when a release of that name is running in the tenant."""
+    `launchdeck run`; a worker drives it. A release train too: a worker runs it as `launchdeck run` does, each
+    service as the release TRAIN.SERVICE (``services``). 409 when a release of that name is running in the
+    tenant."""
     asked = submitting.Submission(plan=body.plan, plan_text=body.plan_text, time_scale=body.time_scale,
                                   seed=body.seed, start_at=body.start_at,
                                   approvals=[a.model_dump() for a in body.approvals])
     release = submitting.submit(store, asked, tenant=who.tenant, person=who.person,
                                 data_dir=request.app.state.data_dir)
     url = str(request.url_for("release", name=release.name))
-    return Started(name=release.name, id=release.id, tenant=release.tenant, url=url, submitted_by=who.person)
+    return Started(name=release.name, id=release.id, tenant=release.tenant, url=url, submitted_by=who.person,
+                   services=release.state.get("train", {}).get("services"))
 
 
 @router.post("/{name}/signoffs", response_model=RecordedOut, status_code=201)

@@ -135,6 +135,18 @@ class Started(Wire):
     tenant: str
     url: str
     submitted_by: str
+    services: list[str] | None = Field(default=None, description=(
+        "A release train's services, each a release of its own (TRAIN.SERVICE) started in the train's order"))
+
+
+class Driving(Wire):
+    """Workers' failed attempts to drive a release in a row: the last one's error, when the next one is due,
+    or when they gave it up (`launchdeck resume` hands it back)."""
+
+    failures: int
+    last_error: str | None
+    retry_at: str | None
+    gave_up_at: str | None
 
 
 class Listed(Wire):
@@ -151,6 +163,7 @@ class Listed(Wire):
     updated_at: str | None
     archived: bool
     service: str | None = None
+    driving: Driving | None = None
 
 
 class Page(Wire):
@@ -185,6 +198,7 @@ class Status(Wire):
     archived: bool
     gates: dict[str, GateState]
     waiting: dict[str, Any] | None
+    driving: Driving | None = Field(default=None, description="Failed attempts to drive the release, if any.")
 
 
 class Person(Wire):

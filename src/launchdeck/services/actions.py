@@ -54,6 +54,7 @@ def approve(store: Store, release: StoredRelease, *, who: str, role: str, stage:
     from launchdeck.controller import people
     from launchdeck.runbook import signoffs
 
+    _not_a_train(release, "approve")
     if release.outcome and release.outcome != "held":  # a held release goes on when it is driven again
         raise Conflict(f"release {release.name} already ended ({release.outcome}); nothing waits for a decision")
     if decision in ("rollback", "continue"):
@@ -93,6 +94,7 @@ def go_decision(store: Store, release: StoredRelease, *, who: str, choice: str, 
     """Record a GO or NO-GO by a person of the plan, with every role they hold in it."""
     if choice not in ("go", "no-go"):
         raise UsageError(f"'{choice}' is not a go/no-go decision", hint="decide go or no-go")
+    _not_a_train(release, choice)
     held = sorted(r for r, people in release.state.get("roles", {}).items() if who in people)
     if not held:
         raise Refused(f"{who} holds no role in {release.name}'s plan", hint="the go/no-go is decided by the plan's people")
@@ -106,6 +108,7 @@ def request_kill(store: Store, release: StoredRelease, *, who: str, role: str, r
                  source: str = "cli") -> Recorded:
     """Record the kill switch. ``driven``: a run applies it at its next tick; otherwise whoever next
     drives the release rolls back at once (the CLI also acts on the plan's router itself)."""
+    _not_a_train(release, "kill")
     _check_role(release, who, role, "kill")
     if release.outcome and release.outcome != "held":
         raise Conflict(f"release {release.name} already finished ({release.outcome}); there is nothing to kill",
@@ -126,6 +129,7 @@ def request_kill(store: Store, release: StoredRelease, *, who: str, role: str, r
 def pause(store: Store, release: StoredRelease, *, who: str, role: str, reason: str = "",
           source: str = "cli") -> Recorded:
     """Keep the canary at its weight, with no time limit, until someone resumes (gates are still judged)."""
+    _not_a_train(release, "pause")
     _check_role(release, who, role, "pause")
     phase = release.state["engine"]["phase"]
     if release.outcome or phase not in ("stage", "deciding", "held"):
@@ -138,9 +142,22 @@ def pause(store: Store, release: StoredRelease, *, who: str, role: str, reason: 
 
 def resume(store: Store, release: StoredRelease, *, who: str, role: str, reason: str = "",
            source: str = "cli") -> Recorded:
-    """Resume a paused release, or continue a held one (as a ``continue`` decision)."""
+    """Resume a paused release, or continue a held one (as a ``continue`` decision); a release the workers
+    gave up driving (``gave_up_at``) is handed back to them."""
     _check_role(release, who, role, "resume")
     engine = release.state["engine"]
+    if release.gave_up_at is not None and not release.outcome:
+        from launchdeck.store.repo import NewDecision
+
+        store.drive_again(release_id=release.id, decision=NewDecision(
+            plan_at=release.plan_clock, kind="driving.resumed", gate=None, inputs={"who": who, "role": role},
+            reason=f"{who} ({role}) handed {release.name} back to the workers after {release.drive_failures} failed "
+                   f"attempts" + (f": {reason}" if reason else "")))
+        return Recorded(release.name, "resume", who, role, reason, decision="drive-again", driven=False,
+                        message=f"recorded: {who} ({role}) hands {release.name} back to the workers after "
+                                f"{release.drive_failures} failed attempts; the next free worker drives it "
+                                f"(last failure: {release.drive_error})")
+    _not_a_train(release, "resume")
     held = release.outcome == "held" or engine["phase"] == "held"
     if not held and not engine.get("paused_by"):
         raise Conflict(f"release {release.name} is neither paused nor held ({release.outcome or engine['phase']})",
@@ -156,6 +173,15 @@ def resume(store: Store, release: StoredRelease, *, who: str, role: str, reason:
         message = f"recorded: {who} ({role}) resumes {release.name}; the run driving it goes on at its next tick"
     return Recorded(release.name, "continue" if held else "resume", who, role, reason, decision=decision,
                     driven=_driven(release), message=message)
+
+
+def _not_a_train(release: StoredRelease, action: str) -> None:
+    """A train's own release only runs its services: people act on each service's release."""
+    if release.state.get("kind") != "train":
+        return
+    services = release.state.get("train", {}).get("services") or []
+    raise Conflict(f"{release.name} is a release train: `{action}` acts on one of its services' releases "
+                   f"({', '.join(services)})", hint=f"e.g. `launchdeck {action} {services[0] if services else 'TRAIN.SERVICE'} …`")
 
 
 def _check_role(release: StoredRelease, who: str, role: str, action: str) -> None:

@@ -26,7 +26,18 @@ def status_object(found: StoredRelease) -> dict[str, Any]:
             "timeScale": found.state.get("timeScale"), "startedAt": found.state.get("startedAt"),
             "updatedAt": found.updated_at.isoformat() if found.updated_at else None, "archived": found.archived,
             "gates": {n: {"status": g.get("status"), "reason": g.get("reason", "")} for n, g in e.get("gates", {}).items()},
-            "waiting": found.state.get("waiting") if not found.outcome else None}
+            "waiting": found.state.get("waiting") if not found.outcome else None,
+            "driving": driving(found)}
+
+
+def driving(found: StoredRelease) -> dict[str, Any] | None:
+    """The workers' failed attempts to drive the release in a row (None when its last attempt did not fail)."""
+    if not found.drive_failures and found.gave_up_at is None:
+        return None
+    retry = found.lease_until if found.lease_holder is None and found.gave_up_at is None else None
+    return {"failures": found.drive_failures, "lastError": found.drive_error,
+            "retryAt": retry.isoformat(timespec="seconds") if retry else None,
+            "gaveUpAt": found.gave_up_at.isoformat(timespec="seconds") if found.gave_up_at else None}
 
 
 def listing(found: StoredRelease) -> dict[str, Any]:
@@ -35,7 +46,7 @@ def listing(found: StoredRelease) -> dict[str, Any]:
     return {"name": found.name, "id": found.id, "tenant": found.tenant, "phase": e.get("phase", "starting"),
             "stage": e.get("stage", 0) + 1, "stages": found.state.get("stages"), "weight": e.get("weight", 0.0), "outcome": found.outcome,
             "planTime": found.plan_clock, "updatedAt": found.updated_at.isoformat() if found.updated_at else None,
-            "archived": found.archived}
+            "archived": found.archived, "driving": driving(found)}
 
 
 def position(s: Mapping[str, Any]) -> str:
@@ -86,6 +97,9 @@ RULES = {
     "release.rolled_back": "a release ends rolled back when its rollback steps are done",
     "release.held": "a release waiting for people past its deadline ends held",
     "release.refused": "a release is refused when its preflight, checklists or go/no-go say so",
+    "driving.failed": "a worker that cannot drive a release tries again later, each wait twice the one before",
+    "driving.gave_up": "after a bounded number of failed attempts in a row the workers give a release up",
+    "driving.resumed": "a person in a plan role may hand a release the workers gave up back to them",
 }
 
 

@@ -87,7 +87,9 @@ def claim(store: Store, release_id: int, who: str, seconds: float, *,
 def claim_due(store: Store, who: str, seconds: float, *, limit: int) -> list[Lease]:
     """Up to ``limit`` submitted releases whose lease is free or expired, now leased to ``who``: unfinished
     ones, and finished ones whose driver died before it gave the lease up (their wrap-up, the final
-    evidence and the last messages, may be missing; the new driver finishes it and moves nothing).
+    evidence and the last messages, may be missing; the new driver finishes it and moves nothing). A release
+    whose last attempt failed waits for its retry time (``lease_until``, with no holder), and one the workers
+    gave up (``gave_up_at``) is not claimed (``controller.worker``).
 
     Fair across tenants: releases are taken round-robin by tenant (each tenant's first due release, then
     each one's second…), so a tenant that submitted hundreds of releases does not keep another's waiting
@@ -102,7 +104,7 @@ def claim_due(store: Store, who: str, seconds: float, *, limit: int) -> list[Lea
         turn = func.row_number().over(partition_by=ReleaseRow.tenant,
                                       order_by=(ReleaseRow.lease_until.asc().nulls_first(), ReleaseRow.id))
         ranked = (select(ReleaseRow.id.label("id"), turn.label("turn"))
-                  .where(ReleaseRow.submitted_by.is_not(None),
+                  .where(ReleaseRow.submitted_by.is_not(None), ReleaseRow.gave_up_at.is_(None),
                          # unfinished, or finished by a driver that died before its wrap-up gave the lease up
                          ReleaseRow.outcome.is_(None) | ReleaseRow.lease_holder.is_not(None),
                          (ReleaseRow.lease_until.is_(None)) | (ReleaseRow.lease_until < now))

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from launchdeck.errors import NotFound, StoreError
+from launchdeck.errors import NotFound, StoreError, UsageError
 from launchdeck.store import claims, connect, leases, migrations
 from launchdeck.store.chain import (GENESIS, Signature, canonical_payload, chain_hash, check_chain, decision_body,
                                    head_payload)
@@ -52,6 +52,11 @@ class StoredRelease:
     lease_epoch: int = 0
     submitted_by: str | None = None
     plan_text: str | None = None
+    drive_failures: int = 0
+    """Consecutive failed attempts to drive it (see ``store.leases.failed``)."""
+    drive_error: str | None = None
+    gave_up_at: datetime | None = None
+    """When the workers gave up driving it (None: they have not)."""
 
     @property
     def archived(self) -> bool:
@@ -146,12 +151,23 @@ class Store:
                 q = q.where(ReleaseRow.tenant == tenant)
             return [_stored(row) for row in s.scalars(q.order_by(ReleaseRow.updated_at.desc(), ReleaseRow.id.desc()))]
 
-    def require(self, *, name: str) -> StoredRelease:
-        found = self.find(name=name)
-        if found is None:
-            raise NotFound(f"no release named '{name}' in {_safe(self.url)}",
-                           hint="use the plan's metadata.name, and the same --db as the run")
-        return found
+    def require(self, *, name: str, tenant: str | None = None) -> StoredRelease:
+        """The release called ``name`` (in ``tenant`` when given). Names are unique per tenant only, so
+        without a tenant a name two tenants use is refused, saying which tenants have it."""
+        with self.session() as s:
+            q = select(ReleaseRow).where(ReleaseRow.name == name)
+            if tenant:
+                q = q.where(ReleaseRow.tenant == tenant)
+            rows = list(s.scalars(q.order_by(ReleaseRow.tenant, ReleaseRow.id)))
+            tenants = sorted({row.tenant for row in rows})
+            if len(tenants) > 1:
+                raise UsageError(f"release '{name}' exists in {len(tenants)} tenants: {', '.join(tenants)}",
+                                 hint=f"say which with --tenant (e.g. --tenant {tenants[0]}) or LAUNCHDECK_TENANT")
+            if not rows:
+                where = f" of tenant '{tenant}'" if tenant else ""
+                raise NotFound(f"no release named '{name}'{where} in {_safe(self.url)}",
+                               hint="use the plan's metadata.name (and metadata.tenant), and the same --db as the run")
+            return _stored(rows[-1])
 
     def create(self, *, tenant: str, name: str, plan_path: str, plan_digest: str,
                state: dict[str, Any]) -> StoredRelease:
@@ -187,21 +203,72 @@ class Store:
                 leases.check(row, lease)
                 row.lease_until = stamp + timedelta(seconds=lease.seconds)
             row.state, row.plan_clock, row.outcome, row.updated_at = state, plan_clock, outcome, stamp
-            last = self._last_decision(s, release_id)
-            seq, prev = (last.seq, last.hash) if last else (0, GENESIS)
-            for d in decisions:
-                seq += 1
-                digest = chain_hash(prev, decision_body(release_id=release_id, seq=seq, plan_at=d.plan_at,
-                                                        wall_at=stamp, kind=d.kind, reason=d.reason, gate=d.gate,
-                                                        inputs=d.inputs))
-                s.add(DecisionRow(release_id=release_id, seq=seq, plan_at=d.plan_at, wall_at=stamp,
-                                  kind=d.kind, reason=d.reason, gate=d.gate, inputs=d.inputs,
-                                  prev_hash=prev, hash=digest))
-                prev = digest
+            self._append(s, release_id, decisions, stamp)
             for m in messages:
                 s.add(MessageRow(release_id=release_id, channel=m.channel, event=m.event, title=m.title,
                                  text=m.text, locale=m.locale, created_at=stamp, broadcast=m.broadcast,
                                  epoch=lease.epoch if lease else row.lease_epoch))
+
+    def _append(self, s: Session, release_id: int, decisions: list[NewDecision], stamp: datetime) -> None:
+        """Extend the release's hash chain with ``decisions`` (under the row's lock)."""
+        last = self._last_decision(s, release_id)
+        seq, prev = (last.seq, last.hash) if last else (0, GENESIS)
+        for d in decisions:
+            seq += 1
+            digest = chain_hash(prev, decision_body(release_id=release_id, seq=seq, plan_at=d.plan_at,
+                                                    wall_at=stamp, kind=d.kind, reason=d.reason, gate=d.gate,
+                                                    inputs=d.inputs))
+            s.add(DecisionRow(release_id=release_id, seq=seq, plan_at=d.plan_at, wall_at=stamp,
+                              kind=d.kind, reason=d.reason, gate=d.gate, inputs=d.inputs,
+                              prev_hash=prev, hash=digest))
+            prev = digest
+
+    def drive_failed(self, *, lease: Lease, error: str,
+                     schedule: Callable[[int, float], tuple[datetime | None, NewDecision]]) -> StoredRelease | None:
+        """Record that driving the release under ``lease`` failed, and give the lease up.
+
+        ``schedule(attempts, plan_clock)`` (attempts: the consecutive failures, this one included; plan_clock:
+        the release's plan time) says when to try again, None to give up, and the decision that records it; the lease stays given up until then (no
+        worker claims it), or for good. None when the lease was lost already: the new holder drives it,
+        and nothing is written."""
+        stamp = now_utc()
+        with self.session() as s:
+            row = self.lock(s, lease.release_id)
+            if row.lease_holder != lease.holder or row.lease_epoch != lease.epoch:
+                return None
+            attempts = (row.drive_failures or 0) + 1
+            retry_at, decision = schedule(attempts, row.plan_clock or 0.0)
+            row.drive_failures, row.drive_error = attempts, error
+            row.lease_holder, row.lease_until = None, retry_at
+            row.gave_up_at = stamp if retry_at is None else None
+            row.updated_at = stamp
+            self._append(s, lease.release_id, [decision], stamp)
+            s.flush()
+            return _stored(row)
+
+    def add_messages(self, *, release_id: int, messages: list[NewMessage]) -> None:
+        """Queue messages that no tick decided (the workers giving a release up), under its current epoch."""
+        stamp = now_utc()
+        with self.session() as s:
+            row = self.lock(s, release_id)
+            for m in messages:
+                s.add(MessageRow(release_id=release_id, channel=m.channel, event=m.event, title=m.title,
+                                 text=m.text, locale=m.locale, created_at=stamp, epoch=row.lease_epoch))
+
+    def drive_again(self, *, release_id: int, decision: NewDecision | None = None) -> bool:
+        """Forget the release's failed attempts (one finished, or a person drives it or asks for it again),
+        so workers claim it as usual, recording ``decision`` if there were some. True when there were."""
+        stamp = now_utc()
+        with self.session() as s:
+            row = self.lock(s, release_id)
+            had = bool(row.drive_failures or row.gave_up_at)
+            if had:
+                row.drive_failures, row.drive_error, row.gave_up_at = 0, None, None
+                if row.lease_holder is None:
+                    row.lease_until = None  # due now, not at the retry time
+                if decision is not None:
+                    self._append(s, release_id, [decision], stamp)
+            return had
 
     def decisions(self, *, release_id: int) -> list[DecisionRow]:
         with self.session() as s:
@@ -316,7 +383,8 @@ class Store:
 def _stored(row: ReleaseRow) -> StoredRelease:
     return StoredRelease(row.id, row.tenant, row.name, row.plan_path, row.plan_digest, dict(row.state),
                          row.plan_clock, row.outcome, row.updated_at, row.lease_holder, row.lease_until,
-                         row.lease_epoch or 0, row.submitted_by, row.plan_text)
+                         row.lease_epoch or 0, row.submitted_by, row.plan_text, row.drive_failures or 0,
+                         row.drive_error, row.gave_up_at)
 
 
 def _open_error(url: str, e: Exception) -> Exception:

@@ -122,6 +122,12 @@ class ReleaseRow(Base):
     submitted_by: Mapped[str | None] = mapped_column(String(120), nullable=True)
     plan_text: Mapped[str | None] = mapped_column(Text, nullable=True)
     """The plan as submitted, so a worker on any machine can drive the release."""
+    drive_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Consecutive attempts to drive the release that failed (``leases.failed``); 0 after one that finished."""
+    drive_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    """Why the last failed attempt failed."""
+    gave_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    """When the workers stopped retrying the release; none claims it again until a person drives it."""
     __table_args__ = (UniqueConstraint("tenant", "name"), Index("ix_releases_due", "outcome", "lease_until"))
 
 
