@@ -41,7 +41,9 @@ Detectors (a detector fires at the first time any of its metric checks says roll
 * ``sequential-baseline``: ``sequential`` as a plan with ``analysis.baseline: same-age`` runs it, both
   gates ``vs: baseline``: the same code on the canary's events against a same-age baseline's (a fresh
   copy of stable at the canary's share), slow requests measured against the baseline's p95 of the
-  previous minute (none in the first minute). What it costs against ``sequential``: the comparison
+  previous minute (none in the first minute). Its error gate divides each increment by the design
+  effect (``core/dispersion.py``), as the product's does against a same-age baseline: both sides are
+  single instances whose error rates wander. What it costs against ``sequential``: the comparison
   rests on the baseline's requests, about as few as the canary's, instead of the fleet's.
 * ``oracle-baseline``: the oracle that, like ``sequential-baseline``, sees only the canary and the
   baseline: it knows the true effect as a ratio of the canary's rates to the baseline's, not the
@@ -70,9 +72,22 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import signal, special
 
-from launchdeck.bench.simulation import BASE_ERROR, KAYENTA_INTERVAL, P95_MS, SLOW_BASE, Context, Streams
+from launchdeck.bench.simulation import (
+    BASE_ERROR,
+    KAYENTA_INTERVAL,
+    P95_MS,
+    SLOW_BASE,
+    Context,
+    Streams,
+)
 from launchdeck.core import dispersion
-from launchdeck.core.sequential import MIXTURE, log_evidence, plug_in_ratio, rate_ratio_increment, ratio_log_lr
+from launchdeck.core.sequential import (
+    MIXTURE,
+    log_evidence,
+    plug_in_ratio,
+    rate_ratio_increment,
+    ratio_log_lr,
+)
 
 ALPHA = 0.01
 LOG_BOUND = math.log(1.0 / ALPHA)
