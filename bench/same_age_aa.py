@@ -8,6 +8,7 @@ JSON rows in the benchmark's schema):
 
     python bench/same_age_aa.py                  # 10,000 runs per cell, a table
     python bench/same_age_aa.py -n 2000 --output json
+    python bench/same_age_aa.py --scenarios aa-robust --rps 1000 --detectors sequential-baseline
 """
 
 from __future__ import annotations
@@ -28,14 +29,17 @@ def main() -> int:
     parser.add_argument("-n", type=int, default=10_000, help="A/A runs per scenario and traffic level")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--output", choices=("text", "json"), default="text")
+    parser.add_argument("--rps", type=float, nargs="+", default=list(RPS_LEVELS), help="traffic levels")
+    parser.add_argument("--scenarios", nargs="+", default=["aa", "aa-robust"], choices=["aa", "aa-robust"])
+    parser.add_argument("--detectors", nargs="+", default=list(DETECTORS), choices=list(DETECTORS))
     args = parser.parse_args()
     rows = []
     began = time.process_time()
-    for name in ("aa", "aa-robust"):
-        for rps in RPS_LEVELS:
+    for name in args.scenarios:
+        for rps in args.rps:
             seed = (args.seed, list(SCENARIOS).index(name), round(rps))  # as ``detection.run`` seeds the cell
-            times, served = simulate_detections(name, rps, args.n, seed=seed, detectors=DETECTORS)
-            rows += [summarise(d, SCENARIOS[name], rps, times[d], served[d], HORIZON) for d in DETECTORS]
+            times, served = simulate_detections(name, rps, args.n, seed=seed, detectors=args.detectors)
+            rows += [summarise(d, SCENARIOS[name], rps, times[d], served[d], HORIZON) for d in args.detectors]
     if args.output == "json":
         print(json.dumps(rows))
     else:

@@ -64,3 +64,11 @@ def test_bursty_errors_against_a_same_age_baseline_weigh_less_as_evidence() -> N
         discounted = discounted.add(e_c, e_b, 3000, 3000, 1.0, forget=PER_WINDOW, wander=0.3)
     assert discounted.design_effect > 1.2
     assert 1.0 < discounted.value < plain.value
+
+
+def test_without_an_analysis_window_each_slice_is_a_window_and_the_effect_stays_bounded() -> None:
+    ev = Evidence()
+    for _ in range(50):
+        ev = ev.add(3, 3, 3000, 3000, 1.0, forget=1.0, wander=0.3)
+    # 6 errors per window at an even split: about 1 + 5 x 0.25 x 0.18, never the total so far (300).
+    assert ev.design_effect < 1.5

@@ -158,7 +158,8 @@ class Evidence:
             state = dispersion.Dispersion.of(self.dispersion)
             q_recent = r_c / (r_c + r_b) if r_c + r_b else q
             phi = state.effect(float(dispersion.share(q_recent, theta)), wander)
-            length = math.log(forget) / _LOG_HALF if 0.0 < forget < 1.0 else 0.0
+            # No analysis window (forget 1): each slice is a window of its own.
+            length = math.log(forget) / _LOG_HALF if 0.0 < forget < 1.0 else 1.0
             spread = state.add(e_c, e_b, n_c, n_b, theta0, length).to_tuple()
         plug = self.log_plug_in + float(ratio_log_lr(e_c, e_b, q, theta, theta0)) / phi
         mixed = log_lr + rate_ratio_increment(e_c, e_b, q, theta0) / phi
