@@ -165,3 +165,34 @@ def test_until_the_baseline_has_a_window_of_its_own_its_yardstick_is_the_fleets(
     assert sides["baseline"].reference is fleet_window
     _, sides = comparison.observe(p, state, o.stable, o.stable_slice, o.baseline, o.baseline_slice)
     assert sides["baseline"].reference == o.baseline
+
+
+def with_errors(canary: int, baseline: int) -> Callable[[float], Observations]:
+    """The warming fleet of ``fleet`` with this many errors per minute from canary and baseline."""
+    base = fleet(canary=warming)
+
+    def make(t: float) -> Observations:
+        o = base(t)
+        c, b = replace(o.canary, errors=canary), replace(o.baseline, errors=baseline)
+        return replace(o, canary=c, canary_slice=c, baseline=b, baseline_slice=b)
+    return make
+
+
+def test_an_error_gate_against_the_baseline_discounts_bursts_and_still_rolls_back_five_times_the_errors() -> None:
+    state, decisions = run(policy(errors("baseline")), with_errors(canary=10, baseline=2))
+    assert state.phase == "rolling_back" and state.fired_gate == "errors"
+    fired = next(d for d in decisions if d.kind == "gate.fired")
+    assert "each error counted as 1/" in fired.reason and "bursts" in fired.reason
+
+
+def test_an_error_gate_against_the_warm_fleet_is_not_discounted() -> None:
+    state, decisions = run(policy(errors("stable")), with_errors(canary=4, baseline=0))
+    assert state.gates["errors"].evidence.design_effect == 1.0
+    assert all("counted as 1/" not in d.reason for d in decisions)
+
+
+def test_the_error_gates_dispersion_survives_a_restart() -> None:
+    state, _ = run(policy(errors("baseline")), with_errors(canary=3, baseline=3), end=400)
+    assert state.gates["errors"].evidence.dispersion
+    again = ReleaseState.from_json(json.loads(json.dumps(state.to_json())))
+    assert again.gates["errors"].evidence == state.gates["errors"].evidence

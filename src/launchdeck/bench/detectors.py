@@ -41,7 +41,9 @@ Detectors (a detector fires at the first time any of its metric checks says roll
 * ``sequential-baseline``: ``sequential`` as a plan with ``analysis.baseline: same-age`` runs it, both
   gates ``vs: baseline``: the same code on the canary's events against a same-age baseline's (a fresh
   copy of stable at the canary's share), slow requests measured against the baseline's p95 of the
-  previous minute (none in the first minute). What it costs against ``sequential``: the comparison
+  previous minute (none in the first minute). Its error gate divides each increment by the design
+  effect (``core/dispersion.py``), as the product's does against a same-age baseline: both sides are
+  single instances whose error rates wander. What it costs against ``sequential``: the comparison
   rests on the baseline's requests, about as few as the canary's, instead of the fleet's.
 * ``oracle-baseline``: the oracle that, like ``sequential-baseline``, sees only the canary and the
   baseline: it knows the true effect as a ratio of the canary's rates to the baseline's, not the
@@ -70,8 +72,22 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import signal, special
 
-from launchdeck.bench.simulation import BASE_ERROR, KAYENTA_INTERVAL, P95_MS, SLOW_BASE, Context, Streams
-from launchdeck.core.sequential import MIXTURE, log_evidence, plug_in_ratio, rate_ratio_increment, ratio_log_lr
+from launchdeck.bench.simulation import (
+    BASE_ERROR,
+    KAYENTA_INTERVAL,
+    P95_MS,
+    SLOW_BASE,
+    Context,
+    Streams,
+)
+from launchdeck.core import dispersion
+from launchdeck.core.sequential import (
+    MIXTURE,
+    log_evidence,
+    plug_in_ratio,
+    rate_ratio_increment,
+    ratio_log_lr,
+)
 
 ALPHA = 0.01
 LOG_BOUND = math.log(1.0 / ALPHA)
@@ -173,25 +189,59 @@ def _recent(x: np.ndarray, forget: float) -> np.ndarray:
     return np.concatenate([np.zeros((x.shape[0], 1)), y[:, :-1]], axis=1)
 
 
+def _blocks(x: np.ndarray, block: int) -> np.ndarray:
+    """(reps, T) -> (reps, blocks, block), zero-padded at the end."""
+    reps, T = x.shape
+    n = -(-T // block)
+    return np.pad(x, ((0, 0), (0, n * block - T))).reshape(reps, n, block)
+
+
+def design_effects(x_c: np.ndarray, x_s: np.ndarray, n_c: np.ndarray, n_s: np.ndarray, theta0: float,
+                   wander: float, half_life: float = PLUG_IN_HALF_LIFE) -> np.ndarray:
+    """phi per second as ``Evidence.add`` keeps it (``core/dispersion.py``) with one-minute analysis
+    windows: the larger of the model's (events of the previous window or of the open one so far, the
+    plug-in's recent share) and the one measured from consecutive closed windows' residuals."""
+    reps, T = x_c.shape
+    block = round(half_life)
+    before = [np.cumsum(a, axis=1) - a for a in (x_c, x_s, n_c, n_s)]
+    q = n_c / np.maximum(n_c + n_s, 1)
+    r, v = dispersion.residual_terms(x_c, x_s, dispersion.share(q, dispersion.centre_ratio(*before, theta0)))
+    r_b, v_b = _blocks(r, block).sum(axis=2), _blocks(v, block).sum(axis=2)
+    measured = dispersion.measured_effect(np.cumsum((r_b[:, 1:] - r_b[:, :-1]) ** 2, axis=1),
+                                          np.cumsum(v_b[:, 1:] + v_b[:, :-1], axis=1))
+    measured = np.concatenate([np.ones((reps, 2)), measured[:, :-1]], axis=1)  # known once the pair has closed
+    k = _blocks(x_c + x_s, block)
+    so_far = (np.cumsum(k, axis=2) - k).reshape(reps, -1)[:, :T]
+    previous = np.concatenate([np.zeros((reps, 1)), k.sum(axis=2)[:, :-1]], axis=1)
+    events = np.maximum(np.repeat(previous, block, axis=1)[:, :T], so_far)
+    forget = 0.5 ** (1.0 / half_life)
+    r_c, r_s = _recent(n_c, forget), _recent(n_s, forget)
+    theta = plug_in_ratio(_recent(x_c, forget), _recent(x_s, forget), r_c, r_s, theta0)
+    pi = dispersion.share(np.where(r_c + r_s > 0, r_c / np.maximum(r_c + r_s, 1e-12), q), theta)
+    return np.maximum(np.repeat(measured, block, axis=1)[:, :T], dispersion.model_effect(events, pi, wander))
+
+
 def plug_in_log_lr(x_c: np.ndarray, x_s: np.ndarray, n_c: np.ndarray, n_s: np.ndarray, theta0: float,
-                   half_life: float = PLUG_IN_HALF_LIFE) -> np.ndarray:
+                   half_life: float = PLUG_IN_HALF_LIFE, phi: np.ndarray | float = 1.0) -> np.ndarray:
     """Cumulative log likelihood ratio of the plug-in e-process, per second: each second judged at the
-    ratio estimated from the seconds before it (``launchdeck.core.sequential``)."""
+    ratio estimated from the seconds before it (``launchdeck.core.sequential``), divided by ``phi``."""
     forget = 0.5 ** (1.0 / half_life)
     theta = plug_in_ratio(_recent(x_c, forget), _recent(x_s, forget), _recent(n_c, forget), _recent(n_s, forget),
                           theta0)
     q = n_c / np.maximum(n_c + n_s, 1)
-    return np.cumsum(ratio_log_lr(x_c, x_s, q, theta, theta0), axis=1)
+    return np.cumsum(ratio_log_lr(x_c, x_s, q, theta, theta0) / phi, axis=1)
 
 
 def detect_sequential(st: Streams, ctx: Context, rng: np.random.Generator, *, error_theta0: float = 1.0,
                       latency_theta0: float = 1.0, latency_from: int = 0, metrics: Sequence[str] = ("errors", "slow"),
-                      chunk: int = 60) -> np.ndarray:
+                      error_wander: float = 0.0, chunk: int = 60) -> np.ndarray:
     """launchdeck's evidence on errors and on slow requests, looked at every second, each at
     alpha / 2 as the product splits the release's alpha across its sequential gates.
 
     The benchmark's detector uses the defaults (theta0 = 1 for both, evidence from t = 0); the
     keywords exist to measure remedies (a minimum effect, a warm-up exclusion) and single metrics.
+    ``error_wander`` > 0 divides the error gate's increments by the design effect, as the product does
+    for an error gate against a same-age baseline (``core/dispersion.py``).
     The plug-in's log LR is computed for the whole horizon at once (one number per second); the
     mixture's is processed in chunks (memory: reps x chunk x len(MIXTURE)) with running sums, and
     replications that have fired are dropped. ``log_evidence`` is evaluated only where the largest
@@ -206,7 +256,10 @@ def detect_sequential(st: Streams, ctx: Context, rng: np.random.Generator, *, er
         slow_c, slow_s = slow_c * keep, slow_s * keep
     streams = {"errors": (st.e_c, st.e_s, error_theta0), "slow": (slow_c, slow_s, latency_theta0)}
     streams = {m: streams[m] for m in metrics}
-    plug = {m: plug_in_log_lr(x_c, x_s, st.n_c, st.n_s, theta0) for m, (x_c, x_s, theta0) in streams.items()}
+    phis = {m: design_effects(x_c, x_s, st.n_c, st.n_s, theta0, error_wander) if m == "errors" and error_wander > 0
+            else None for m, (x_c, x_s, theta0) in streams.items()}
+    plug = {m: plug_in_log_lr(x_c, x_s, st.n_c, st.n_s, theta0, phi=1.0 if phis[m] is None else phis[m])
+            for m, (x_c, x_s, theta0) in streams.items()}
     bound = LOG_BOUND + math.log(len(streams))  # as in the product: alpha split evenly across the gates
     det = np.full(reps, np.inf)
     running = {m: np.zeros((reps, len(MIXTURE))) for m in streams}
@@ -218,6 +271,9 @@ def detect_sequential(st: Streams, ctx: Context, rng: np.random.Generator, *, er
         first = np.full(active.size, np.inf)
         for metric, (x_c, x_s, theta0) in streams.items():
             inc = _increments(x_c[active, start:stop], x_s[active, start:stop], q[active, start:stop], theta0)
+            phi = phis[metric]
+            if phi is not None:
+                inc /= phi[active, start:stop, None]
             cum = np.cumsum(inc, axis=1)
             cum += running[metric][active, None, :]
             running[metric][active] = cum[:, -1, :]
@@ -282,7 +338,8 @@ def detector_functions(config: SequentialConfig = SequentialConfig()) -> dict[st
         return detect_sequential(st, ctx, rng, error_theta0=1.0 + config.error_threshold, latency_from=config.warmup)
 
     def sequential_baseline(st: Streams, ctx: Context, rng: np.random.Generator) -> np.ndarray:
-        return sequential(st.against_baseline(), ctx, rng)
+        return detect_sequential(st.against_baseline(), ctx, rng, error_theta0=1.0 + config.error_threshold,
+                                 latency_from=config.warmup, error_wander=dispersion.INSTANCE_WANDER)
 
     return {"flagger": detect_flagger, "kayenta": detect_kayenta, "peeking": detect_peeking,
             "sequential": sequential, "oracle": detect_oracle, "sequential-baseline": sequential_baseline,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 
-from launchdeck.core import intervals
+from launchdeck.core import dispersion, intervals
 from launchdeck.core.observation import WindowStats
 from launchdeck.core.policy import Gate
 from launchdeck.core.sequential import Evidence
@@ -120,7 +120,11 @@ def sequential_update(gate: Gate, evidence: Evidence, canary_slice: WindowStats,
     e_c = canary_slice.errors
     if gate.relative:
         e_b = baseline_slice.errors if baseline_slice else 0
-        return evidence.add(e_c, e_b, n_c, n_b, 1.0 + max(gate.threshold, 0.0), forget=forget)
+        # Against a same-age baseline both sides are single instances whose error rates wander: discount
+        # for the bursts (core/dispersion.py). Against the warm fleet only the canary wanders, half the spread;
+        # that judge is left as it was (its leak is masked by its warm-up, issue 3).
+        wander = dispersion.INSTANCE_WANDER if gate.against == "baseline" else 0.0
+        return evidence.add(e_c, e_b, n_c, n_b, 1.0 + max(gate.threshold, 0.0), forget=forget, wander=wander)
     p0 = gate.threshold if gate.metric == "error_rate" else 1.0 - gate.threshold
     if n_c == 0 or not 0.0 < p0 < 1.0:
         return evidence
@@ -168,6 +172,9 @@ def sequential(gate: Gate, evidence: Evidence, canary: WindowStats, baseline: Wi
                   canary_interval=(c_est.low, c_est.high) if c_est else None,
                   baseline_interval=(b_est.low, b_est.high) if b_est else None)
     over = f"after {canary_total} canary and {baseline_total} {against} requests"
+    if evidence.design_effect > 1.0:
+        over += (f", each error counted as 1/{evidence.design_effect:.2g} of an independent one "
+                 "(a single instance's errors come in bursts)")
     if ev >= bound:
         return Verdict(gate.name, "breach", f"{gate.name}: {what} significantly above {limit} — {est} over the "
                        f"window; evidence {ev:.3g} ≥ 1/alpha = {bound:.3g} {over}",

@@ -30,6 +30,9 @@ The evidence averages two e-processes (an average of e-processes is one):
 
 Each costs a factor of 2 of the other's strength (log 2 of evidence), the price of not knowing in
 advance whether a regression starts at once or later.
+
+An error gate against a same-age baseline compares two single instances whose error rates wander; its
+increments are divided by the design effect of ``core/dispersion.py`` (``wander`` in ``Evidence.add``).
 """
 
 from __future__ import annotations
@@ -39,6 +42,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from launchdeck.core import dispersion
 
 #: Alternatives of the mixture, as multiples of the null value (rate ratio or rate).
 MIXTURE = tuple(1.25 * (40.0 ** (i / 23)) for i in range(24))
@@ -125,6 +130,11 @@ class Evidence:
     recent: tuple[float, ...] = ()
     """Forgetful sums for the plug-in's estimate: canary events, baseline events, canary
     requests, baseline requests."""
+    dispersion: tuple[float, ...] = ()
+    """What the design effect is computed from (``dispersion.Dispersion``); empty unless the gate
+    discounts for over-dispersion."""
+    design_effect: float = 1.0
+    """The design effect the last slice was divided by (1: events taken as independent)."""
 
     @property
     def value(self) -> float:
@@ -133,16 +143,28 @@ class Evidence:
         v = float(log_evidence(self.log_lr, self.log_plug_in))
         return math.exp(v) if v < 700 else math.inf
 
-    def add(self, e_c: int, e_b: int, n_c: int, n_b: int, theta0: float, *, forget: float) -> Evidence:
-        """Fold in a slice for the relative test; ``forget`` in (0, 1] weighs the recent sums first."""
+    def add(self, e_c: int, e_b: int, n_c: int, n_b: int, theta0: float, *, forget: float,
+            wander: float = 0.0) -> Evidence:
+        """Fold in a slice for the relative test; ``forget`` in (0, 1] weighs the recent sums first and
+        says how long the slice is: 0.5 ** (its length in analysis windows). With ``wander`` > 0 (an
+        error gate against a same-age baseline) the slice's log likelihood ratios are divided by the
+        design effect known before it (``core/dispersion.py``)."""
         log_lr = np.asarray(self.log_lr or [0.0] * len(MIXTURE), dtype=float)
         q = n_c / (n_c + n_b) if n_c + n_b else 0.0
         x_c, x_b, r_c, r_b = self.recent or (0.0, 0.0, 0.0, 0.0)
         theta = float(plug_in_ratio(x_c, x_b, r_c, r_b, theta0))
-        plug = self.log_plug_in + float(ratio_log_lr(e_c, e_b, q, theta, theta0))
-        mixed = log_lr + rate_ratio_increment(e_c, e_b, q, theta0)
+        phi, spread = 1.0, self.dispersion
+        if wander > 0:
+            state = dispersion.Dispersion.of(self.dispersion)
+            q_recent = r_c / (r_c + r_b) if r_c + r_b else q
+            phi = state.effect(float(dispersion.share(q_recent, theta)), wander)
+            # No analysis window (forget 1): each slice is a window of its own.
+            length = math.log(forget) / _LOG_HALF if 0.0 < forget < 1.0 else 1.0
+            spread = state.add(e_c, e_b, n_c, n_b, theta0, length).to_tuple()
+        plug = self.log_plug_in + float(ratio_log_lr(e_c, e_b, q, theta, theta0)) / phi
+        mixed = log_lr + rate_ratio_increment(e_c, e_b, q, theta0) / phi
         recent = (x_c * forget + e_c, x_b * forget + e_b, r_c * forget + n_c, r_b * forget + n_b)
-        return Evidence(tuple(mixed.tolist()), plug, recent)
+        return Evidence(tuple(mixed.tolist()), plug, recent, spread, phi)
 
     def add_one_sample(self, e: int, n: int, p0: float, *, forget: float) -> Evidence:
         """Fold in a slice for the absolute test (rate at most p0)."""

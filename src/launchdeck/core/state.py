@@ -112,5 +112,6 @@ def _gate_track(data: dict[str, Any]) -> GateTrack:
     data = dict(data)
     ev = data.pop("evidence", None) or {"log_lr": data.pop("log_lr", ())}  # states written before the plug-in
     data.pop("log_lr", None)
-    evidence = Evidence(tuple(ev.get("log_lr", ())), float(ev.get("log_plug_in", 0.0)), tuple(ev.get("recent", ())))
+    evidence = Evidence(tuple(ev.get("log_lr", ())), float(ev.get("log_plug_in", 0.0)), tuple(ev.get("recent", ())),
+                        tuple(ev.get("dispersion", ())), float(ev.get("design_effect", 1.0)))
     return GateTrack(**data, evidence=evidence)
