@@ -71,8 +71,8 @@ class Worker:
             unreachable: str | None = None
             while not stop.is_set():
                 try:
-                    claimed = leases.claim_due(store, self.holder, self.lease_seconds,
-                                               limit=min(CLAIM_BATCH, self.capacity - len(self.driving)))
+                    claimed = await asyncio.to_thread(leases.claim_due, store, self.holder, self.lease_seconds,
+                                                      limit=min(CLAIM_BATCH, self.capacity - len(self.driving)))
                 except StoreError as e:  # no database, no lease: nothing is driven until it is back
                     claimed = []
                     if unreachable is None:

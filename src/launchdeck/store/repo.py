@@ -16,12 +16,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Row, insert, select, update
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy import Row, func, insert, select, update
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from launchdeck.errors import NotFound, StoreError
+from launchdeck.errors import LaunchdeckError, LeaseLost, NotFound, StoreError
 from launchdeck.store import claims, connect, leases, migrations
 from launchdeck.store.chain import (GENESIS, Signature, canonical_payload, chain_hash, check_chain, decision_body,
                                    head_payload)
@@ -66,6 +66,19 @@ class NewDecision:
     reason: str
     gate: str | None
     inputs: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Tick:
+    """One release's commit, as ``Store.save`` takes it (``save_many`` takes many)."""
+
+    release_id: int
+    state: dict[str, Any]
+    plan_clock: float
+    outcome: str | None
+    decisions: list[NewDecision]
+    messages: list[NewMessage]
+    lease: Lease | None = None
 
 
 @dataclass(frozen=True)
@@ -177,51 +190,95 @@ class Store:
     def save(self, *, release_id: int, state: dict[str, Any], plan_clock: float, outcome: str | None,
              decisions: list[NewDecision], messages: list[NewMessage], lease: Lease | None = None) -> None:
         """Commit a tick. With ``lease``, only while it holds (compare-and-set on holder and epoch, else
-        ``LeaseLost`` and nothing is written), and the lease is renewed.
+        ``LeaseLost`` and nothing is written), and the lease is renewed."""
+        error = self.save_many([Tick(release_id, state, plan_clock, outcome, decisions, messages, lease)])[0]
+        if error is not None:
+            raise error
 
-        A worker commits thousands of ticks a minute, so this is written in SQLAlchemy Core with as few
-        round trips as the work allows: one ``UPDATE … RETURNING`` that is at once the compare-and-set,
-        the renewal and the row lock (held to commit, so two saves never extend the chain from the same
-        last decision), then, when there are decisions, the last one's ``seq`` and hash and one insert."""
+    def save_many(self, ticks: list[Tick]) -> list[LaunchdeckError | None]:
+        """Commit the ticks of many releases in one transaction (a worker's group commit); for each, None
+        when it was saved, or why it was not (``LeaseLost``: nothing of that tick is written, the others
+        are). A database error raises ``StoreError`` and nothing is written.
+
+        Each tick is what ``save`` describes. A worker commits thousands of ticks a minute, so this is
+        SQLAlchemy Core with few round trips: per release one ``UPDATE … RETURNING`` that is at once the
+        compare-and-set, the lease's renewal and the row lock (held to commit, so two saves never extend
+        a chain from the same last decision; rows are taken in id order, so two batches never deadlock),
+        then for the whole batch one query for the chains' last decisions, one insert of the decisions
+        and one of the messages."""
         stamp = now_utc()
         table = ReleaseRow.__table__
-        values: dict[str, Any] = {"state": state, "plan_clock": plan_clock, "outcome": outcome, "updated_at": stamp}
-        change = update(table).where(table.c.id == release_id)
-        if lease is not None:
-            change = change.where(table.c.lease_holder == lease.holder, table.c.lease_epoch == lease.epoch)
-            values["lease_until"] = stamp + timedelta(seconds=lease.seconds)
+        errors: list[LaunchdeckError | None] = [None] * len(ticks)
         with self.session() as s:
             conn = s.connection()
             if conn.dialect.name == "sqlite":
                 conn.exec_driver_sql("BEGIN IMMEDIATE")  # SQLite has no row locks: the write lock, up front
-            saved = conn.execute(change.values(**values).returning(table.c.lease_epoch)).first()
-            if saved is None:  # not this lease's any more (or no such release): say who holds it, write nothing
-                row = s.get(ReleaseRow, release_id, with_for_update=True)  # SQLite: the write lock is held
-                if row is None:
-                    raise NotFound(f"no release with id {release_id} in {_safe(self.url)}")
-                assert lease is not None  # without one the update matches the row whatever its lease
-                leases.check(row, lease)
-                raise AssertionError("the compare-and-set failed on a lease that holds")  # pragma: no cover
-            if decisions:
-                last = self._last_decision(s, release_id)
-                seq, prev = (last.seq, last.hash) if last else (0, GENESIS)
-                rows = []
-                for d in decisions:
+            epochs: dict[int, int] = {}
+            for i in sorted(range(len(ticks)), key=lambda i: ticks[i].release_id):
+                t = ticks[i]
+                values: dict[str, Any] = {"state": t.state, "plan_clock": t.plan_clock, "outcome": t.outcome,
+                                          "updated_at": stamp}
+                change = update(table).where(table.c.id == t.release_id)
+                if t.lease is not None:
+                    change = change.where(table.c.lease_holder == t.lease.holder,
+                                          table.c.lease_epoch == t.lease.epoch)
+                    values["lease_until"] = stamp + timedelta(seconds=t.lease.seconds)
+                saved = conn.execute(change.values(**values).returning(table.c.lease_epoch)).first()
+                if saved is None:
+                    errors[i] = self._unsaved(conn, t)
+                else:
+                    epochs[i] = saved.lease_epoch
+            chained = [i for i in epochs if ticks[i].decisions]
+            heads = self._heads(conn, sorted({ticks[i].release_id for i in chained}))
+            rows: list[dict[str, Any]] = []
+            for i in chained:
+                t = ticks[i]
+                seq, prev = heads.get(t.release_id, (0, GENESIS))
+                for d in t.decisions:
                     seq += 1
-                    digest = chain_hash(prev, decision_body(release_id=release_id, seq=seq, plan_at=d.plan_at,
+                    digest = chain_hash(prev, decision_body(release_id=t.release_id, seq=seq, plan_at=d.plan_at,
                                                             wall_at=stamp, kind=d.kind, reason=d.reason, gate=d.gate,
                                                             inputs=d.inputs))
-                    rows.append({"release_id": release_id, "seq": seq, "plan_at": d.plan_at, "wall_at": stamp,
+                    rows.append({"release_id": t.release_id, "seq": seq, "plan_at": d.plan_at, "wall_at": stamp,
                                  "kind": d.kind, "reason": d.reason, "gate": d.gate, "inputs": d.inputs,
                                  "prev_hash": prev, "hash": digest})
                     prev = digest
+                heads[t.release_id] = (seq, prev)
+            if rows:
                 conn.execute(insert(DecisionRow.__table__), rows)
+            messages = [{"release_id": ticks[i].release_id, "channel": m.channel, "event": m.event, "title": m.title,
+                         "text": m.text, "locale": m.locale, "created_at": stamp, "attempts": 0,
+                         "epoch": ticks[i].lease.epoch if ticks[i].lease else epochs[i]}
+                        for i in epochs for m in ticks[i].messages]
             if messages:
-                epoch = lease.epoch if lease else saved.lease_epoch
-                conn.execute(insert(MessageRow.__table__), [
-                    {"release_id": release_id, "channel": m.channel, "event": m.event, "title": m.title,
-                     "text": m.text, "locale": m.locale, "created_at": stamp, "epoch": epoch, "attempts": 0}
-                    for m in messages])
+                conn.execute(insert(MessageRow.__table__), messages)
+        return errors
+
+    def _unsaved(self, conn: Connection, tick: Tick) -> LaunchdeckError:
+        """Why a tick's compare-and-set matched no row: the lease is another's now, or there is no such release."""
+        table = ReleaseRow.__table__
+        row = conn.execute(select(table.c.name, table.c.lease_holder, table.c.lease_epoch)
+                           .where(table.c.id == tick.release_id).with_for_update()).first()
+        if row is None:
+            return NotFound(f"no release with id {tick.release_id} in {_safe(self.url)}")
+        assert tick.lease is not None  # without a lease the update matches the row whatever its lease
+        try:
+            leases.check(row, tick.lease)  # type: ignore[arg-type]
+        except LeaseLost as e:
+            return e
+        raise AssertionError("the compare-and-set failed on a lease that holds")  # pragma: no cover
+
+    @staticmethod
+    def _heads(conn: Connection, release_ids: list[int]) -> dict[int, tuple[int, str]]:
+        """The last decision's ``seq`` and hash of each release's chain (those with none are absent)."""
+        if not release_ids:
+            return {}
+        d = DecisionRow.__table__
+        last = (select(d.c.release_id, func.max(d.c.seq).label("seq")).where(d.c.release_id.in_(release_ids))
+                .group_by(d.c.release_id).subquery())
+        q = select(d.c.release_id, d.c.seq, d.c.hash).join(last, (d.c.release_id == last.c.release_id)
+                                                             & (d.c.seq == last.c.seq))
+        return {rid: (seq, digest) for rid, seq, digest in conn.execute(q)}
 
     def decisions(self, *, release_id: int) -> list[DecisionRow]:
         with self.session() as s:
