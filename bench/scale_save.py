@@ -21,9 +21,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, os.environ.get("LAUNCHDECK_SCALE_SRC") or str(ROOT / "src"))
 sys.path.insert(1, str(Path(__file__).resolve().parent))
 
-import scale_fleet as fleet  # noqa: E402
-from launchdeck.store import leases  # noqa: E402
-from launchdeck.store.repo import NewDecision, Store  # noqa: E402
+import scale_fleet as fleet
+
+from launchdeck.store import leases
+from launchdeck.store.repo import NewDecision, Store
 
 STATE = {"engine": {"phase": "stage", "stage": 0, "weight": 10.0, "stage_started_at": 0.0, "last_eval_at": 120.0,
                     "gates": {"error-rate": {"status": "ok", "since": None}, "latency": {"status": "ok", "since": None}}},

@@ -14,6 +14,7 @@ Every command, like every router write, is fenced first: a driver that lost its 
 from __future__ import annotations
 
 import time
+from functools import partial
 from typing import Any
 
 from launchdeck import telemetry
@@ -94,7 +95,7 @@ async def roll_back(run: Run) -> None:
     step = engine.rollback_completed(run.state, now, f"rollback complete: {run.state.reason}; "
                                      f"router {router.type} reports canary weight {seen:g}%{unfinished}")
     decisions = list(step.decisions)
-    decisions += run.warroom.after(decisions, step.state, now, status_line(run, step.state, now))
+    decisions += run.warroom.after(decisions, step.state, now, partial(status_line, run, step.state, now))
     commit(run, step.state, decisions, now)
     run.view.tick(snapshot(run, now))
 

@@ -8,6 +8,7 @@ a run killed at any point and started again with the same command resumes where 
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 import time
 from contextlib import AsyncExitStack, suppress
 from dataclasses import replace
@@ -270,7 +271,7 @@ async def _ticks(run: Run, tick: float, heartbeat: float | None) -> None:
             smoke_failure=smoke_failure, pause=people.pause, resume=people.resume))
         smoke_failure = None
         decisions = list(step.decisions)
-        decisions += run.warroom.after(decisions, step.state, now, status_line(run, step.state, now))
+        decisions += run.warroom.after(decisions, step.state, now, partial(status_line, run, step.state, now))
         for action in step.actions:
             if isinstance(action, SetWeight):
                 await set_weight(run, action.weight)

@@ -84,7 +84,7 @@ class GroupCommit:
             try:
                 outcomes: list[BaseException | None] = list(
                     await asyncio.to_thread(self.store.save_many, [tick for tick, _ in batch]))
-            except Exception as e:  # the database: every tick of the transaction is unsaved, and says why
+            except Exception as e:  # noqa: BLE001 - every tick waiting on the transaction must get its answer
                 outcomes = [e] * len(batch)
             for (_, done), error in zip(batch, outcomes, strict=True):
                 if done.done():  # its task was cancelled meanwhile

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Row, func, insert, select, update
+from sqlalchemy import Row, bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -207,7 +207,6 @@ class Store:
         then for the whole batch one query for the chains' last decisions, one insert of the decisions
         and one of the messages."""
         stamp = now_utc()
-        table = ReleaseRow.__table__
         errors: list[LaunchdeckError | None] = [None] * len(ticks)
         with self.session() as s:
             conn = s.connection()
@@ -216,14 +215,12 @@ class Store:
             epochs: dict[int, int] = {}
             for i in sorted(range(len(ticks)), key=lambda i: ticks[i].release_id):
                 t = ticks[i]
-                values: dict[str, Any] = {"state": t.state, "plan_clock": t.plan_clock, "outcome": t.outcome,
-                                          "updated_at": stamp}
-                change = update(table).where(table.c.id == t.release_id)
+                values: dict[str, Any] = {"b_id": t.release_id, "b_state": t.state, "b_clock": t.plan_clock,
+                                          "b_outcome": t.outcome, "b_updated": stamp}
                 if t.lease is not None:
-                    change = change.where(table.c.lease_holder == t.lease.holder,
-                                          table.c.lease_epoch == t.lease.epoch)
-                    values["lease_until"] = stamp + timedelta(seconds=t.lease.seconds)
-                saved = conn.execute(change.values(**values).returning(table.c.lease_epoch)).first()
+                    values.update(b_holder=t.lease.holder, b_epoch=t.lease.epoch,
+                                  b_until=stamp + timedelta(seconds=t.lease.seconds))
+                saved = conn.execute(_SAVE_LEASED if t.lease is not None else _SAVE, values).first()
                 if saved is None:
                     errors[i] = self._unsaved(conn, t)
                 else:
@@ -245,13 +242,13 @@ class Store:
                     prev = digest
                 heads[t.release_id] = (seq, prev)
             if rows:
-                conn.execute(insert(DecisionRow.__table__), rows)
+                conn.execute(_INSERT_DECISIONS, rows)
             messages = [{"release_id": ticks[i].release_id, "channel": m.channel, "event": m.event, "title": m.title,
                          "text": m.text, "locale": m.locale, "created_at": stamp, "attempts": 0,
                          "epoch": ticks[i].lease.epoch if ticks[i].lease else epochs[i]}
                         for i in epochs for m in ticks[i].messages]
             if messages:
-                conn.execute(insert(MessageRow.__table__), messages)
+                conn.execute(_INSERT_MESSAGES, messages)
         return errors
 
     def _unsaved(self, conn: Connection, tick: Tick) -> LaunchdeckError:
@@ -273,12 +270,7 @@ class Store:
         """The last decision's ``seq`` and hash of each release's chain (those with none are absent)."""
         if not release_ids:
             return {}
-        d = DecisionRow.__table__
-        last = (select(d.c.release_id, func.max(d.c.seq).label("seq")).where(d.c.release_id.in_(release_ids))
-                .group_by(d.c.release_id).subquery())
-        q = select(d.c.release_id, d.c.seq, d.c.hash).join(last, (d.c.release_id == last.c.release_id)
-                                                             & (d.c.seq == last.c.seq))
-        return {rid: (seq, digest) for rid, seq, digest in conn.execute(q)}
+        return {rid: (seq, digest) for rid, seq, digest in conn.execute(_HEADS, {"ids": release_ids})}
 
     def decisions(self, *, release_id: int) -> list[DecisionRow]:
         with self.session() as s:
@@ -385,6 +377,27 @@ class Store:
             if row is not None:
                 row.attempts += 1
                 row.last_error = error
+
+
+# The save path's statements, built once: a worker runs them thousands of times a minute.
+_RELEASES, _DECISIONS = ReleaseRow.__table__, DecisionRow.__table__
+_SAVE = (update(_RELEASES).where(_RELEASES.c.id == bindparam("b_id"))
+         .values(state=bindparam("b_state"), plan_clock=bindparam("b_clock"), outcome=bindparam("b_outcome"),
+                 updated_at=bindparam("b_updated"))
+         .returning(_RELEASES.c.lease_epoch))
+_SAVE_LEASED = (update(_RELEASES)
+                .where(_RELEASES.c.id == bindparam("b_id"), _RELEASES.c.lease_holder == bindparam("b_holder"),
+                       _RELEASES.c.lease_epoch == bindparam("b_epoch"))
+                .values(state=bindparam("b_state"), plan_clock=bindparam("b_clock"), outcome=bindparam("b_outcome"),
+                        updated_at=bindparam("b_updated"), lease_until=bindparam("b_until"))
+                .returning(_RELEASES.c.lease_epoch))
+_LAST = (select(_DECISIONS.c.release_id, func.max(_DECISIONS.c.seq).label("seq"))
+         .where(_DECISIONS.c.release_id.in_(bindparam("ids", expanding=True))).group_by(_DECISIONS.c.release_id)
+         .subquery())
+_HEADS = select(_DECISIONS.c.release_id, _DECISIONS.c.seq, _DECISIONS.c.hash).join(
+    _LAST, (_DECISIONS.c.release_id == _LAST.c.release_id) & (_DECISIONS.c.seq == _LAST.c.seq))
+_INSERT_DECISIONS = insert(_DECISIONS)
+_INSERT_MESSAGES = insert(MessageRow.__table__)
 
 
 def _stored(row: ReleaseRow) -> StoredRelease:
