@@ -147,7 +147,8 @@ def _prepare(run: Run, state: ReleaseState, decisions: list[Decision], now: floa
         run.view.decision(d)
     assert run.dispatcher is not None
     asked = asking(run, now)  # once per commit: for the messages and for `status`
-    messages = run.dispatcher.compose([d for d in decisions if d.event], context(run, decisions, asked))
+    announced = [d for d in decisions if d.event]  # most ticks announce nothing: no context to build
+    messages = run.dispatcher.compose(announced, context(run, decisions, asked)) if announced else []
     if run.target is not None:
         requests, errors = run.target.totals("canary")
         carried = run.meta.get("carried", [0, 0])
