@@ -21,7 +21,14 @@ from launchdeck import telemetry
 from launchdeck.adapters import process
 from launchdeck.adapters.routers import Router, Split
 from launchdeck.controller import failpoints
-from launchdeck.controller.session import Run, commit, fence, snapshot, status_line
+from launchdeck.controller.session import (
+    Run,
+    commit,
+    fence,
+    fence_aside,
+    snapshot,
+    status_line,
+)
 from launchdeck.core import engine
 from launchdeck.core.engine import Decision
 from launchdeck.errors import TargetError, WeightNotApplied
@@ -43,7 +50,7 @@ async def set_weight(run: Run, weight: float) -> float:
     want = split_for(run, weight)
     try:
         for _ in range(VERIFY_ATTEMPTS):
-            fence(run, f"set-weight:{weight:g}")
+            await fence_aside(run, f"set-weight:{weight:g}")
             await router.set_weight(want.canary, want.baseline)
             seen = await router.current_split()
             if seen.matches(want):

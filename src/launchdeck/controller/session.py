@@ -187,6 +187,12 @@ def beat_every(run: Run) -> float | None:
     return min(every, run.lease.seconds / 3) if run.lease is not None else every
 
 
+async def fence_aside(run: Run, step: str) -> None:
+    """``fence`` with its round trip on a thread, so a worker's other releases tick meanwhile (a worker
+    starting a thousand releases fences a router write for each). The effect is sent only after it."""
+    await asyncio.to_thread(fence, run, step)
+
+
 def fence(run: Run, step: str) -> None:
     """Before an external effect: check the lease still holds, renew it and record the effect's key
     (``release:epoch:n:step``); raises ``LeaseLost`` and the effect is never sent."""

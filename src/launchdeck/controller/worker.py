@@ -97,9 +97,10 @@ class Worker:
         name = str(lease.release_id)
         keep = False  # an error keeps the lease until it expires: the release is retried, not hammered
         try:
-            found = store.find_id(lease.release_id)
+            # The store and the plan file on a thread: a worker starts releases while it drives the others.
+            found = await asyncio.to_thread(store.find_id, lease.release_id)
             name = found.name
-            plan, workdir = materialize(found, self.home)
+            plan, workdir = await asyncio.to_thread(materialize, found, self.home)
             opts = submit.options_of(found, db_url=self.db_url, workdir=workdir)
             view = self.view(found) if self.view else _log_view(found)
             summary = await drive(plan, opts, view, store, lease, stop=stop, opener=self.opener, shift=shift)
