@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import time
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -43,6 +44,13 @@ log = logging.getLogger("launchdeck.worker")
 POLL_SECONDS = 1.0
 #: At most this many releases claimed per look, so workers starting together share the work.
 CLAIM_BATCH = 100
+#: At most this many releases starting at once (claimed, not yet in their tick loop): starting one
+#: (its plan, key, preflight, first commit) costs far more than a tick, and a worker claiming a thousand at
+#: once would make the releases it already drives late.
+STARTING_AT_ONCE = 50
+#: A worker whose event loop runs this late (seconds) claims nothing until it catches up: the releases it
+#: drives come first, and other workers may take the rest.
+BUSY_LATE_S = 0.5
 
 
 @dataclass
@@ -69,10 +77,13 @@ class Worker:
             shift = Shift(store, self.holder, self.lease_seconds)
             shifting = asyncio.create_task(shift.run(stop))
             unreachable: str | None = None
+            late = 0.0
             while not stop.is_set():
                 try:
+                    room = 0 if late > BUSY_LATE_S else min(CLAIM_BATCH, self.capacity - len(self.driving),
+                                                            STARTING_AT_ONCE - self._starting(shift))
                     claimed = await asyncio.to_thread(leases.claim_due, store, self.holder, self.lease_seconds,
-                                                      limit=min(CLAIM_BATCH, self.capacity - len(self.driving)))
+                                                      limit=room) if room > 0 else []
                 except StoreError as e:  # no database, no lease: nothing is driven until it is back
                     claimed = []
                     if unreachable is None:
@@ -84,14 +95,20 @@ class Worker:
                     unreachable = None
                 for lease in claimed:
                     self.driving[lease.release_id] = asyncio.create_task(self._drive(store, lease, stop, shift))
+                waited = time.monotonic()
                 with suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), self.poll_seconds)
+                late = time.monotonic() - waited - self.poll_seconds  # how far behind the event loop runs
                 for rid in [r for r, t in self.driving.items() if t.done()]:
                     self.driving.pop(rid)
             if self.driving:
                 await asyncio.gather(*self.driving.values(), return_exceptions=True)
                 self.driving.clear()
             shifting.cancel()
+
+    def _starting(self, shift: Shift) -> int:
+        """Releases claimed and not yet in their tick loop."""
+        return len(self.driving) - sum(1 for r in shift.runs.values() if r.looping)
 
     async def _drive(self, store: Store, lease: Lease, stop: asyncio.Event, shift: Shift | None = None) -> None:
         name = str(lease.release_id)
