@@ -11,7 +11,7 @@ from sqlalchemy import update
 
 from launchdeck.errors import LeaseLost
 from launchdeck.store import leases
-from launchdeck.store.repo import NewDecision, NewMessage, Store, StoredRelease
+from launchdeck.store.repo import NewDecision, NewMessage, Store, StoredRelease, Tick
 from launchdeck.store.tables import ReleaseRow
 
 STATE = {"engine": {"phase": "stage", "weight": 5.0}}
@@ -142,3 +142,44 @@ def test_claims_take_turns_across_tenants_so_a_flood_does_not_starve_another(sto
     claimed = [c.release_id for c in first]
     assert calm.id in claimed and len(claimed) == 10
     assert [r for r in claimed if r != calm.id] == flood[:9]  # the flood's own in their order
+
+
+def test_a_group_commit_saves_each_release_whose_lease_holds_and_refuses_only_the_lost_one(store: Store) -> None:
+    kept, lost = _submitted(store, "cart-v2"), _submitted(store, "search-v2")
+    kept_lease, old = leases.claim(store, kept.id, "w1", 15), leases.claim(store, lost.id, "w1", 15)
+    assert kept_lease is not None and old is not None
+    _save(store, kept.id, kept_lease, "first")
+    _expire(store, lost.id)
+    assert leases.claim(store, lost.id, "w2", 15) is not None
+
+    def tick(release_id: int, lease: leases.Lease, kind: str) -> Tick:
+        return Tick(release_id, STATE, 2.0, None, [NewDecision(2.0, kind, kind, None, {}),
+                                                   NewDecision(2.0, f"{kind}-2", kind, None, {})],
+                    [NewMessage("ops", "stage", "t", "x", "en")], lease)
+
+    errors = store.save_many([tick(lost.id, old, "stale"), tick(kept.id, kept_lease, "second")])
+    assert isinstance(errors[0], LeaseLost) and "held by w2" in errors[0].message
+    assert errors[1] is None
+    assert [d.kind for d in store.decisions(release_id=kept.id)] == ["first", "second", "second-2"]
+    assert store.verify_chain(release_id=kept.id) is None  # the batch went on from the chain's last decision
+    assert store.decisions(release_id=lost.id) == [] and store.messages(release_id=lost.id) == []
+    assert len(store.messages(release_id=kept.id)) == 2
+
+
+def test_renewing_many_leases_extends_the_held_ones_records_plan_time_and_leaves_a_lost_one(store: Store) -> None:
+    held, lost = _submitted(store, "cart-v2"), _submitted(store, "search-v2")
+    lease, old = leases.claim(store, held.id, "w1", 15), leases.claim(store, lost.id, "w1", 15)
+    assert lease is not None and old is not None
+    _expire(store, held.id)  # renewing brings it back to life: nobody took it meanwhile
+    _expire(store, lost.id)
+    taken = leases.claim(store, lost.id, "w2", 15)
+    assert taken is not None
+    leases.renew_many(store, [(old, 99.0), (lease, 42.0)])
+    now = leases.now_utc()
+    mine = store.find_id(held.id)
+    assert mine.lease_until is not None and mine.lease_until > now + timedelta(seconds=10)
+    assert mine.plan_clock == 42.0
+    theirs = store.find_id(lost.id)
+    assert theirs.lease_holder == "w2" and theirs.plan_clock == 0.0
+    leases.renew_many(store, [(lease, None)])  # no plan time: the recorded one stays
+    assert store.find_id(held.id).plan_clock == 42.0

@@ -3,6 +3,7 @@ of a run, and what the store holds read each tick and checked against the plan's
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,6 +67,18 @@ def read(store: Store, release_id: int, policy: Policy, state: ReleaseState, sig
     if watch is not None and mark == seen:
         return People(signoffs=signoffs), seen
     return gather(store, release_id, policy, state), mark
+
+
+async def read_aside(store: Store, release_id: int, policy: Policy, state: ReleaseState,
+                     signoffs: frozenset[tuple[int, str]], watch: Any, seen: object) -> tuple[People, object]:
+    """``read``, with the sign-offs read on a thread when a worker's watch says they changed (or is not
+    sure: a release's first tick), so its other releases tick meanwhile."""
+    if watch is None:
+        return read(store, release_id, policy, state, signoffs, watch, seen)
+    mark = watch.mark(release_id)
+    if mark == seen:
+        return People(signoffs=signoffs), seen
+    return await asyncio.to_thread(gather, store, release_id, policy, state), mark
 
 
 # -- the rule every sign-off meets, whatever its source ------------------------------------------------

@@ -14,13 +14,21 @@ Every command, like every router write, is fenced first: a driver that lost its 
 from __future__ import annotations
 
 import time
+from functools import partial
 from typing import Any
 
 from launchdeck import telemetry
 from launchdeck.adapters import process
 from launchdeck.adapters.routers import Router, Split
 from launchdeck.controller import failpoints
-from launchdeck.controller.session import Run, commit, fence, snapshot, status_line
+from launchdeck.controller.session import (
+    Run,
+    commit,
+    fence,
+    fence_aside,
+    snapshot,
+    status_line,
+)
 from launchdeck.core import engine
 from launchdeck.core.engine import Decision
 from launchdeck.errors import TargetError, WeightNotApplied
@@ -42,7 +50,7 @@ async def set_weight(run: Run, weight: float) -> float:
     want = split_for(run, weight)
     try:
         for _ in range(VERIFY_ATTEMPTS):
-            fence(run, f"set-weight:{weight:g}")
+            await fence_aside(run, f"set-weight:{weight:g}")
             await router.set_weight(want.canary, want.baseline)
             seen = await router.current_split()
             if seen.matches(want):
@@ -94,7 +102,7 @@ async def roll_back(run: Run) -> None:
     step = engine.rollback_completed(run.state, now, f"rollback complete: {run.state.reason}; "
                                      f"router {router.type} reports canary weight {seen:g}%{unfinished}")
     decisions = list(step.decisions)
-    decisions += run.warroom.after(decisions, step.state, now, status_line(run, step.state, now))
+    decisions += run.warroom.after(decisions, step.state, now, partial(status_line, run, step.state, now))
     commit(run, step.state, decisions, now)
     run.view.tick(snapshot(run, now))
 

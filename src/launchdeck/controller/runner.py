@@ -8,6 +8,7 @@ a run killed at any point and started again with the same command resumes where 
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 import time
 from contextlib import AsyncExitStack, suppress
 from dataclasses import replace
@@ -18,7 +19,7 @@ from launchdeck.controller import driver, failpoints, guardwatch, lifecycle, loa
 from launchdeck.controller import evidence as bundles
 from launchdeck.controller.clock import PlanClock
 from launchdeck.controller.messages import Dispatcher
-from launchdeck.controller.people import read
+from launchdeck.controller.people import read_aside
 from launchdeck.controller.rollback import roll_back, set_weight, split_for
 from launchdeck.controller.session import (
     Run,
@@ -119,13 +120,17 @@ async def drive(plan: LoadedPlan, opts: RunOptions, view: View, store: Store, le
     """
     if lease.taken_from is not None:
         telemetry.LEASE_TAKEOVERS.inc()
-    found = store.find_id(lease.release_id)
-    release, state, meta = _session(found, view)
-    run = new_run(plan, opts, view, store, release, state, meta)
+    def start() -> Run:  # on a thread: the store, the plan's key file (a worker drives its other releases meanwhile)
+        found = store.find_id(lease.release_id)
+        release, state, meta = _session(found, view)
+        run = new_run(plan, opts, view, store, release, state, meta)
+        run.effects = len([e for e in leases.effects(store, release.id) if e.epoch == lease.epoch])
+        return run
+
+    run = await asyncio.to_thread(start)
     run.lease, run.stop = lease, stop
     run.opener = opener or open_target
     run.shift = shift
-    run.effects = len([e for e in leases.effects(store, release.id) if e.epoch == lease.epoch])
     with kept(run, shift):
         return await _drive(run)
 
@@ -141,7 +146,7 @@ async def _drive(run: Run) -> dict[str, Any]:
         commit(run, step.state, list(step.decisions), release.plan_clock)
         state = run.state
     if state.phase == "starting" and "checks" not in meta:
-        refusal = _preflight(run)
+        refusal = await asyncio.to_thread(_preflight, run)  # checks, and the store's sign-offs: off the loop
         if refusal:
             return await _refuse(run, refusal, "preflight.failed")
     async with AsyncExitStack() as stack:
@@ -275,8 +280,8 @@ async def _ticks(run: Run, tick: float, heartbeat: float | None) -> None:
         # The tenant's guard rails: its autonomy tier, an override, an enforced pause or shrink.
         guard = autonomy.runtime(run.store, run.release.tenant)
         policy = guard.policy(run.policy) if guard is not None else run.policy
-        people, run.people_mark = read(run.store, run.release.id, policy, run.state, run.signoffs,
-                                       run.shift.watch if run.shift else None, run.people_mark)
+        people, run.people_mark = await read_aside(run.store, run.release.id, policy, run.state, run.signoffs,
+                                                   run.shift.watch if run.shift else None, run.people_mark)
         signed_before, run.signoffs = run.signoffs, people.signoffs
         room_before = run.warroom.kept()
         step = engine.decide(policy, run.state, now, engine.Inputs(
@@ -285,7 +290,7 @@ async def _ticks(run: Run, tick: float, heartbeat: float | None) -> None:
             guard_hold=guard.hold if guard is not None else None, guard_shrink=guard is not None and guard.shrink))
         smoke_failure = None
         decisions = list(step.decisions)
-        decisions += run.warroom.after(decisions, step.state, now, status_line(run, step.state, now))
+        decisions += run.warroom.after(decisions, step.state, now, partial(status_line, run, step.state, now))
         for action in step.actions:
             if isinstance(action, SetWeight):
                 await set_weight(run, action.weight)
@@ -327,7 +332,7 @@ def _pause(run: Run, tick: float) -> float:
 async def _announce_start(run: Run) -> None:
     if run.state.phase == "starting" and not run.meta.get("announced"):
         run.meta["announced"] = True
-        commit(run, run.state, [Decision(0.0, "release.started",
+        await commit_aside(run, run.state, [Decision(0.0, "release.started",
                                           f"release {run.release.name} started: {run.plan.doc.metadata.version} "
                                           f"replaces {run.plan.doc.metadata.previous_version or 'the stable version'}",
                                           "release.started")], 0.0)

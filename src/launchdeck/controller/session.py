@@ -8,10 +8,8 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -29,7 +27,7 @@ from launchdeck.plan import LoadedPlan, model
 from launchdeck.runbook import waiting as wait
 from launchdeck.store import leases
 from launchdeck.store.leases import Lease
-from launchdeck.store.repo import DEFAULT_URL, NewDecision, Store, StoredRelease
+from launchdeck.store.repo import DEFAULT_URL, NewDecision, Store, StoredRelease, Tick
 
 
 @dataclass(frozen=True)
@@ -115,23 +113,33 @@ class Stopped(Exception):
 
 def commit(run: Run, state: ReleaseState, decisions: list[Decision], now: float,
            extra: list[NewDecision] | None = None) -> None:
-    save, messages = _prepare(run, state, decisions, now, extra)
-    save()
-    _saved(run, messages)
+    tick = _prepare(run, state, decisions, now, extra)
+    _save(run.store, tick)
+    _saved(run, bool(tick.messages))
 
 
 async def commit_aside(run: Run, state: ReleaseState, decisions: list[Decision], now: float,
                        extra: list[NewDecision] | None = None) -> None:
-    """``commit`` with the database's round trips on a thread, so a worker's other releases tick meanwhile
-    (and their commits share the database's flushes). The session waits for it, as for ``commit``."""
-    save, messages = _prepare(run, state, decisions, now, extra)
-    await asyncio.to_thread(save)
-    _saved(run, messages)
+    """``commit`` with the database's round trips off the event loop, so a worker's other releases tick
+    meanwhile: in a worker, in the group commit its shift runs for all its releases (one transaction for
+    the ticks committed meanwhile); in `launchdeck run`, on a thread. The session waits for it, as for
+    ``commit``."""
+    tick = _prepare(run, state, decisions, now, extra)
+    if run.shift is not None:
+        await run.shift.commits.save(tick)
+    else:
+        await asyncio.to_thread(_save, run.store, tick)
+    _saved(run, bool(tick.messages))
+
+
+def _save(store: Store, tick: Tick) -> None:
+    store.save(release_id=tick.release_id, state=tick.state, plan_clock=tick.plan_clock, outcome=tick.outcome,
+               decisions=tick.decisions, messages=tick.messages, lease=tick.lease)
 
 
 def _prepare(run: Run, state: ReleaseState, decisions: list[Decision], now: float,
-             extra: list[NewDecision] | None) -> tuple[Callable[[], None], bool]:
-    """The tick's outcome applied to the session, and the one transaction that records it (to call)."""
+             extra: list[NewDecision] | None) -> Tick:
+    """The tick's outcome applied to the session, and what the one transaction that records it writes."""
     run.state = state
     for d in decisions:
         if d.kind == "evaluation":
@@ -139,7 +147,8 @@ def _prepare(run: Run, state: ReleaseState, decisions: list[Decision], now: floa
         run.view.decision(d)
     assert run.dispatcher is not None
     asked = asking(run, now)  # once per commit: for the messages and for `status`
-    messages = run.dispatcher.compose([d for d in decisions if d.event], context(run, decisions, asked))
+    announced = [d for d in decisions if d.event]  # most ticks announce nothing: no context to build
+    messages = run.dispatcher.compose(announced, context(run, decisions, asked)) if announced else []
     if run.target is not None:
         requests, errors = run.target.totals("canary")
         carried = run.meta.get("carried", [0, 0])
@@ -151,9 +160,8 @@ def _prepare(run: Run, state: ReleaseState, decisions: list[Decision], now: floa
         # being wrapped up from one that finished before wrap-ups were recorded, which has no record at all.
         run.meta.setdefault("wrapup", {"done": False})
     rows = [NewDecision(d.at, d.kind, d.reason, d.gate, d.inputs) for d in decisions] + (extra or [])
-    return partial(run.store.save, release_id=run.release.id, state=dict(run.meta), plan_clock=now,
-                   outcome=state.outcome if state.phase == "done" else None, decisions=rows, messages=messages,
-                   lease=run.lease), bool(messages)
+    return Tick(run.release.id, dict(run.meta), now, state.outcome if state.phase == "done" else None, rows,
+                messages, run.lease)
 
 
 def _saved(run: Run, messages: bool) -> None:
@@ -181,6 +189,12 @@ def beat_every(run: Run) -> float | None:
     if run.shift is not None:
         return every if every < run.shift.every else None
     return min(every, run.lease.seconds / 3) if run.lease is not None else every
+
+
+async def fence_aside(run: Run, step: str) -> None:
+    """``fence`` with its round trip on a thread, so a worker's other releases tick meanwhile (a worker
+    starting a thousand releases fences a router write for each). The effect is sent only after it."""
+    await asyncio.to_thread(fence, run, step)
 
 
 def fence(run: Run, step: str) -> None:

@@ -7,6 +7,8 @@ second across the worker:
 
 * people's input: ``SignoffWatch`` asks, in one query for every release the worker holds, which ones have
   sign-offs added or consumed since (``store.watch``); a release reads its sign-offs only then;
+* its commits: ``GroupCommit`` writes the ticks its releases commit meanwhile in one transaction, on one
+  thread (``Store.save_many``): each still a compare-and-set on its own lease, which fails alone;
 * its lease: ``Shift`` renews every lease it keeps in one statement every third of a lease
   (``store.leases.renew_many``), with the plan time of each release in its tick loop (where a resumed
   run goes on from). A lease another holder took meanwhile is not renewed: its driver learns it at its
@@ -26,7 +28,7 @@ from typing import TYPE_CHECKING
 
 from launchdeck.errors import LaunchdeckError
 from launchdeck.store import leases
-from launchdeck.store.repo import Store
+from launchdeck.store.repo import Store, Tick
 from launchdeck.store.watch import Mark, signoff_marks
 
 if TYPE_CHECKING:
@@ -58,12 +60,48 @@ class SignoffWatch:
         return self.marks.get(release_id, (0, 0, 0))
 
 
+class GroupCommit:
+    """The commits of a worker's releases, written together: a tick's ``save`` waits for the transaction
+    that holds it. While one transaction is under way the ticks committed meanwhile wait, then go in the
+    next (at most ``most`` at a time); nothing waits for company when none is under way."""
+
+    def __init__(self, store: Store, most: int = 500) -> None:
+        self.store, self.most = store, most
+        self.pending: list[tuple[Tick, asyncio.Future[None]]] = []
+        self.writing: asyncio.Task[None] | None = None
+
+    async def save(self, tick: Tick) -> None:
+        """Commit ``tick`` (raises what ``Store.save`` raises: ``LeaseLost``, ``StoreError``)."""
+        done = asyncio.get_running_loop().create_future()
+        self.pending.append((tick, done))
+        if self.writing is None or self.writing.done():
+            self.writing = asyncio.create_task(self._write())
+        await done
+
+    async def _write(self) -> None:
+        while self.pending:
+            batch, self.pending = self.pending[:self.most], self.pending[self.most:]
+            try:
+                outcomes: list[BaseException | None] = list(
+                    await asyncio.to_thread(self.store.save_many, [tick for tick, _ in batch]))
+            except Exception as e:  # noqa: BLE001 - every tick waiting on the transaction must get its answer
+                outcomes = [e] * len(batch)
+            for (_, done), error in zip(batch, outcomes, strict=True):
+                if done.done():  # its task was cancelled meanwhile
+                    continue
+                if error is None:
+                    done.set_result(None)
+                else:
+                    done.set_exception(error)
+
+
 class Shift:
     """A worker's shared duties for the releases it drives (see the module's docstring)."""
 
     def __init__(self, store: Store, holder: str, lease_seconds: float) -> None:
         self.store = store
         self.watch = SignoffWatch(store, holder)
+        self.commits = GroupCommit(store)
         self.every = lease_seconds / 3
         """How often the leases are renewed (seconds)."""
         self.runs: dict[int, Run] = {}
@@ -75,12 +113,13 @@ class Shift:
     def drop(self, run: Run) -> None:
         self.runs.pop(id(run), None)
 
-    def renew(self) -> None:
-        """Renew every kept lease now, with the plan time of each release in its tick loop."""
+    async def renew(self) -> None:
+        """Renew every kept lease now, with the plan time of each release in its tick loop (the statement
+        runs on a thread: with thousands of leases it must not hold the event loop up)."""
         kept = [r for r in self.runs.values() if r.lease is not None]
         beats = [(r.lease, r.clock.now() if r.looping else None) for r in kept]
         try:
-            leases.renew_many(self.store, beats)  # type: ignore[arg-type]
+            await asyncio.to_thread(leases.renew_many, self.store, beats)  # type: ignore[arg-type]
         except LaunchdeckError as e:  # the database is away: each release's next commit or fence says so
             log.warning("cannot renew the leases of %d releases: %s", len(kept), e.message)
             return
@@ -93,9 +132,9 @@ class Shift:
         renewed = time.monotonic()
         while not stop.is_set():
             started = time.monotonic()
-            self.watch.look()
+            await asyncio.to_thread(self.watch.look)
             if started - renewed >= self.every:
-                self.renew()
+                await self.renew()
                 renewed = started
             await asyncio.sleep(max(0.0, self.watch.every - (time.monotonic() - started)))
 

@@ -9,6 +9,7 @@ and delivered through the outbox.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
@@ -55,8 +56,10 @@ class WarRoom:
     def _keep(self, incident: esc.Incident | None) -> None:
         self.meta["incident"] = asdict(incident) if incident else None
 
-    def after(self, decisions: list[Decision], state: ReleaseState, now: float, status: str) -> list[Decision]:
-        """Decisions the war room adds this tick, given the engine's decisions and a one-line status."""
+    def after(self, decisions: list[Decision], state: ReleaseState, now: float,
+              status: str | Callable[[], str]) -> list[Decision]:
+        """Decisions the war room adds this tick, given the engine's decisions and a one-line status (or what
+        makes it: it is needed only when a status message is due, and a worker ticks thousands of releases)."""
         out: list[Decision] = []
         incident = self.incident
         for d in decisions:
@@ -86,7 +89,8 @@ class WarRoom:
         out += self._cadence(state, now, status, open_incident=incident is not None and incident.resolved_at is None)
         return out
 
-    def _cadence(self, state: ReleaseState, now: float, status: str, *, open_incident: bool) -> list[Decision]:
+    def _cadence(self, state: ReleaseState, now: float, status: str | Callable[[], str], *,
+                 open_incident: bool) -> list[Decision]:
         following = state.phase == "done" and state.outcome == "promoted"  # run --follow, after promotion
         every = (self.incident_every or self.launching) if open_incident else (self.stable if following else self.launching)
         if every is None or state.phase == "starting" or (state.phase == "done" and not following):
@@ -99,5 +103,6 @@ class WarRoom:
             return []  # the release.started message is the first word; the cadence counts from it
         channels = [self.spec.war_room.channel] if self.spec.war_room and self.spec.war_room.channel else []
         kind = "incident" if open_incident else "stable" if following else "launching"
-        return [Decision(now, "status.cadence", f"{kind} update: {status}", "status.cadence", None,
+        line = status if isinstance(status, str) else status()
+        return [Decision(now, "status.cadence", f"{kind} update: {line}", "status.cadence", None,
                          {"channels": [c for c in channels if c in self.spec.notifications.channels]})]

@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import time
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -62,6 +63,14 @@ def retry_delay(attempts: int, *, first: float, cap: float = RETRY_CAP) -> float
     """Seconds before the next attempt after ``attempts`` failed ones in a row: ``first``, then doubling."""
     return min(cap, first * 2 ** max(0, attempts - 1))
 
+#: At most this many releases starting at once (claimed, not yet in their tick loop): starting one
+#: (its plan, key, preflight, first commit) costs far more than a tick, and a worker claiming a thousand at
+#: once would make the releases it already drives late.
+STARTING_AT_ONCE = 50
+#: A worker whose event loop runs this late (seconds) claims nothing until it catches up: the releases it
+#: drives come first, and other workers may take the rest.
+BUSY_LATE_S = 0.5
+
 
 @dataclass
 class Worker:
@@ -95,10 +104,13 @@ class Worker:
             guarding = [asyncio.create_task(guardwatch.watch(store, stop)),
                         asyncio.create_task(guardwatch.follow(store, stop))] if self.guard else []
             unreachable: str | None = None
+            late = 0.0
             while not stop.is_set():
                 try:
-                    claimed = leases.claim_due(store, self.holder, self.lease_seconds,
-                                               limit=min(CLAIM_BATCH, self.capacity - len(self.driving)))
+                    room = 0 if late > BUSY_LATE_S else min(CLAIM_BATCH, self.capacity - len(self.driving),
+                                                            STARTING_AT_ONCE - self._starting(shift))
+                    claimed = await asyncio.to_thread(leases.claim_due, store, self.holder, self.lease_seconds,
+                                                      limit=room) if room > 0 else []
                 except StoreError as e:  # no database, no lease: nothing is driven until it is back
                     claimed = []
                     if unreachable is None:
@@ -110,8 +122,10 @@ class Worker:
                     unreachable = None
                 for lease in claimed:
                     self.driving[lease.release_id] = asyncio.create_task(self._drive(store, lease, stop, shift))
+                waited = time.monotonic()
                 with suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), self.poll_seconds)
+                late = time.monotonic() - waited - self.poll_seconds  # how far behind the event loop runs
                 for rid in [r for r, t in self.driving.items() if t.done()]:
                     self.driving.pop(rid)
             if self.driving:
@@ -121,6 +135,10 @@ class Worker:
             for task in guarding:
                 task.cancel()
 
+    def _starting(self, shift: Shift) -> int:
+        """Releases claimed and not yet in their tick loop."""
+        return len(self.driving) - sum(1 for r in shift.runs.values() if r.looping)
+
     async def _drive(self, store: Store, lease: Lease, stop: asyncio.Event, shift: Shift | None = None) -> None:
         name = str(lease.release_id)
         keep = False  # a lost lease is the new holder's; a failed attempt gives it up until the next attempt
@@ -128,9 +146,10 @@ class Worker:
         plan: LoadedPlan | None = None
         workdir = self.home
         try:
-            found = store.find_id(lease.release_id)
+            # The store and the plan file on a thread: a worker starts releases while it drives the others.
+            found = await asyncio.to_thread(store.find_id, lease.release_id)
             name = found.name
-            plan, workdir = materialize(found, self.home)
+            plan, workdir = await asyncio.to_thread(materialize, found, self.home)
             opts = submit.options_of(found, db_url=self.db_url, workdir=workdir)
             if plan.is_train:  # its services are driven here, as `launchdeck run TRAIN` drives them
                 summary = await drive_train(plan, opts, lambda service: _log_view(found, f"{found.name}.{service}"),

@@ -22,8 +22,12 @@ def engine(url: str) -> Engine:
     """An SQLAlchemy engine for the store's URL, with launchdeck's timeouts (and WAL for SQLite)."""
     parsed = make_url(url)
     args: dict[str, Any] = {}
-    if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
-        args["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT_S}
+    if parsed.get_backend_name() == "postgresql":
+        from launchdeck.store.tables import loads_exact
+
+        args["json_deserializer"] = loads_exact  # JSONB read back with JSONDoc's floats exact
+        if "connect_timeout" not in parsed.query:
+            args["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT_S}
     elif parsed.get_backend_name() == "sqlite":
         args["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}  # the driver's own wait, too
     made = create_engine(parsed, **args)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Float, bindparam, func, select, update
+from sqlalchemy import Float, bindparam, func, select, text, update
 
 from launchdeck.errors import LeaseLost
 from launchdeck.store.tables import EffectRow, ReleaseRow
@@ -145,20 +145,49 @@ def renew(store: Store, lease: Lease, *, plan_clock: float | None = None) -> Non
 def renew_many(store: Store, beats: list[tuple[Lease, float | None]]) -> None:
     """Renew many leases in one transaction (a worker's heartbeat for all the releases it drives), each with
     its release's plan time when one is given. A lease that is no longer its release's (another holder,
-    another epoch) is left alone, and its driver finds out at its next commit or fence."""
+    another epoch) is left alone, and its driver finds out at its next commit or fence.
+
+    The rows are locked in id order, as ``Store.save_many`` locks them, so the two never deadlock. On
+    PostgreSQL it is one statement over arrays (thousands of leases, one round trip)."""
     if not beats:
         return
     now = now_utc()
-    table = ReleaseRow.__table__
-    renew = (update(table)
-             .where(table.c.id == bindparam("b_id"), table.c.lease_holder == bindparam("b_holder"),
-                    table.c.lease_epoch == bindparam("b_epoch"))
-             .values(lease_until=bindparam("b_until"), updated_at=now,
-                     plan_clock=func.coalesce(bindparam("b_clock", type_=Float()), table.c.plan_clock)))
+    beats = sorted(beats, key=lambda b: b[0].release_id)
     with store.session() as s:
-        s.connection().execute(renew, [{"b_id": lease.release_id, "b_holder": lease.holder, "b_epoch": lease.epoch,
-                                        "b_until": now + timedelta(seconds=lease.seconds), "b_clock": clock}
-                                       for lease, clock in beats])
+        conn = s.connection()
+        if conn.dialect.name == "postgresql":
+            conn.execute(_RENEW_ARRAYS, {
+                "ids": [lease.release_id for lease, _ in beats], "holders": [lease.holder for lease, _ in beats],
+                "epochs": [lease.epoch for lease, _ in beats], "clocks": [clock for _, clock in beats],
+                "untils": [now + timedelta(seconds=lease.seconds) for lease, _ in beats], "now": now})
+            return
+        table = ReleaseRow.__table__
+        renew = (update(table)
+                 .where(table.c.id == bindparam("b_id"), table.c.lease_holder == bindparam("b_holder"),
+                        table.c.lease_epoch == bindparam("b_epoch"))
+                 .values(lease_until=bindparam("b_until"), updated_at=now,
+                         plan_clock=func.coalesce(bindparam("b_clock", type_=Float()), table.c.plan_clock)))
+        conn.execute(renew, [{"b_id": lease.release_id, "b_holder": lease.holder, "b_epoch": lease.epoch,
+                              "b_until": now + timedelta(seconds=lease.seconds), "b_clock": clock}
+                             for lease, clock in beats])
+
+
+#: ``renew_many`` on PostgreSQL: the rows locked in id order first, then updated from the arrays.
+_RENEW_ARRAYS = text("""
+WITH beat AS (
+    SELECT * FROM unnest(CAST(:ids AS integer[]), CAST(:holders AS varchar[]), CAST(:epochs AS integer[]),
+                         CAST(:clocks AS double precision[]), CAST(:untils AS timestamptz[]))
+           AS b(id, holder, epoch, clock, until)
+), locked AS (
+    SELECT r.id FROM releases r JOIN beat ON r.id = beat.id AND r.lease_holder = beat.holder
+                                         AND r.lease_epoch = beat.epoch
+    ORDER BY r.id FOR UPDATE OF r
+)
+UPDATE releases AS r SET lease_until = beat.until, updated_at = :now,
+                         plan_clock = COALESCE(beat.clock, r.plan_clock)
+FROM beat, locked
+WHERE r.id = beat.id AND r.id = locked.id AND r.lease_holder = beat.holder AND r.lease_epoch = beat.epoch
+""")
 
 
 def let_go(store: Store, lease: Lease) -> None:

@@ -16,12 +16,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Row, select, update
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy import Row, bindparam, func, insert, select, update
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from launchdeck.errors import NotFound, StoreError, UsageError
+from launchdeck.errors import LaunchdeckError, LeaseLost, NotFound, StoreError, UsageError
 from launchdeck.store import claims, connect, leases, migrations
 from launchdeck.store.chain import (GENESIS, Signature, canonical_payload, chain_hash, check_chain, decision_body,
                                    head_payload)
@@ -71,6 +71,19 @@ class NewDecision:
     reason: str
     gate: str | None
     inputs: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Tick:
+    """One release's commit, as ``Store.save`` takes it (``save_many`` takes many)."""
+
+    release_id: int
+    state: dict[str, Any]
+    plan_clock: float
+    outcome: str | None
+    decisions: list[NewDecision]
+    messages: list[NewMessage]
+    lease: Lease | None = None
 
 
 @dataclass(frozen=True)
@@ -196,18 +209,86 @@ class Store:
              decisions: list[NewDecision], messages: list[NewMessage], lease: Lease | None = None) -> None:
         """Commit a tick. With ``lease``, only while it holds (compare-and-set on holder and epoch, else
         ``LeaseLost`` and nothing is written), and the lease is renewed."""
+        error = self.save_many([Tick(release_id, state, plan_clock, outcome, decisions, messages, lease)])[0]
+        if error is not None:
+            raise error
+
+    def save_many(self, ticks: list[Tick]) -> list[LaunchdeckError | None]:
+        """Commit the ticks of many releases in one transaction (a worker's group commit); for each, None
+        when it was saved, or why it was not (``LeaseLost``: nothing of that tick is written, the others
+        are). A database error raises ``StoreError`` and nothing is written.
+
+        Each tick is what ``save`` describes. A worker commits thousands of ticks a minute, so this is
+        SQLAlchemy Core with few round trips: per release one ``UPDATE … RETURNING`` that is at once the
+        compare-and-set, the lease's renewal and the row lock (held to commit, so two saves never extend
+        a chain from the same last decision; rows are taken in id order, so two batches never deadlock),
+        then for the whole batch one query for the chains' last decisions, one insert of the decisions
+        and one of the messages."""
         stamp = now_utc()
+        errors: list[LaunchdeckError | None] = [None] * len(ticks)
         with self.session() as s:
-            row = self.lock(s, release_id)
-            if lease is not None:
-                leases.check(row, lease)
-                row.lease_until = stamp + timedelta(seconds=lease.seconds)
-            row.state, row.plan_clock, row.outcome, row.updated_at = state, plan_clock, outcome, stamp
-            self._append(s, release_id, decisions, stamp)
-            for m in messages:
-                s.add(MessageRow(release_id=release_id, channel=m.channel, event=m.event, title=m.title,
-                                 text=m.text, locale=m.locale, created_at=stamp, broadcast=m.broadcast,
-                                 epoch=lease.epoch if lease else row.lease_epoch))
+            conn = s.connection()
+            if conn.dialect.name == "sqlite":
+                conn.exec_driver_sql("BEGIN IMMEDIATE")  # SQLite has no row locks: the write lock, up front
+            epochs: dict[int, int] = {}
+            for i in sorted(range(len(ticks)), key=lambda i: ticks[i].release_id):
+                t = ticks[i]
+                values: dict[str, Any] = {"b_id": t.release_id, "b_state": t.state, "b_clock": t.plan_clock,
+                                          "b_outcome": t.outcome, "b_updated": stamp}
+                if t.lease is not None:
+                    values.update(b_holder=t.lease.holder, b_epoch=t.lease.epoch,
+                                  b_until=stamp + timedelta(seconds=t.lease.seconds))
+                saved = conn.execute(_SAVE_LEASED if t.lease is not None else _SAVE, values).first()
+                if saved is None:
+                    errors[i] = self._unsaved(conn, t)
+                else:
+                    epochs[i] = saved.lease_epoch
+            chained = [i for i in epochs if ticks[i].decisions]
+            heads = self._heads(conn, sorted({ticks[i].release_id for i in chained}))
+            rows: list[dict[str, Any]] = []
+            for i in chained:
+                t = ticks[i]
+                seq, prev = heads.get(t.release_id, (0, GENESIS))
+                for d in t.decisions:
+                    seq += 1
+                    digest = chain_hash(prev, decision_body(release_id=t.release_id, seq=seq, plan_at=d.plan_at,
+                                                            wall_at=stamp, kind=d.kind, reason=d.reason, gate=d.gate,
+                                                            inputs=d.inputs))
+                    rows.append({"release_id": t.release_id, "seq": seq, "plan_at": d.plan_at, "wall_at": stamp,
+                                 "kind": d.kind, "reason": d.reason, "gate": d.gate, "inputs": d.inputs,
+                                 "prev_hash": prev, "hash": digest})
+                    prev = digest
+                heads[t.release_id] = (seq, prev)
+            if rows:
+                conn.execute(_INSERT_DECISIONS, rows)
+            messages = [{"release_id": ticks[i].release_id, "channel": m.channel, "event": m.event, "title": m.title,
+                         "text": m.text, "locale": m.locale, "created_at": stamp, "attempts": 0, "broadcast": m.broadcast,
+                         "epoch": ticks[i].lease.epoch if ticks[i].lease else epochs[i]}
+                        for i in epochs for m in ticks[i].messages]
+            if messages:
+                conn.execute(_INSERT_MESSAGES, messages)
+        return errors
+
+    def _unsaved(self, conn: Connection, tick: Tick) -> LaunchdeckError:
+        """Why a tick's compare-and-set matched no row: the lease is another's now, or there is no such release."""
+        table = ReleaseRow.__table__
+        row = conn.execute(select(table.c.name, table.c.lease_holder, table.c.lease_epoch)
+                           .where(table.c.id == tick.release_id).with_for_update()).first()
+        if row is None:
+            return NotFound(f"no release with id {tick.release_id} in {_safe(self.url)}")
+        assert tick.lease is not None  # without a lease the update matches the row whatever its lease
+        try:
+            leases.check(row, tick.lease)  # type: ignore[arg-type]
+        except LeaseLost as e:
+            return e
+        raise AssertionError("the compare-and-set failed on a lease that holds")  # pragma: no cover
+
+    @staticmethod
+    def _heads(conn: Connection, release_ids: list[int]) -> dict[int, tuple[int, str]]:
+        """The last decision's ``seq`` and hash of each release's chain (those with none are absent)."""
+        if not release_ids:
+            return {}
+        return {rid: (seq, digest) for rid, seq, digest in conn.execute(_HEADS, {"ids": release_ids})}
 
     def _append(self, s: Session, release_id: int, decisions: list[NewDecision], stamp: datetime) -> None:
         """Extend the release's hash chain with ``decisions`` (under the row's lock)."""
@@ -378,6 +459,27 @@ class Store:
                 row.attempts += 1
                 row.last_error = error
                 s.add(MessageAttemptRow(message_id=message_id, at=now_utc(), error=error))
+
+
+# The save path's statements, built once: a worker runs them thousands of times a minute.
+_RELEASES, _DECISIONS = ReleaseRow.__table__, DecisionRow.__table__
+_SAVE = (update(_RELEASES).where(_RELEASES.c.id == bindparam("b_id"))
+         .values(state=bindparam("b_state"), plan_clock=bindparam("b_clock"), outcome=bindparam("b_outcome"),
+                 updated_at=bindparam("b_updated"))
+         .returning(_RELEASES.c.lease_epoch))
+_SAVE_LEASED = (update(_RELEASES)
+                .where(_RELEASES.c.id == bindparam("b_id"), _RELEASES.c.lease_holder == bindparam("b_holder"),
+                       _RELEASES.c.lease_epoch == bindparam("b_epoch"))
+                .values(state=bindparam("b_state"), plan_clock=bindparam("b_clock"), outcome=bindparam("b_outcome"),
+                        updated_at=bindparam("b_updated"), lease_until=bindparam("b_until"))
+                .returning(_RELEASES.c.lease_epoch))
+_LAST = (select(_DECISIONS.c.release_id, func.max(_DECISIONS.c.seq).label("seq"))
+         .where(_DECISIONS.c.release_id.in_(bindparam("ids", expanding=True))).group_by(_DECISIONS.c.release_id)
+         .subquery())
+_HEADS = select(_DECISIONS.c.release_id, _DECISIONS.c.seq, _DECISIONS.c.hash).join(
+    _LAST, (_DECISIONS.c.release_id == _LAST.c.release_id) & (_DECISIONS.c.seq == _LAST.c.seq))
+_INSERT_DECISIONS = insert(_DECISIONS)
+_INSERT_MESSAGES = insert(MessageRow.__table__)
 
 
 def _stored(row: ReleaseRow) -> StoredRelease:

@@ -17,6 +17,7 @@ Two column types keep SQLite and PostgreSQL interchangeable:
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import UTC, datetime
 from typing import Any
@@ -46,7 +47,20 @@ class JSONDoc(TypeDecorator[Any]):
         return _wrap_floats(value) if dialect.name == "postgresql" else value
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Any:
-        return _unwrap_floats(value) if dialect.name == "postgresql" else value
+        # On PostgreSQL the engine's JSON loader (``loads_exact``, set by ``store.connect``) already gave the
+        # floats back: it sees the text, so it walks the value only when a wrapped float is in it.
+        return value
+
+
+def loads_exact(text: str | bytes) -> Any:
+    """A JSONB value as ``JSONDoc`` wrote it: parsed, with its wrapped floats turned back into the floats."""
+    value = json.loads(text)
+    marker = _MARKER if isinstance(text, str) else _MARKER_BYTES
+    return _unwrap_floats(value) if marker in text else value
+
+
+_MARKER = f'"{FLOAT_KEY}"'
+_MARKER_BYTES = _MARKER.encode()
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -75,6 +89,12 @@ def _jsonb_exact(f: float) -> bool:
 
 
 def _wrap_floats(value: Any) -> Any:
+    # Exact types first: every state and decision written on PostgreSQL passes here.
+    kind = type(value)
+    if kind is dict:
+        return {k: _wrap_floats(v) for k, v in value.items()}
+    if kind is str or kind is int or value is None or kind is bool:
+        return value
     if isinstance(value, float):
         return value if _jsonb_exact(value) else {FLOAT_KEY: repr(value)}
     if isinstance(value, dict):
@@ -85,14 +105,15 @@ def _wrap_floats(value: Any) -> Any:
 
 
 def _unwrap_floats(value: Any) -> Any:
-    if isinstance(value, dict):
+    kind = type(value)
+    if kind is dict:
         if len(value) == 1 and isinstance(value.get(FLOAT_KEY), str):
             try:
                 return float(value[FLOAT_KEY])
             except ValueError:
                 return value
         return {k: _unwrap_floats(v) for k, v in value.items()}
-    if isinstance(value, list):
+    if kind is list:
         return [_unwrap_floats(v) for v in value]
     return value
 
