@@ -99,11 +99,11 @@ def test_a_tier_2_rollback_waits_for_a_person_and_a_tier_3_one_does_not(ld: Laun
 
 
 def test_an_override_holds_the_tenants_releases_until_it_ends(ld: Launchdeck) -> None:
-    first = setup(ld, "ov", name="one-v3", hold="30m")
-    second = setup(ld, "ov", name="two-v3", hold="30m")
+    first = setup(ld, "ov", name="one-v3", hold="45m")
+    second = setup(ld, "ov", name="two-v3", hold="45m")
     runs = [ld.start("run", first, *RUN), ld.start("run", second, *RUN)]
-    for name, run in zip(("one-v3", "two-v3"), runs):
-        wait_for(lambda n=name: "evaluation" in ld.kinds(n), timeout=60, what=f"{name} evaluated", alive=run)
+    for name, run in zip(("one-v3", "two-v3"), runs):  # running, with most of the first hold (45 s) ahead
+        wait_for(lambda n=name: "stage.started" in ld.kinds(n), timeout=60, what=f"{name} started", alive=run)
     held = ld("autonomy", "override", "--tenant", "ov", "--duration", "1h", "--reason", "incident")
     assert held.returncode == 0 and "people can still act" in held.stdout, held.explain()
     for name, run in zip(("one-v3", "two-v3"), runs):
