@@ -449,8 +449,9 @@ def test_the_migrations_ship_inside_the_package() -> None:
                                                                           "0004_tenant_documents.py",
                                                                           "0005_chat.py",
                                                                           "0006_guard_rails.py",
-                                                                          "0007_drive_failures.py"]
-    assert migrations.heads() == {"0007"} == {migrations.HEAD}
+                                                                          "0007_drive_failures.py",
+                                                                          "0008_alert_delivery.py"]
+    assert migrations.heads() == {"0008"} == {migrations.HEAD}
 
 
 def test_a_release_stored_before_0007_has_no_failed_attempts(db_url: str) -> None:

@@ -340,6 +340,21 @@ class GuardAlertRow(Base):
     __table_args__ = (UniqueConstraint("tenant", "key"),)
 
 
+class GuardAlertDeliveryRow(Base):
+    """One alert's delivery to one channel, kept until the channel took it or the attempts ran out."""
+
+    __tablename__ = "guard_alert_deliveries"
+    alert_id: Mapped[int] = mapped_column(Integer, ForeignKey("guard_alerts.id", ondelete="CASCADE"),
+                                          primary_key=True)
+    channel: Mapped[str] = mapped_column(String(120), primary_key=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    next_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    gave_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    __table_args__ = (Index("ix_guard_alert_deliveries_next_at", "next_at"),)
+
+
 class GuardStateRow(Base):
     """A tenant's guard state: its autonomy tier (None: the policy's), override, enforced action."""
 

@@ -38,7 +38,7 @@ VERSION_TABLE = "launchdeck_alembic_version"
 BASELINE = "0001"
 #: The newest revision: what ``heads()`` reads from the scripts (a test checks they agree), known
 #: here so that opening an up-to-date database needs no Alembic. A new revision updates it.
-HEAD = "0007"
+HEAD = "0008"
 LEGACY_TABLES = frozenset({"releases", "decisions", "signoffs", "outbox"})
 #: Key of PostgreSQL's transaction-level advisory lock taken around an upgrade (any fixed bigint;
 #: this one is "ldschema" in ASCII).
