@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,6 +21,7 @@ from launchdeck.guard import autonomy
 from launchdeck.services import alerting
 from launchdeck.services.guardrails import TenantRails, rails_of
 from launchdeck.store import guard as stored
+from launchdeck.store import guard_delivery
 from launchdeck.store.repo import Store, now_utc
 
 log = logging.getLogger("launchdeck.guard")
@@ -165,6 +166,9 @@ class SafetyReport:
     override_until: datetime | None
     isolation: tuple[str, ...]
     """Cross-tenant findings (empty: isolated)."""
+    alerts: tuple[stored.Alert, ...] = ()
+    """The tenant's autonomy alerts (tier drops) of the last 30 days, oldest first."""
+    deliveries: dict[int, tuple[guard_delivery.Delivery, ...]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {"tenant": self.tenant, "policyVersion": self.policy_version, "tier": self.tier,
@@ -173,7 +177,8 @@ class SafetyReport:
                 "safety": [{"window": f.window, "releases": f.releases, "successRate": f.success_rate,
                             "compensationRate": f.compensation_rate, "escalations": f.escalations,
                             "breaches": list(f.breaches)} for f in self.figures],
-                "isolation": {"ok": not self.isolation, "problems": list(self.isolation)}}
+                "isolation": {"ok": not self.isolation, "problems": list(self.isolation)},
+                "alerts": [alerting.alert_json(a, self.deliveries) for a in self.alerts]}
 
 
 def check_safety(store: Store, *, tenant: str, now: datetime | None = None) -> SafetyReport:
@@ -195,16 +200,21 @@ def check_safety(store: Store, *, tenant: str, now: datetime | None = None) -> S
             dropped = decision.reason
             st = stored.update(store, tenant=tenant, who="launchdeck", kind="tier-drop", reason=decision.reason,
                                tier=decision.tier, tier_reason=decision.reason)
-            told = stored.raise_alerts(store, [stored.Alert(tenant, "autonomy",
+            stored.raise_alerts(store, [stored.Alert(tenant, "autonomy",
                                                             f"tier:{now:%Y-%m-%dT%H:%M}:{decision.tier}", True,
-                                                            f"tenant {tenant}: {decision.reason}", now)])
-            alerting.deliver(rails, told)
+                                                            f"tenant {tenant}: {decision.reason}", now)],
+                                       channels=lambda a: alerting.channels_of(rails, a))
+            alerting.deliver(store, rails)
             log.warning("tenant %s: %s (its admins are told)", tenant, decision.reason)
             tier = decision.tier
             forget()
+        else:
+            alerting.deliver(store, rails)  # earlier alerts whose retry is due
+    told_30d = tuple(a for a in stored.alerts(store, tenant=tenant, since=now - timedelta(days=30)) if a.kind == "autonomy")
     return SafetyReport(tenant, rails.version if rails else None, tier, policy_tier, figures, dropped,
                         st.override_until if st.override_until and st.override_until > now else None,
-                        tuple(isolation(store, tenant)))
+                        tuple(isolation(store, tenant)), told_30d,
+                        guard_delivery.of_alerts(store, (a.id for a in told_30d if a.id is not None)))
 
 
 def isolation(store: Store, tenant: str) -> list[str]:

@@ -14,7 +14,7 @@ import io
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from launchdeck.guard import budget, burnrate, enforcement, forecast
 from launchdeck.services import alerting
 from launchdeck.services.guardrails import TenantRails, rails_of
 from launchdeck.store import guard as stored
+from launchdeck.store import guard_delivery
 from launchdeck.store.repo import Store, now_utc
 from launchdeck.tenants.policy import ErrorBudgetSpec, PrometheusSpend
 
@@ -49,6 +50,8 @@ class BudgetReport:
     burn: tuple[dict[str, Any], ...] = ()
     state: stored.GuardState | None = None
     note: str = ""
+    deliveries: dict[int, tuple[guard_delivery.Delivery, ...]] = field(default_factory=dict)
+    """Each alert's deliveries to its channels, by alert id."""
 
     def to_json(self) -> dict[str, Any]:
         fc = self.forecast
@@ -61,16 +64,13 @@ class BudgetReport:
                 "horizonHours": fc.horizon_hours, "mean": round(fc.mean, 2), "lower": round(fc.lower, 2),
                 "upper": round(fc.upper, 2), "level": fc.level, "exhaustionHours": fc.exhaustion_hours,
                 "expectedExhaustionHours": fc.expected_exhaustion_hours, "method": fc.method, "reason": fc.reason},
-            "alerts": [_alert_json(a) for a in self.alerts], "raised": [_alert_json(a) for a in self.raised],
+            "alerts": [alerting.alert_json(a, self.deliveries) for a in self.alerts],
+            "raised": [alerting.alert_json(a, self.deliveries) for a in self.raised],
             "burn": list(self.burn),
             "enforcement": None if st is None else {"action": st.action, "pending": st.action_pending,
                                                     "reason": st.action_reason},
             **({"note": self.note} if self.note else {}),
         }
-
-
-def _alert_json(a: stored.Alert) -> dict[str, Any]:
-    return {"kind": a.kind, "key": a.key, "page": a.page, "reason": a.reason, "at": a.at.isoformat()}
 
 
 def month_start(now: datetime) -> datetime:
@@ -217,14 +217,15 @@ def check(store: Store, *, tenant: str, now: datetime | None = None) -> BudgetRe
         burn_json.append({"service": eb.service, "objective": eb.objective,
                           "remaining": round(1.0 if left is None else 1.0 - burnrate.burn_rate(left, eb.objective), 4),
                           "rates": rates})
-    raised = stored.raise_alerts(store, candidates)
+    raised = stored.raise_alerts(store, candidates, channels=lambda a: alerting.channels_of(rails, a))
     for a in raised:
         log.warning("tenant %s: %s%s", tenant, "PAGE " if a.page else "", a.reason)
-    alerting.deliver(rails, raised)
+    alerting.deliver(store, rails)  # the new alerts, and earlier ones whose retry is due
     this_month = tuple(stored.alerts(store, tenant=tenant, since=month_start(now)))
+    sent = guard_delivery.of_alerts(store, (a.id for a in this_month if a.id is not None))
     st = _enforce(store, rails, tuple(raised), now)
     return BudgetReport(tenant, rails.version, month, b.monthly if b else 0.0, b.currency if b else "", spent, fc,
-                        this_month, tuple(raised), tuple(burn_json), st, note)
+                        this_month, tuple(raised), tuple(burn_json), st, note, sent)
 
 
 def _forecast(tenant: str, month: str, version: int, records: list[tuple[datetime, float]], spent: float,

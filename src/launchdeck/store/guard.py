@@ -3,13 +3,14 @@ action) and the history of who changed it.
 
 Alerts are inserted under a unique (tenant, key): the key says what makes an alert the same one (a budget
 threshold in a month), so two workers checking at once raise it once, and ``raise_alerts`` returns only
-the ones this call inserted.
+the ones this call inserted. Each alert's deliveries to its channels are inserted with it
+(``store.guard_delivery`` follows them to the end).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -18,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from launchdeck.errors import StoreError
 from launchdeck.store.repo import Store, now_utc
 from launchdeck.store.tables import (
+    GuardAlertDeliveryRow,
     GuardAlertRow,
     GuardHistoryRow,
     GuardSpendRow,
@@ -48,6 +50,8 @@ class Alert:
     page: bool
     reason: str
     at: datetime
+    id: int | None = None
+    """Its row's id once stored (``raise_alerts``, ``alerts``)."""
 
 
 def add_spend(store: Store, *, tenant: str, source: str, records: Iterable[tuple[datetime, float]]) -> int:
@@ -74,8 +78,11 @@ def spend_since(store: Store, *, tenant: str, since: datetime) -> list[tuple[str
         return [(source, at, amount) for source, at, amount in rows]
 
 
-def raise_alerts(store: Store, alerts: Iterable[Alert]) -> list[Alert]:
-    """Insert each alert unless its (tenant, key) is already there; returns those inserted now."""
+def raise_alerts(store: Store, alerts: Iterable[Alert],
+                 channels: Callable[[Alert], Iterable[str]] = lambda a: ()) -> list[Alert]:
+    """Insert each alert unless its (tenant, key) is already there, with a delivery to be made to each of
+    its ``channels`` (in the same transaction: an alert raised is never left without them); returns those
+    inserted now, with their ids."""
     new = []
     for alert in alerts:
         with store.session() as s:
@@ -84,8 +91,13 @@ def raise_alerts(store: Store, alerts: Iterable[Alert]) -> list[Alert]:
                 continue
         try:
             with store.session() as s:
-                s.add(GuardAlertRow(tenant=alert.tenant, kind=alert.kind, key=alert.key, page=alert.page,
-                                    reason=alert.reason, at=alert.at))
+                row = GuardAlertRow(tenant=alert.tenant, kind=alert.kind, key=alert.key, page=alert.page,
+                                    reason=alert.reason, at=alert.at)
+                s.add(row)
+                s.flush()
+                for name in dict.fromkeys(channels(alert)):
+                    s.add(GuardAlertDeliveryRow(alert_id=row.id, channel=name, attempts=0, next_at=alert.at))
+                alert = replace(alert, id=row.id)
         except (IntegrityError, StoreError) as e:  # raised at the same moment by another check: once is enough
             if isinstance(e, StoreError) and not isinstance(e.__cause__, IntegrityError):
                 raise
@@ -99,7 +111,7 @@ def alerts(store: Store, *, tenant: str, since: datetime | None = None) -> list[
         q = select(GuardAlertRow).where(GuardAlertRow.tenant == tenant)
         if since is not None:
             q = q.where(GuardAlertRow.at >= since)
-        return [Alert(r.tenant, r.kind, r.key, r.page, r.reason, r.at) for r in s.scalars(q.order_by(GuardAlertRow.id))]
+        return [Alert(r.tenant, r.kind, r.key, r.page, r.reason, r.at, r.id) for r in s.scalars(q.order_by(GuardAlertRow.id))]
 
 
 def fired_keys(store: Store, *, tenant: str, prefix: str) -> frozenset[str]:
