@@ -9,6 +9,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from launchdeck.controller import guardwatch
 from launchdeck.core.engine import Observations
 from launchdeck.core.observation import WindowStats
@@ -71,3 +73,25 @@ def test_the_error_budget_goes_into_every_window(tmp_path: Path) -> None:
     with Store(f"sqlite:///{tmp_path}/store.db") as store:
         out = guardwatch.with_error_budget(store, "none", "graphql", obs)
     assert out.canary.values == {"error_budget_remaining": None} and out.stable_slice.values == out.canary.values
+
+
+def test_the_watch_retries_an_alert_its_channel_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from fake_services import webhook_receiver
+
+    with webhook_receiver(None, fail_first=1) as hook, Store(f"sqlite:///{tmp_path}/store.db") as store:
+        monkeypatch.setenv("IG_HOOK", f"{hook.url}/a")
+        policy = POLICY.replace("FILE", str(tmp_path / "spend.csv")) + (
+            "  alerts:\n    channels:\n      hook: {type: webhook, url: 'env:IG_HOOK'}\n    notify: [hook]\n")
+        tenants.apply_documents(store, [(policy, "ig.yaml")], by="root")
+        spend(tmp_path / "spend.csv", 80.0)
+        guardwatch.check_all(store, safety=False)  # raised and tried: the first one refused, the others sent
+        [(_, refused)] = hook.refused
+        key = refused.headers["idempotency-key"]
+        def keys() -> list[str]:
+            return [r.headers["idempotency-key"] for r in hook.accepted]
+        assert key.startswith("alert:") and key not in keys()
+        deadline = time.monotonic() + 30
+        while key not in keys() and time.monotonic() < deadline:
+            guardwatch.check_all(store, safety=False)  # what the watch does each second
+            time.sleep(0.2)
+        assert keys().count(key) == 1 and len(keys()) == len(set(keys()))

@@ -106,6 +106,7 @@ def _budget_table(rows: list[dict[str, Any]]) -> None:
             typer.echo(f"{r['tenant']}: {r['note']}")
         for a in r["raised"]:
             typer.echo(f"{'PAGE' if a['page'] else 'alert'} {r['tenant']}: {a['reason']}")
+        _undelivered(r["tenant"], r["alerts"])
         for b in r["burn"]:
             if "error" in b:
                 typer.echo(f"{r['tenant']} {b['service']}: {b['error']}")
@@ -270,6 +271,19 @@ def _safety_table(rows: list[dict[str, Any]]) -> None:
                 typer.echo(f"tenant {r['tenant']}: {b}")
         for p in r["isolation"]["problems"]:
             typer.echo(f"tenant {r['tenant']}: isolation: {p}")
+        _undelivered(r["tenant"], r.get("alerts", []))
+
+
+def _undelivered(tenant: str, alerts: list[dict[str, Any]]) -> None:
+    """One line per alert delivery not (yet) made: pending, with its next attempt, or given up."""
+    for a in alerts:
+        for d in a.get("deliveries", []):
+            if d["status"] == "delivered":
+                continue
+            when = f", next attempt {d['nextAt']}" if d["status"] == "pending" else ""
+            error = f": {d['lastError']}" if d["lastError"] else ""
+            typer.echo(f"tenant {tenant}: alert {a['key']} to {d['channel']} {d['status']} after {d['attempts']} "
+                       f"attempt(s){when}{error}")
 
 
 def _need(tenant: str | None) -> str:
