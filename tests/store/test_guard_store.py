@@ -3,6 +3,7 @@ and the state's mark moves whenever a tenant's guard state changes (what wakes a
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from launchdeck.store import guard as stored
@@ -13,10 +14,11 @@ AT = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
 
 def test_an_alert_is_raised_once_by_its_key(store: Store) -> None:
     alert = stored.Alert("mc", "budget-actual", "budget:2026-12:actual:0.75", False, "75%", AT)
-    assert stored.raise_alerts(store, [alert]) == [alert]
+    [raised] = stored.raise_alerts(store, [alert])
+    assert raised == replace(alert, id=raised.id) and raised.id is not None  # returned with its row's id
     assert stored.raise_alerts(store, [alert]) == []
     other = stored.Alert("ig", "budget-actual", alert.key, False, "75%", AT)  # another tenant's is its own
-    assert stored.raise_alerts(store, [other]) == [other]
+    assert [a.tenant for a in stored.raise_alerts(store, [other])] == ["ig"]
     assert [a.tenant for a in stored.alerts(store, tenant="mc")] == ["mc"]
 
 
