@@ -39,6 +39,22 @@ def test_file_channel_appends_one_json_object_per_line(tmp_path: Path) -> None:
     assert records[1]["event"] == "gate.fired" and "« fr »" in records[1]["text"]
 
 
+def test_file_channel_writes_a_keyed_message_once_even_from_a_new_process(tmp_path: Path) -> None:
+    path = tmp_path / "n.jsonl"
+    keyed = Message(event="gate.fired", channel="log", locale="en", text="[launchdeck] fired", title="fired",
+                    key="shop-v2:1:7")
+
+    async def send_twice(channel: FileChannel) -> None:
+        await channel.send(keyed)
+        await channel.send(keyed)
+
+    asyncio.run(send_twice(FileChannel("log", path)))
+    asyncio.run(send_twice(FileChannel("log", path)))  # a run started again after a crash: the same outbox row
+    asyncio.run(FileChannel("log", path).send(message()))  # unkeyed messages are always written
+    records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    assert [(r["event"], r.get("key")) for r in records] == [("gate.fired", "shop-v2:1:7"), ("stage.started", None)]
+
+
 def test_file_channel_stamps_each_line_with_a_utc_time_by_default(tmp_path: Path) -> None:
     path = tmp_path / "n.jsonl"
     asyncio.run(FileChannel("log", path).send(message()))

@@ -59,8 +59,9 @@ def times(summary: dict[str, Any]) -> dict[str, tuple[datetime, datetime]]:
 
 def test_train_runs_in_dependency_order_with_independent_services_in_parallel(tmp_path: Path, cli_db_url: str) -> None:
     plan = write(tmp_path, short_train())
+    # --time-scale 30: each window holds ~2 s of wall time, enough requests for a p95 on a loaded machine
     done = launchdeck("run", str(plan), "--approvals", str(EXAMPLES / "media-gateway-approvals.yaml"),
-                      "--time-scale", "60", "--output", "json", cwd=tmp_path, db=cli_db_url)
+                      "--time-scale", "30", "--output", "json", cwd=tmp_path, db=cli_db_url)
     assert done.returncode == 0, done.stderr[-2000:]
     summary = summary_of(done)
     assert summary["outcome"] == "promoted"

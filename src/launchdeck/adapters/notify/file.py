@@ -22,6 +22,10 @@ class FileChannel:
 
     Parent folders are created; every line is flushed and fsynced before ``send`` returns, so a
     crash never leaves half a message. ``clock`` returns the ISO time written as ``at``.
+
+    A message with an idempotency key (the outbox's ``release:epoch:id``) is written with it, once: a run
+    that crashed after writing a line and before the outbox recorded it sends it again, and the key
+    already in the file makes that a no-op, as a webhook's receiver does with ``Idempotency-Key``.
     """
 
     def __init__(self, name: str, path: Path | str, *, clock: Callable[[], str] | None = None) -> None:
@@ -29,6 +33,7 @@ class FileChannel:
         self.path = Path(path)
         self._clock = clock or _now
         self._lock = asyncio.Lock()
+        self._keys: set[str] | None = None  # the keys already in the file, read at the first keyed send
 
     async def send(self, message: Message) -> None:
         record = {
@@ -39,9 +44,33 @@ class FileChannel:
             "title": message.title,
             "text": message.text,
         }
+        if message.key:
+            record["key"] = message.key
         line = json.dumps(record, ensure_ascii=False) + "\n"
         async with self._lock:
+            if message.key:
+                if self._keys is None:
+                    self._keys = await asyncio.to_thread(self._written_keys)
+                if message.key in self._keys:
+                    return
             await asyncio.to_thread(self._append, line, message.event)
+            if message.key and self._keys is not None:
+                self._keys.add(message.key)
+
+    def _written_keys(self) -> set[str]:
+        try:
+            text = self.path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return set()
+        keys = set()
+        for line in text.splitlines():
+            try:
+                key = json.loads(line).get("key")
+            except (ValueError, AttributeError):
+                continue
+            if isinstance(key, str):
+                keys.add(key)
+        return keys
 
     def _append(self, line: str, event: str) -> None:
         try:
