@@ -77,6 +77,12 @@ def test_a_wrong_token_is_said_on_the_sign_in_page(api: Api) -> None:
         assert client.get("/ui/releases").status_code == 303  # still signed out: sent to sign in
 
 
+def test_the_servers_root_and_the_dashboards_address_lead_to_the_list(api: Api) -> None:
+    for path in ("/", "/ui", "/ui/"):
+        answer = httpx.get(f"{api.url}{path}", timeout=30)
+        assert answer.status_code == 303 and answer.headers["location"] == "/ui/releases", path
+
+
 def test_a_page_asked_signed_out_sends_to_sign_in(api: Api) -> None:
     answer = httpx.get(f"{api.url}/ui/releases/anything", timeout=30)
     assert answer.status_code == 303 and answer.headers["location"].startswith("/ui/login")

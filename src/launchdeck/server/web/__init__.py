@@ -64,6 +64,8 @@ def install(app: FastAPI, *, session_secret: str | None = None) -> None:
                       status_code=e.status_code)
 
     @app.get("/", include_in_schema=False)
+    @app.get(PREFIX, include_in_schema=False)
+    @app.get(f"{PREFIX}/", include_in_schema=False)
     async def root() -> RedirectResponse:
         return RedirectResponse(f"{PREFIX}/releases", status_code=303)
 
