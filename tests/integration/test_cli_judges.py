@@ -37,10 +37,11 @@ def plan(method: str, canary: dict[str, object]) -> dict[str, object]:
     }
 
 
-def run(tmp_path: Path, data: dict[str, object], env: dict[str, str] | None = None) -> tuple[int, dict[str, object]]:
+def run(tmp_path: Path, data: dict[str, object], env: dict[str, str] | None = None,
+        time_scale: str = "30") -> tuple[int, dict[str, object]]:
     path = tmp_path / "plan.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
-    done = subprocess.run([sys.executable, "-m", "launchdeck", "run", str(path), "--time-scale", "30", "--seed", "7",
+    done = subprocess.run([sys.executable, "-m", "launchdeck", "run", str(path), "--time-scale", time_scale, "--seed", "7",
                            "--output", "json"], cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env)
     return done.returncode, json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -66,12 +67,13 @@ def test_a_warm_up_keeps_a_cold_canary_that_would_otherwise_be_rolled_back(tmp_p
     # is, then as fast as stable. Judged at once, that is a latency regression (eight evaluations
     # see it); with analysis.warmup 5m latency is judged only once the canary is warm.
     cold = {"errorRate": "0.5%", "faults": [{"from": "0s", "to": "4m", "latency": {"median": "80ms", "p95": "240ms"}}]}
-    code, summary = run(tmp_path, plan("sequential", cold), cli_env_for_db)
+    # --time-scale 15: twice the requests per window, so the four cold minutes are evidence enough on a loaded machine
+    code, summary = run(tmp_path, plan("sequential", cold), cli_env_for_db, time_scale="15")
     assert code == 3 and summary["firedGate"] == "p95", summary
     warm = plan("sequential", cold)
     warm["spec"]["analysis"]["warmup"] = "5m"  # type: ignore[index]
     warm["metadata"]["name"] = "judge-sequential-warm"  # type: ignore[index]
-    code, summary = run(tmp_path, warm, cli_env_for_db)
+    code, summary = run(tmp_path, warm, cli_env_for_db, time_scale="15")
     assert code == 0 and summary["outcome"] == "promoted", summary
 
 
