@@ -11,8 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from launchdeck.cli.common import _PLAIN, DEFAULT_URL, DbOption, Output, app
-from launchdeck.cli.remote import ServerOption, TokenOption, remote
-from launchdeck.errors import UsageError
+from launchdeck.cli.remote import ServerOption, TokenOption, own_tenant, remote
 
 plans_app = typer.Typer(no_args_is_help=True, help="Registered plans: what chat and the API start releases from.",
                         **_PLAIN)
@@ -63,10 +62,7 @@ def list_(tenant: Annotated[str | None, typer.Option(
     api = remote(server, token)
     if api is not None:
         answer = api.call("GET", "/plans")
-        if tenant is not None and tenant != answer.get("tenant"):
-            raise UsageError(f"--tenant {tenant}: through --server you see only your API token's tenant's plans "
-                             f"(tenant {answer.get('tenant')}), never another tenant's",
-                             hint=f"leave out --tenant, or use a token of tenant {tenant}")
+        own_tenant(tenant, answer.get("tenant"), "plans")
         rows = answer["items"]
     else:
         from launchdeck.cli.common import _existing_store

@@ -88,6 +88,15 @@ def person(who: str | None, api: Remote | None) -> str:
     return who
 
 
+def own_tenant(asked: str | None, token_tenant: str | None, what: str) -> None:
+    """Refuse ``--tenant`` naming a tenant other than the API token's: through a server a token sees only its
+    own tenant's ``what``."""
+    if asked is not None and asked != token_tenant:
+        raise UsageError(f"--tenant {asked}: through --server you see only your API token's tenant's {what} "
+                         f"(tenant {token_tenant}), never another tenant's",
+                         hint=f"leave out --tenant, or use a token of tenant {asked}")
+
+
 def act(api: Remote, release: str, path: str, body: dict[str, Any]) -> None:
     """POST a person's action on ``release`` and print what the server recorded."""
     from urllib.parse import quote

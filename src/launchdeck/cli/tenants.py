@@ -9,8 +9,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from launchdeck.cli.common import _PLAIN, DEFAULT_URL, DbOption, Output, app
-from launchdeck.cli.remote import ServerOption, TokenOption, remote
-from launchdeck.errors import UsageError
+from launchdeck.cli.remote import ServerOption, TokenOption, own_tenant, remote
 
 tenant_app = typer.Typer(no_args_is_help=True, help="Tenant documents: the tenant's people (kind: Tenant) and "
                                                     "guard rails (kind: TenantPolicy).", **_PLAIN)
@@ -58,10 +57,7 @@ def show(tenant: Annotated[Optional[str], typer.Option(
     api = remote(server, token)
     if api is not None:
         answer = api.call("GET", "/tenant/documents")
-        if tenant is not None and tenant != answer.get("tenant"):
-            raise UsageError(f"--tenant {tenant}: through --server you see only your API token's tenant's documents "
-                             f"(tenant {answer.get('tenant')}), never another tenant's",
-                             hint=f"leave out --tenant, or use a token of tenant {tenant}")
+        own_tenant(tenant, answer.get("tenant"), "documents")
         rows = answer["items"]
     else:
         from launchdeck.cli.common import _existing_store
