@@ -99,6 +99,34 @@
 
   function redrawAll() { for (const m of Object.keys(charts)) charts[m].plot.setData(charts[m].data); }
 
+  // Only the parts of a panel that changed are replaced: a button a person is pressing (the kill switch
+  // beside gate numbers that move every few seconds) stays the same element, so the click is not lost.
+  function patch(old, fresh) {
+    const was = old.children, now = fresh.children;
+    if (old.tagName !== fresh.tagName || was.length !== now.length || !sameAttributes(old, fresh) ||
+        ownText(old) !== ownText(fresh)) {
+      old.replaceWith(fresh);
+      if (window.htmx) htmx.process(fresh);
+      return;
+    }
+    for (let i = now.length - 1; i >= 0; i--) {
+      if (was[i].isEqualNode(now[i])) continue;
+      const node = document.importNode(now[i], true);
+      was[i].replaceWith(node);
+      if (window.htmx) htmx.process(node);
+    }
+  }
+
+  function ownText(el) {
+    return Array.from(el.childNodes).filter(n => n.nodeType === Node.TEXT_NODE).map(n => n.data.trim()).join(" ");
+  }
+
+  function sameAttributes(a, b) {
+    if (a.attributes.length !== b.attributes.length) return false;
+    for (const at of a.attributes) if (b.getAttribute(at.name) !== at.value) return false;
+    return true;
+  }
+
   let refreshing = null, again = false;
   function refreshPanels() {
     // At most one refresh at a time, and one more if something changed meanwhile.
@@ -113,8 +141,7 @@
           // A "why" a person opened stays open when its panel is drawn again.
           const open = Array.from(old.querySelectorAll("details[open][data-key]")).map(d => d.dataset.key);
           for (const key of open) fresh.querySelector('details[data-key="' + key + '"]')?.setAttribute("open", "");
-          old.replaceWith(fresh);
-          if (window.htmx) htmx.process(fresh);
+          patch(old, fresh);
         });
       })
       .catch(() => {})
