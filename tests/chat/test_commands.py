@@ -13,7 +13,7 @@ from launchdeck.services import launching
 from launchdeck.services import plans as plan_texts
 from launchdeck.store.repo import Store
 
-LINE = launching.CanaryRequest("v0.1.0", "prod", "us-west-2", "US-only", (5, 25, 50, 100), "gateway-flag")
+LINE = grammar.StartCanary("v0.1.0", "prod", "us-west-2", "US-only", (5, 25, 50, 100), "gateway-flag")
 SIGNED_STAGE = PLAN.replace("- {weight: 10%, hold: 20m}", "- {weight: 10%, hold: 20m, approve: [launch-commander]}")
 DANA = commands.Caller("intel", "dana", "U0DANA")
 SAM = commands.Caller("intel", "sam", "U0SAM")

@@ -9,12 +9,13 @@ from pathlib import Path
 import pytest
 from slack_app import PLAN
 
+from launchdeck.chat import grammar
 from launchdeck.errors import NotFound, Refused, UsageError
 from launchdeck.services import launching
 from launchdeck.services import plans as plan_texts
 from launchdeck.store.repo import Store
 
-LINE = launching.CanaryRequest("v0.1.0", "prod", "us-west-2", "US-only", (5, 25, 50, 100), "gateway-flag")
+LINE = grammar.StartCanary("v0.1.0", "prod", "us-west-2", "US-only", (5, 25, 50, 100), "gateway-flag")
 
 
 @pytest.fixture

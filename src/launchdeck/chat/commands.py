@@ -83,9 +83,7 @@ def _run(store: Store, caller: Caller, command: grammar.Command, *, data_dir: Pa
         case grammar.Malformed(problem=problem, usage=usage):
             return Answer(f"{problem}.\nUsage:\n{usage}", ok=False)
         case grammar.StartCanary():
-            request = launching.CanaryRequest(command.version, command.environment, command.region,
-                                              command.residency, command.steps, command.kill_switch, command.service)
-            started = launching.start_canary(store, request, tenant=caller.tenant, person=caller.person,
+            started = launching.start_canary(store, command, tenant=caller.tenant, person=caller.person,
                                              data_dir=data_dir)
             steps = "/".join(f"{s:g}" for s in command.steps)
             return Answer(f"{caller.person} started {started.name}: {command.version} → {command.environment} "

@@ -6,35 +6,25 @@ version and weights, and submitted like any other release (``services.submitting
 A plan is *for* an environment when its ``metadata.labels.environment`` (or ``env``) names it; its region and
 residency are ``metadata.labels.region`` / ``residency`` (the region may also come from
 ``preflight.supplyChain.residency.region``); its kill switch is ``spec.killSwitch.flag``. A line that
-disagrees is refused naming each difference, and nothing starts.
+disagrees is refused naming each difference, and nothing starts. The request is the parsed line itself
+(``chat.grammar.StartCanary``).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from launchdeck.chat.grammar import StartCanary
 from launchdeck.errors import NotFound, Refused, UsageError
 from launchdeck.plan import LoadedPlan, model, yamlsrc
 from launchdeck.services import plans as plan_texts
 from launchdeck.services import submitting
 from launchdeck.store import plans
 from launchdeck.store.repo import Store, StoredRelease
-
-
-@dataclass(frozen=True)
-class CanaryRequest:
-    version: str
-    environment: str
-    region: str
-    residency: str
-    steps: tuple[float, ...]
-    kill_switch: str
-    service: str | None = None
 
 
 def _labels(plan: LoadedPlan) -> dict[str, str]:
@@ -55,7 +45,7 @@ def region_of(plan: LoadedPlan) -> str | None:
     return region
 
 
-def find_plan(store: Store, request: CanaryRequest, *, tenant: str) -> LoadedPlan:
+def find_plan(store: Store, request: StartCanary, *, tenant: str) -> LoadedPlan:
     """The tenant's registered release plan for the request's environment (and service)."""
     found: list[LoadedPlan] = []
     for registered in plans.plans(store, tenant=tenant):
@@ -78,7 +68,7 @@ def find_plan(store: Store, request: CanaryRequest, *, tenant: str) -> LoadedPla
     return found[0]
 
 
-def differences(plan: LoadedPlan, request: CanaryRequest) -> list[str]:
+def differences(plan: LoadedPlan, request: StartCanary) -> list[str]:
     """Where the line and the plan disagree, one readable phrase each."""
     assert isinstance(plan.doc, model.ReleaseDoc)
     spec = plan.doc.spec
@@ -106,7 +96,7 @@ def release_name(plan: LoadedPlan, version: str) -> str:
     return re.sub(r"[^a-z0-9._-]+", "-", name.lower()).strip("-.") or "release"
 
 
-def canary_text(plan: LoadedPlan, request: CanaryRequest) -> str:
+def canary_text(plan: LoadedPlan, request: StartCanary) -> str:
     """The plan's text with the line's version and stage weights."""
     data: dict[str, Any] = yamlsrc.load(plan.text, str(plan.path)).data
     data["metadata"]["name"] = release_name(plan, request.version)
@@ -116,7 +106,7 @@ def canary_text(plan: LoadedPlan, request: CanaryRequest) -> str:
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
 
 
-def start_canary(store: Store, request: CanaryRequest, *, tenant: str, person: str, data_dir: Path,
+def start_canary(store: Store, request: StartCanary, *, tenant: str, person: str, data_dir: Path,
                  time_scale: float = 1.0) -> StoredRelease:
     """Start the release the line describes, as ``person`` of ``tenant``; refused (nothing starts) when the line
     and the plan disagree or the person holds no role in the plan."""
