@@ -86,21 +86,23 @@ def test_a_fast_burn_pages_from_the_error_budget_file(store: Store, tmp_path: Pa
     assert budget.check(store, tenant="ig", now=NOW).raised == ()  # once
 
 
-def test_spend_read_from_a_real_prometheus(store: Store) -> None:
+def test_spend_read_from_a_real_prometheus_adds_up_its_series(store: Store) -> None:
     import asyncio
 
     from launchdeck.stacks.prometheus import PrometheusServer
 
     async def check() -> budget.BudgetReport:
         async with PrometheusServer(["127.0.0.1:9"]) as prom:  # nothing to scrape: the query is a constant
+            # Two series, as spend per service would be: 12.5 and 7.5 an hour.
+            query = 'vector(12.5) or label_replace(vector(7.5), "service", "search", "", "")'
             policy = POLICY.replace("budget: {monthly: 1000}", "budget: {monthly: 1000, spend: {prometheus: "
-                                    f"{{url: '{prom.url}', query: 'vector(12.5)'}}}}}}")
+                                    f"{{url: '{prom.url}', query: '{query}'}}}}}}")
             apply(store, policy)
             return await asyncio.to_thread(budget.check, store, tenant="ig", now=NOW)
 
     report = asyncio.run(check())
     hours_this_month = (NOW - budget.month_start(NOW)).total_seconds() // 3600 + 1
-    assert report.spent == 12.5 * hours_this_month
+    assert report.spent == (12.5 + 7.5) * hours_this_month
     assert report.forecast is not None and report.forecast.upper > report.spent
 
 

@@ -127,7 +127,12 @@ def _prometheus_spend(p: PrometheusSpend, start: datetime, end: datetime) -> lis
         result = r.json()["data"]["result"]
     except (httpx.HTTPError, KeyError, ValueError) as e:
         raise UsageError(f"the spend query to {p.url} failed: {e}", hint="check spec.budget.spend.prometheus") from None
-    return [(datetime.fromtimestamp(float(t), UTC), float(v)) for series in result for t, v in series["values"]]
+    # Several series (spend per service, per account…) add up: an hour's spend is their sum.
+    hours: dict[float, float] = {}
+    for series in result:
+        for t, v in series["values"]:
+            hours[float(t)] = hours.get(float(t), 0.0) + float(v)
+    return [(datetime.fromtimestamp(t, UTC), amount) for t, amount in sorted(hours.items())]
 
 
 #: How far back spend is read for the forecast's trend (the budget counts the month only).
