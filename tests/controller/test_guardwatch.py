@@ -38,21 +38,20 @@ def test_a_rewritten_spend_file_is_checked_at_once_and_pauses_the_tenant(tmp_pat
     with Store(url) as store:
         tenants.apply_documents(store, [(POLICY.replace("FILE", str(file)), "ig.yaml")], by="root")
 
-        async def watched() -> float:
+        async def watched() -> None:
             stop = asyncio.Event()
             watching = asyncio.create_task(guardwatch.watch(store, stop, every=3600.0))  # only the file look
-            await asyncio.sleep(0.3)
+            await asyncio.sleep(0.3)  # whether the first round has read the file yet or not
             spend(file, 96.0)
             changed = time.monotonic()
             while stored.state(store, tenant="ig").action != "pause":
-                assert time.monotonic() - changed < 5, "the rewritten spend file was not checked"
+                # Far sooner than the next round, an hour away: the file look saw the rewrite.
+                assert time.monotonic() - changed < 120, "the rewritten spend file was not checked"
                 await asyncio.sleep(0.02)
-            took = time.monotonic() - changed
             stop.set()
             await watching
-            return took
 
-        assert asyncio.run(watched()) < 1.0
+        asyncio.run(watched())
 
 
 def test_a_napping_release_wakes_when_the_guard_changes() -> None:

@@ -103,29 +103,35 @@ def check_all(store: Store, *, safety: bool, only: set[str] | None = None) -> di
     return files
 
 
-def _mtimes(files: dict[str, str]) -> dict[str, float]:
+def _mtimes(files: dict[str, str]) -> dict[str, tuple[int, int]]:
+    """Each tenant's spend file as (modification time, size): a rewrite changes one or the other."""
     import os
 
     found = {}
     for tenant, path in files.items():
         if path:
             with suppress(OSError):
-                found[tenant] = os.stat(path).st_mtime_ns
+                st = os.stat(path)
+                found[tenant] = (st.st_mtime_ns, st.st_size)
     return found
 
 
 async def watch(store: Store, stop: asyncio.Event, *, every: float = GUARD_EVERY) -> None:
     """Check every tenant each ``every`` seconds, and a tenant whose spend file changed within ``FILE_EVERY``."""
-    last_safety = last_round = 0.0
+    # Never checked: the first round runs at once (a monotonic clock starts near 0 on a freshly booted machine).
+    last_safety = last_round = float("-inf")
     files: dict[str, str] = {}
-    seen: dict[str, float] = {}
+    seen: dict[str, tuple[int, int]] = {}
     while not stop.is_set():
         now = time.monotonic()
         try:
             if now - last_round >= every:
                 safety = now - last_safety >= SAFETY_EVERY
+                # The files as they were before the round read them: one rewritten while the round ran is
+                # looked at again, and a file new to this round is read once more at the next look.
+                before = await asyncio.to_thread(_mtimes, files)
                 files = await asyncio.to_thread(check_all, store, safety=safety)
-                seen = await asyncio.to_thread(_mtimes, files)
+                seen = {t: m for t, m in before.items() if t in files}
                 last_round, last_safety = now, now if safety else last_safety
             else:
                 mtimes = await asyncio.to_thread(_mtimes, files)
