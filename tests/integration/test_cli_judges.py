@@ -27,7 +27,9 @@ def plan(method: str, canary: dict[str, object]) -> dict[str, object]:
         "apiVersion": "launchdeck/v1", "kind": "Release", "metadata": {"name": f"judge-{method}", "version": "v2"},
         "spec": {
             "target": {"load": {"rps": 300}, "versions": {"stable": {"errorRate": "0.5%"}, "canary": canary}},
-            "stages": [{"weight": "30%", "hold": "6m"}, {"weight": "100%", "hold": "2m"}],
+            # The last stage below 100% keeps canary and stable serving side by side: at 100% latency would be
+            # judged against a baseline frozen minutes earlier, which a machine's changing load alone can breach.
+            "stages": [{"weight": "30%", "hold": "6m"}, {"weight": "60%", "hold": "2m"}],
             "analysis": {"interval": "30s", "window": "2m", "minRequests": 50, "method": method, "alpha": "1%"},
             "gates": [
                 {"name": "errors", "metric": "error_rate", "op": ">", "threshold": "+0%", "vs": "baseline", "severity": "immediate"},
