@@ -10,7 +10,7 @@ import difflib
 import re
 from collections.abc import Iterator
 
-from launchdeck.core.observation import STANDARD_METRICS
+from launchdeck.core.metrics import STANDARD_METRICS
 from launchdeck.plan import baseline, units
 from launchdeck.plan.hooks_model import ROUTER_PLACEHOLDERS, STEP_PLACEHOLDERS
 from launchdeck.plan.model import ChannelSpec, GateSpec, Metadata, ReleaseSpec
