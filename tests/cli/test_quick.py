@@ -6,6 +6,7 @@ takes), so each case runs both ways in this process and compares exit status, st
 
 from __future__ import annotations
 
+import gc
 import re
 import subprocess
 import sys
@@ -65,6 +66,15 @@ def test_an_invalid_plan_is_reported_with_every_problem(capsys: pytest.CaptureFi
     code, out, err = run(capsys, "validate", str(plans["invalid"]))
     assert (code, out) == (2, "")
     assert "'version' is required" in err and "'5 minutes' is not a duration" in err
+
+
+@pytest.mark.parametrize("name", ["example", "invalid"])
+def test_validate_gives_the_caller_its_garbage_collector_back(capsys: pytest.CaptureFixture[str],
+                                                              plans: dict[str, Path], name: str) -> None:
+    # quick.run pauses the collector while the command runs; a process that goes on needs it back.
+    assert gc.isenabled()
+    run(capsys, "validate", str(plans[name]))
+    assert gc.isenabled()
 
 
 def test_version_prints_what_typers_version_prints(capsys: pytest.CaptureFixture[str]) -> None:

@@ -41,12 +41,12 @@ def run(command: Callable[[], None]) -> None:
     at exit, what is left is frozen (``gc.freeze``), so the exit collections walk nothing: the
     process's memory goes back to the system at once, as it would anyway.
     """
-    paused = gc.isenabled()
+    was_on = gc.isenabled()
     gc.disable()
     try:
         command()
     finally:
-        if paused:
+        if was_on:
             # What the command made goes to the oldest generation without being walked (which turning
             # the collector back on with them all in the youngest would do at the next allocation).
             gc.freeze()
