@@ -31,15 +31,16 @@ def answer(args: list[str]) -> Callable[[], None] | None:
     return None
 
 
-def run(command: Callable[[], None]) -> None:
-    """Run a quick command without Python's cyclic garbage collector, and skip its collections at exit.
+def run(command: Callable[[], None], *, whole_process: bool) -> None:
+    """Run a quick command without Python's cyclic garbage collector, and (``whole_process``: the
+    process runs only this command) skip the collector's work at exit.
 
     These commands make long-lived objects (modules, pydantic's model classes and validator) and
     little cyclic garbage, yet the collector walks them again and again while they are made, and
     twice in full when the interpreter exits: about 6% of `validate`'s instructions. The collector is
-    paused while the command runs and turned back on after it, for a caller that goes on (the tests);
-    at exit, what is left is frozen (``gc.freeze``), so the exit collections walk nothing: the
-    process's memory goes back to the system at once, as it would anyway.
+    paused while the command runs and turned back on after it, for a caller that goes on (the tests).
+    When the process is the command, what is left is frozen at exit (``gc.freeze``), so the exit
+    collections walk nothing: the process's memory goes back to the system at once, as it would anyway.
     """
     was_on = gc.isenabled()
     gc.disable()
@@ -52,8 +53,8 @@ def run(command: Callable[[], None]) -> None:
             gc.freeze()
             gc.unfreeze()
             gc.enable()
-        atexit.unregister(gc.freeze)  # registered once, however many commands a test process runs
-        atexit.register(gc.freeze)
+        if whole_process:
+            atexit.register(gc.freeze)
 
 
 def print_version() -> None:
