@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         command = quick.answer(sys.argv[1:] if argv is None else list(argv))
         if command is not None:
-            command()
+            quick.run(command, whole_process=argv is None)  # None: the arguments are the process's own
             return 0
         return _through_typer(argv)
     except LaunchdeckError as e:

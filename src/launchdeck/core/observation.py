@@ -6,17 +6,6 @@ from dataclasses import dataclass, field
 
 from launchdeck.core.sketch import LatencyHistogram
 
-#: Metrics every target provides (see the plan contract).
-STANDARD_METRICS = (
-    "error_rate",
-    "latency_p50_ms",
-    "latency_p95_ms",
-    "latency_p99_ms",
-    "throughput_rps",
-    "availability",
-    "requests",
-)
-
 _QUANTILES = {"latency_p50_ms": 0.50, "latency_p95_ms": 0.95, "latency_p99_ms": 0.99}
 
 
@@ -42,7 +31,8 @@ class WindowStats:
     events: dict[str, float | None] = field(default_factory=dict)
 
     def metric(self, name: str) -> float | None:
-        """The metric's value over this window, or None when there is no data for it."""
+        """The metric's value over this window (``core.metrics.STANDARD_METRICS`` and the source's
+        own), or None when there is no data for it."""
         if name in self.values:
             return self.values[name]
         if name == "requests":

@@ -8,7 +8,6 @@ expanded spec is validated like a plain release, with problems located in the fi
 from __future__ import annotations
 
 import copy
-import difflib
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -253,6 +252,8 @@ def _explain(item: Any, loc: tuple[Any, ...]) -> tuple[str, str]:
 
 
 def _field_hint(field: str, item: Any) -> str:
+    import difflib  # only a plan with a problem needs it; a valid plan's check starts without it
+
     known = _fields_near(item)
     close = difflib.get_close_matches(field, known, n=1)
     return f"did you mean '{close[0]}'?" if close else "remove it (docs/plan-reference.md lists every field)"

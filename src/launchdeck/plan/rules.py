@@ -6,11 +6,10 @@ runs, so a plan with several mistakes gets all of them in one answer.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterator
 
-from launchdeck.core.observation import STANDARD_METRICS
+from launchdeck.core.metrics import STANDARD_METRICS
 from launchdeck.plan import baseline, units
 from launchdeck.plan.hooks_model import ROUTER_PLACEHOLDERS, STEP_PLACEHOLDERS
 from launchdeck.plan.model import ChannelSpec, GateSpec, Metadata, ReleaseSpec
@@ -37,6 +36,8 @@ def _undefined_metric(at: tuple[str | int, ...], metric: str, metrics: list[str]
 
 
 def _suggest(word: str, choices: list[str]) -> str:
+    import difflib  # only a plan with a problem needs it; a valid plan's check starts without it
+
     close = difflib.get_close_matches(word, choices, n=1)
     known = ", ".join(sorted(choices)) or "none defined"
     return f"did you mean '{close[0]}'? (defined: {known})" if close else f"use one of: {known}"
