@@ -12,7 +12,6 @@ from __future__ import annotations
 import atexit
 import gc
 import os
-import re
 import sys
 import types
 from collections.abc import Callable
@@ -66,7 +65,6 @@ def print_version() -> None:
 def validate(plan: Path, time_scale: float = 1.0) -> None:
     """Check a plan: one line when it is valid, then its warnings on stderr; a PlanError otherwise."""
     _skip_plugin_scan()
-    _list_yaml_non_printable()
     from launchdeck.plan import baseline, load_plan
     from launchdeck.plan.noise import noisy_gates
 
@@ -97,29 +95,6 @@ def _skip_plugin_scan() -> None:
         loader = types.ModuleType(name, "pydantic's plugin loader, plugins being off (launchdeck.cli.quick)")
         loader.get_plugins = tuple  # type: ignore[attr-defined]  # () like the real one with plugins off
         sys.modules[name] = loader
-
-
-#: The characters YAML does not allow, as PyYAML's ``yaml.reader.Reader.NON_PRINTABLE`` writes them:
-#: everything but the characters it allows.
-YAML_NON_PRINTABLE = "[^\x09\x0A\x0D\x20-\x7E\x85\xA0-\uD7FF\uE000-\uFFFD\U00010000-\U0010ffff]"
-#: The same characters, listed.
-YAML_NON_PRINTABLE_LISTED = "[\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x84\x86-\x9F\uD800-\uDFFF\uFFFE\uFFFF]"
-
-
-def _list_yaml_non_printable() -> None:
-    """Spare `validate` compiling PyYAML's check for characters YAML does not allow, the slow way.
-
-    ``yaml.reader`` compiles ``YAML_NON_PRINTABLE`` at import. Written as "all but" the characters
-    YAML allows, it makes Python's regex compiler fill a table of 55,000 characters one at a time:
-    about 7% of this command's instructions, for a check only the pure-Python parser makes (libyaml
-    reads every valid plan). The same characters listed compile in a hundredth of that, and match
-    exactly what PyYAML's pattern matches (tests/cli/test_quick.py tries every code point). ``re``
-    keeps compiled patterns under their text, so the listed one, kept there under PyYAML's text
-    before ``yaml`` is imported, is what ``yaml.reader`` gets. Any other command compiles PyYAML's own.
-    """
-    cache = getattr(re, "_cache", None)  # re's own cache (private); without it, PyYAML compiles its own
-    if "yaml" not in sys.modules and isinstance(cache, dict):
-        cache[(str, YAML_NON_PRINTABLE, 0)] = re.compile(YAML_NON_PRINTABLE_LISTED)
 
 
 def _echo(text: str, *, err: bool = False) -> None:
