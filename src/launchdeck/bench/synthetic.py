@@ -220,6 +220,8 @@ class LagSamples:
     def read(path: Path) -> tuple[dict[str, Any], list[tuple[float, float]]]:
         """What ``dump`` wrote: the JSON, and the samples."""
         data = json.loads(path.read_text(encoding="utf-8"))
+        if "samples" in data:  # written whole, as a tree before the appended samples did
+            return data, [(wall, lag) for wall, lag in data["samples"]]
         samples = path.with_name(path.name + ".samples")
         lines = samples.read_text(encoding="utf-8").split("\n")[:-1] if samples.exists() else []  # whole lines only
         return data, [(float(w), float(v)) for w, v in (line.split() for line in lines)]
