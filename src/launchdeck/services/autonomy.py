@@ -77,33 +77,45 @@ def tier_of(rails: TenantRails | None, st: stored.GuardState) -> int:
 
 def runtime(store: Store, tenant: str, *, now: float | None = None) -> Runtime | None:
     """The guard's demands on the tenant's releases now; None when the tenant has no policy and no state."""
-    key = (store.url, tenant)
-    t = time.monotonic()
-    cached = _runtime.get(key)
-    if cached is not None and t - cached[0] < RUNTIME_TTL:
+    cached = _runtime.get((store.url, tenant))
+    if cached is not None and time.monotonic() - cached[0] < RUNTIME_TTL:
         return cached[1]
-    generation = _generation
+    return _read(store, tenant)
+
+
+def _read(store: Store, tenant: str) -> Runtime | None:
+    t, generation = time.monotonic(), _generation
     rails = rails_of(store, tenant)
     st = stored.state(store, tenant=tenant)
     value = _compute(rails, st, now_utc()) if rails is not None or st.override_until or st.action != "none" else None
     if generation == _generation:  # read on a thread (``runtime_aside``) while ``forget`` ran: do not keep it
-        _runtime[key] = (t, value)
+        _runtime[(store.url, tenant)] = (t, value)
     return value
 
 
 async def runtime_aside(store: Store, tenant: str) -> Runtime | None:
-    """``runtime`` for a release's tick: when the cached view is stale, the store is read on a thread (a
-    worker's event loop drives its other releases meanwhile), once for all the releases of the tenant
-    that tick meanwhile. A read under way when ``forget`` ran is not shared with those that tick after."""
+    """``runtime`` for a release's tick, with the store read on a thread (a worker's event loop drives its
+    other releases meanwhile), once for all the releases of the tenant that tick meanwhile. The read starts
+    when the cached view is half its ``RUNTIME_TTL`` old, so ticks rarely wait for it; a view older than
+    that is never used, and a read under way when ``forget`` ran is not used by the ticks after it."""
     cached = _runtime.get((store.url, tenant))
-    if cached is not None and time.monotonic() - cached[0] < RUNTIME_TTL:
-        return cached[1]
+    if cached is not None:
+        age = time.monotonic() - cached[0]
+        if age < RUNTIME_TTL:
+            if age >= RUNTIME_TTL / 2:
+                _reading_of(store, tenant)
+            return cached[1]
+    return await asyncio.shield(_reading_of(store, tenant))
+
+
+def _reading_of(store: Store, tenant: str) -> asyncio.Future[Runtime | None]:
+    """The read of the tenant's view under way in this loop since the last ``forget``, started if none is."""
     key = (asyncio.get_running_loop(), store.url, tenant, _generation)
     reading = _reading.get(key)
     if reading is None:
-        reading = _reading[key] = asyncio.ensure_future(asyncio.to_thread(runtime, store, tenant))
-        reading.add_done_callback(lambda _: _reading.pop(key, None))
-    return await asyncio.shield(reading)
+        reading = _reading[key] = asyncio.ensure_future(asyncio.to_thread(_read, store, tenant))
+        reading.add_done_callback(lambda done: (_reading.pop(key, None), done.cancelled() or done.exception()))
+    return reading
 
 
 def forget() -> None:
