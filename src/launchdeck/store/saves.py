@@ -2,8 +2,9 @@
 outcome, written only while the tick's lease is still the release's (a compare-and-set on holder and
 epoch, which also renews the lease and locks the row until the transaction ends).
 
-SQLite runs one ``UPDATE … RETURNING`` per release. PostgreSQL runs one statement over arrays for the
-whole batch, as ``leases.renew_many`` does: a worker saves hundreds of ticks a second, and a statement
+SQLite runs one ``UPDATE … RETURNING`` per release, and so does PostgreSQL for a batch of one. Otherwise
+PostgreSQL runs one statement over arrays for the whole batch, as ``leases.renew_many`` does: a worker
+saves hundreds of ticks a second, and a statement
 per release cost a round trip and SQLAlchemy's per-statement work each. Both take the rows in id order,
 so two batches (or a batch and a renewal) never deadlock.
 """
@@ -28,7 +29,8 @@ def write(conn: Connection, ticks: list[Tick], stamp: datetime) -> dict[int, int
     if not ticks:
         return {}
     ids = [t.release_id for t in ticks]
-    if conn.dialect.name == "postgresql" and len(set(ids)) == len(ids):
+    # One tick (`launchdeck run`, a worker's lone commit): the plain statement costs less than the arrays'.
+    if conn.dialect.name == "postgresql" and len(ids) > 1 and len(set(ids)) == len(ids):
         return _write_arrays(conn, ticks, stamp)
     epochs: dict[int, int] = {}
     for t in sorted(ticks, key=lambda t: t.release_id):
