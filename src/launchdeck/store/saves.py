@@ -4,9 +4,9 @@ epoch, which also renews the lease and locks the row until the transaction ends)
 
 SQLite runs one ``UPDATE … RETURNING`` per release, and so does PostgreSQL for a batch of one. Otherwise
 PostgreSQL runs one statement over arrays for the whole batch, as ``leases.renew_many`` does: a worker
-saves hundreds of ticks a second, and a statement
-per release cost a round trip and SQLAlchemy's per-statement work each. Both take the rows in id order,
-so two batches (or a batch and a renewal) never deadlock.
+saves hundreds of ticks a second, and a statement per release cost a round trip and SQLAlchemy's
+per-statement work each. Both take the rows in id order, so two batches (or a batch and a renewal) never
+deadlock.
 """
 
 from __future__ import annotations
