@@ -64,9 +64,11 @@ def read_lags(out: Path, since: float, until: float) -> tuple[list[float], float
     stage start: its evaluations are due every interval after it)."""
     lags: list[float] = []
     due = 0.0
+    from launchdeck.bench.synthetic import LagSamples
+
     for path in out.glob("lag-*.json"):
-        data = json.loads(path.read_text(encoding="utf-8"))
-        lags += [lag for wall, lag in data["samples"] if since <= wall < until]
+        data, samples = LagSamples.read(path)
+        lags += [lag for wall, lag in samples if since <= wall < until]
         every = data["interval"]
         for start in data["starts"]:
             first = max(1, math.ceil((since - start) / every))

@@ -183,14 +183,14 @@ class _Quiet:
 
 
 def start_worker(db_url: str, out: Path, *, lease: float = 15.0, capacity: int = 10_000, check: bool = False,
-                 profile: Path | None = None) -> subprocess.Popen[bytes]:
+                 profile: Path | None = None, src: str | None = None) -> subprocess.Popen[bytes]:
     argv = [sys.executable, str(Path(__file__).resolve()), "worker", "--db", db_url, "--out", str(out),
             "--lease", str(lease), "--capacity", str(capacity)]
     if check:
         argv.append("--check")
     if profile:
         argv += ["--profile", str(profile)]
-    src = os.environ.get("LAUNCHDECK_SCALE_SRC") or str(ROOT / "src")  # another tree's controller, to compare
+    src = src or os.environ.get("LAUNCHDECK_SCALE_SRC") or str(ROOT / "src")  # another tree's controller, to compare
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [src, str(ROOT / "src"), os.environ.get("PYTHONPATH")]))}
     return subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=(out / "workers.log").open("ab"))
 

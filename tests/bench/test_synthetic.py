@@ -83,3 +83,16 @@ def test_a_write_under_a_lease_taken_over_is_logged_as_stale(tmp_path: Path) -> 
         asyncio.run(write())
     assert [(w.epoch, w.stale) for w in log.writes] == [(1, True)]
 
+
+
+def test_lag_samples_dumped_twice_read_back_once_each(tmp_path: Path) -> None:
+    samples = LagSamples(interval=10.0)
+    samples.samples += [(1.5, 0.25), (2.5, 0.125)]
+    samples.starts[1] = 1.0
+    path = tmp_path / "lag-1.json"
+    samples.dump(path)
+    samples.samples.append((3.5, 0.5))
+    samples.dump(path)
+    data, read = LagSamples.read(path)
+    assert read == [(1.5, 0.25), (2.5, 0.125), (3.5, 0.5)]
+    assert data["interval"] == 10.0 and data["starts"] == [1.0]

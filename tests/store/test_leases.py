@@ -166,6 +166,23 @@ def test_a_group_commit_saves_each_release_whose_lease_holds_and_refuses_only_th
     assert len(store.messages(release_id=kept.id)) == 2
 
 
+def test_a_group_commit_writes_each_release_its_own_state_and_a_tick_without_a_lease_whatever_the_lease(
+        store: Store) -> None:
+    leased, unleased, other = (_submitted(store, n) for n in ("cart-v2", "search-v2", "auth-v2"))
+    lease = leases.claim(store, leased.id, "w1", 15)
+    assert lease is not None and leases.claim(store, unleased.id, "w2", 15) is not None
+    states = {rid: {"engine": {"phase": "stage", "weight": w}, "odd": [-0.0, 1e300]}
+              for rid, w in ((leased.id, 10.0), (unleased.id, 20.0), (other.id, 30.0))}
+    errors = store.save_many([Tick(other.id, states[other.id], 3.0, None, [], []),
+                              Tick(leased.id, states[leased.id], 1.0, None, [], [], lease),
+                              Tick(unleased.id, states[unleased.id], 2.0, "promoted", [], [])])
+    assert errors == [None, None, None]
+    for rid, clock in ((leased.id, 1.0), (unleased.id, 2.0), (other.id, 3.0)):
+        saved = store.find_id(rid)
+        assert saved.state == states[rid] and str(saved.state["odd"][0]) == "-0.0" and saved.plan_clock == clock
+    assert store.find_id(unleased.id).outcome == "promoted" and store.find_id(unleased.id).lease_holder == "w2"
+
+
 def test_renewing_many_leases_extends_the_held_ones_records_plan_time_and_leaves_a_lost_one(store: Store) -> None:
     held, lost = _submitted(store, "cart-v2"), _submitted(store, "search-v2")
     lease, old = leases.claim(store, held.id, "w1", 15), leases.claim(store, lost.id, "w1", 15)

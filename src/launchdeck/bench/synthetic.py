@@ -195,6 +195,7 @@ class LagSamples:
     releases: set[str] = field(default_factory=set)
     starts: dict[int, float] = field(default_factory=dict)
     """Wall time each release's current stage started at, by view: from it the evaluations due in a window."""
+    _dumped: int = 0
 
     def view(self, found: StoredRelease) -> TickLag:
         self.releases.add(found.name)
@@ -204,11 +205,26 @@ class LagSamples:
         return [lag for wall, lag in self.samples if wall >= since]
 
     def dump(self, path: Path) -> None:
+        """Write what a reader needs to ``path`` (JSON: the interval, the stage starts) and append the samples
+        taken since the last dump to ``<path>.samples`` (a line ``wall lag`` each): rewriting every sample at
+        every dump would cost the worker more and more of the CPU the bench measures."""
+        with path.with_name(path.name + ".samples").open("a", encoding="utf-8") as out:
+            out.writelines(f"{wall!r} {lag!r}\n" for wall, lag in self.samples[self._dumped:])
+        self._dumped = len(self.samples)
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"pid": os.getpid(), "interval": self.interval, "samples": self.samples,
-                                   "releases": len(self.releases), "starts": list(self.starts.values())}),
-                       encoding="utf-8")
+        tmp.write_text(json.dumps({"pid": os.getpid(), "interval": self.interval, "releases": len(self.releases),
+                                   "starts": list(self.starts.values())}), encoding="utf-8")
         tmp.replace(path)
+
+    @staticmethod
+    def read(path: Path) -> tuple[dict[str, Any], list[tuple[float, float]]]:
+        """What ``dump`` wrote: the JSON, and the samples."""
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if "samples" in data:  # written whole, as a tree before the appended samples did
+            return data, [(wall, lag) for wall, lag in data["samples"]]
+        samples = path.with_name(path.name + ".samples")
+        lines = samples.read_text(encoding="utf-8").split("\n")[:-1] if samples.exists() else []  # whole lines only
+        return data, [(float(w), float(v)) for w, v in (line.split() for line in lines)]
 
 
 class TickLag:

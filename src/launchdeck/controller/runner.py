@@ -278,7 +278,7 @@ async def _ticks(run: Run, tick: float, heartbeat: float | None) -> None:
             await _check_weight(run, now)
             observations = await _observe(run)
         # The tenant's guard rails: its autonomy tier, an override, an enforced pause or shrink.
-        guard = autonomy.runtime(run.store, run.release.tenant)
+        guard = await autonomy.runtime_aside(run.store, run.release.tenant)
         policy = guard.policy(run.policy) if guard is not None else run.policy
         people, run.people_mark = await read_aside(run.store, run.release.id, policy, run.state, run.signoffs,
                                                    run.shift.watch if run.shift else None, run.people_mark)

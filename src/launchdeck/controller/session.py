@@ -126,7 +126,11 @@ async def commit_aside(run: Run, state: ReleaseState, decisions: list[Decision],
     ``commit``."""
     tick = _prepare(run, state, decisions, now, extra)
     if run.shift is not None:
-        await run.shift.commits.save(tick)
+        # An evaluation that announces nothing may wait a moment for other releases' commits to share its
+        # transaction; anything else goes at once.
+        routine = bool(decisions) and not extra and not tick.messages and all(d.kind == "evaluation" and not d.event
+                                                                               for d in decisions)
+        await run.shift.commits.save(tick, routine=routine)
     else:
         await asyncio.to_thread(_save, run.store, tick)
     _saved(run, bool(tick.messages))

@@ -8,7 +8,8 @@ second across the worker:
 * people's input: ``SignoffWatch`` asks, in one query for every release the worker holds, which ones have
   sign-offs added or consumed since (``store.watch``); a release reads its sign-offs only then;
 * its commits: ``GroupCommit`` writes the ticks its releases commit meanwhile in one transaction, on one
-  thread (``Store.save_many``): each still a compare-and-set on its own lease, which fails alone;
+  thread (``Store.save_many``): each still a compare-and-set on its own lease, which fails alone; a routine
+  evaluation's commit waits up to ``GATHER_S`` for company, so transactions carry many ticks each;
 * its lease: ``Shift`` renews every lease it keeps in one statement every third of a lease
   (``store.leases.renew_many``), with the plan time of each release in its tick loop (where a resumed
   run goes on from). A lease another holder took meanwhile is not renewed: its driver learns it at its
@@ -60,39 +61,68 @@ class SignoffWatch:
         return self.marks.get(release_id, (0, 0, 0))
 
 
+#: How long a routine tick's commit (an evaluation that changed nothing but the figures, announcing nothing)
+#: waits for others to share its transaction (seconds). A transaction's fixed cost (its round trips, the
+#: session) is about a millisecond of the worker's CPU, several times what each tick in it adds.
+GATHER_S = 0.05
+
+
 class GroupCommit:
     """The commits of a worker's releases, written together: a tick's ``save`` waits for the transaction
     that holds it. While one transaction is under way the ticks committed meanwhile wait, then go in the
-    next (at most ``most`` at a time); nothing waits for company when none is under way."""
+    next (at most ``most`` at a time). A routine tick also waits for company, up to ``gather`` seconds
+    after the oldest tick waiting; any other tick (a decision that announces something, a stage, a
+    rollback, people's input) goes at once, with the routine ones waiting by then."""
 
-    def __init__(self, store: Store, most: int = 500) -> None:
-        self.store, self.most = store, most
-        self.pending: list[tuple[Tick, asyncio.Future[None]]] = []
+    def __init__(self, store: Store, most: int = 500, gather: float = GATHER_S) -> None:
+        self.store, self.most, self.gather = store, most, gather
+        self.pending: list[tuple[Tick, asyncio.Future[None], bool, float]] = []
+        """(tick, its answer, routine, loop time it was saved at) in the order saved."""
         self.writing: asyncio.Task[None] | None = None
+        self.gathering: asyncio.Future[None] | None = None
+        """Set when the routine ticks must stop waiting for company (an urgent tick, a full batch)."""
 
-    async def save(self, tick: Tick) -> None:
+    async def save(self, tick: Tick, *, routine: bool = False) -> None:
         """Commit ``tick`` (raises what ``Store.save`` raises: ``LeaseLost``, ``StoreError``)."""
-        done = asyncio.get_running_loop().create_future()
-        self.pending.append((tick, done))
+        loop = asyncio.get_running_loop()
+        done = loop.create_future()
+        self.pending.append((tick, done, routine, loop.time()))
+        if (not routine or len(self.pending) >= self.most) and self.gathering is not None:
+            _settle(self.gathering)
         if self.writing is None or self.writing.done():
             self.writing = asyncio.create_task(self._write())
         await done
 
     async def _write(self) -> None:
+        loop = asyncio.get_running_loop()
         while self.pending:
+            wait = self.pending[0][3] + self.gather - loop.time()
+            if wait > 0 and len(self.pending) < self.most and all(routine for _, _, routine, _ in self.pending):
+                self.gathering = loop.create_future()
+                timer = loop.call_later(wait, _settle, self.gathering)
+                try:
+                    await self.gathering
+                finally:
+                    timer.cancel()
+                    self.gathering = None
             batch, self.pending = self.pending[:self.most], self.pending[self.most:]
             try:
                 outcomes: list[BaseException | None] = list(
-                    await asyncio.to_thread(self.store.save_many, [tick for tick, _ in batch]))
+                    await asyncio.to_thread(self.store.save_many, [tick for tick, _, _, _ in batch]))
             except Exception as e:  # noqa: BLE001 - every tick waiting on the transaction must get its answer
                 outcomes = [e] * len(batch)
-            for (_, done), error in zip(batch, outcomes, strict=True):
+            for (_, done, _, _), error in zip(batch, outcomes, strict=True):
                 if done.done():  # its task was cancelled meanwhile
                     continue
                 if error is None:
                     done.set_result(None)
                 else:
                     done.set_exception(error)
+
+
+def _settle(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 class Shift:

@@ -240,12 +240,13 @@ class _Builder:
         # The sequential plug-in's recent sums are halved every analysis window of plan time.
         since_last = self.now - s.last_eval_at if s.last_eval_at is not None else 0.0
         forget = 0.5 ** (since_last / a.window) if a.window > 0 else 1.0
-        s = replace(s, last_eval_at=self.now, canary_total=s.canary_total + obs.canary_slice.requests)
         s, sides = comparison.observe(policy, s, obs.stable, obs.stable_slice, obs.baseline, obs.baseline_slice)
+        canary_total = s.canary_total + obs.canary_slice.requests
         verdicts: list[Verdict] = []
         warming: set[str] = set()
         fired: list[Gate] = []
-        ctx = gating.Context(a, self.now, forget, sides, s.canary_total)
+        gates = dict(s.gates)  # each gate's new track, put in the state at once with the rest below
+        ctx = gating.Context(a, self.now, forget, sides, canary_total)
         for gate in policy.gates:
             v, track, waiting = gating.judge(gate, s.gates.get(gate.name, GateTrack()), obs, ctx)
             if v is None:
@@ -256,13 +257,14 @@ class _Builder:
             track = self._track(gate, track, v)
             if track.status == "fired" and s.gates.get(gate.name, GateTrack()).status != "fired":
                 fired.append(gate)
-            s = s.with_gate(gate.name, track)
+            gates[gate.name] = track
         # A waiting gate (warming up, its load test running) keeps the stage from passing but is not "too
         # little data": it neither counts toward the inconclusive streak nor leads to a hold.
         enough_data = all(v.status != "inconclusive" for v in verdicts if v.gate not in warming)
         conclusive = enough_data and not warming
         since = None if enough_data else (s.inconclusive_since if s.inconclusive_since is not None else self.now)
-        s = replace(s, inconclusive_streak=0 if enough_data else s.inconclusive_streak + 1,
+        s = replace(s, last_eval_at=self.now, canary_total=canary_total, gates=gates,
+                    inconclusive_streak=0 if enough_data else s.inconclusive_streak + 1,
                     inconclusive_since=since, conclusive_in_stage=s.conclusive_in_stage or conclusive)
         self.state = s
         self.record("evaluation", "; ".join(v.reason for v in verdicts) or "no gates",

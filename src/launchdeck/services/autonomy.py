@@ -9,6 +9,7 @@ rollback waits for a person; people can still act.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass, field, replace
@@ -28,6 +29,9 @@ log = logging.getLogger("launchdeck.guard")
 #: A release's tick reads its tenant's guard at most this often (seconds): the breach-to-action budget is 1 s.
 RUNTIME_TTL = 0.2
 _runtime: dict[tuple[str, str], tuple[float, Runtime | None]] = {}
+#: The reads under way for ``runtime_aside``, by event loop, store, tenant and ``forget`` generation.
+_reading: dict[tuple[asyncio.AbstractEventLoop, str, str, int], asyncio.Future[Runtime | None]] = {}
+_generation = 0
 
 
 @dataclass(frozen=True)
@@ -73,20 +77,51 @@ def tier_of(rails: TenantRails | None, st: stored.GuardState) -> int:
 
 def runtime(store: Store, tenant: str, *, now: float | None = None) -> Runtime | None:
     """The guard's demands on the tenant's releases now; None when the tenant has no policy and no state."""
-    key = (store.url, tenant)
-    t = time.monotonic()
-    cached = _runtime.get(key)
-    if cached is not None and t - cached[0] < RUNTIME_TTL:
+    cached = _runtime.get((store.url, tenant))
+    if cached is not None and time.monotonic() - cached[0] < RUNTIME_TTL:
         return cached[1]
+    return _read(store, tenant)
+
+
+def _read(store: Store, tenant: str) -> Runtime | None:
+    t, generation = time.monotonic(), _generation
     rails = rails_of(store, tenant)
     st = stored.state(store, tenant=tenant)
     value = _compute(rails, st, now_utc()) if rails is not None or st.override_until or st.action != "none" else None
-    _runtime[key] = (t, value)
+    if generation == _generation:  # read on a thread (``runtime_aside``) while ``forget`` ran: do not keep it
+        _runtime[(store.url, tenant)] = (t, value)
     return value
+
+
+async def runtime_aside(store: Store, tenant: str) -> Runtime | None:
+    """``runtime`` for a release's tick, with the store read on a thread (a worker's event loop drives its
+    other releases meanwhile), once for all the releases of the tenant that tick meanwhile. The read starts
+    when the cached view is half its ``RUNTIME_TTL`` old, so ticks rarely wait for it; a view older than
+    that is never used, and a read under way when ``forget`` ran is not used by the ticks after it."""
+    cached = _runtime.get((store.url, tenant))
+    if cached is not None:
+        age = time.monotonic() - cached[0]
+        if age < RUNTIME_TTL:
+            if age >= RUNTIME_TTL / 2:
+                _reading_of(store, tenant)
+            return cached[1]
+    return await asyncio.shield(_reading_of(store, tenant))
+
+
+def _reading_of(store: Store, tenant: str) -> asyncio.Future[Runtime | None]:
+    """The read of the tenant's view under way in this loop since the last ``forget``, started if none is."""
+    key = (asyncio.get_running_loop(), store.url, tenant, _generation)
+    reading = _reading.get(key)
+    if reading is None:
+        reading = _reading[key] = asyncio.ensure_future(asyncio.to_thread(_read, store, tenant))
+        reading.add_done_callback(lambda done: (_reading.pop(key, None), done.cancelled() or done.exception()))
+    return reading
 
 
 def forget() -> None:
     """Drop the cached guard views (tests, and a process that just changed a tenant's state)."""
+    global _generation
+    _generation += 1
     _runtime.clear()
 
 

@@ -23,9 +23,10 @@ def engine(url: str) -> Engine:
     parsed = make_url(url)
     args: dict[str, Any] = {}
     if parsed.get_backend_name() == "postgresql":
-        from launchdeck.store.tables import loads_exact
+        from launchdeck.store.tables import dumps_exact, loads_exact
 
-        args["json_deserializer"] = loads_exact  # JSONB read back with JSONDoc's floats exact
+        # JSONB written and read back with JSONDoc's floats exact
+        args["json_serializer"], args["json_deserializer"] = dumps_exact, loads_exact
         if "connect_timeout" not in parsed.query:
             args["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT_S}
     elif parsed.get_backend_name() == "sqlite":

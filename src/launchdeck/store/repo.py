@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from launchdeck.errors import LaunchdeckError, LeaseLost, NotFound, StoreError, UsageError
-from launchdeck.store import claims, connect, leases, migrations
+from launchdeck.store import claims, connect, leases, migrations, saves
 from launchdeck.store.chain import (GENESIS, Signature, canonical_payload, chain_hash, check_chain, decision_body,
                                    head_payload)
 from launchdeck.store.defaults import DEFAULT_URL
@@ -219,30 +219,26 @@ class Store:
         are). A database error raises ``StoreError`` and nothing is written.
 
         Each tick is what ``save`` describes. A worker commits thousands of ticks a minute, so this is
-        SQLAlchemy Core with few round trips: per release one ``UPDATE … RETURNING`` that is at once the
-        compare-and-set, the lease's renewal and the row lock (held to commit, so two saves never extend
-        a chain from the same last decision; rows are taken in id order, so two batches never deadlock),
-        then for the whole batch one query for the chains' last decisions, one insert of the decisions
-        and one of the messages."""
+        SQLAlchemy Core with few round trips: the release rows' update (``store.saves``: on PostgreSQL one
+        statement for the batch, on SQLite one per release) that is at once the compare-and-set, the
+        lease's renewal and the row lock (held to commit, so two saves never extend a chain from the same
+        last decision; rows are taken in id order, so two batches never deadlock), then for the whole
+        batch one query for the chains' last decisions, one insert of the decisions and one of the
+        messages."""
         stamp = now_utc()
         errors: list[LaunchdeckError | None] = [None] * len(ticks)
         with self.session() as s:
             conn = s.connection()
             if conn.dialect.name == "sqlite":
                 conn.exec_driver_sql("BEGIN IMMEDIATE")  # SQLite has no row locks: the write lock, up front
+            saved = saves.write(conn, ticks, stamp)
             epochs: dict[int, int] = {}
-            for i in sorted(range(len(ticks)), key=lambda i: ticks[i].release_id):
+            for i in sorted(range(len(ticks)), key=lambda i: ticks[i].release_id):  # in id order, as locked
                 t = ticks[i]
-                values: dict[str, Any] = {"b_id": t.release_id, "b_state": t.state, "b_clock": t.plan_clock,
-                                          "b_outcome": t.outcome, "b_updated": stamp}
-                if t.lease is not None:
-                    values.update(b_holder=t.lease.holder, b_epoch=t.lease.epoch,
-                                  b_until=stamp + timedelta(seconds=t.lease.seconds))
-                saved = conn.execute(_SAVE_LEASED if t.lease is not None else _SAVE, values).first()
-                if saved is None:
-                    errors[i] = self._unsaved(conn, t)
+                if t.release_id in saved:
+                    epochs[i] = saved[t.release_id]
                 else:
-                    epochs[i] = saved.lease_epoch
+                    errors[i] = self._unsaved(conn, t)
             chained = [i for i in epochs if ticks[i].decisions]
             heads = self._heads(conn, sorted({ticks[i].release_id for i in chained}))
             rows: list[dict[str, Any]] = []
@@ -462,17 +458,7 @@ class Store:
 
 
 # The save path's statements, built once: a worker runs them thousands of times a minute.
-_RELEASES, _DECISIONS = ReleaseRow.__table__, DecisionRow.__table__
-_SAVE = (update(_RELEASES).where(_RELEASES.c.id == bindparam("b_id"))
-         .values(state=bindparam("b_state"), plan_clock=bindparam("b_clock"), outcome=bindparam("b_outcome"),
-                 updated_at=bindparam("b_updated"))
-         .returning(_RELEASES.c.lease_epoch))
-_SAVE_LEASED = (update(_RELEASES)
-                .where(_RELEASES.c.id == bindparam("b_id"), _RELEASES.c.lease_holder == bindparam("b_holder"),
-                       _RELEASES.c.lease_epoch == bindparam("b_epoch"))
-                .values(state=bindparam("b_state"), plan_clock=bindparam("b_clock"), outcome=bindparam("b_outcome"),
-                        updated_at=bindparam("b_updated"), lease_until=bindparam("b_until"))
-                .returning(_RELEASES.c.lease_epoch))
+_DECISIONS = DecisionRow.__table__
 _LAST = (select(_DECISIONS.c.release_id, func.max(_DECISIONS.c.seq).label("seq"))
          .where(_DECISIONS.c.release_id.in_(bindparam("ids", expanding=True))).group_by(_DECISIONS.c.release_id)
          .subquery())

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -44,12 +45,28 @@ class JSONDoc(TypeDecorator[Any]):
         return dialect.type_descriptor(JSON())
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
-        return _wrap_floats(value) if dialect.name == "postgresql" else value
+        # An engine from ``store.connect`` serializes with ``dumps_exact``, which wraps the floats itself, and
+        # only when there are any to wrap; any other PostgreSQL engine gets the value wrapped here.
+        if dialect.name == "postgresql" and getattr(dialect, "_json_serializer", None) is not dumps_exact:
+            return _wrap_floats(value)
+        return value
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Any:
         # On PostgreSQL the engine's JSON loader (``loads_exact``, set by ``store.connect``) already gave the
         # floats back: it sees the text, so it walks the value only when a wrapped float is in it.
         return value
+
+
+def dumps_exact(value: Any) -> str:
+    """A value as JSONB text that reads back exactly (``loads_exact``): plain ``json.dumps`` when no float in it
+    needs wrapping, which the text tells without walking the value: a float JSONB would change is written
+    ``NaN``, ``Infinity``, with an exponent (``1e+16``: 1e16 and above) or as ``-0.0``. Those letters inside a
+    string only cost the walk."""
+    text = json.dumps(value)
+    return json.dumps(_wrap_floats(value)) if _INEXACT.search(text) else text
+
+
+_INEXACT = re.compile(r"NaN|Infinity|e\+|-0\.0(?![0-9])")
 
 
 def loads_exact(text: str | bytes) -> Any:
