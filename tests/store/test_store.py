@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, text
 
 from launchdeck.errors import NotFound, StoreError, UsageError
 from launchdeck.store import migrations
@@ -398,6 +398,16 @@ def _tables(store: Store) -> list[tuple[str]]:
         return [(t,) for t in inspect(conn).get_table_names()]
 
 
+def _insert_old_release(engine: Engine, db_url: str) -> None:
+    """A release row named 'old', written with SQL as an older launchdeck's tables held it (plan clock 7)."""
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO releases (tenant, name, plan_path, plan_digest, state, plan_clock, created_at, "
+                          "updated_at) VALUES ('shop', 'old', 'p.yaml', 'sha256:00', :state, 7.0, :now, :now)"),
+                     {"state": '{"engine": {}}', "now": now.replace(tzinfo=None) if "sqlite" in db_url else now})
+    engine.dispose()
+
+
 def test_a_database_made_by_create_all_is_stamped_and_kept(db_url: str) -> None:
     """Before migrations, Store(url) ran Base.metadata.create_all: such a database keeps its data."""
     engine = create_engine(db_url)
@@ -406,12 +416,7 @@ def test_a_database_made_by_create_all_is_stamped_and_kept(db_url: str) -> None:
 
         command.upgrade(migrations.config(conn), migrations.BASELINE)
         conn.execute(text(f"DROP TABLE {migrations.VERSION_TABLE}"))
-    now = datetime.now(UTC)
-    with engine.begin() as conn:
-        conn.execute(text("INSERT INTO releases (tenant, name, plan_path, plan_digest, state, plan_clock, created_at, "
-                          "updated_at) VALUES ('shop', 'old', 'p.yaml', 'sha256:00', :state, 7.0, :now, :now)"),
-                     {"state": '{"engine": {}}', "now": now.replace(tzinfo=None) if "sqlite" in db_url else now})
-    engine.dispose()
+    _insert_old_release(engine, db_url)
 
     with Store(db_url) as store:
         old = store.require(name="old")
@@ -460,12 +465,7 @@ def test_a_release_stored_before_0007_has_no_failed_attempts(db_url: str) -> Non
     engine = create_engine(db_url)
     with engine.begin() as conn:
         command.upgrade(migrations.config(conn), "0006")
-    now = datetime.now(UTC)
-    with engine.begin() as conn:
-        conn.execute(text("INSERT INTO releases (tenant, name, plan_path, plan_digest, state, plan_clock, created_at, "
-                          "updated_at) VALUES ('shop', 'old', 'p.yaml', 'sha256:00', :state, 7.0, :now, :now)"),
-                     {"state": '{"engine": {}}', "now": now.replace(tzinfo=None) if "sqlite" in db_url else now})
-    engine.dispose()
+    _insert_old_release(engine, db_url)
     with Store(db_url) as store:
         old = store.require(name="old")
         assert (old.drive_failures, old.drive_error, old.gave_up_at) == (0, None, None)
