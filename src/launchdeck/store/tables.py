@@ -45,10 +45,8 @@ class JSONDoc(TypeDecorator[Any]):
         return dialect.type_descriptor(JSON())
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
-        # An engine from ``store.connect`` serializes with ``dumps_exact``, which wraps the floats itself, and
-        # only when there are any to wrap; any other PostgreSQL engine gets the value wrapped here.
-        if dialect.name == "postgresql" and getattr(dialect, "_json_serializer", None) is not dumps_exact:
-            return _wrap_floats(value)
+        # On PostgreSQL the engine's JSON serializer (``dumps_exact``, set by ``store.connect``) wraps the floats
+        # JSONB would change: it sees the text, so it walks the value only when there is one to wrap.
         return value
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Any:
