@@ -103,13 +103,15 @@ def claim_due(store: Store, who: str, seconds: float, *, limit: int) -> list[Lea
         now = now_utc()
         turn = func.row_number().over(partition_by=ReleaseRow.tenant,
                                       order_by=(ReleaseRow.lease_until.asc().nulls_first(), ReleaseRow.id))
-        ranked = (select(ReleaseRow.id.label("id"), turn.label("turn"))
-                  .where(ReleaseRow.submitted_by.is_not(None), ReleaseRow.gave_up_at.is_(None),
-                         # unfinished, or finished by a driver that died before its wrap-up gave the lease up
-                         ReleaseRow.outcome.is_(None) | ReleaseRow.lease_holder.is_not(None),
-                         (ReleaseRow.lease_until.is_(None)) | (ReleaseRow.lease_until < now))
-                  .subquery())
-        q = (select(ReleaseRow).join(ranked, ranked.c.id == ReleaseRow.id)
+        due = (ReleaseRow.submitted_by.is_not(None), ReleaseRow.gave_up_at.is_(None),
+               # unfinished, or finished by a driver that died before its wrap-up gave the lease up
+               ReleaseRow.outcome.is_(None) | ReleaseRow.lease_holder.is_not(None),
+               (ReleaseRow.lease_until.is_(None)) | (ReleaseRow.lease_until < now))
+        ranked = select(ReleaseRow.id.label("id"), turn.label("turn")).where(*due).subquery()
+        # ``due`` again on the locked rows themselves: a row another worker claimed and committed after this
+        # query's snapshot is locked all the same (no longer locked, so not skipped), and PostgreSQL checks
+        # the locked table's own conditions again on the row as committed, never the subquery's.
+        q = (select(ReleaseRow).join(ranked, ranked.c.id == ReleaseRow.id).where(*due)
              .order_by(ranked.c.turn, ReleaseRow.id)
              .limit(limit).with_for_update(skip_locked=True, of=ReleaseRow))
         return [_take(row, who, seconds, now) for row in s.scalars(q)]
