@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
 
 from launchdeck.core.observation import WindowStats
@@ -80,9 +80,6 @@ class ReleaseState:
     resumed_at: float | None = None
     """Plan time of the last resume (a decision to continue, an unpause, a held release run again):
     a sign-off's hold timeout counts from here, not from a stage start that may be long past."""
-
-    def with_gate(self, name: str, track: GateTrack) -> ReleaseState:
-        return replace(self, gates={**self.gates, name: track})
 
     def to_json(self) -> dict[str, Any]:
         # Field by field rather than asdict(): asdict deep-copies every value, recursively, only for most to be
