@@ -15,6 +15,7 @@ import time
 from contextlib import suppress
 from typing import Any
 
+from launchdeck.controller import doorbell
 from launchdeck.errors import LaunchdeckError
 from launchdeck.services import autonomy, budget
 from launchdeck.store.repo import Store
@@ -26,40 +27,12 @@ SAFETY_EVERY = 30.0
 FILE_EVERY = 0.1
 #: How often a worker looks whether any tenant's guard state changed (one small query), to wake its releases.
 MARK_EVERY = 0.1
-_sleeping: dict[asyncio.AbstractEventLoop, set[asyncio.Future[None]]] = {}
-"""The ``nap`` of every release of a loop, to wake them all at once."""
-
-
-async def nap(seconds: float) -> None:
-    """Sleep until the next tick, or until a tenant's guard state changes (then tick at once).
-
-    As cheap as ``asyncio.sleep`` (a future and a timer): a worker's thousands of releases each nap at
-    every tick, and waiting on an event with a timeout costs a task and a cancellation each time."""
-    if seconds <= 0:
-        await asyncio.sleep(0)
-        return
-    loop = asyncio.get_running_loop()
-    woken: asyncio.Future[None] = loop.create_future()
-    timer = loop.call_later(seconds, _wake, woken)
-    sleeping = _sleeping.setdefault(loop, set())
-    sleeping.add(woken)
-    try:
-        await woken
-    finally:
-        timer.cancel()
-        sleeping.discard(woken)
-
-
-def _wake(woken: asyncio.Future[None]) -> None:
-    if not woken.done():
-        woken.set_result(None)
 
 
 def changed() -> None:
-    """Wake every release of this process sleeping in ``nap`` (their next tick reads the new state)."""
+    """Wake every release of this process (their next tick reads the tenants' new guard state)."""
     autonomy.forget()
-    for woken in _sleeping.pop(asyncio.get_running_loop(), set()):
-        _wake(woken)
+    doorbell.ring_all()
 
 
 async def follow(store: Store, stop: asyncio.Event, *, every: float = MARK_EVERY) -> None:

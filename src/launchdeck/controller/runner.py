@@ -8,14 +8,24 @@ a run killed at any point and started again with the same command resumes where 
 from __future__ import annotations
 
 import asyncio
-from functools import partial
 import time
 from contextlib import AsyncExitStack, suppress
 from dataclasses import replace
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
-from launchdeck.controller import driver, failpoints, guardwatch, lifecycle, loadtests, preflight, submit
+from launchdeck import telemetry
+from launchdeck.controller import (
+    doorbell,
+    driver,
+    failpoints,
+    guardwatch,
+    lifecycle,
+    loadtests,
+    preflight,
+    submit,
+)
 from launchdeck.controller import evidence as bundles
 from launchdeck.controller.clock import PlanClock
 from launchdeck.controller.messages import Dispatcher
@@ -42,7 +52,7 @@ from launchdeck.controller.wrapup import (
     wrap_up,
     write_missing_stage_bundles,
 )
-from launchdeck.core import engine
+from launchdeck.core import deadlines, engine
 from launchdeck.core.engine import (
     Decision,
     Observations,
@@ -51,7 +61,6 @@ from launchdeck.core.engine import (
     WriteEvidence,
 )
 from launchdeck.core.state import ReleaseState
-from launchdeck import telemetry
 from launchdeck.errors import LaunchdeckError, LeaseHeld
 from launchdeck.plan import LoadedPlan, baseline, model, to_policy
 from launchdeck.plan.noise import noisy_gates
@@ -241,24 +250,30 @@ def _session(found: StoredRelease, view: View) -> tuple[StoredRelease, ReleaseSt
     return found, state, resumed
 
 
-#: The longest a release waits between ticks: in `launchdeck run`, and in a worker (which drives thousands;
-#: an evaluation is never waited for: a tick wakes when it is due).
-TICK_S, WORKER_TICK_S = 0.25, 1.0
+#: The longest a release waits between ticks in `launchdeck run`: its live view counts down the stage.
+TICK_S = 0.25
+#: In a worker (which drives thousands, and shows nothing) a release sleeps until the clock can change it
+#: or it is rung (``_pause``), at most this long.
+WORKER_IDLE_S = 30.0
+#: At most this long while something outside the engine needs a look: messages waiting for their channel,
+#: a load test running, the guard rails holding the release (an override ends by the clock).
+BUSY_TICK_S = 1.0
 
 
 async def _loop(run: Run) -> None:
-    longest = WORKER_TICK_S if run.shift is not None else TICK_S
-    tick = max(0.02, min(longest, run.policy.analysis.interval / run.opts.time_scale / 4))
+    longest = WORKER_IDLE_S if run.shift is not None else max(
+        0.02, min(TICK_S, run.policy.analysis.interval / run.opts.time_scale / 4))
     heartbeat = beat_every(run)
     run.last_eval_wall = time.time()
     run.looping = True
     try:
-        await _ticks(run, tick, heartbeat)
+        with doorbell.hung(run.bell):
+            await _ticks(run, min(longest, heartbeat or longest), heartbeat)
     finally:
         run.looping = False
 
 
-async def _ticks(run: Run, tick: float, heartbeat: float | None) -> None:
+async def _ticks(run: Run, longest: float, heartbeat: float | None) -> None:
     smoke_failure: str | None = None
     first = True  # a session's first tick commits: the store names its new driver at once
     while run.state.phase != "done":
@@ -318,15 +333,28 @@ async def _ticks(run: Run, tick: float, heartbeat: float | None) -> None:
         if run.stop is not None and run.stop.is_set() and run.state.phase != "done":
             raise Stopped(run.release.name)
         if run.state.phase not in ("done", "rolling_back"):
-            await guardwatch.nap(_pause(run, tick))  # woken at once when the tenant's guard state changes
+            # A failed smoke test is decided on at once; people's input and the guard rails ring the bell.
+            await run.bell.nap(0.0 if smoke_failure else _pause(run, min(longest, BUSY_TICK_S)
+                                                                    if _busy(run, guard) else longest))
 
 
-def _pause(run: Run, tick: float) -> float:
-    """Wall seconds until the next tick: ``tick``, or less when the next evaluation is due sooner."""
-    due = engine.next_evaluation_at(run.policy, run.state)
-    if due is None:
-        return tick
-    return max(0.0, min(tick, (due - run.clock.now()) / run.opts.time_scale + 0.001))
+def _busy(run: Run, guard: autonomy.Runtime | None) -> bool:
+    """Something outside the engine needs a look soon: messages waiting for their channels (a failing one
+    is retried after its backoff), a load test running, the guard rails holding the release."""
+    return (run.outbox_clean != run.outbox_gen or any(not test.done() for test in run.loadtests.values())
+            or (guard is not None and guard.hold is not None))
+
+
+def _pause(run: Run, longest: float) -> float:
+    """Wall seconds until the next tick: until the next moment the clock alone can change the release (an
+    evaluation, the end of a hold, a deadline: ``core.deadlines``; the war room's next message), at most
+    ``longest``. Anything else that can change it rings its bell."""
+    now = run.clock.now()
+    due = [deadlines.next_change_at(run.policy, run.state, now), run.warroom.next_at(run.state, now)]
+    soonest = min((t for t in due if t is not None), default=None)
+    if soonest is None:
+        return longest
+    return max(0.0, min(longest, (soonest - now) / run.opts.time_scale + 0.001))
 
 
 async def _announce_start(run: Run) -> None:

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from launchdeck.controller import evidence as bundles
 from launchdeck.controller import outbox
 from launchdeck.controller.clock import PlanClock
+from launchdeck.controller.doorbell import Doorbell
 from launchdeck.controller.messages import Dispatcher, iso
 from launchdeck.controller.target import Target
 from launchdeck.controller.warroom import WarRoom
@@ -105,6 +106,8 @@ class Run:
     messages there is nothing to send, and no tick needs to look (-1: not looked yet)."""
     loadtests: dict[int, asyncio.Task[Any]] = field(default_factory=dict)
     """Each stage's load test under way (``controller.loadtests``), by stage index."""
+    bell: Doorbell = field(default_factory=Doorbell)
+    """Rung to wake the release between ticks: people's input, the guard rails, its worker stopping."""
 
 
 class Stopped(Exception):

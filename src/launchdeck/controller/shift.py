@@ -6,7 +6,8 @@ every release needs all the time would otherwise cost a database round trip per 
 second across the worker:
 
 * people's input: ``SignoffWatch`` asks, in one query for every release the worker holds, which ones have
-  sign-offs added or consumed since (``store.watch``); a release reads its sign-offs only then;
+  sign-offs added or consumed since (``store.watch``), and rings their bells (a release sleeps until the
+  clock can change it, or it is rung); a release reads its sign-offs only then;
 * its commits: ``GroupCommit`` writes the ticks its releases commit meanwhile in one transaction, on one
   thread (``Store.save_many``): each still a compare-and-set on its own lease, which fails alone; a routine
   evaluation's commit waits up to ``GATHER_S`` for company, so transactions carry many ticks each;
@@ -48,11 +49,17 @@ class SignoffWatch:
         """The last look's marks; None before the first look and after a failed one (then every release
         reads its sign-offs each tick, as without a watch)."""
 
-    def look(self) -> None:
+    def look(self) -> set[int]:
+        """Look again; the releases whose mark moved since the last look (their drivers must read them)."""
+        before = self.marks
         try:
             self.marks = signoff_marks(self.store, holder=self.holder)
         except LaunchdeckError:
             self.marks = None  # the database is away: each release's own read says so
+            return set()
+        if before is None:
+            return set(self.marks)
+        return {rid for rid in before.keys() | self.marks.keys() if before.get(rid) != self.marks.get(rid)}
 
     def mark(self, release_id: int) -> object:
         """The release's mark as of the last look; a value equal to nothing else when not known."""
@@ -162,10 +169,17 @@ class Shift:
         renewed = time.monotonic()
         while not stop.is_set():
             started = time.monotonic()
-            await asyncio.to_thread(self.watch.look)
-            if started - renewed >= self.every:
-                await self.renew()
-                renewed = started
+            try:
+                moved = await asyncio.to_thread(self.watch.look)
+                if moved:  # wake the releases with new sign-offs (a release naps until its next deadline)
+                    for r in self.runs.values():
+                        if r.release.id in moved:
+                            r.bell.ring()
+                if started - renewed >= self.every:
+                    await self.renew()
+                    renewed = started
+            except Exception:  # noqa: BLE001 - a fault here must not end the shift: every lease would expire
+                log.exception("the worker's shift failed a round; trying again")
             await asyncio.sleep(max(0.0, self.watch.every - (time.monotonic() - started)))
 
 

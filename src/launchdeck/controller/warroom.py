@@ -89,12 +89,31 @@ class WarRoom:
         out += self._cadence(state, now, status, open_incident=incident is not None and incident.resolved_at is None)
         return out
 
-    def _cadence(self, state: ReleaseState, now: float, status: str | Callable[[], str], *,
-                 open_incident: bool) -> list[Decision]:
+    def next_at(self, state: ReleaseState, now: float) -> float | None:
+        """The plan time after ``now`` at which ``after`` adds something with no new decision: the open
+        incident's next notification or raise, the next status message (None: nothing is due)."""
+        incident = self.incident
+        due = [esc.next_due(self.matrix, incident) if self.matrix and incident is not None else None]
+        every = self._every(state, open_incident=incident is not None and incident.resolved_at is None)
+        last = self.meta.get("cadenceAt")
+        if every is not None and last is not None:
+            due.append(last + every)
+        return min((t for t in due if t is not None and t > now), default=None)
+
+    def _every(self, state: ReleaseState, *, open_incident: bool) -> float | None:
+        """How often a status message goes out in this state (None: none does)."""
         following = state.phase == "done" and state.outcome == "promoted"  # run --follow, after promotion
         every = (self.incident_every or self.launching) if open_incident else (self.stable if following else self.launching)
-        if every is None or state.phase == "starting" or (state.phase == "done" and not following):
+        if state.phase == "starting" or (state.phase == "done" and not following):
+            return None
+        return every
+
+    def _cadence(self, state: ReleaseState, now: float, status: str | Callable[[], str], *,
+                 open_incident: bool) -> list[Decision]:
+        every = self._every(state, open_incident=open_incident)
+        if every is None:
             return []
+        following = state.phase == "done" and state.outcome == "promoted"
         last = self.meta.get("cadenceAt")
         if last is not None and now - last < every:
             return []

@@ -35,7 +35,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from launchdeck.controller import driver, giveup, guardwatch, submit
+from launchdeck.controller import doorbell, driver, giveup, guardwatch, submit
 from launchdeck.controller.runner import drive
 from launchdeck.controller.session import Stopped, View
 from launchdeck.controller.shift import Shift
@@ -129,6 +129,7 @@ class Worker:
                 for rid in [r for r, t in self.driving.items() if t.done()]:
                     self.driving.pop(rid)
             if self.driving:
+                doorbell.ring_all()  # each release ends the tick under way (or its nap) and gives its lease up
                 await asyncio.gather(*self.driving.values(), return_exceptions=True)
                 self.driving.clear()
             shifting.cancel()

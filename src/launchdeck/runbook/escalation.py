@@ -78,5 +78,16 @@ def advance(matrix: Matrix, incident: Incident, now: float) -> tuple[Incident, l
     return incident, notices
 
 
+def next_due(matrix: Matrix, incident: Incident) -> float | None:
+    """The plan time at which ``advance`` next raises the incident or notifies someone (None: never again,
+    unless it is resolved and a new one opens)."""
+    if incident.resolved_at is not None:
+        return None
+    due = [r.unresolved_for for r in matrix.raises if r.source == incident.level]
+    due += [step.within for i, step in enumerate(matrix.levels.get(incident.level, ()))
+            if f"{incident.level}#{i}" not in incident.sent]
+    return incident.level_since + min(due) if due else None
+
+
 def resolve(incident: Incident, now: float, why: str) -> Incident:
     return replace(incident, resolved_at=now, history=incident.history + (f"resolved: {why}",))

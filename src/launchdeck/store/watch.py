@@ -30,4 +30,4 @@ def signoff_marks(store: Store, *, holder: str) -> dict[int, Mark]:
              .join(ReleaseRow, ReleaseRow.id == SignoffRow.release_id)
              .where(ReleaseRow.lease_holder == holder, SignoffRow.consumed.is_(False))
              .group_by(SignoffRow.release_id))
-        return {rid: (int(n), int(total), int(last)) for rid, n, total, last in s.execute(q).tuples()}
+        return {rid: (int(n), int(total), int(last)) for rid, n, total, last in s.execute(q)}
