@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from launchdeck.runbook.escalation import Matrix, Raise, Step, advance, open_incident, resolve
+from launchdeck.runbook.escalation import Matrix, Raise, Step, advance, next_due, open_incident, resolve
 
 MATRIX = Matrix(
     open={"immediate": "P1", "urgent": "P2"},
@@ -41,3 +41,29 @@ def test_resolved_incident_sends_nothing_more() -> None:
     assert incident is not None
     incident = resolve(incident, 10, "rolled back")
     assert advance(MATRIX, incident, 5000) == (incident, [])
+
+
+def test_next_due_is_when_the_next_notification_or_raise_goes_out() -> None:
+    """Advancing only at ``next_due`` sends what advancing every second sends, at the same times."""
+    def notices(*, sparse: bool) -> list[tuple[float, str, str]]:
+        incident = open_incident(MATRIX, severity="urgent", gate="latency", reason="", now=0)
+        assert incident is not None
+        sent, t = [], 0.0
+        while t is not None and t <= 4000:
+            incident, out = advance(MATRIX, incident, t)
+            sent += [(t, n.level, n.step.notify) for n in out]
+            t = next_due(MATRIX, incident) if sparse else t + 1
+        return sent
+
+    every_second = notices(sparse=False)
+    assert notices(sparse=True) == every_second
+    assert every_second == [(0, "P2", "engineering-lead"), (900, "P2", "product-owner"),
+                            (1800, "P1", "launch-commander")]
+
+
+def test_nothing_is_due_once_resolved_or_when_the_top_level_has_told_everyone() -> None:
+    incident = open_incident(MATRIX, severity="immediate", gate="errors", reason="", now=0)
+    assert incident is not None
+    incident, _ = advance(MATRIX, incident, 0)
+    assert next_due(MATRIX, incident) is None  # P1 told its one step, and nothing raises P1
+    assert next_due(MATRIX, resolve(incident, 5, "rolled back")) is None
