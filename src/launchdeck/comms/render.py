@@ -67,13 +67,18 @@ import math
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import jinja2
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from launchdeck.comms.catalog import TEMPLATES_DIR, available_locales, available_templates
+from launchdeck.comms.catalog import (
+    TEMPLATES_DIR,
+    available_locales,
+    available_templates,
+)
 from launchdeck.comms.catalog import locale_dir as _locale_dir
 from launchdeck.comms.catalog import templates_in as _templates
 from launchdeck.core.durations import human, in_text
@@ -234,6 +239,13 @@ def _finalize(value: object) -> object:
     if isinstance(value, str) and value.strip() in _EMPTY_VALUES:
         raise _EmptyValue(value.strip())
     return value
+
+
+@lru_cache(maxsize=64)
+def renderer_for(locale: str) -> Renderer:
+    """The process's renderer for ``locale`` with launchdeck's own templates: its Jinja2 environment compiles
+    each template once, and a worker's thousands of releases share it (rendering is thread-safe)."""
+    return Renderer(locale)
 
 
 class Renderer:

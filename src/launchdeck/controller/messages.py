@@ -41,7 +41,7 @@ class Dispatcher:
                  console_stream: Any = None, threads: Any = None) -> None:
         self.spec = spec
         self.release = release
-        self.renderer = render.Renderer(spec.notifications.locale)
+        self.renderer = render.renderer_for(spec.notifications.locale)
         self.secrets = secret_values(spec)
         self.channels: dict[str, Notifier] = {
             name: make_channel(name, ch, workdir=workdir, console_stream=console_stream, threads=threads)

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from launchdeck.controller import doorbell, driver, giveup, guardwatch, submit
+from launchdeck.controller.heap import Heap
 from launchdeck.controller.runner import drive
 from launchdeck.controller.session import Stopped, View
 from launchdeck.controller.shift import Shift
@@ -103,38 +104,47 @@ class Worker:
             shifting = asyncio.create_task(shift.run(stop))
             guarding = [asyncio.create_task(guardwatch.watch(store, stop)),
                         asyncio.create_task(guardwatch.follow(store, stop))] if self.guard else []
-            unreachable: str | None = None
-            late = 0.0
-            while not stop.is_set():
-                try:
-                    room = 0 if late > BUSY_LATE_S else min(CLAIM_BATCH, self.capacity - len(self.driving),
-                                                            STARTING_AT_ONCE - self._starting(shift))
-                    claimed = await asyncio.to_thread(leases.claim_due, store, self.holder, self.lease_seconds,
-                                                      limit=room) if room > 0 else []
-                except StoreError as e:  # no database, no lease: nothing is driven until it is back
-                    claimed = []
-                    if unreachable is None:
-                        log.warning("cannot claim releases: %s; retrying every %gs", e.message, self.poll_seconds)
-                    unreachable = e.message
-                else:
-                    if unreachable is not None:
-                        log.info("the database answers again; claiming releases")
-                    unreachable = None
-                for lease in claimed:
-                    self.driving[lease.release_id] = asyncio.create_task(self._drive(store, lease, stop, shift))
-                waited = time.monotonic()
-                with suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self.poll_seconds)
-                late = time.monotonic() - waited - self.poll_seconds  # how far behind the event loop runs
-                for rid in [r for r, t in self.driving.items() if t.done()]:
-                    self.driving.pop(rid)
-            if self.driving:
-                doorbell.ring_all()  # each release ends the tick under way (or its nap) and gives its lease up
-                await asyncio.gather(*self.driving.values(), return_exceptions=True)
-                self.driving.clear()
-            shifting.cancel()
-            for task in guarding:
-                task.cancel()
+            heap = Heap()
+            try:
+                await self._claim_and_drive(store, stop, shift, heap)
+            finally:
+                heap.thaw()
+                shifting.cancel()
+                for task in guarding:
+                    task.cancel()
+
+    async def _claim_and_drive(self, store: Store, stop: asyncio.Event, shift: Shift, heap: Heap) -> None:
+        """Claim due releases and drive each in a task of its own until stopped; then let each end its tick."""
+        unreachable: str | None = None
+        late = 0.0
+        while not stop.is_set():
+            try:
+                room = 0 if late > BUSY_LATE_S else min(CLAIM_BATCH, self.capacity - len(self.driving),
+                                                        STARTING_AT_ONCE - self._starting(shift))
+                claimed = await asyncio.to_thread(leases.claim_due, store, self.holder, self.lease_seconds,
+                                                  limit=room) if room > 0 else []
+            except StoreError as e:  # no database, no lease: nothing is driven until it is back
+                claimed = []
+                if unreachable is None:
+                    log.warning("cannot claim releases: %s; retrying every %gs", e.message, self.poll_seconds)
+                unreachable = e.message
+            else:
+                if unreachable is not None:
+                    log.info("the database answers again; claiming releases")
+                unreachable = None
+            for lease in claimed:
+                self.driving[lease.release_id] = asyncio.create_task(self._drive(store, lease, stop, shift))
+            waited = time.monotonic()
+            with suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.poll_seconds)
+            late = time.monotonic() - waited - self.poll_seconds  # how far behind the event loop runs
+            for rid in [r for r, t in self.driving.items() if t.done()]:
+                self.driving.pop(rid)
+            heap.settle(ended=len(self.ended))  # thousands of releases' objects, out of the collector's way
+        if self.driving:
+            doorbell.ring_all()  # each release ends the tick under way (or its nap) and gives its lease up
+            await asyncio.gather(*self.driving.values(), return_exceptions=True)
+            self.driving.clear()
 
     def _starting(self, shift: Shift) -> int:
         """Releases claimed and not yet in their tick loop."""
