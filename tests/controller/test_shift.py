@@ -77,3 +77,27 @@ def test_a_tick_that_lost_its_lease_fails_alone_in_its_transaction() -> None:
     outcomes = run(save_three())
     assert store.batches == [[1, 2, 3]]
     assert outcomes[0] is None and isinstance(outcomes[1], LeaseLost) and outcomes[2] is None
+
+
+def test_the_shift_keeps_its_rounds_going_after_one_fails(caplog: Any) -> None:
+    """A fault in one round (a database driver's surprise) must not end the shift: every lease would expire."""
+    from launchdeck.controller.shift import Shift
+
+    stop = asyncio.Event()
+
+    class Watch:
+        every = 0.001
+        looks = 0
+
+        def look(self) -> set[int]:
+            self.looks += 1
+            if self.looks <= 2:
+                raise RuntimeError("the driver's surprise")
+            stop.set()
+            return set()
+
+    shift = Shift(Store(), "me", 15.0)  # type: ignore[arg-type]
+    shift.watch = Watch()  # type: ignore[assignment]
+    run(shift.run(stop))
+    assert shift.watch.looks == 3
+    assert caplog.text.count("the worker's shift failed a round") == 1  # said once, not every round

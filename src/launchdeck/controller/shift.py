@@ -167,6 +167,7 @@ class Shift:
     async def run(self, stop: asyncio.Event) -> None:
         """Look at the sign-offs every ``watch.every`` seconds and renew the leases every ``every``, until stopped."""
         renewed = time.monotonic()
+        fault: str | None = None
         while not stop.is_set():
             started = time.monotonic()
             try:
@@ -178,8 +179,12 @@ class Shift:
                 if started - renewed >= self.every:
                     await self.renew()
                     renewed = started
-            except Exception:  # noqa: BLE001 - a fault here must not end the shift: every lease would expire
-                log.exception("the worker's shift failed a round; trying again")
+            except Exception as e:  # noqa: BLE001 - a fault here must not end the shift: every lease would expire
+                if repr(e) != fault:  # said once, not four times a second
+                    log.exception("the worker's shift failed a round; trying again every %gs", self.watch.every)
+                fault = repr(e)
+            else:
+                fault = None
             await asyncio.sleep(max(0.0, self.watch.every - (time.monotonic() - started)))
 
 
