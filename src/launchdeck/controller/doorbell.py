@@ -42,7 +42,7 @@ class Doorbell:
             return
         loop = asyncio.get_running_loop()
         self._woken = woken = loop.create_future()
-        timer = loop.call_later(seconds, _settle, woken)
+        timer = loop.call_later(seconds, settle, woken)
         try:
             await woken
         finally:
@@ -51,7 +51,8 @@ class Doorbell:
             self.rung = False
 
 
-def _settle(woken: asyncio.Future[None]) -> None:
+def settle(woken: asyncio.Future[None]) -> None:
+    """Wake whoever awaits ``woken``, unless it was woken already (a timer's callback, a ring)."""
     if not woken.done():
         woken.set_result(None)
 

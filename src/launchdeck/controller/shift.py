@@ -28,6 +28,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
+from launchdeck.controller.doorbell import settle
 from launchdeck.errors import LaunchdeckError
 from launchdeck.store import leases
 from launchdeck.store.repo import Store, Tick
@@ -95,7 +96,7 @@ class GroupCommit:
         done = loop.create_future()
         self.pending.append((tick, done, routine, loop.time()))
         if (not routine or len(self.pending) >= self.most) and self.gathering is not None:
-            _settle(self.gathering)
+            settle(self.gathering)
         if self.writing is None or self.writing.done():
             self.writing = asyncio.create_task(self._write())
         await done
@@ -106,7 +107,7 @@ class GroupCommit:
             wait = self.pending[0][3] + self.gather - loop.time()
             if wait > 0 and len(self.pending) < self.most and all(routine for _, _, routine, _ in self.pending):
                 self.gathering = loop.create_future()
-                timer = loop.call_later(wait, _settle, self.gathering)
+                timer = loop.call_later(wait, settle, self.gathering)
                 try:
                     await self.gathering
                 finally:
@@ -125,11 +126,6 @@ class GroupCommit:
                     done.set_result(None)
                 else:
                     done.set_exception(error)
-
-
-def _settle(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
 
 
 class Shift:
