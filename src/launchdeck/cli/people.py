@@ -61,7 +61,7 @@ def checklist(release: Annotated[str, typer.Argument()], db: DbOption = DEFAULT_
     spec = loaded.doc.spec  # type: ignore[union-attr]
     start = datetime.fromisoformat(found.state.get("plannedStart") or found.state["startedAt"])
     missing_any = False
-    for st in preflight.checklist_status(spec, store, found.id, planned_start=start):
+    for st in preflight.checklist_status(spec, store.signoffs(release_id=found.id), planned_start=start):
         state = "complete" if st.complete else ("DUE, missing " if st.is_due else "missing ") + st.describe_missing()
         signed = ", ".join(f"{role}: {who}" for role, who in st.signed) or "nobody yet"
         typer.echo(f"{st.name:<8} due {st.due_at.isoformat(timespec='minutes')}  {state}\n         signed: {signed}")

@@ -1,11 +1,14 @@
 """Which message templates exist, per locale, read from the template folders without Jinja2.
 
 Plan validation asks this (a route's ``template:`` must exist) and must start fast, so the
-listing lives apart from the renderer, which needs Jinja2.
+listing lives apart from the renderer, which needs Jinja2. The built-in folders ship with the package
+and do not change while a process runs: they are listed once per process (a worker validates the plan of
+every release it starts).
 """
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 from launchdeck.errors import UsageError
@@ -15,12 +18,24 @@ TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 
 def available_locales() -> list[str]:
     """The locales templates exist for, e.g. ``["en", "fr"]``."""
-    return locales_in(TEMPLATES_DIR)
+    return list(_builtin_locales())
 
 
 def available_templates(locale: str) -> list[str]:
     """Every template a route may name for ``locale``: the events and the named templates."""
-    return templates_in(locale_dir(TEMPLATES_DIR, locale))
+    return list(_builtin_templates(locale))
+
+
+@cache
+def _builtin_locales() -> tuple[str, ...]:
+    return tuple(locales_in(TEMPLATES_DIR))
+
+
+@cache
+def _builtin_templates(locale: str) -> tuple[str, ...]:
+    if locale not in _builtin_locales():
+        locale_dir(TEMPLATES_DIR, locale)  # the UsageError naming the known locales (not cached)
+    return tuple(templates_in(TEMPLATES_DIR / locale))
 
 
 def locales_in(root: Path) -> list[str]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,7 +19,7 @@ from launchdeck.plan import model
 from launchdeck.runbook import checklists as lists
 from launchdeck.runbook import freeze as freezes
 from launchdeck.runbook import roles
-from launchdeck.store.repo import Store
+from launchdeck.store.tables import SignoffRow
 
 
 @dataclass(frozen=True)
@@ -155,23 +156,25 @@ def supply_chain(spec: model.PreflightSpec, workdir: Path, now: datetime | None 
             for r in supply.check(spec.supply_chain, workdir=workdir, today=today)]
 
 
-def checklist_status(spec: model.ReleaseSpec, store: Store, release_id: int, *, planned_start: datetime,
+def checklist_status(spec: model.ReleaseSpec, signoffs: Sequence[SignoffRow], *, planned_start: datetime,
                      now: datetime | None = None) -> list[lists.ChecklistStatus]:
+    """Each checklist's state from the release's sign-offs (``Store.signoffs``); a signature by someone not
+    in the role it names does not count."""
     plan_roles = {r: set(p) for r, p in spec.roles.items()}
-    signatures = [(row.checklist, row.role, row.who) for row in store.signoffs(release_id=release_id)
+    signatures = [(row.checklist, row.role, row.who) for row in signoffs
                   if row.checklist and roles.refusal(plan_roles, row.who, row.role) is None]
     checklists = [lists.Checklist(c.name, c.due, tuple(c.items), tuple(c.signoff)) for c in spec.checklists]
     return lists.status(checklists, planned_start=planned_start, now=now or datetime.now(planned_start.tzinfo),
                         roles=plan_roles, signatures=signatures)
 
 
-def unsigned_checklists(spec: model.ReleaseSpec, store: Store, release_id: int, *,
+def unsigned_checklists(spec: model.ReleaseSpec, signoffs: Sequence[SignoffRow], *,
                         planned_start: datetime) -> str | None:
-    return lists.blocking(checklist_status(spec, store, release_id, planned_start=planned_start))
+    return lists.blocking(checklist_status(spec, signoffs, planned_start=planned_start))
 
 
-def no_go(store: Store, release_id: int) -> str | None:
-    for row in store.signoffs(release_id=release_id):
+def no_go(signoffs: Sequence[SignoffRow]) -> str | None:
+    for row in signoffs:
         if row.decision == "no-go":
             return f"no-go by {row.who} ({row.role})" + (f": {row.reason}" if row.reason else "")
     return None

@@ -117,7 +117,7 @@ async def _hold(store: Store, release: StoredRelease, view: View, *, wait: bool)
 
 async def drive(plan: LoadedPlan, opts: RunOptions, view: View, store: Store, lease: Lease,
                 stop: asyncio.Event | None = None, opener: TargetOpener | None = None,
-                shift: Shift | None = None) -> dict[str, Any]:
+                shift: Shift | None = None, found: StoredRelease | None = None) -> dict[str, Any]:
     """Drive a submitted release while holding ``lease``: the one tick code path, for `run` and workers.
 
     ``stop`` set: the current tick finishes and ``Stopped`` is raised (the caller gives the lease up).
@@ -125,15 +125,15 @@ async def drive(plan: LoadedPlan, opts: RunOptions, view: View, store: Store, le
     ``shift`` (a worker's) keeps the lease and says when the sign-offs changed, for all the worker's releases
     at once; without it the lease is renewed here and the sign-offs are read every tick.
     A lost lease raises ``LeaseLost`` from the first commit or fence after it: nothing more is written
-    or sent.
+    or sent. ``found``: the release as the caller read it after taking the lease (read here when None).
     """
     if lease.taken_from is not None:
         telemetry.LEASE_TAKEOVERS.inc()
     def start() -> Run:  # on a thread: the store, the plan's key file (a worker drives its other releases meanwhile)
-        found = store.find_id(lease.release_id)
-        release, state, meta = _session(found, view)
+        release, state, meta = _session(found or store.find_id(lease.release_id), view)
         run = new_run(plan, opts, view, store, release, state, meta)
-        run.effects = len([e for e in leases.effects(store, release.id) if e.epoch == lease.epoch])
+        if not lease.fresh:  # effects already sent under this very lease are counted on, not repeated
+            run.effects = len([e for e in leases.effects(store, release.id) if e.epoch == lease.epoch])
         return run
 
     run = await asyncio.to_thread(start)
@@ -222,9 +222,9 @@ def _preflight(run: Run) -> str | None:
     if why is None and failed:
         why = "preflight check failed: " + "; ".join(r.refusal() for r in failed)
     if why is None:
-        why = preflight.unsigned_checklists(run.spec, run.store, run.release.id, planned_start=_planned_start(run))
-    if why is None:
-        why = preflight.no_go(run.store, run.release.id)
+        signoffs = run.store.signoffs(release_id=run.release.id)
+        why = (preflight.unsigned_checklists(run.spec, signoffs, planned_start=_planned_start(run))
+               or preflight.no_go(signoffs))
     return f"refused: {why}" if why else None
 
 

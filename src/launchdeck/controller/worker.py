@@ -167,7 +167,8 @@ class Worker:
                                             store, lease, stop=stop)
             else:
                 view = self.view(found) if self.view else _log_view(found)
-                summary = await drive(plan, opts, view, store, lease, stop=stop, opener=self.opener, shift=shift)
+                summary = await drive(plan, opts, view, store, lease, stop=stop, opener=self.opener, shift=shift,
+                                      found=found)
             if found.drive_failures:
                 store.drive_again(release_id=found.id)
             self._ended(name, f"finished: {summary.get('outcome')}")

@@ -19,7 +19,7 @@ workers claiming at once never wait on, nor take, the same release; SQLite has o
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -44,6 +44,9 @@ class Lease:
     seconds: float
     taken_from: str | None = None
     """The holder this lease was taken over from (its lease had expired, or it was dead), if any."""
+    fresh: bool = field(default=False, compare=False)
+    """Its epoch was raised by the claim that made it: no effect was recorded under it yet (the same lease
+    either way: a renewal compares equal to the claim it renews)."""
 
 
 @dataclass(frozen=True)
@@ -217,4 +220,4 @@ def _take(row: ReleaseRow, who: str, seconds: float, now: datetime) -> Lease:
     before = row.lease_holder if row.lease_holder != who else None
     row.lease_epoch = (row.lease_epoch or 0) + 1
     row.lease_holder, row.lease_until = who, now + timedelta(seconds=seconds)
-    return Lease(row.id, who, row.lease_epoch, seconds, taken_from=before)
+    return Lease(row.id, who, row.lease_epoch, seconds, taken_from=before, fresh=True)
