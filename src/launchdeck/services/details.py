@@ -131,9 +131,9 @@ def decisions(store: Store, found: StoredRelease, *, all_: bool = False) -> list
 
 def why(store: Store, found: StoredRelease, *, all_: bool = False) -> list[dict[str, Any]]:
     """Every decision with its rule, inputs, verdict and people."""
-    rows = queries.decisions_after(store, release_id=found.id, quiet=() if all_ else _QUIET)
+    rows, signoffs = queries.decisions_and_signoffs(store, release_id=found.id, quiet=() if all_ else _QUIET)
     signed: dict[int, list[tuple[str, str]]] = {}
-    for s in store.signoffs(release_id=found.id):
+    for s in signoffs:
         if s.stage is not None:
             signed.setdefault(s.stage, []).append((s.who, s.role))
     return [provenance(d, stage_signoffs=signed) for d in rows]

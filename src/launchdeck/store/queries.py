@@ -14,9 +14,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, func, or_, select, type_coerce
+from sqlalchemy.orm import Session
 
 from launchdeck.store.repo import Store, StoredRelease, _stored
-from launchdeck.store.tables import DecisionRow, MessageRow, ReleaseRow
+from launchdeck.store.tables import DecisionRow, MessageRow, ReleaseRow, SignoffRow
 
 
 def release_page(store: Store, *, tenant: str, limit: int, before_id: int | None = None,
@@ -53,15 +54,29 @@ def decisions_after(store: Store, *, release_id: int, after_seq: int = 0, quiet:
                     only: tuple[str, ...] = (), limit: int | None = None) -> list[DecisionRow]:
     """The release's decisions after ``after_seq``, in order: without the kinds in ``quiet``, and only
     those in ``only`` when it names any. Each is a row with ``DecisionRow``'s columns as attributes."""
-    d = DecisionRow.__table__
-    with store.session() as s:  # rows, not ORM objects: `why` reads hundreds of them per answer
-        q = select(d).where(d.c.release_id == release_id, d.c.seq > after_seq)
-        if quiet:
-            q = q.where(d.c.kind.not_in(quiet))
-        if only:
-            q = q.where(d.c.kind.in_(only))
-        q = q.order_by(d.c.seq)
-        return list(s.connection().execute(q.limit(limit) if limit else q))  # type: ignore[arg-type]
+    with store.session() as s:
+        return _decisions(s, release_id=release_id, after_seq=after_seq, quiet=quiet, only=only, limit=limit)
+
+
+def decisions_and_signoffs(store: Store, *, release_id: int,
+                           quiet: tuple[str, ...] = ()) -> tuple[list[DecisionRow], list[SignoffRow]]:
+    """``decisions_after`` and the release's sign-offs in one transaction (`why` answers from both)."""
+    with store.session() as s:
+        signoffs = list(s.scalars(select(SignoffRow).where(SignoffRow.release_id == release_id)
+                                  .order_by(SignoffRow.id)))
+        return _decisions(s, release_id=release_id, after_seq=0, quiet=quiet, only=(), limit=None), signoffs
+
+
+def _decisions(s: Session, *, release_id: int, after_seq: int, quiet: tuple[str, ...], only: tuple[str, ...],
+               limit: int | None) -> list[DecisionRow]:
+    d = DecisionRow.__table__  # rows, not ORM objects: `why` reads hundreds of them per answer
+    q = select(d).where(d.c.release_id == release_id, d.c.seq > after_seq)
+    if quiet:
+        q = q.where(d.c.kind.not_in(quiet))
+    if only:
+        q = q.where(d.c.kind.in_(only))
+    q = q.order_by(d.c.seq)
+    return list(s.connection().execute(q.limit(limit) if limit else q))  # type: ignore[arg-type]
 
 
 def latest_decision(store: Store, *, release_id: int, kind: str) -> DecisionRow | None:
