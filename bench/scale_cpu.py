@@ -7,7 +7,9 @@ scale bench (``bench/scale_fleet.py``) and one worker process running that tree'
 by side, so each sees the same load on the machine; once every release of every tree is in its first stage
 and a warm-up has passed, each worker's process CPU (user + system; its main thread, the event loop, shown
 apart) and its PostgreSQL backends' CPU over the same ``--window`` seconds are divided by the evaluations it
-did meanwhile. Process CPU is what a change to the tick path moves; on a shared machine wall time is not, and
+did meanwhile; and, before that, how fast each worker started its releases (from its first lease to its
+last release in a stage: starts per second, and process CPU per start). Process CPU is what a change to the
+tick path moves; on a shared machine wall time is not, and
 compare trees by the ratio within one run. ``--profile DIR`` writes each worker's cProfile of the window (of
 its main thread only) to ``DIR/<i>.prof``.
 """
@@ -48,10 +50,7 @@ def measure(server: str, n: int, trees: list[str], *, window: float, warmup: flo
         procs = [fleet.start_worker(db, out, src=tree, profile=profile / f"{i}.prof" if profile else None)
                  for i, (db, out, tree) in enumerate(zip(dbs, outs, trees, strict=True))]
         try:
-            deadline = time.monotonic() + max(180.0, n * 0.2 * len(trees))
-            while (any(fleet.driving(db)[1] < n for db in dbs) and time.monotonic() < deadline
-                   and all(p.poll() is None for p in procs)):
-                time.sleep(1.0)
+            ramps = _ramp(dbs, procs, n, deadline=time.monotonic() + max(180.0, n * 0.2 * len(trees)))
             time.sleep(warmup)
             if profile:
                 for p in procs:
@@ -78,10 +77,32 @@ def measure(server: str, n: int, trees: list[str], *, window: float, warmup: flo
                 rows.append({"tree": trees[i], "evaluations": len(lags), "due": round(due),
                              "workerCpuMsPerEval": cpu[i] / evals * 1000, "loopCpuMsPerEval": main[i] / evals * 1000,
                              "postgresCpuMsPerEval": pg[i] / evals * 1000, "workerCores": cpu[i] / (until - since),
-                             "p99LagS": bench.percentile(lags, 99) or 0.0, "load": os.getloadavg()[0]})
+                             "p99LagS": bench.percentile(lags, 99) or 0.0, "load": os.getloadavg()[0],
+                             **ramps[i]})
             return rows
         finally:
             fleet.stop_workers(procs)
+
+
+def _ramp(dbs: list[str], procs: list[Any], n: int, *, deadline: float) -> list[dict[str, float]]:
+    """Wait until every tree's releases are in their first stage; per tree, how fast its worker started them:
+    from its first lease to its last release in a stage, starts per second and process CPU per start."""
+    first: dict[int, tuple[float, float]] = {}
+    done: dict[int, dict[str, float]] = {}
+    while len(done) < len(dbs) and time.monotonic() < deadline and all(p.poll() is None for p in procs):
+        for i, db in enumerate(dbs):
+            if i in done:
+                continue
+            leased, started = fleet.driving(db)
+            if leased and i not in first:
+                first[i] = (time.monotonic(), fleet.cpu_seconds([procs[i].pid]))
+            if started >= n and i in first:
+                t0, cpu0 = first[i]
+                seconds = max(1e-3, time.monotonic() - t0)
+                done[i] = {"startsPerSecond": n / seconds,
+                           "cpuMsPerStart": (fleet.cpu_seconds([procs[i].pid]) - cpu0) / n * 1000}
+        time.sleep(0.25)
+    return [done.get(i, {"startsPerSecond": 0.0, "cpuMsPerStart": 0.0}) for i in range(len(dbs))]
 
 
 def main() -> int:
@@ -98,12 +119,12 @@ def main() -> int:
         args.profile.mkdir(parents=True, exist_ok=True)
     rows = measure(args.db, args.n, trees, window=args.window, warmup=args.warmup, profile=args.profile)
     print(f"{'tree':<30} {'evals':>6} {'due':>6} {'worker ms/eval':>15} {'of it loop':>11} {'pg ms/eval':>11} "
-          f"{'cores':>6} {'p99 lag':>8}   ({len(trees)} x {args.n} releases side by side, {args.window:g} s, "
-          f"load {rows[0]['load']:.1f})")
+          f"{'cores':>6} {'p99 lag':>8} {'starts/s':>9} {'ms CPU/start':>13}   ({len(trees)} x {args.n} releases "
+          f"side by side, {args.window:g} s, load {rows[0]['load']:.1f})")
     for r in rows:
         print(f"{r['tree'][-30:]:<30} {r['evaluations']:>6} {r['due']:>6} {r['workerCpuMsPerEval']:>15.3f} "
               f"{r['loopCpuMsPerEval']:>11.3f} {r['postgresCpuMsPerEval']:>11.3f} {r['workerCores']:>6.2f} "
-              f"{r['p99LagS']:>8.3f}")
+              f"{r['p99LagS']:>8.3f} {r['startsPerSecond']:>9.1f} {r['cpuMsPerStart']:>13.1f}")
     return 0
 
 
