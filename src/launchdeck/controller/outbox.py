@@ -55,7 +55,8 @@ async def deliver(*, store: Store, release_id: int, release_name: str, channels:
                   clock: Callable[[], float] = time.monotonic, retry_all: bool = False) -> DeliveryPass:
     """Send what the release's outbox holds, each channel in order, skipping channels still in
     backoff (all are tried with ``retry_all``). Refused messages stay queued with their last error."""
-    pending = store.pending_messages(release_id=release_id)
+    # Off the event loop: a worker starting a thousand releases looks at a thousand outboxes meanwhile.
+    pending = await asyncio.to_thread(store.pending_messages, release_id=release_id)
     if not any(retry_all or health.due(row.channel, clock()) for row in pending):
         return DeliveryPass(left=len(pending))  # nothing due: no need to claim the outbox on every tick
     with store.outbox_claim(release_id=release_id) as held:
