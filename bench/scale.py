@@ -268,6 +268,13 @@ def main(argv: list[str] | None = None) -> int:
     started, loads = time.monotonic(), [os.getloadavg()[0]]
     log = sys.stderr
     result: dict[str, Any] = {"cores": os.cpu_count(), "quick": args.quick}
+    # `why` and the failover first: the capacity runs leave PostgreSQL busy for a while (dropping their databases
+    # of thousands of releases, checkpoints), which would weigh on a measurement made right after them.
+    if "why" in parts:
+        with why_stores(args.db, why_releases) as (urls, filled):
+            result["why"] = time_why(urls, filled, why_releases, samples, log)
+    if "failover" in parts:
+        result.update(_failover(args.db, lease, log))
     if "capacity" in parts or "perWorker" in parts:
         per, rows = search(args.db, levels, 1, window=window, warmup=warmup, log=log)
         result.update({"perWorker": per, "capacityRuns": rows})
@@ -278,11 +285,6 @@ def main(argv: list[str] | None = None) -> int:
                               warmup=warmup, log=log)
         result.update({"threeWorkers": three, "ratio": round(three / per, 2) if per else None,
                        "capacityRuns": rows + rows3})
-    if "failover" in parts:
-        result.update(_failover(args.db, lease, log))
-    if "why" in parts:
-        with why_stores(args.db, why_releases) as (urls, filled):
-            result["why"] = time_why(urls, filled, why_releases, samples, log)
     loads += [r["loadAverage"] for r in result.get("capacityRuns", [])] + [os.getloadavg()[0]]
     result["loadAverage"] = [round(min(loads), 1), round(max(loads), 1)]
     result["seconds"] = round(time.monotonic() - started, 1)
