@@ -69,13 +69,14 @@ def test_a_warm_up_keeps_a_cold_canary_that_would_otherwise_be_rolled_back(tmp_p
     # is, then as fast as stable. Judged at once, that is a latency regression (eight evaluations
     # see it); with analysis.warmup 5m latency is judged only once the canary is warm.
     cold = {"errorRate": "0.5%", "faults": [{"from": "0s", "to": "4m", "latency": {"median": "80ms", "p95": "240ms"}}]}
-    # --time-scale 10: more requests per window, and the fleet's start takes less of the four cold minutes of plan time
-    code, summary = run(tmp_path, plan("sequential", cold), cli_env_for_db, time_scale="10")
+    # --time-scale 5: the four cold minutes last 48 real seconds, time enough for the metrics to arrive and the
+    # judge to look several times even on a loaded machine (at 10, a CI run under load once promoted the cold canary)
+    code, summary = run(tmp_path, plan("sequential", cold), cli_env_for_db, time_scale="5")
     assert code == 3 and summary["firedGate"] == "p95", summary
     warm = plan("sequential", cold)
     warm["spec"]["analysis"]["warmup"] = "5m"  # type: ignore[index]
     warm["metadata"]["name"] = "judge-sequential-warm"  # type: ignore[index]
-    code, summary = run(tmp_path, warm, cli_env_for_db, time_scale="10")
+    code, summary = run(tmp_path, warm, cli_env_for_db, time_scale="5")
     assert code == 0 and summary["outcome"] == "promoted", summary
 
 
