@@ -37,7 +37,9 @@ def test_a_release_driven_on_the_synthetic_target_is_promoted_and_every_write_na
     path = tmp_path / "synth.yaml"
     path.write_text(PLAN)
     url = f"sqlite:///{tmp_path}/store.db"
-    opts = RunOptions(time_scale=100.0, db_url=url, workdir=tmp_path)
+    # --time-scale 20: an evaluation every 0.5 s of wall time, so a machine under load that stalls the loop
+    # for a few hundred milliseconds does not merge evaluations (at 100, CI once saw 3 of the 6)
+    opts = RunOptions(time_scale=20.0, db_url=url, workdir=tmp_path)
     samples = LagSamples(interval=10.0)
     log = WriteLog(tmp_path / "writes.jsonl")
     with Store(url) as store:
