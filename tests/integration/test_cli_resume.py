@@ -163,8 +163,12 @@ def test_resume_from_the_middle_of_a_stage(ld: Launchdeck) -> None:
     started = [d["inputs"]["stage"] for d in decisions if d["kind"] == "stage.started"]
     assert started == [1, 2], started
     passed = next(d for d in decisions if d["kind"] == "stage.passed")
+    stage_1 = next(d for d in decisions if d["kind"] == "stage.started")
     assert passed["plan_at"] >= 4 * 60  # the hold was not cut short by the restart...
-    assert passed["plan_at"] < clock_at_crash + 4 * 60  # ...nor started over: time before the crash counted
+    # ...nor started over: the stage held from its start before the crash (on a loaded machine the stage may pass
+    # later than 4m, waiting for a conclusive window, but its hold is still counted from that start)
+    assert stage_1["plan_at"] < clock_at_crash
+    assert abs(passed["inputs"]["held"] - (passed["plan_at"] - stage_1["plan_at"])) < 1.0, (passed, stage_1)
     # finished means finished: the same command reports the recorded outcome and moves nothing
     third = ld(*command)
     assert third.returncode == 0, third.explain()
