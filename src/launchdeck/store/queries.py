@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import JSON, func, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
-from launchdeck.store.repo import Store, StoredRelease, _stored
+from launchdeck.store.repo import Store, StoredRelease, _stored, signoffs_of
 from launchdeck.store.tables import DecisionRow, MessageRow, ReleaseRow, SignoffRow
 
 
@@ -62,8 +62,7 @@ def decisions_and_signoffs(store: Store, *, release_id: int,
                            quiet: tuple[str, ...] = ()) -> tuple[list[DecisionRow], list[SignoffRow]]:
     """``decisions_after`` and the release's sign-offs in one transaction (`why` answers from both)."""
     with store.session() as s:
-        signoffs = list(s.scalars(select(SignoffRow).where(SignoffRow.release_id == release_id)
-                                  .order_by(SignoffRow.id)))
+        signoffs = list(s.scalars(signoffs_of(release_id)))
         return _decisions(s, release_id=release_id, after_seq=0, quiet=quiet, only=(), limit=None), signoffs
 
 

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Row, bindparam, func, insert, select, update
+from sqlalchemy import Row, Select, bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -412,8 +412,7 @@ class Store:
 
     def signoffs(self, *, release_id: int) -> list[SignoffRow]:
         with self.session() as s:
-            return list(s.scalars(select(SignoffRow).where(SignoffRow.release_id == release_id)
-                                  .order_by(SignoffRow.id)))
+            return list(s.scalars(signoffs_of(release_id)))
 
     def consume(self, *, signoff_id: int) -> None:
         with self.session() as s:
@@ -566,3 +565,9 @@ def location(url: str) -> str:
     if url.startswith("sqlite:///") and ":memory:" not in url:
         return str(Path(url.removeprefix("sqlite:///").split("?", 1)[0]).resolve())
     return _safe(url)
+
+
+def signoffs_of(release_id: int) -> Select[tuple[SignoffRow]]:
+    """The release's sign-offs in the order they were given (``Store.signoffs``, and reads that share a
+    transaction with other queries)."""
+    return select(SignoffRow).where(SignoffRow.release_id == release_id).order_by(SignoffRow.id)
