@@ -183,6 +183,30 @@ def test_the_baseline_frozen_at_cut_over_is_the_whole_stage_of_stable_counts_not
     assert ReleaseState.from_json(json.loads(json.dumps(state.to_json()))) == state
 
 
+def test_at_full_weight_a_sequential_gate_is_not_swayed_by_the_stable_fleets_stragglers() -> None:
+    # CI, on a loaded machine: the first slice after cut-over held 31 stable requests that had been in
+    # flight before it and 102 canary requests from its first seconds at full load. Weighed against each
+    # other they were "evidence" of a slower canary, which nothing later could take back (the stable fleet
+    # serves nothing at 100%), and the gate fired on a healthy canary.
+    p95 = Gate("p95", "latency_p95_ms", ">", 0.5, "+50%", relative=True, severity="immediate", test="sequential")
+    p = policy(p95, stages=(Stage(10, 300), Stage(100, 600)))
+
+    def make(t: float) -> Observations:
+        if t <= 300:
+            c, s = stats("canary", 100, 0, 40.0, share=0.1), stats("stable", 900, 0, 40.0, share=0.9)
+        elif t <= 360:  # the cut-over slice: fast stable stragglers, the canary's first seconds at 100%
+            c, s = stats("canary", 1000, 0, 90.0, share=1.0), stats("stable", 30, 0, 40.0, share=0.0)
+        else:
+            c, s = stats("canary", 1000, 0, 40.0, share=1.0), stats("stable", 0, 0, share=0.0)
+        return Observations(c, s, c, s)
+
+    state, decisions, _ = run_ticks(p, started(p), 0, 1200, make=make)
+    assert state.outcome == "promoted" and "gate.fired" not in [d.kind for d in decisions]
+    at_full = [d for d in decisions if d.kind == "evaluation" and d.at > 300]
+    assert at_full and all("the stable version serves no traffic at this weight, so the evidence stands as at "
+                           "cut-over" in d.reason for d in at_full), at_full[0].reason
+
+
 def test_urgent_gate_opens_decision_window_and_freezes_weight() -> None:
     urgent = replace(ERRORS_2PCT, for_seconds=None, severity="urgent")
     p = policy(urgent, urgent=DecisionPolicy(600, ("sre",), "rollback"))

@@ -42,6 +42,9 @@ class Side:
     """The side's requests so far in the release."""
     note: str = ""
     """Said in threshold reasons when the window is the frozen counts."""
+    serving: bool = True
+    """Whether the side serves traffic at the current weight. When it does not, its slice holds only
+    stragglers from before cut-over, and no slice is evidence about the canary beside it."""
 
 
 def observe(policy: Policy, state: ReleaseState, stable: WindowStats, stable_slice: WindowStats,
@@ -84,5 +87,5 @@ def _side(name: str, window: WindowStats, slice_: WindowStats, reference: Window
           frozen: WindowStats | None, total: int, serving: bool) -> Side:
     if not serving and frozen is not None and frozen.requests > window.requests:
         return Side(name, frozen, slice_, reference, total,
-                    f", baseline frozen at cut-over from {frozen.requests} {name} requests")
-    return Side(name, window, slice_, reference, total)
+                    f", baseline frozen at cut-over from {frozen.requests} {name} requests", serving=False)
+    return Side(name, window, slice_, reference, total, serving=serving)

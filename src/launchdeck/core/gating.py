@@ -54,11 +54,15 @@ def judge(gate: Gate, track: GateTrack, obs: Observations, ctx: Context) -> tupl
     if gate.test == "sequential":
         quantile = judges.LATENCY_QUANTILES.get(gate.metric)
         ref_ms = side.reference.latency.quantile(quantile) if side.reference and quantile else None
-        evidence = judges.sequential_update(gate, track.evidence, obs.canary_slice, side.slice,
-                                            reference_ms=ref_ms, forget=ctx.forget)
+        # With the side serving nothing (the stable fleet at 100%), its slice holds only stragglers from
+        # before cut-over while the canary's is all after it: compared, they would count a change over
+        # time (a loaded machine, the canary's first seconds at full load) as the canary's doing.
+        stands = not side.serving and judges.compares(gate)
+        evidence = track.evidence if stands else judges.sequential_update(
+            gate, track.evidence, obs.canary_slice, side.slice, reference_ms=ref_ms, forget=ctx.forget)
         v = judges.sequential(gate, evidence, obs.canary, side.window, alpha=gate.alpha or a.alpha,
                               min_requests=a.min_requests, canary_total=ctx.canary_total,
-                              baseline_total=side.total, against=side.name)
+                              baseline_total=side.total, against=side.name, stands=stands)
         return v, replace(track, evidence=evidence), False
     if gate.test == "event":
         return judges.event(gate, obs.canary_slice), track, False

@@ -100,6 +100,12 @@ def slow_counts(canary: WindowStats, baseline: WindowStats | None, limit_ms: flo
     return c, s
 
 
+def compares(gate: Gate) -> bool:
+    """Whether a sequential gate's evidence weighs the canary's slice against the other side's (relative
+    gates and latency), rather than against a fixed rate."""
+    return gate.relative or gate.metric in LATENCY_QUANTILES
+
+
 def sequential_update(gate: Gate, evidence: Evidence, canary_slice: WindowStats, baseline_slice: WindowStats | None,
                       *, reference_ms: float | None = None, forget: float = 0.5) -> Evidence:
     """Fold one slice of new counts into the gate's evidence (see ``launchdeck.core.sequential``).
@@ -150,12 +156,13 @@ def _described(metric: str, est: intervals.Estimate | None) -> str:
 
 def sequential(gate: Gate, evidence: Evidence, canary: WindowStats, baseline: WindowStats | None,
                *, alpha: float, min_requests: int, canary_total: int, baseline_total: int,
-               against: str = "stable") -> Verdict:
+               against: str = "stable", stands: bool = False) -> Verdict:
     """Verdict of the sequential test given its accumulated evidence and the current window.
 
     The reason reads as a person would report it: each version's figure over the window with its
     95% interval, the evidence against "canary no worse" and the bound it must reach, and how
-    many requests the evidence rests on."""
+    many requests the evidence rests on. ``stands``: the other side serves nothing at this weight, so
+    the evidence is as it was at cut-over (the window is then the side's counts frozen there)."""
     bound = 1.0 / alpha
     ev = evidence.value
     samples = {"canary": canary_total, against: baseline_total}
@@ -172,6 +179,8 @@ def sequential(gate: Gate, evidence: Evidence, canary: WindowStats, baseline: Wi
                   canary_interval=(c_est.low, c_est.high) if c_est else None,
                   baseline_interval=(b_est.low, b_est.high) if b_est else None)
     over = f"after {canary_total} canary and {baseline_total} {against} requests"
+    if stands:
+        over += f"; the {against} version serves no traffic at this weight, so the evidence stands as at cut-over"
     if evidence.design_effect > 1.0:
         over += (f", each error counted as 1/{evidence.design_effect:.2g} of an independent one "
                  "(a single instance's errors come in bursts)")
