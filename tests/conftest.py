@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -27,6 +29,35 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 # trusted-keys file, and every server a test starts takes a free port: nothing is shared between them.
 # worksteal hands each worker a contiguous block (a module's tests, and its module-scoped fixture, stay
 # together) and lets an idle worker take half of a busy one's queue.
+
+
+# A test marked `alone` measures wall-clock latency between versions (the judges on the local fleet): beside
+# another worker's fleets, a loaded machine makes both versions slow for a while and hides or invents the
+# difference it measures. Every test holds the machine shared while it runs (setup, which starts any
+# module-scoped fleet, to teardown); an `alone` test holds it exclusively, so the other worker waits.
+# Two flocks make a turnstile: a waiting `alone` test holds the gate, so shared holders queue behind it
+# instead of starving it.
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)  # outside pytest-timeout's clock: waiting is not running
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    if run is None:  # one process: nothing runs beside the test
+        yield
+        return
+    alone = item.get_closest_marker("alone") is not None
+    lock_dir = Path(tempfile.gettempdir())
+    with (lock_dir / f"launchdeck-tests-{run}.gate").open("a") as gate, \
+            (lock_dir / f"launchdeck-tests-{run}.room").open("a") as room:
+        fcntl.flock(gate, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(room, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)
+        finally:
+            fcntl.flock(gate, fcntl.LOCK_UN)
+        try:
+            yield
+        finally:
+            fcntl.flock(room, fcntl.LOCK_UN)
 
 
 @pytest.hookimpl(tryfirst=True)  # before -m selects on the mark

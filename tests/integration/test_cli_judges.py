@@ -12,7 +12,7 @@ import pytest
 import yaml
 from ld_integration import Launchdeck
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.alone]
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import pytest
 import yaml
 from ld_integration import EXAMPLES, Launchdeck
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.alone]
 
 
 def variant(name: str) -> dict[str, Any]:
