@@ -36,7 +36,43 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 # difference it measures. Every test holds the machine shared while it runs (setup, which starts any
 # module-scoped fleet, to teardown); an `alone` test holds it exclusively, so the other worker waits.
 # Two flocks make a turnstile: a waiting `alone` test holds the gate, so shared holders queue behind it
-# instead of starving it.
+# instead of starving it. A worker keeps the machine from one `alone` test to the next in its queue, so
+# the other worker's tests do not wedge themselves in between.
+
+
+class _MachineShare:
+    """This worker's hold on the machine: nothing, shared, or exclusive."""
+
+    def __init__(self, run: str) -> None:
+        lock_dir = Path(tempfile.gettempdir())
+        self.gate = (lock_dir / f"launchdeck-tests-{run}.gate").open("a")
+        self.room = (lock_dir / f"launchdeck-tests-{run}.room").open("a")
+        self.held: int | None = None
+
+    def hold(self, mode: int) -> None:
+        if self.held == mode:
+            return
+        self.release()
+        fcntl.flock(self.gate, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(self.room, mode)
+        finally:
+            fcntl.flock(self.gate, fcntl.LOCK_UN)
+        self.held = mode
+
+    def release(self) -> None:
+        if self.held is not None:
+            fcntl.flock(self.room, fcntl.LOCK_UN)
+            self.held = None
+
+    def close(self) -> None:
+        self.release()
+        self.gate.close()
+        self.room.close()
+
+
+def _alone(item: pytest.Item | None) -> bool:
+    return item is not None and item.get_closest_marker("alone") is not None
 
 
 @pytest.hookimpl(hookwrapper=True, tryfirst=True)  # outside pytest-timeout's clock: waiting is not running
@@ -45,28 +81,35 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     if run is None:  # one process: nothing runs beside the test
         yield
         return
-    alone = item.get_closest_marker("alone") is not None
-    lock_dir = Path(tempfile.gettempdir())
-    with (lock_dir / f"launchdeck-tests-{run}.gate").open("a") as gate, \
-            (lock_dir / f"launchdeck-tests-{run}.room").open("a") as room:
-        fcntl.flock(gate, fcntl.LOCK_EX)
-        try:
-            fcntl.flock(room, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)
-        finally:
-            fcntl.flock(gate, fcntl.LOCK_UN)
-        try:
-            yield
-        finally:
-            fcntl.flock(room, fcntl.LOCK_UN)
+    share = item.config.stash.get(_SHARE, None)
+    if share is None:
+        share = item.config.stash[_SHARE] = _MachineShare(run)
+    share.hold(fcntl.LOCK_EX if _alone(item) else fcntl.LOCK_SH)
+    try:
+        yield
+    finally:
+        if not (_alone(item) and _alone(nextitem)):
+            share.release()
+
+
+_SHARE = pytest.StashKey[_MachineShare]()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    share = config.stash.get(_SHARE, None)
+    if share is not None:
+        share.close()
 
 
 @pytest.hookimpl(tryfirst=True)  # before -m selects on the mark
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark the tests that store releases on the selected backend (`-m "integration and releases"`: the
-    tests CI runs again with every release in PostgreSQL)."""
+    tests CI runs again with every release in PostgreSQL), and put the `alone` tests last: a worker then
+    reaches them when the other is done, or is itself running them, and neither idles long waiting."""
     for item in items:
         if "store_backend" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.releases)
+    items.sort(key=_alone)
 
 
 @pytest.fixture(scope="session", autouse=True)

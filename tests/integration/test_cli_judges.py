@@ -12,7 +12,7 @@ import pytest
 import yaml
 from ld_integration import Launchdeck
 
-pytestmark = [pytest.mark.integration, pytest.mark.alone]
+pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
@@ -48,6 +48,7 @@ def run(tmp_path: Path, data: dict[str, object], env: dict[str, str] | None = No
     return done.returncode, json.loads(done.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.alone
 @pytest.mark.parametrize("method", ["threshold", "sequential", "mann-whitney"])
 def test_every_judge_rolls_back_a_canary_twice_as_slow(method: str, tmp_path: Path,
                                                         cli_env_for_db: dict[str, str]) -> None:
@@ -56,6 +57,7 @@ def test_every_judge_rolls_back_a_canary_twice_as_slow(method: str, tmp_path: Pa
     assert code == 3 and summary["firedGate"] == "p95", summary
 
 
+@pytest.mark.alone
 def test_sequential_judge_keeps_a_healthy_canary_promoted(tmp_path: Path, cli_env_for_db: dict[str, str]) -> None:
     # Only the sequential judge promises this under repeated looks (alpha over the whole release);
     # Mann-Whitney re-run every interval does not, as the detection benchmark measures.
@@ -63,6 +65,7 @@ def test_sequential_judge_keeps_a_healthy_canary_promoted(tmp_path: Path, cli_en
     assert code == 0 and summary["outcome"] == "promoted", summary
 
 
+@pytest.mark.alone
 def test_a_warm_up_keeps_a_cold_canary_that_would_otherwise_be_rolled_back(tmp_path: Path,
                                                                          cli_env_for_db: dict[str, str]) -> None:
     # The canary is twice as slow for its first ten minutes, as a fresh instance with cold caches is, then as
