@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -43,10 +42,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 class _MachineShare:
     """This worker's hold on the machine: nothing, shared, or exclusive."""
 
-    def __init__(self, run: str) -> None:
-        lock_dir = Path(tempfile.gettempdir())
-        self.gate = (lock_dir / f"launchdeck-tests-{run}.gate").open("a")
-        self.room = (lock_dir / f"launchdeck-tests-{run}.room").open("a")
+    def __init__(self, lock_dir: Path) -> None:
+        self.gate = (lock_dir / "machine.gate").open("a")
+        self.room = (lock_dir / "machine.room").open("a")
         self.held: int | None = None
 
     def hold(self, mode: int) -> None:
@@ -77,13 +75,12 @@ def _alone(item: pytest.Item | None) -> bool:
 
 @pytest.hookimpl(hookwrapper=True, tryfirst=True)  # outside pytest-timeout's clock: waiting is not running
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
-    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
-    if run is None:  # one process: nothing runs beside the test
+    if os.environ.get("PYTEST_XDIST_WORKER") is None:  # one process: nothing runs beside the test
         yield
         return
     share = item.config.stash.get(_SHARE, None)
-    if share is None:
-        share = item.config.stash[_SHARE] = _MachineShare(run)
+    if share is None:  # xdist gives each worker `--basetemp <the run's basetemp>/<worker>`: the parent is shared
+        share = item.config.stash[_SHARE] = _MachineShare(Path(item.config.option.basetemp).parent)
     share.hold(fcntl.LOCK_EX if _alone(item) else fcntl.LOCK_SH)
     try:
         yield
