@@ -156,7 +156,9 @@ def test_follow_evaluates_post_launch_checkpoints_against_live_numbers(tmp_path:
         "spec": {
             "target": {"load": {"rps": 200}},
             "stages": [{"weight": "50%", "hold": "5m"}, {"weight": "100%", "hold": "5m"}],
-            "analysis": {"interval": "1m", "window": "5m", "minRequests": 20},
+            # A checkpoint reads one window: 30m is 3 s of wall time at --time-scale 600, enough requests even
+            # when a loaded machine stalls the load for a moment (a 0.5 s window once held under 20: no data).
+            "analysis": {"interval": "1m", "window": "30m", "minRequests": 20},
             "postLaunch": {"checkpoints": [
                 {"name": "T+1h", "at": "1h", "criteria": [{"metric": "error_rate", "op": "<", "threshold": "1%"}]},
                 {"name": "T+2h", "at": "2h", "criteria": [{"metric": "latency_p95_ms", "op": "<=", "threshold": "20ms"}]}]},
