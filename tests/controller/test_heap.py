@@ -42,10 +42,13 @@ def test_what_is_alive_is_frozen_and_refrozen_only_after_a_while() -> None:
     kept = [Session() for _ in range(100)]
     clock.now = 10
     heap.settle(ended=0)
-    assert gc.get_freeze_count() == frozen  # not yet: the new sessions are still the collector's
+    # Not yet: the new sessions are still the collector's. (Frozen objects freed meanwhile, by another
+    # test's leftovers, only lower the count.)
+    assert gc.get_freeze_count() <= frozen
+    before = gc.get_freeze_count()
     clock.now = 31
     heap.settle(ended=0)
-    assert gc.get_freeze_count() >= frozen + 100
+    assert gc.get_freeze_count() >= before + 100
     assert kept
 
 

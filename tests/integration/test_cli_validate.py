@@ -21,11 +21,20 @@ def test_examples_are_all_found() -> None:
     assert {"intelgraph-canary.yaml", "media-gateway-train.yaml"} <= names, names
 
 
+# The plan format's own example watches p95 only against the stable version, which serves nothing at 100%.
+WARNED = {"mc-platform-v034.yaml": "warning: at 100% the canary serves everyone and 'graphql-p95' compares it "
+                                   "with a version that serves nothing"}
+
+
 @pytest.mark.parametrize("plan", PLANS, ids=lambda p: p.name)
 def test_every_example_plan_validates(ld: Launchdeck, plan: Path) -> None:
     result = ld("validate", plan)
     assert result.returncode == 0, result.explain()
-    assert "valid" in result.stdout and result.stderr == "", result.explain()
+    assert "valid" in result.stdout, result.explain()
+    if plan.name in WARNED:
+        assert result.stderr.startswith(WARNED[plan.name]) and result.stderr.count("warning:") == 1, result.explain()
+    else:
+        assert result.stderr == "", result.explain()
 
 
 THREE_MISTAKES = """\

@@ -65,8 +65,7 @@ def print_version() -> None:
 def validate(plan: Path, time_scale: float = 1.0) -> None:
     """Check a plan: one line when it is valid, then its warnings on stderr; a PlanError otherwise."""
     _skip_plugin_scan()
-    from launchdeck.plan import baseline, load_plan
-    from launchdeck.plan.noise import noisy_gates
+    from launchdeck.plan import advice, load_plan
 
     loaded = load_plan(plan)
     kind = "release train" if loaded.is_train else "release"
@@ -75,7 +74,7 @@ def validate(plan: Path, time_scale: float = 1.0) -> None:
     # Warnings, not problems: the plan is valid and validate exits 0.
     specs = [(f"[{entry.name}] ", spec) for entry, spec in loaded.services] if loaded.is_train else [("", loaded.doc.spec)]
     for prefix, spec in specs:
-        for warning in noisy_gates(spec, time_scale) + baseline.notes(spec):
+        for warning in advice.warnings(spec, time_scale):
             _echo(f"warning: {prefix}{warning}", err=True)
 
 

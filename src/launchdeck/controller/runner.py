@@ -62,8 +62,7 @@ from launchdeck.core.engine import (
 )
 from launchdeck.core.state import ReleaseState
 from launchdeck.errors import LaunchdeckError, LeaseHeld
-from launchdeck.plan import LoadedPlan, baseline, model, to_policy
-from launchdeck.plan.noise import noisy_gates
+from launchdeck.plan import LoadedPlan, advice, model, to_policy
 from launchdeck.services import autonomy, guardrails
 from launchdeck.store import leases
 from launchdeck.store.leases import Lease
@@ -160,8 +159,7 @@ async def _drive(run: Run) -> dict[str, Any]:
             return await _refuse(run, refusal, "preflight.failed")
     async with AsyncExitStack() as stack:
         if state.phase != "done":
-            for warning in (thin_windows(spec, opts.time_scale) + noisy_gates(spec, opts.time_scale)
-                            + baseline.notes(spec)):
+            for warning in thin_windows(spec, opts.time_scale) + advice.warnings(spec, opts.time_scale):
                 view.note(f"warning: {warning}")
             run.target = await run.opener(spec, plan.doc.metadata, stack=stack, time_scale=opts.time_scale,
                                            plan_offset=release.plan_clock, seed=opts.seed, workdir=opts.workdir)

@@ -7,8 +7,7 @@ import re
 from dataclasses import dataclass
 
 from launchdeck.errors import NotFound, Refused
-from launchdeck.plan import LoadedPlan, load_plan_text
-from launchdeck.plan.noise import noisy_gates
+from launchdeck.plan import LoadedPlan, advice, load_plan_text
 from launchdeck.services import guardrails
 from launchdeck.store import plans
 from launchdeck.store.plans import RegisteredPlan
@@ -28,14 +27,14 @@ class Checked:
 
 
 def check(text: str, *, tenant: str, source: str = SOURCE, store: Store | None = None) -> Checked:
-    """The valid plan and its warnings (noisy gates, a tenant other than the caller's); PlanError otherwise,
+    """The valid plan and its warnings (``plan.advice``, a tenant other than the caller's); PlanError otherwise,
     also when ``store`` holds a policy of the tenant's that the plan bends (services.guardrails)."""
     loaded = load_plan_text(text, source)
     if store is not None:
         guardrails.require_within(store, loaded, tenant)
     specs = [(f"[{entry.name}] ", spec) for entry, spec in loaded.services] if loaded.is_train \
         else [("", loaded.doc.spec)]
-    warnings = [f"{prefix}{w}" for prefix, spec in specs for w in noisy_gates(spec, 1.0)]
+    warnings = [f"{prefix}{w}" for prefix, spec in specs for w in advice.warnings(spec)]
     mismatch = tenant_refusal(loaded, tenant)
     if mismatch:
         warnings.append(f"{mismatch}: registering or starting it is refused")
