@@ -30,9 +30,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 # together) and lets an idle worker take half of a busy one's queue.
 
 
-# A test marked `alone` measures wall-clock latency between versions (the judges on the local fleet): beside
-# another worker's fleets, a loaded machine makes both versions slow for a while and hides or invents the
-# difference it measures. Every test holds the machine shared while it runs (setup, which starts any
+# A test marked `alone` measures wall-clock latency between versions (the judges on the local fleet), or
+# judges latency for long stretches of wall time: beside another worker's fleets, a loaded machine makes
+# both versions slow for a while and hides or invents the difference it measures, or breaches a limit. Every test holds the machine shared while it runs (setup, which starts any
 # module-scoped fleet, to teardown); an `alone` test holds it exclusively, so the other worker waits.
 # Two flocks make a turnstile: a waiting `alone` test holds the gate, so shared holders queue behind it
 # instead of starving it. A worker keeps the machine from one `alone` test to the next in its queue, so

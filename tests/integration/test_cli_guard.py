@@ -66,6 +66,7 @@ def test_a_plan_raising_a_locked_p95_is_refused_with_both_locations(ld: Launchde
     assert ok.returncode == 0 and "within tenant mc's guard rails (policy v1)" in ok.stdout, ok.explain()
 
 
+@pytest.mark.alone  # like the override test below: an absolute p95 judged over half a minute of wall time
 def test_an_enforced_pause_holds_a_running_release_at_its_weight(ld: Launchdeck) -> None:
     plan = setup(ld, "ig", hold="30m")
     run = ld.start("run", plan, *RUN)
@@ -100,6 +101,7 @@ def test_a_tier_2_rollback_waits_for_a_person_and_a_tier_3_one_does_not(ld: Laun
     assert result.returncode == 3 and result.summary["outcome"] == "rolled_back", result.explain()
 
 
+@pytest.mark.alone  # two releases judge an absolute p95 for 45 s: CI's other worker once made both versions' 2.5 s
 def test_an_override_holds_the_tenants_releases_until_it_ends(ld: Launchdeck) -> None:
     first = setup(ld, "ov", name="one-v3", hold="45m")
     second = setup(ld, "ov", name="two-v3", hold="45m")
