@@ -72,10 +72,8 @@ def validate(plan: Path, time_scale: float = 1.0) -> None:
     extra = f" with {len(loaded.services)} services" if loaded.is_train else ""
     _echo(f"{plan}: valid {kind} '{loaded.name}'{extra} ({loaded.digest[:19]}…)")
     # Warnings, not problems: the plan is valid and validate exits 0.
-    specs = [(f"[{entry.name}] ", spec) for entry, spec in loaded.services] if loaded.is_train else [("", loaded.doc.spec)]
-    for prefix, spec in specs:
-        for warning in advice.warnings(spec, time_scale):
-            _echo(f"warning: {prefix}{warning}", err=True)
+    for warning in advice.of_plan(loaded, time_scale):
+        _echo(f"warning: {warning}", err=True)
 
 
 def _skip_plugin_scan() -> None:

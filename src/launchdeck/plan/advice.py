@@ -10,9 +10,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from launchdeck.plan import baseline, model
 from launchdeck.plan.compile import judge_of
 from launchdeck.plan.noise import noisy_gates
+
+if TYPE_CHECKING:
+    from launchdeck.plan.loader import LoadedPlan
 
 # The figures a gate can watch at 100%, and an absolute gate the warning offers for each.
 _FAMILIES = {
@@ -24,6 +29,13 @@ _FAMILIES = {
 def warnings(spec: model.ReleaseSpec, time_scale: float = 1.0) -> list[str]:
     """Every warning for one release's spec (a train gives each service's)."""
     return noisy_gates(spec, time_scale) + unwatched_at_full_weight(spec) + baseline.notes(spec)
+
+
+def of_plan(loaded: LoadedPlan, time_scale: float = 1.0) -> list[str]:
+    """Every warning for a plan; a train's are each prefixed with its service's name (``[search] …``)."""
+    if not loaded.is_train:
+        return warnings(loaded.doc.spec, time_scale)
+    return [f"[{entry.name}] {w}" for entry, spec in loaded.services for w in warnings(spec, time_scale)]
 
 
 def unwatched_at_full_weight(spec: model.ReleaseSpec) -> list[str]:

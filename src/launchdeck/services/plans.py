@@ -32,9 +32,7 @@ def check(text: str, *, tenant: str, source: str = SOURCE, store: Store | None =
     loaded = load_plan_text(text, source)
     if store is not None:
         guardrails.require_within(store, loaded, tenant)
-    specs = [(f"[{entry.name}] ", spec) for entry, spec in loaded.services] if loaded.is_train \
-        else [("", loaded.doc.spec)]
-    warnings = [f"{prefix}{w}" for prefix, spec in specs for w in advice.warnings(spec)]
+    warnings = advice.of_plan(loaded)
     mismatch = tenant_refusal(loaded, tenant)
     if mismatch:
         warnings.append(f"{mismatch}: registering or starting it is refused")
